@@ -1,0 +1,260 @@
+/*
+ * forkpool: run C functions in child processes, asynchronously.
+ *
+ * A program hands functions to a pool; each runs in a child process (a fork
+ * of the program), and the parent receives the child's result bytes through
+ * `then` handlers, failures through `catch`, runaway tasks through `timeout`,
+ * and waits with forkpool_await / forkpool_wait / forkpool_poll.
+ *
+ * Threads: a pool and its tasks belong to one thread at a time; the library
+ * takes no locks on a pool. Different pools may be used from different
+ * threads. Handlers run in the thread that calls await/wait/poll, never in a
+ * signal handler.
+ *
+ * Errors: functions that can fail for system reasons return NULL or -1 and set
+ * errno. A task's own failure is an forkpool_error delivered to its catch
+ * handlers and kept on the task.
+ *
+ * Every function that takes a task accepts NULL and then fails with EINVAL
+ * (returns NULL or -1), so a chain after a failed forkpool_run cannot crash.
+ *
+ * Exit detection: pidfd + epoll where the kernel has pidfd_open (Linux 5.3),
+ * else a fallback that reaps only the pool's own pids with
+ * waitid(P_PID, WNOHANG), polled after a child's channel closes and every
+ * 50 ms otherwise. Chosen at run time; the environment variable
+ * FORKPOOL_NO_PIDFD=1, read by forkpool_create, forces the fallback (tests,
+ * debugging). The library never calls waitpid(-1) and never changes the
+ * host's SIGCHLD disposition.
+ */
+#ifndef FORKPOOL_H
+#define FORKPOOL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FORKPOOL_VERSION "0.1.0"
+
+typedef struct forkpool forkpool;           /* a pool of child processes            */
+typedef struct forkpool_task forkpool_task; /* the parent's handle on one call      */
+typedef struct forkpool_ctx forkpool_ctx;   /* the child's side of one running task */
+
+/*
+ * Runs in the child. arg/len: the bytes copied at forkpool_run() (arg is never
+ * NULL, even when len is 0). Return 0 for success; the task's result is what
+ * the function passed to forkpool_return (no call: an empty result). Any other
+ * return value fails the task with FORKPOOL_ERR_THROWN, type "forkpool.return"
+ * and code set to that value, unless forkpool_throw was called first.
+ */
+typedef int (*forkpool_fn)(forkpool_ctx *ctx, const void *arg, size_t len);
+
+typedef enum {
+    FORKPOOL_FRESH,   /* a new child per task (the default)                     */
+    FORKPOOL_WORKERS, /* reused workers: not built yet, forkpool_create fails
+                         with ENOTSUP                                           */
+    FORKPOOL_INLINE   /* in the calling process, for debugging: no isolation, no
+                         timeouts, a crash or exit() in a task ends the program */
+} forkpool_mode;
+
+typedef struct forkpool_options {
+    unsigned concurrency;  /* most tasks running at once; 0: online CPUs        */
+    forkpool_mode mode;    /* see forkpool_mode                                 */
+    long timeout_ms;       /* default limit per task, counted from its start;
+                              0: none; negative: EINVAL                         */
+    long kill_grace_ms;    /* on timeout or cancel, SIGTERM to the task's
+                              process group, then SIGKILL after this many ms;
+                              0: 200; negative: EINVAL                          */
+    size_t max_output;     /* most bytes in one result or one message; a task
+                              that sends more fails with FORKPOOL_ERR_OUTPUT
+                              and is killed; 0: unlimited                       */
+    void (*child_init)(void *arg); /* runs in each new child before its task;
+                              INLINE: once, in the calling process, at create   */
+    void *child_init_arg;  /* passed to child_init                              */
+} forkpool_options;
+
+typedef enum {
+    FORKPOOL_ERR_THROWN = 1, /* forkpool_throw(), or the function returned non-zero */
+    FORKPOOL_ERR_EXITED,     /* the child called exit()/_exit() before the task finished */
+    FORKPOOL_ERR_SIGNALED,   /* the child died of a signal we did not send (a crash) */
+    FORKPOOL_ERR_TIMEOUT,    /* ran past its limit and was killed                    */
+    FORKPOOL_ERR_CANCELLED,  /* forkpool_cancel() or forkpool_stop()                 */
+    FORKPOOL_ERR_SPAWN,      /* the child could not be created                       */
+    FORKPOOL_ERR_OUTPUT,     /* result or message larger than max_output             */
+    FORKPOOL_ERR_PROTOCOL    /* the child's messages to the parent were malformed    */
+} forkpool_error_kind;
+
+typedef struct forkpool_error {
+    forkpool_error_kind kind;
+    const char *type;    /* THROWN: the type given to forkpool_throw
+                            ("forkpool.return" for a bare non-zero return);
+                            other kinds: "forkpool.exited", "forkpool.signaled",
+                            "forkpool.timeout", "forkpool.cancelled",
+                            "forkpool.spawn", "forkpool.output",
+                            "forkpool.protocol"                                 */
+    const char *message; /* never NULL, never empty                             */
+    int code;            /* THROWN: the return value (or -1 for forkpool_throw);
+                            EXITED: exit status; SIGNALED: signal number;
+                            SPAWN: errno; else 0                                */
+} forkpool_error;
+
+/*
+ * Creates a pool. opts may be NULL (all defaults); it is copied. Returns NULL
+ * and sets errno: EINVAL (negative timeout_ms or kill_grace_ms, unknown mode),
+ * ENOTSUP (FORKPOOL_WORKERS), ENOMEM, or the errno of a failed epoll_create1,
+ * timerfd_create or eventfd.
+ */
+forkpool *forkpool_create(const forkpool_options *opts);
+
+/*
+ * Kills every running task's process group with SIGKILL, reaps every child,
+ * and frees the pool and all its tasks (released or not); no handler runs.
+ * NULL is a no-op. Called from inside a handler, the pool is stopped at once
+ * and freed when the outermost await/wait/poll returns.
+ */
+void forkpool_destroy(forkpool *pool);
+
+/*
+ * Queues fn(arg) to run in a child; arg[0..len) is copied now. The task starts
+ * at once if fewer than `concurrency` tasks run, else when a slot frees up, in
+ * the order queued. Returns the task, or NULL and errno: EINVAL (NULL pool or
+ * fn, NULL arg with len > 0), ENOMEM. A child that cannot be forked does not
+ * make this fail: the task fails with FORKPOOL_ERR_SPAWN.
+ */
+forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, size_t len);
+
+typedef void (*forkpool_then_fn)(forkpool_task *t, const void *result, size_t len, void *ud);
+typedef void (*forkpool_catch_fn)(forkpool_task *t, const forkpool_error *err, void *ud);
+typedef void (*forkpool_timeout_fn)(forkpool_task *t, void *ud);
+typedef void (*forkpool_message_fn)(forkpool_task *t, const void *msg, size_t len, void *ud);
+
+/*
+ * Handlers. Each call returns t, so calls chain; NULL t or fn: NULL, EINVAL;
+ * ENOMEM: NULL. Any number of each; they run in the order added, in the
+ * thread that calls await/wait/poll. A handler added after its task finished
+ * runs during the next await/wait/poll.
+ *
+ * then:        runs with the result (valid until the task is released) when
+ *              the task succeeded.
+ * catch:       takes any failure. catch_type: only failures whose error type
+ *              equals `type` (copied). Of all catch handlers, the first that
+ *              matches runs, and only that one.
+ * timeout:     runs when the task timed out; a timed-out task that has at least
+ *              one timeout handler does not reach its catch handlers, else they
+ *              get FORKPOOL_ERR_TIMEOUT.
+ * on_message:  runs for each forkpool_send() from the child, in order, before
+ *              then/catch. Messages that arrive while the task has no
+ *              on_message handler are kept until one is added.
+ * set_timeout: this task's limit in ms from its start (0: none), replacing the
+ *              pool's default; negative: NULL, EINVAL; a running task's
+ *              deadline moves at once.
+ */
+forkpool_task *forkpool_then(forkpool_task *t, forkpool_then_fn fn, void *ud);
+forkpool_task *forkpool_catch(forkpool_task *t, forkpool_catch_fn fn, void *ud);
+forkpool_task *forkpool_catch_type(forkpool_task *t, const char *type,
+                                   forkpool_catch_fn fn, void *ud);
+forkpool_task *forkpool_timeout(forkpool_task *t, forkpool_timeout_fn fn, void *ud);
+forkpool_task *forkpool_on_message(forkpool_task *t, forkpool_message_fn fn, void *ud);
+forkpool_task *forkpool_set_timeout(forkpool_task *t, long ms);
+
+/*
+ * Waits until nothing is queued or running and every due handler ran.
+ * Returns the number of failures no handler took since the previous await
+ * returned (each failure counted once, when its handlers were first run), or
+ * -1 and errno: EINVAL (NULL pool), EDEADLK (called from a handler), or the
+ * errno of a failed epoll_wait/read.
+ */
+int forkpool_await(forkpool *pool);
+
+/* Waits until t finished and its handlers ran: 0 succeeded, 1 failed, or -1
+   and errno (EINVAL, EDEADLK, as await). */
+int forkpool_wait(forkpool_task *t);
+
+/*
+ * One step: runs due handlers, then waits at most timeout_ms (-1: until
+ * something happens; 0: not at all) for a child's output, exit or deadline,
+ * handles what happened and runs the handlers that became due. Returns at
+ * once if nothing is queued or running. Returns how many tasks are still
+ * queued or running, or -1 and errno (EINVAL, EDEADLK, as await).
+ */
+int forkpool_poll(forkpool *pool, int timeout_ms);
+
+/* An fd (epoll) that is readable whenever forkpool_poll has work, including a
+   timeout falling due; for the caller's own poll()/epoll loop. -1, EINVAL for
+   NULL. Owned by the pool: do not close it. */
+int forkpool_fd(const forkpool *pool);
+
+/* Queued: fails with FORKPOOL_ERR_CANCELLED and never starts. Running: its
+   process group gets SIGTERM, then SIGKILL after kill_grace_ms, and it fails
+   with FORKPOOL_ERR_CANCELLED once reaped. Returns 0, or -1 and errno:
+   EALREADY (it had finished, or was already cancelled), EINVAL (NULL). */
+int forkpool_cancel(forkpool_task *t);
+
+/* Cancels everything queued or running (see forkpool_cancel). NULL: no-op. */
+void forkpool_stop(forkpool *pool);
+
+/*
+ * In the child (the ctx given to the task function).
+ *
+ * forkpool_return: sets the task's result to data[0..len) (binary-safe, any
+ * size); call it at most once. Returns 0, or -1 and errno: EINVAL (NULL ctx,
+ * NULL data with len > 0), EALREADY (called before, or after forkpool_throw),
+ * EPIPE (the parent is gone or gave up on the task).
+ *
+ * forkpool_throw: fails the task with FORKPOOL_ERR_THROWN, the given type
+ * (NULL or "": "forkpool.thrown") and a printf-style message; whatever the
+ * function returns afterwards, the task has failed. Returns -1, so
+ * `return forkpool_throw(ctx, "io", "cannot open %s", path);` reads well.
+ *
+ * forkpool_send: sends msg[0..len) to the task's on_message handlers while
+ * the task runs. 0, or -1 and errno (EINVAL, EPIPE).
+ */
+int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len);
+int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len);
+
+typedef enum {
+    FORKPOOL_QUEUED,
+    FORKPOOL_RUNNING,
+    FORKPOOL_SUCCEEDED,
+    FORKPOOL_FAILED /* thrown, crashed, timed out, cancelled, ... */
+} forkpool_state;
+
+/* State of t; FORKPOOL_FAILED for NULL (with errno EINVAL). */
+forkpool_state forkpool_task_state(const forkpool_task *t);
+/* The result if t succeeded (never NULL then, even for 0 bytes), else NULL;
+   *len (if len is not NULL) gets its size, or 0. Valid until release. */
+const void *forkpool_task_result(const forkpool_task *t, size_t *len);
+/* The error if t failed, else NULL. Valid until release. */
+const forkpool_error *forkpool_task_error(const forkpool_task *t);
+/* The child's pid once started (INLINE: getpid()), else 0. */
+pid_t forkpool_task_pid(const forkpool_task *t);
+/* Gives the handle back: the task is freed once it finished and its handlers
+   ran (at once if that is so). It keeps running meanwhile. t must not be used
+   afterwards. NULL: no-op. */
+void forkpool_task_release(forkpool_task *t);
+
+typedef struct {
+    size_t queued, running, succeeded, failed, timed_out, cancelled;
+} forkpool_stats;
+
+/* Counts since create. succeeded + failed + timed_out + cancelled = tasks
+   finished; `failed` counts failures that are neither timeouts nor cancels.
+   NULL pool: all zero. */
+forkpool_stats forkpool_get_stats(const forkpool *pool);
+
+/* "thrown", "exited", "signaled", "timeout", "cancelled", "spawn", "output",
+   "protocol"; "unknown" for anything else. */
+const char *forkpool_error_kind_name(forkpool_error_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FORKPOOL_H */
