@@ -1,0 +1,104 @@
+# forkpool: plain GNU Make.
+#   make                 library (static + shared) and examples, in build/
+#   make check           tests under prove
+#   make check SANITIZE=1  the same, built with ASan+UBSan, in build-san/
+#   make check-valgrind  the tests under valgrind (memcheck, leaks)
+#   make demo            the main job: hash /usr/share/doc in parallel
+#   make bench           benchmarks (see docs/BENCHMARKS.md)
+#   make install PREFIX=/usr/local
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+VERSION  := 0.1.0
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD    ?= build
+SANFLAGS :=
+endif
+
+OPT      ?= -O2 -g
+CSTD     := -std=c11 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Wpedantic -Werror
+ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS)
+LDLIBS   += -lpthread
+
+LIB_SRC  := $(wildcard src/*.c)
+LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+LIB_A    := $(BUILD)/libforkpool.a
+LIB_SO   := $(BUILD)/libforkpool.so
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/t_*.c))
+BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+PROVE    ?= prove
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+            --child-silent-after-fork=yes
+
+.PHONY: all lib examples tests check check-valgrind demo bench install uninstall clean
+
+all: lib examples
+
+lib: $(LIB_A) $(LIB_SO)
+
+$(BUILD)/obj/%.o: src/%.c src/*.h include/forkpool.h | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -fPIC -Iinclude -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# Only the forkpool_ names are exported from the shared library.
+$(LIB_SO): $(LIB_OBJ) src/forkpool.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libforkpool.so.0 \
+	    -Wl,--version-script=src/forkpool.map $(LIB_OBJ) -o $@ $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/examples $(BUILD)/tests $(BUILD)/bench:
+	mkdir -p $@
+
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A) | $(BUILD)/examples
+	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
+
+tests: $(TESTS)
+
+$(BUILD)/tests/%: tests/%.c tests/*.h $(LIB_A) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Iinclude -Itests $< $(LIB_A) -o $@ $(LDLIBS)
+
+check: $(TESTS)
+	$(PROVE) --exec '' $(TESTS)
+
+check-valgrind: $(TESTS)
+	TEST_TIME_SCALE=10 $(PROVE) --exec '$(VALGRIND)' $(TESTS)
+
+demo: $(BUILD)/examples/demo
+	$(BUILD)/examples/demo
+
+$(BUILD)/bench/%: bench/%.c $(LIB_A) | $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
+
+bench: $(BENCHES)
+	BUILD=$(BUILD) sh bench/run.sh
+
+forkpool.pc: Makefile
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	    'Name: forkpool' 'Description: run C functions in child processes, asynchronously' \
+	    'Version: $(VERSION)' 'Libs: -L$${libdir} -lforkpool' 'Libs.private: -lpthread' \
+	    'Cflags: -I$${includedir}' > $(BUILD)/forkpool.pc
+
+install: lib
+	$(MAKE) --no-print-directory forkpool.pc
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/forkpool.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libforkpool.so.$(VERSION)
+	ln -sf libforkpool.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libforkpool.so.0
+	ln -sf libforkpool.so.0 $(DESTDIR)$(PREFIX)/lib/libforkpool.so
+	install -m 644 $(BUILD)/forkpool.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf build build-san

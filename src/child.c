@@ -1,0 +1,181 @@
+/*
+ * The child's side of a task: the forkpool_ctx functions, and running the
+ * task function then reporting its end. In INLINE mode the same functions
+ * write straight into the task instead of a pipe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct forkpool_ctx {
+    int fd;                    /* the channel to the parent; -1 inline  */
+    forkpool_task *inline_task;/* INLINE: the task itself               */
+    int returned, thrown;
+};
+
+#define FP_BIG_PIPE ((size_t)1 << 20)
+
+/* writev all of iov, through partial writes and EINTR. 0, or -1 + errno. */
+static int fp_writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* Sends one frame whose payload is the concatenation of parts[0..n). */
+static int fp_send_frame(int fd, unsigned type, struct iovec *parts, int n)
+{
+    unsigned char hdr[FP_WIRE_HDR];
+    struct iovec iov[4];
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += parts[i].iov_len;
+    /* A large payload crosses in fewer, larger copies through a bigger
+       pipe; if the system refuses, the default size still works. */
+    if (len > FP_BIG_PIPE / 4 && fcntl(fd, F_GETPIPE_SZ) < (int)FP_BIG_PIPE)
+        (void)fcntl(fd, F_SETPIPE_SZ, (int)FP_BIG_PIPE);
+    fp_wire_header(hdr, type, len);
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = sizeof hdr;
+    for (int i = 0; i < n; i++)
+        iov[i + 1] = parts[i];
+    return fp_writev_all(fd, iov, n + 1);
+}
+
+static int fp_copy_to(unsigned char **dst, const void *src, size_t len)
+{
+    *dst = malloc(len ? len : 1);
+    if (!*dst)
+        return -1;
+    if (len)
+        memcpy(*dst, src, len);
+    return 0;
+}
+
+int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
+{
+    if (!ctx || (!data && len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (ctx->returned || ctx->thrown) {
+        errno = EALREADY;
+        return -1;
+    }
+    ctx->returned = 1;
+    if (ctx->inline_task) {
+        forkpool_task *t = ctx->inline_task;
+        if (t->pool->opts.max_output && len > t->pool->opts.max_output) {
+            fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
+                         "task sent %zu bytes, over max_output (%zu bytes)", len,
+                         t->pool->opts.max_output);
+            t->flags |= FP_T_ABORTED;
+            return 0;
+        }
+        if (fp_copy_to(&t->result, data, len) == -1)
+            return -1;
+        t->result_len = len;
+        t->flags |= FP_T_HAS_RESULT;
+        return 0;
+    }
+    struct iovec part = {(void *)data, len};
+    return fp_send_frame(ctx->fd, FP_FRAME_RESULT, &part, 1);
+}
+
+int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
+{
+    if (!ctx || (!msg && len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (ctx->inline_task) {
+        unsigned char *copy;
+        if (fp_copy_to(&copy, msg, len) == -1)
+            return -1;
+        return fp_msg_push(ctx->inline_task, copy, len);
+    }
+    struct iovec part = {(void *)msg, len};
+    return fp_send_frame(ctx->fd, FP_FRAME_MESSAGE, &part, 1);
+}
+
+int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    if (!ctx) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (ctx->thrown)
+        return -1;
+    ctx->thrown = 1;
+    if (!type || !*type)
+        type = "forkpool.thrown";
+    if (fmt) {
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+            msg = NULL;
+        va_end(ap);
+    }
+    const char *text = msg && *msg ? msg : "task threw an error";
+    if (ctx->inline_task) {
+        fp_task_fail(ctx->inline_task, FORKPOOL_ERR_THROWN, -1, type, "%s", text);
+        ctx->inline_task->flags |= FP_T_THREW;
+    } else {
+        size_t tl = strnlen(type, FP_WIRE_MAX_THROW / 2);
+        size_t ml = strnlen(text, FP_WIRE_MAX_THROW / 2 - 8);
+        int32_t code = -1;
+        uint32_t tl32 = (uint32_t)tl;
+        struct iovec parts[4] = {
+            {&code, 4}, {&tl32, 4}, {(void *)type, tl}, {(void *)text, ml}};
+        /* Fails only when the parent is gone or gave up on the task: there
+           is no one left to tell. */
+        (void)fp_send_frame(ctx->fd, FP_FRAME_THROW, parts, 4);
+    }
+    free(msg);
+    return -1;
+}
+
+/* In a new child, after fp_child_setup: run the task and report its end. */
+_Noreturn void fp_child_main(forkpool_task *t, int fd)
+{
+    forkpool *pool = t->pool;
+    forkpool_ctx ctx = {fd, NULL, 0, 0};
+    if (pool->opts.child_init)
+        pool->opts.child_init(pool->opts.child_init_arg);
+    int32_t rc = t->fn(&ctx, t->arg, t->arg_len);
+    struct iovec part = {&rc, sizeof rc};
+    int sent = fp_send_frame(fd, FP_FRAME_END, &part, 1);
+    fflush(NULL);
+    _exit(sent == 0 ? 0 : 125);
+}
+
+void fp_run_inline(forkpool_task *t)
+{
+    forkpool_ctx ctx = {-1, t, 0, 0};
+    t->end_rc = t->fn(&ctx, t->arg, t->arg_len);
+    t->flags |= FP_T_GOT_END;
+}

@@ -1,0 +1,146 @@
+/*
+ * Internal structures and fp_ functions shared by the library's files.
+ * Nothing here is part of the public API.
+ */
+#ifndef FP_INTERNAL_H
+#define FP_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "forkpool.h"
+#include "wire.h"
+
+#define FP_READ_CHUNK ((size_t)64 * 1024)  /* the parent's staging buffer     */
+#define FP_READ_BUDGET ((size_t)4 << 20)   /* most bytes read from one task
+                                               per event, for fairness        */
+#define FP_FALLBACK_POLL_NS (50 * 1000000LL) /* fallback exit check period  */
+
+typedef enum { FP_H_THEN, FP_H_CATCH, FP_H_TIMEOUT, FP_H_MESSAGE } fp_handler_kind;
+
+typedef struct fp_handler {
+    fp_handler_kind kind;
+    union {
+        forkpool_then_fn then;
+        forkpool_catch_fn catch_;
+        forkpool_timeout_fn timeout;
+        forkpool_message_fn message;
+    } fn;
+    void *ud;
+    char *type; /* catch_type's type (owned), or NULL: matches everything */
+} fp_handler;
+
+typedef struct fp_msg {
+    struct fp_msg *next;
+    size_t len;
+    unsigned char *data;
+} fp_msg;
+
+/* What the parent keeps about a task's child while it exists. */
+typedef struct fp_proc {
+    int pipe_fd;      /* read end of the child's channel, or -1 after EOF   */
+    int pidfd;        /* -1: exit found by polling (fallback)               */
+    int slot;         /* index in pool->running                            */
+    int64_t started;  /* CLOCK_MONOTONIC ns                                 */
+    int64_t deadline; /* timeout due; 0: none                               */
+    int64_t kill_at;  /* SIGKILL due (after SIGTERM); 0: none               */
+    int64_t check_at; /* fallback: next waitid poll; 0: none                */
+    int64_t check_step;
+    fp_decoder dec;
+} fp_proc;
+
+enum {
+    FP_T_RELEASED = 1 << 0,   /* the user gave the handle back            */
+    FP_T_CANCELLED = 1 << 1,  /* forkpool_cancel/stop asked for it        */
+    FP_T_TIMED_OUT = 1 << 2,  /* its deadline passed                      */
+    FP_T_KILLING = 1 << 3,    /* SIGTERM sent, waiting for exit           */
+    FP_T_IN_DISPATCH = 1 << 4,/* on pool's dispatch list                  */
+    FP_T_SEEN = 1 << 5,       /* handlers ran once since it finished      */
+    FP_T_TAKEN = 1 << 6,      /* a handler took the failure               */
+    FP_T_GOT_END = 1 << 7,    /* END frame received                       */
+    FP_T_THREW = 1 << 8,      /* THROW frame received                     */
+    FP_T_ABORTED = 1 << 9,    /* killed for bad output; err already set   */
+    FP_T_HAS_ERR = 1 << 10,   /* err holds the failure                    */
+    FP_T_HAS_RESULT = 1 << 11 /* RESULT frame received                    */
+};
+
+struct forkpool_task {
+    forkpool *pool;
+    forkpool_fn fn;
+    forkpool_task *all_prev, *all_next; /* every task of the pool        */
+    forkpool_task *q_prev, *q_next;     /* the run queue                 */
+    forkpool_task *d_next;              /* the dispatch list             */
+    fp_handler *handlers;
+    uint32_t nhandlers, cap_handlers, next_handler;
+    uint32_t flags;
+    int pins;                           /* forkpool_wait in progress     */
+    forkpool_state state;
+    pid_t pid;
+    int end_rc;                         /* the function's return value   */
+    long timeout_ms;
+    fp_proc *proc;                      /* while the child exists        */
+    fp_msg *msg_head, *msg_tail;
+    unsigned char *result;
+    size_t result_len;
+    forkpool_error err;
+    char *err_type; /* owned copies behind err.type / err.message, or NULL */
+    char *err_msg;
+    size_t arg_len;
+    unsigned char arg[];
+};
+
+struct forkpool {
+    forkpool_options opts;
+    int epfd, timerfd, eventfd;
+    int no_pidfd;          /* pidfd_open unavailable: poll for exits    */
+    pid_t self;            /* the pool's process, for PR_SET_PDEATHSIG   */
+    forkpool_task *all;    /* every task not yet freed                   */
+    forkpool_task *q_head, *q_tail;
+    forkpool_task *d_head, *d_tail;
+    forkpool_task **running; /* opts.concurrency slots                  */
+    unsigned nrunning;
+    size_t nqueued;
+    int depth;             /* await/wait/poll nesting (0 or 1)           */
+    int in_handler;        /* a handler is running                       */
+    int doomed;            /* destroyed from a handler: free on return   */
+    int wake_pending;      /* eventfd holds a count                      */
+    int64_t timer_at;      /* what timerfd is armed for; 0: disarmed     */
+    int unhandled;         /* failures no handler took, since last await */
+    forkpool_stats stats;
+    forkpool *reg_next, *reg_prev; /* the process-wide registry         */
+    unsigned char stage[FP_READ_CHUNK];
+};
+
+/* spawn.c */
+int64_t fp_now(void);
+void fp_registry_add(forkpool *pool);
+void fp_registry_remove(forkpool *pool);
+void fp_registry_lock(void);
+void fp_registry_unlock(void);
+int fp_spawn(forkpool *pool, forkpool_task *t);
+void fp_proc_release(forkpool_task *t);
+void fp_proc_close_pipe(forkpool_task *t);
+void fp_kill_group(forkpool_task *t, int sig);
+int fp_proc_exited(forkpool_task *t, int *status, int *lost);
+void fp_reap_now(forkpool_task *t);
+
+/* child.c */
+_Noreturn void fp_child_main(forkpool_task *t, int fd);
+void fp_run_inline(forkpool_task *t);
+
+/* task.c */
+void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const char *type,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void fp_task_free(forkpool_task *t);
+void fp_task_maybe_free(forkpool_task *t);
+void fp_task_run_handlers(forkpool_task *t);
+int fp_task_settled(const forkpool_task *t);
+/* Takes data (malloc'd, or NULL for 0 bytes) even when it fails. */
+int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len);
+
+/* pool.c */
+void fp_dispatch_push(forkpool_task *t);
+void fp_task_finished(forkpool_task *t);
+void fp_arm_timer(forkpool *pool);
+
+#endif

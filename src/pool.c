@@ -1,0 +1,833 @@
+/*
+ * The pool: the run queue, starting tasks, the event loop (one epoll set
+ * holding each running task's pipe and pidfd, a timerfd for deadlines and an
+ * eventfd for work that needs no fd), settling outcomes, and dispatching
+ * handlers.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/*
+ * epoll data: a task pointer (malloc'd, so at least 8-aligned) with the kind
+ * of fd in its low bits; the pool's own fds carry no pointer.
+ */
+enum { FP_EV_PIPE = 0, FP_EV_EXIT = 1, FP_EV_TIMER = 2, FP_EV_WAKE = 3 };
+#define FP_EV_MASK ((uint64_t)3)
+#define FP_EV_BATCH 64
+
+static int fp_epoll_add(forkpool *pool, int fd, uint64_t data)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.u64 = data;
+    return epoll_ctl(pool->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Makes forkpool_fd readable for work that has no fd of its own. */
+static void fp_wake(forkpool *pool)
+{
+    uint64_t one = 1;
+    if (pool->wake_pending)
+        return;
+    /* Fails only if the counter would overflow, which one pending wake
+       cannot make happen. */
+    if (write(pool->eventfd, &one, sizeof one) == (ssize_t)sizeof one)
+        pool->wake_pending = 1;
+}
+
+static void fp_unwake(forkpool *pool)
+{
+    uint64_t n;
+    if (read(pool->eventfd, &n, sizeof n) == (ssize_t)sizeof n || errno == EAGAIN)
+        pool->wake_pending = 0;
+}
+
+/* Puts a task whose handlers have something to do on the dispatch list. */
+void fp_dispatch_push(forkpool_task *t)
+{
+    forkpool *pool = t->pool;
+    if (t->flags & FP_T_IN_DISPATCH)
+        return;
+    t->flags |= FP_T_IN_DISPATCH;
+    t->d_next = NULL;
+    if (pool->d_tail)
+        pool->d_tail->d_next = t;
+    else
+        pool->d_head = t;
+    pool->d_tail = t;
+    if (!pool->depth)
+        fp_wake(pool);
+}
+
+static void fp_dispatch(forkpool *pool)
+{
+    forkpool_task *t;
+    while (!pool->doomed && (t = pool->d_head)) {
+        pool->d_head = t->d_next;
+        if (!pool->d_head)
+            pool->d_tail = NULL;
+        t->flags &= ~(uint32_t)FP_T_IN_DISPATCH;
+        t->pins++;
+        fp_task_run_handlers(t);
+        t->pins--;
+        if (!pool->doomed)
+            fp_task_maybe_free(t);
+    }
+}
+
+/* ---- the queue ---- */
+
+static void fp_queue_push(forkpool *pool, forkpool_task *t)
+{
+    t->q_next = NULL;
+    t->q_prev = pool->q_tail;
+    if (pool->q_tail)
+        pool->q_tail->q_next = t;
+    else
+        pool->q_head = t;
+    pool->q_tail = t;
+    pool->nqueued++;
+}
+
+static void fp_queue_remove(forkpool *pool, forkpool_task *t)
+{
+    if (t->q_prev)
+        t->q_prev->q_next = t->q_next;
+    else
+        pool->q_head = t->q_next;
+    if (t->q_next)
+        t->q_next->q_prev = t->q_prev;
+    else
+        pool->q_tail = t->q_prev;
+    t->q_prev = t->q_next = NULL;
+    pool->nqueued--;
+}
+
+/* ---- timers ---- */
+
+/* Arms the timerfd for the earliest deadline, kill or poll of any task. */
+void fp_arm_timer(forkpool *pool)
+{
+    int64_t at = 0;
+    for (unsigned i = 0; i < pool->nrunning; i++) {
+        const fp_proc *pr = pool->running[i]->proc;
+        const int64_t due[3] = {pr->deadline, pr->kill_at, pr->check_at};
+        for (int k = 0; k < 3; k++)
+            if (due[k] && (!at || due[k] < at))
+                at = due[k];
+    }
+    if (at == pool->timer_at)
+        return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_sec = at / 1000000000;
+    its.it_value.tv_nsec = at % 1000000000;
+    /* An absolute time already past fires at once, which is what we want.
+       timerfd_settime cannot fail with these arguments. */
+    if (timerfd_settime(pool->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        pool->timer_at = at;
+}
+
+/* SIGTERM now (and SIGCONT, so a stopped task acts on it), SIGKILL later. */
+static void fp_begin_kill(forkpool_task *t, int64_t now)
+{
+    fp_proc *pr = t->proc;
+    t->flags |= FP_T_KILLING;
+    fp_kill_group(t, SIGTERM);
+    fp_kill_group(t, SIGCONT);
+    pr->deadline = 0;
+    pr->kill_at = now + (int64_t)t->pool->opts.kill_grace_ms * 1000000;
+}
+
+/* Kills t at once for what it sent; err says why. */
+static void fp_abort(forkpool_task *t)
+{
+    t->flags |= FP_T_ABORTED | FP_T_KILLING;
+    fp_kill_group(t, SIGKILL);
+    t->proc->deadline = t->proc->kill_at = 0;
+    fp_proc_close_pipe(t);
+    if (t->proc->pidfd < 0)
+        t->proc->check_at = fp_now();
+}
+
+/* ---- starting ---- */
+
+static void fp_spawn_failed(forkpool_task *t, int err)
+{
+    forkpool *pool = t->pool;
+    fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot start the task's child: %s",
+                 strerror(err));
+    t->state = FORKPOOL_FAILED;
+    pool->stats.failed++;
+    fp_dispatch_push(t);
+}
+
+static void fp_start(forkpool_task *t)
+{
+    forkpool *pool = t->pool;
+    fp_proc *pr = calloc(1, sizeof *pr);
+    if (!pr) {
+        fp_spawn_failed(t, ENOMEM);
+        return;
+    }
+    pr->pipe_fd = pr->pidfd = -1;
+    fp_decoder_init(&pr->dec, pool->opts.max_output);
+    t->proc = pr;
+    if (fp_spawn(pool, t) == -1) {
+        int err = errno;
+        t->proc = NULL;
+        free(pr);
+        fp_spawn_failed(t, err);
+        return;
+    }
+    t->state = FORKPOOL_RUNNING;
+    int64_t now = fp_now();
+    pr->started = now;
+    if (t->timeout_ms)
+        pr->deadline = now + (int64_t)t->timeout_ms * 1000000;
+    if (pr->pidfd < 0)
+        pr->check_at = now + FP_FALLBACK_POLL_NS;
+    if (fp_epoll_add(pool, pr->pipe_fd, (uint64_t)(uintptr_t)t | FP_EV_PIPE) == -1 ||
+        (pr->pidfd >= 0 && fp_epoll_add(pool, pr->pidfd, (uint64_t)(uintptr_t)t | FP_EV_EXIT) == -1)) {
+        fp_task_fail(t, FORKPOOL_ERR_SPAWN, errno, NULL, "cannot watch the task's child: %s",
+                     strerror(errno));
+        fp_abort(t);
+        /* Without a watched pidfd, find its exit by polling. */
+        if (pr->pidfd >= 0)
+            epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->pidfd, NULL);
+        pr->check_at = now;
+    }
+}
+
+/* Starts queued tasks while slots are free. */
+static void fp_fill(forkpool *pool)
+{
+    if (pool->opts.mode == FORKPOOL_INLINE)
+        return;
+    while (pool->nrunning < pool->opts.concurrency && pool->q_head) {
+        forkpool_task *t = pool->q_head;
+        fp_queue_remove(pool, t);
+        fp_start(t);
+    }
+}
+
+/* ---- ending ---- */
+
+/*
+ * Decides how t ended, from what it sent and how its child exited
+ * (known: status is a wait status; else it was reaped by someone else, or
+ * the task ran inline).
+ */
+static void fp_settle(forkpool_task *t, int known, int status)
+{
+    forkpool *pool = t->pool;
+    forkpool_stats *st = &pool->stats;
+    t->state = FORKPOOL_FAILED;
+    if (t->flags & FP_T_ABORTED) {
+        st->failed++;
+    } else if (t->flags & FP_T_CANCELLED) {
+        fp_task_fail(t, FORKPOOL_ERR_CANCELLED, 0, NULL, "task cancelled while running");
+        st->cancelled++;
+    } else if (t->flags & FP_T_TIMED_OUT) {
+        fp_task_fail(t, FORKPOOL_ERR_TIMEOUT, 0, NULL,
+                     "task ran past its %ld ms limit and was killed", t->timeout_ms);
+        st->timed_out++;
+    } else if (known && WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL, "task killed by signal %d (%s)%s",
+                     sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "");
+        st->failed++;
+    } else if (!(t->flags & FP_T_GOT_END)) {
+        if (known)
+            fp_task_fail(t, FORKPOOL_ERR_EXITED, WEXITSTATUS(status), NULL,
+                         "task exited with status %d before its function returned",
+                         WEXITSTATUS(status));
+        else
+            fp_task_fail(t, FORKPOOL_ERR_EXITED, -1, NULL,
+                         "task's child exited before its function returned, and its exit "
+                         "status was taken by someone else (SIGCHLD ignored, or "
+                         "waitpid(-1) in the program)");
+        st->failed++;
+    } else if (known && WEXITSTATUS(status) != 0) {
+        fp_task_fail(t, FORKPOOL_ERR_EXITED, WEXITSTATUS(status), NULL,
+                     "task exited with status %d after its function returned",
+                     WEXITSTATUS(status));
+        st->failed++;
+    } else if (t->flags & FP_T_THREW) {
+        st->failed++;
+    } else if (t->end_rc != 0) {
+        fp_task_fail(t, FORKPOOL_ERR_THROWN, t->end_rc, "forkpool.return",
+                     "task function returned %d", t->end_rc);
+        st->failed++;
+    } else {
+        t->state = FORKPOOL_SUCCEEDED;
+        st->succeeded++;
+    }
+    if (t->state == FORKPOOL_SUCCEEDED) {
+        free(t->err_type);
+        free(t->err_msg);
+        t->err_type = t->err_msg = NULL;
+    } else {
+        free(t->result);
+        t->result = NULL;
+        t->result_len = 0;
+    }
+}
+
+/* t's child is gone: release its slot and fds, start the next task. */
+void fp_task_finished(forkpool_task *t)
+{
+    forkpool *pool = t->pool;
+    fp_proc *pr = t->proc;
+    if (pr->pipe_fd >= 0)
+        epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->pipe_fd, NULL);
+    if (pr->pidfd >= 0)
+        epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->pidfd, NULL);
+    fp_proc_release(t);
+    fp_decoder_free(&pr->dec);
+    free(pr);
+    t->proc = NULL;
+    fp_dispatch_push(t);
+    fp_fill(pool);
+}
+
+/* ---- reading ---- */
+
+static int fp_on_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
+{
+    forkpool_task *t = ud;
+    int32_t rc;
+    if (t->flags & FP_T_GOT_END) {
+        free(payload);
+        fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
+                     "malformed frame from task: data after its end");
+        return -1;
+    }
+    switch (type) {
+    case FP_FRAME_MESSAGE:
+        if (fp_msg_push(t, payload, len) == -1) {
+            fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL, "cannot allocate a message");
+            return -1;
+        }
+        return 0;
+    case FP_FRAME_RESULT:
+        if (t->flags & FP_T_HAS_RESULT) {
+            free(payload);
+            fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
+                         "malformed frame from task: a second result");
+            return -1;
+        }
+        t->result = payload;
+        t->result_len = len;
+        t->flags |= FP_T_HAS_RESULT;
+        return 0;
+    case FP_FRAME_THROW: {
+        int code;
+        const char *ty, *msg;
+        size_t tl, ml;
+        if ((t->flags & FP_T_THREW) ||
+            fp_wire_parse_throw(payload, len, &code, &ty, &tl, &msg, &ml) == -1) {
+            free(payload);
+            fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
+                         "malformed frame from task: bad error frame");
+            return -1;
+        }
+        char *tcopy = strndup(ty, tl);
+        fp_task_fail(t, FORKPOOL_ERR_THROWN, code,
+                     tcopy && *tcopy ? tcopy : "forkpool.thrown", "%.*s", (int)ml, msg);
+        free(tcopy);
+        free(payload);
+        t->flags |= FP_T_THREW;
+        return 0;
+    }
+    default: /* FP_FRAME_END: the decoder checked its length */
+        memcpy(&rc, payload, sizeof rc);
+        free(payload);
+        t->end_rc = rc;
+        t->flags |= FP_T_GOT_END;
+        if (t->proc->pidfd < 0)
+            t->proc->check_at = fp_now();
+        return 0;
+    }
+}
+
+/*
+ * Reads what t's child sent, up to budget bytes (so one chatty task cannot
+ * starve the rest). Large payloads are read straight into their buffer.
+ */
+static void fp_read(forkpool_task *t, size_t budget)
+{
+    forkpool *pool = t->pool;
+    fp_proc *pr = t->proc;
+    while (pr->pipe_fd >= 0 && budget > 0) {
+        void *direct;
+        size_t want = fp_decoder_direct(&pr->dec, &direct);
+        int use_direct = want >= FP_READ_CHUNK;
+        if (!use_direct) {
+            direct = pool->stage;
+            want = FP_READ_CHUNK;
+        }
+        ssize_t n = read(pr->pipe_fd, direct, want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return;
+            fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL, "cannot read from task: %s",
+                         strerror(errno));
+            fp_abort(t);
+            return;
+        }
+        if (n == 0) {
+            fp_proc_close_pipe(t);
+            if (pr->pidfd < 0)
+                pr->check_at = fp_now();
+            return;
+        }
+        budget -= (size_t)n < budget ? (size_t)n : budget;
+        int r = use_direct ? fp_decoder_direct_done(&pr->dec, (size_t)n, fp_on_frame, t)
+                           : fp_decoder_feed(&pr->dec, pool->stage, (size_t)n, fp_on_frame, t);
+        if (r == -1) {
+            if (pr->dec.error)
+                fp_task_fail(t, (forkpool_error_kind)pr->dec.error, 0, NULL, "%s",
+                             pr->dec.message);
+            fp_abort(t);
+            return;
+        }
+    }
+}
+
+/* If t's child has exited: reap it, read what it left, settle t. */
+static void fp_check_exit(forkpool_task *t)
+{
+    int status = 0, lost;
+    if (fp_proc_exited(t, &status, &lost) == 0)
+        return;
+    /* Everything the child wrote is in the pipe now; a pipe holds at most
+       its capacity, so this ends even if a stray descendant keeps writing. */
+    fp_read(t, FP_READ_BUDGET);
+    fp_settle(t, !lost, status);
+    fp_task_finished(t);
+}
+
+/* Fallback exit detection: poll, soon after the channel closed, then less often. */
+static void fp_poll_exit(forkpool_task *t, int64_t now)
+{
+    fp_proc *pr = t->proc;
+    pr->check_step = pr->check_step ? pr->check_step * 2 : 1000000;
+    if (pr->check_step > FP_FALLBACK_POLL_NS)
+        pr->check_step = FP_FALLBACK_POLL_NS;
+    pr->check_at = now + pr->check_step;
+    fp_check_exit(t);
+}
+
+/* Acts on deadlines, kills and polls that are due. */
+static void fp_run_timers(forkpool *pool)
+{
+    int64_t now = fp_now();
+    /* Backwards: a finishing task swaps the last one into its slot. */
+    for (unsigned i = pool->nrunning; i-- > 0;) {
+        forkpool_task *t = pool->running[i];
+        fp_proc *pr = t->proc;
+        if (pr->deadline && now >= pr->deadline) {
+            t->flags |= FP_T_TIMED_OUT;
+            fp_begin_kill(t, now);
+        }
+        if (pr->kill_at && now >= pr->kill_at) {
+            fp_kill_group(t, SIGKILL);
+            pr->kill_at = 0;
+        }
+        if (pr->check_at && now >= pr->check_at)
+            fp_poll_exit(t, now);
+    }
+}
+
+static void fp_handle_event(forkpool *pool, uint64_t data)
+{
+    forkpool_task *t = (forkpool_task *)(uintptr_t)(data & ~FP_EV_MASK);
+    uint64_t ticks;
+    switch (data & FP_EV_MASK) {
+    case FP_EV_PIPE:
+        if (t->proc)
+            fp_read(t, FP_READ_BUDGET);
+        break;
+    case FP_EV_EXIT:
+        if (t->proc)
+            fp_check_exit(t);
+        break;
+    case FP_EV_TIMER:
+        /* Only clears readiness; fp_run_timers acts on what is due. */
+        if (read(pool->timerfd, &ticks, sizeof ticks) == -1 && errno != EAGAIN)
+            break;
+        pool->timer_at = 0;
+        break;
+    default:
+        fp_unwake(pool);
+        break;
+    }
+}
+
+/* INLINE: run the next queued task in this process. */
+static void fp_inline_step(forkpool *pool)
+{
+    forkpool_task *t = pool->q_head;
+    if (!t)
+        return;
+    fp_queue_remove(pool, t);
+    t->state = FORKPOOL_RUNNING;
+    t->pid = getpid();
+    pool->nrunning++;
+    fp_run_inline(t);
+    pool->nrunning--;
+    fp_settle(t, 0, 0);
+    fp_dispatch_push(t);
+}
+
+/*
+ * One turn of the loop: due handlers, then wait up to timeout_ms for events,
+ * act on them, then the handlers they made due. -1 + errno only if epoll
+ * fails; EINTR is a turn with no events.
+ */
+static int fp_step(forkpool *pool, int timeout_ms)
+{
+    struct epoll_event ev[FP_EV_BATCH];
+    if (pool->wake_pending)
+        fp_unwake(pool);
+    fp_dispatch(pool);
+    if (pool->doomed)
+        return 0;
+    if (pool->opts.mode == FORKPOOL_INLINE) {
+        fp_inline_step(pool);
+        fp_dispatch(pool);
+        if (pool->q_head)
+            fp_wake(pool);
+        return 0;
+    }
+    if (!pool->nqueued && !pool->nrunning)
+        return 0;
+    int n = epoll_wait(pool->epfd, ev, FP_EV_BATCH, timeout_ms);
+    if (n == -1) {
+        if (errno != EINTR)
+            return -1;
+        n = 0;
+    }
+    for (int i = 0; i < n; i++)
+        fp_handle_event(pool, ev[i].data.u64);
+    fp_run_timers(pool);
+    fp_arm_timer(pool);
+    fp_dispatch(pool);
+    return 0;
+}
+
+/* ---- the public pool API ---- */
+
+static void fp_pool_close_fds(forkpool *pool)
+{
+    const int fds[3] = {pool->epfd, pool->timerfd, pool->eventfd};
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    pool->epfd = pool->timerfd = pool->eventfd = -1;
+}
+
+static int fp_pool_open_fds(forkpool *pool)
+{
+    pool->epfd = epoll_create1(EPOLL_CLOEXEC);
+    pool->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    pool->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (pool->epfd < 0 || pool->timerfd < 0 || pool->eventfd < 0 ||
+        fp_epoll_add(pool, pool->timerfd, FP_EV_TIMER) == -1 ||
+        fp_epoll_add(pool, pool->eventfd, FP_EV_WAKE) == -1)
+        return -1;
+    return 0;
+}
+
+static int fp_check_options(const forkpool_options *o)
+{
+    if (o->timeout_ms < 0 || o->kill_grace_ms < 0 ||
+        (o->mode != FORKPOOL_FRESH && o->mode != FORKPOOL_WORKERS &&
+         o->mode != FORKPOOL_INLINE)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (o->mode == FORKPOOL_WORKERS) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    return 0;
+}
+
+forkpool *forkpool_create(const forkpool_options *opts)
+{
+    forkpool_options o;
+    memset(&o, 0, sizeof o);
+    if (opts)
+        o = *opts;
+    if (fp_check_options(&o) == -1)
+        return NULL;
+    if (!o.concurrency) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o.concurrency = n > 0 ? (unsigned)n : 1;
+    }
+    if (!o.kill_grace_ms)
+        o.kill_grace_ms = 200;
+    forkpool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return NULL;
+    pool->opts = o;
+    pool->epfd = pool->timerfd = pool->eventfd = -1;
+    pool->running = calloc(o.concurrency, sizeof *pool->running);
+    if (!pool->running || fp_pool_open_fds(pool) == -1) {
+        int err = pool->running ? errno : ENOMEM;
+        fp_pool_close_fds(pool);
+        free(pool->running);
+        free(pool);
+        errno = err;
+        return NULL;
+    }
+    const char *no = getenv("FORKPOOL_NO_PIDFD");
+    pool->no_pidfd = no && *no && strcmp(no, "0") != 0;
+    pool->self = getpid();
+    fp_registry_add(pool);
+    if (o.mode == FORKPOOL_INLINE && o.child_init)
+        o.child_init(o.child_init_arg);
+    return pool;
+}
+
+/* Kills and reaps every child, frees every task, closes every fd. */
+static void fp_pool_free(forkpool *pool)
+{
+    while (pool->nrunning) {
+        forkpool_task *t = pool->running[pool->nrunning - 1];
+        fp_reap_now(t);
+        fp_proc_release(t);
+        fp_decoder_free(&t->proc->dec);
+        free(t->proc);
+        t->proc = NULL;
+    }
+    while (pool->all)
+        fp_task_free(pool->all);
+    fp_registry_lock();
+    fp_registry_remove(pool);
+    fp_pool_close_fds(pool);
+    fp_registry_unlock();
+    free(pool->running);
+    free(pool);
+}
+
+void forkpool_destroy(forkpool *pool)
+{
+    if (!pool)
+        return;
+    if (pool->depth) {
+        pool->doomed = 1;
+        forkpool_stop(pool);
+        return;
+    }
+    fp_pool_free(pool);
+}
+
+forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, size_t len)
+{
+    if (!pool || !fn || (!arg && len) || pool->doomed) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (len > SIZE_MAX - sizeof(forkpool_task)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    forkpool_task *t = calloc(1, sizeof *t + len);
+    if (!t)
+        return NULL;
+    t->pool = pool;
+    t->fn = fn;
+    t->state = FORKPOOL_QUEUED;
+    t->timeout_ms = pool->opts.timeout_ms;
+    t->arg_len = len;
+    if (len)
+        memcpy(t->arg, arg, len);
+    t->all_next = pool->all;
+    if (pool->all)
+        pool->all->all_prev = t;
+    pool->all = t;
+    fp_queue_push(pool, t);
+    if (pool->opts.mode == FORKPOOL_INLINE) {
+        if (!pool->depth)
+            fp_wake(pool);
+    } else {
+        fp_fill(pool);
+        fp_arm_timer(pool);
+    }
+    return t;
+}
+
+forkpool_task *forkpool_set_timeout(forkpool_task *t, long ms)
+{
+    if (!t || ms < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    t->timeout_ms = ms;
+    if (t->proc && !(t->flags & FP_T_KILLING)) {
+        t->proc->deadline = ms ? t->proc->started + (int64_t)ms * 1000000 : 0;
+        fp_arm_timer(t->pool);
+    }
+    return t;
+}
+
+int forkpool_cancel(forkpool_task *t)
+{
+    if (!t) {
+        errno = EINVAL;
+        return -1;
+    }
+    forkpool *pool = t->pool;
+    if (fp_task_settled(t) || (t->flags & (FP_T_CANCELLED | FP_T_KILLING))) {
+        errno = EALREADY;
+        return -1;
+    }
+    t->flags |= FP_T_CANCELLED;
+    if (t->state == FORKPOOL_QUEUED) {
+        fp_queue_remove(pool, t);
+        fp_task_fail(t, FORKPOOL_ERR_CANCELLED, 0, NULL, "task cancelled before it started");
+        t->state = FORKPOOL_FAILED;
+        pool->stats.cancelled++;
+        fp_dispatch_push(t);
+        return 0;
+    }
+    if (t->proc) {
+        fp_begin_kill(t, fp_now());
+        fp_arm_timer(pool);
+    }
+    return 0;
+}
+
+void forkpool_stop(forkpool *pool)
+{
+    if (!pool)
+        return;
+    while (pool->q_head)
+        forkpool_cancel(pool->q_head);
+    for (unsigned i = 0; i < pool->nrunning; i++) {
+        forkpool_task *t = pool->running[i];
+        if (!(t->flags & (FP_T_CANCELLED | FP_T_KILLING)))
+            forkpool_cancel(t);
+    }
+}
+
+/* Common entry of await/wait/poll. */
+static int fp_enter(forkpool *pool)
+{
+    if (!pool) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (pool->in_handler || pool->depth) {
+        errno = EDEADLK;
+        return -1;
+    }
+    pool->depth++;
+    return 0;
+}
+
+/* Common exit: frees a pool a handler destroyed. */
+static int fp_leave(forkpool *pool, int rc)
+{
+    pool->depth--;
+    if (pool->doomed) {
+        fp_pool_free(pool);
+        errno = ECANCELED;
+        return -1;
+    }
+    return rc;
+}
+
+int forkpool_await(forkpool *pool)
+{
+    int rc = 0;
+    if (fp_enter(pool) == -1)
+        return -1;
+    while (!pool->doomed && (pool->nqueued || pool->nrunning || pool->d_head))
+        if (fp_step(pool, -1) == -1) {
+            rc = -1;
+            break;
+        }
+    if (rc == 0 && !pool->doomed) {
+        rc = pool->unhandled;
+        pool->unhandled = 0;
+    }
+    return fp_leave(pool, rc);
+}
+
+static int fp_task_done(const forkpool_task *t)
+{
+    return fp_task_settled(t) && !(t->flags & FP_T_IN_DISPATCH) &&
+           t->next_handler == t->nhandlers;
+}
+
+int forkpool_wait(forkpool_task *t)
+{
+    int rc = 0;
+    if (!t) {
+        errno = EINVAL;
+        return -1;
+    }
+    forkpool *pool = t->pool;
+    if (fp_enter(pool) == -1)
+        return -1;
+    t->pins++;
+    while (!pool->doomed && !fp_task_done(t))
+        if (fp_step(pool, -1) == -1) {
+            rc = -1;
+            break;
+        }
+    t->pins--;
+    if (rc == 0 && !pool->doomed) {
+        rc = t->state == FORKPOOL_SUCCEEDED ? 0 : 1;
+        fp_task_maybe_free(t);
+    }
+    return fp_leave(pool, rc);
+}
+
+int forkpool_poll(forkpool *pool, int timeout_ms)
+{
+    if (fp_enter(pool) == -1)
+        return -1;
+    int rc = fp_step(pool, timeout_ms);
+    if (rc == 0)
+        rc = (int)(pool->nqueued + pool->nrunning);
+    return fp_leave(pool, rc);
+}
+
+int forkpool_fd(const forkpool *pool)
+{
+    if (!pool) {
+        errno = EINVAL;
+        return -1;
+    }
+    return pool->epfd;
+}
+
+forkpool_stats forkpool_get_stats(const forkpool *pool)
+{
+    forkpool_stats s;
+    memset(&s, 0, sizeof s);
+    if (!pool)
+        return s;
+    s = pool->stats;
+    s.queued = pool->nqueued;
+    s.running = pool->nrunning;
+    return s;
+}

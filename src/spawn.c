@@ -1,0 +1,273 @@
+/*
+ * Creating and ending children: fork hygiene, the registry of the library's
+ * fds, pidfd, process-group kills and reaping.
+ *
+ * The registry is the library's one piece of global mutable state. A child
+ * must hold none of the library's fds but its own channel, and fork() copies
+ * every pool's epoll, timer, event, pipe and pidfd descriptors, not only its
+ * own pool's. So every live pool is on a process-wide list, and a new child
+ * closes the fds of every pool on it. The list is read in the child while the
+ * parent holds its lock across fork(), so the child sees a consistent copy
+ * even when other threads use other pools; every change to a pool's set of
+ * fds takes the same lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static pthread_mutex_t fp_registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+static forkpool *fp_registry;
+
+int64_t fp_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void fp_registry_lock(void)
+{
+    pthread_mutex_lock(&fp_registry_mutex);
+}
+
+void fp_registry_unlock(void)
+{
+    pthread_mutex_unlock(&fp_registry_mutex);
+}
+
+void fp_registry_add(forkpool *pool)
+{
+    fp_registry_lock();
+    pool->reg_prev = NULL;
+    pool->reg_next = fp_registry;
+    if (fp_registry)
+        fp_registry->reg_prev = pool;
+    fp_registry = pool;
+    fp_registry_unlock();
+}
+
+/* Called with the lock held. */
+void fp_registry_remove(forkpool *pool)
+{
+    if (pool->reg_prev)
+        pool->reg_prev->reg_next = pool->reg_next;
+    else
+        fp_registry = pool->reg_next;
+    if (pool->reg_next)
+        pool->reg_next->reg_prev = pool->reg_prev;
+}
+
+static void fp_close_if(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/* In a new child: close every fd any pool of this process holds. */
+static void fp_child_close_library_fds(void)
+{
+    for (forkpool *p = fp_registry; p; p = p->reg_next) {
+        fp_close_if(p->epfd);
+        fp_close_if(p->timerfd);
+        fp_close_if(p->eventfd);
+        for (unsigned i = 0; i < p->nrunning; i++) {
+            fp_proc *pr = p->running[i]->proc;
+            fp_close_if(pr->pipe_fd);
+            fp_close_if(pr->pidfd);
+        }
+    }
+    /* The parent's pools are not the child's: a task may make its own. */
+    fp_registry = NULL;
+}
+
+/*
+ * The child's set-up before the task runs: its own process group (so a kill
+ * reaches its descendants), death with the parent, default signal handlers
+ * and an empty mask (the parent blocked everything across fork so no host
+ * handler ran in the child in between), and none of the library's fds.
+ */
+static void fp_child_setup(forkpool *pool)
+{
+    struct sigaction dfl;
+    sigset_t none;
+
+    setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != pool->self)
+        _exit(127);
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL); /* EINVAL for libc-reserved ones: fine */
+    fp_child_close_library_fds();
+    fp_registry_unlock();
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int fp_pidfd_open(forkpool *pool, pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    if (!pool->no_pidfd) {
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (fd >= 0)
+            return fd;
+        /* ENOSYS (old kernel, valgrind): poll from now on. Any other
+           failure (EMFILE, ...): this task alone is polled. */
+        if (errno == ENOSYS)
+            pool->no_pidfd = 1;
+    }
+#else
+    (void)pid;
+    pool->no_pidfd = 1;
+#endif
+    return -1;
+}
+
+/*
+ * Forks the child for t and puts it in running slot pool->nrunning. On
+ * success t->pid and t->proc's fds are set and 0 is returned; else -1 with
+ * errno and nothing is left behind.
+ */
+int fp_spawn(forkpool *pool, forkpool_task *t)
+{
+    fp_proc *pr = t->proc;
+    sigset_t all, old;
+    int p[2], saved;
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) == -1)
+        return -1;
+    if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1) {
+        saved = errno;
+        close(p[0]);
+        close(p[1]);
+        errno = saved;
+        return -1;
+    }
+    /* Output buffered in the parent's stdio would otherwise appear twice. */
+    fflush(NULL);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    fp_registry_lock();
+    pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        fp_child_setup(pool);
+        fp_child_main(t, p[1]);
+    }
+    saved = errno;
+    if (pid > 0) {
+        /* Also done by the child; whichever runs first closes the race in
+           which we signal the group before it exists. */
+        setpgid(pid, pid);
+        t->pid = pid;
+        pr->pipe_fd = p[0];
+        pr->pidfd = fp_pidfd_open(pool, pid);
+        pr->slot = (int)pool->nrunning;
+        pool->running[pool->nrunning++] = t;
+    }
+    fp_registry_unlock();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(p[1]);
+    if (pid == -1) {
+        close(p[0]);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes t out of its running slot and closes its fds. */
+void fp_proc_release(forkpool_task *t)
+{
+    forkpool *pool = t->pool;
+    fp_proc *pr = t->proc;
+    fp_registry_lock();
+    unsigned last = --pool->nrunning;
+    pool->running[pr->slot] = pool->running[last];
+    pool->running[pr->slot]->proc->slot = pr->slot;
+    pool->running[last] = NULL;
+    fp_close_if(pr->pipe_fd);
+    fp_close_if(pr->pidfd);
+    pr->pipe_fd = pr->pidfd = -1;
+    fp_registry_unlock();
+}
+
+void fp_proc_close_pipe(forkpool_task *t)
+{
+    fp_proc *pr = t->proc;
+    if (pr->pipe_fd < 0)
+        return;
+    epoll_ctl(t->pool->epfd, EPOLL_CTL_DEL, pr->pipe_fd, NULL);
+    fp_registry_lock();
+    close(pr->pipe_fd);
+    pr->pipe_fd = -1;
+    fp_registry_unlock();
+}
+
+/*
+ * Signals t's whole process group; the child is unreaped, so its pid (the
+ * group's id) cannot have been reused.
+ */
+void fp_kill_group(forkpool_task *t, int sig)
+{
+    if (kill(-t->pid, sig) == -1 && errno == ESRCH)
+        kill(t->pid, sig);
+}
+
+static pid_t fp_waitpid(pid_t pid, int *status, int flags)
+{
+    pid_t r;
+    do
+        r = waitpid(pid, status, flags);
+    while (r == -1 && errno == EINTR);
+    return r;
+}
+
+/*
+ * Has t's child exited? 0: not yet. 1: it has, and is now reaped: *status
+ * holds its wait status, or *lost is 1 when someone else reaped it (the host
+ * set SIGCHLD to SIG_IGN or called waitpid(-1)). Before reaping, what is left
+ * of its process group is killed, while the zombie still pins the group id.
+ */
+int fp_proc_exited(forkpool_task *t, int *status, int *lost)
+{
+    siginfo_t si;
+    int r;
+    *lost = 0;
+    memset(&si, 0, sizeof si);
+    do
+        r = waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+    while (r == -1 && errno == EINTR);
+    if (r == -1) {
+        *lost = 1;
+        return 1;
+    }
+    if (si.si_pid == 0)
+        return 0;
+    kill(-t->pid, SIGKILL);
+    if (fp_waitpid(t->pid, status, 0) == -1)
+        *lost = 1;
+    return 1;
+}
+
+/* forkpool_destroy: kill t's group now and reap its child. */
+void fp_reap_now(forkpool_task *t)
+{
+    int status;
+    fp_kill_group(t, SIGKILL);
+    fp_waitpid(t->pid, &status, 0);
+}

@@ -1,0 +1,350 @@
+/*
+ * The parent's handle on a task: adding handlers, running them, reading its
+ * outcome, errors, release.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const fp_kind_names[] = {
+    [FORKPOOL_ERR_THROWN] = "thrown",       [FORKPOOL_ERR_EXITED] = "exited",
+    [FORKPOOL_ERR_SIGNALED] = "signaled",   [FORKPOOL_ERR_TIMEOUT] = "timeout",
+    [FORKPOOL_ERR_CANCELLED] = "cancelled", [FORKPOOL_ERR_SPAWN] = "spawn",
+    [FORKPOOL_ERR_OUTPUT] = "output",       [FORKPOOL_ERR_PROTOCOL] = "protocol",
+};
+
+static const char *const fp_kind_types[] = {
+    [FORKPOOL_ERR_THROWN] = "forkpool.thrown",
+    [FORKPOOL_ERR_EXITED] = "forkpool.exited",
+    [FORKPOOL_ERR_SIGNALED] = "forkpool.signaled",
+    [FORKPOOL_ERR_TIMEOUT] = "forkpool.timeout",
+    [FORKPOOL_ERR_CANCELLED] = "forkpool.cancelled",
+    [FORKPOOL_ERR_SPAWN] = "forkpool.spawn",
+    [FORKPOOL_ERR_OUTPUT] = "forkpool.output",
+    [FORKPOOL_ERR_PROTOCOL] = "forkpool.protocol",
+};
+
+const char *forkpool_error_kind_name(forkpool_error_kind kind)
+{
+    if (kind < FORKPOOL_ERR_THROWN || kind > FORKPOOL_ERR_PROTOCOL)
+        return "unknown";
+    return fp_kind_names[kind];
+}
+
+/*
+ * Records t's failure (replacing any earlier one). type NULL: the kind's own
+ * type. If memory is short the message falls back to the kind's name, so the
+ * error is never lost and its message never empty.
+ */
+void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const char *type,
+                  const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    free(t->err_type);
+    free(t->err_msg);
+    t->err_type = type ? strdup(type) : NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0 || !*msg) {
+        free(msg);
+        msg = NULL;
+    }
+    va_end(ap);
+    t->err_msg = msg;
+    t->err.kind = kind;
+    t->err.code = code;
+    t->err.type = t->err_type ? t->err_type : fp_kind_types[kind];
+    t->err.message = msg ? msg : fp_kind_types[kind];
+    t->flags |= FP_T_HAS_ERR;
+}
+
+int fp_task_settled(const forkpool_task *t)
+{
+    return t->state == FORKPOOL_SUCCEEDED || t->state == FORKPOOL_FAILED;
+}
+
+int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len)
+{
+    fp_msg *m = malloc(sizeof *m);
+    if (!m) {
+        free(data);
+        return -1;
+    }
+    m->next = NULL;
+    m->len = len;
+    m->data = data;
+    if (t->msg_tail)
+        t->msg_tail->next = m;
+    else
+        t->msg_head = m;
+    t->msg_tail = m;
+    fp_dispatch_push(t);
+    return 0;
+}
+
+static void fp_msgs_free(forkpool_task *t)
+{
+    while (t->msg_head) {
+        fp_msg *m = t->msg_head;
+        t->msg_head = m->next;
+        free(m->data);
+        free(m);
+    }
+    t->msg_tail = NULL;
+}
+
+/* Frees t; the caller has unlinked it from every list but `all`. */
+void fp_task_free(forkpool_task *t)
+{
+    forkpool *pool = t->pool;
+    if (t->all_prev)
+        t->all_prev->all_next = t->all_next;
+    else
+        pool->all = t->all_next;
+    if (t->all_next)
+        t->all_next->all_prev = t->all_prev;
+    for (uint32_t i = 0; i < t->nhandlers; i++)
+        free(t->handlers[i].type);
+    free(t->handlers);
+    fp_msgs_free(t);
+    free(t->result);
+    free(t->err_type);
+    free(t->err_msg);
+    free(t);
+}
+
+static int fp_has_handler(const forkpool_task *t, fp_handler_kind kind)
+{
+    for (uint32_t i = 0; i < t->nhandlers; i++)
+        if (t->handlers[i].kind == kind)
+            return 1;
+    return 0;
+}
+
+/* Has t anything left for its handlers to do? */
+static int fp_task_idle(const forkpool_task *t)
+{
+    if (t->msg_head && fp_has_handler(t, FP_H_MESSAGE))
+        return 0;
+    return !fp_task_settled(t) || t->next_handler == t->nhandlers;
+}
+
+/* Frees a released task once it finished and nothing refers to it. */
+void fp_task_maybe_free(forkpool_task *t)
+{
+    if ((t->flags & FP_T_RELEASED) && fp_task_settled(t) && !t->pins &&
+        !(t->flags & FP_T_IN_DISPATCH) && fp_task_idle(t))
+        fp_task_free(t);
+}
+
+static forkpool_task *fp_add_handler(forkpool_task *t, fp_handler h)
+{
+    if (t->nhandlers == t->cap_handlers) {
+        uint32_t cap = t->cap_handlers ? t->cap_handlers * 2 : 2;
+        fp_handler *hs = realloc(t->handlers, cap * sizeof *hs);
+        if (!hs) {
+            free(h.type);
+            errno = ENOMEM;
+            return NULL;
+        }
+        t->handlers = hs;
+        t->cap_handlers = cap;
+    }
+    t->handlers[t->nhandlers++] = h;
+    if (fp_task_settled(t) || (h.kind == FP_H_MESSAGE && t->msg_head))
+        fp_dispatch_push(t);
+    return t;
+}
+
+#define FP_CHECK_ARGS(t, fn)                                                                   \
+    do {                                                                                       \
+        if (!(t) || !(fn)) {                                                                   \
+            errno = EINVAL;                                                                    \
+            return NULL;                                                                       \
+        }                                                                                      \
+    } while (0)
+
+forkpool_task *forkpool_then(forkpool_task *t, forkpool_then_fn fn, void *ud)
+{
+    FP_CHECK_ARGS(t, fn);
+    fp_handler h = {.kind = FP_H_THEN, .fn.then = fn, .ud = ud};
+    return fp_add_handler(t, h);
+}
+
+forkpool_task *forkpool_catch(forkpool_task *t, forkpool_catch_fn fn, void *ud)
+{
+    FP_CHECK_ARGS(t, fn);
+    fp_handler h = {.kind = FP_H_CATCH, .fn.catch_ = fn, .ud = ud};
+    return fp_add_handler(t, h);
+}
+
+forkpool_task *forkpool_catch_type(forkpool_task *t, const char *type, forkpool_catch_fn fn,
+                                   void *ud)
+{
+    FP_CHECK_ARGS(t, fn);
+    if (!type) {
+        errno = EINVAL;
+        return NULL;
+    }
+    fp_handler h = {.kind = FP_H_CATCH, .fn.catch_ = fn, .ud = ud, .type = strdup(type)};
+    if (!h.type) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return fp_add_handler(t, h);
+}
+
+forkpool_task *forkpool_timeout(forkpool_task *t, forkpool_timeout_fn fn, void *ud)
+{
+    FP_CHECK_ARGS(t, fn);
+    fp_handler h = {.kind = FP_H_TIMEOUT, .fn.timeout = fn, .ud = ud};
+    return fp_add_handler(t, h);
+}
+
+forkpool_task *forkpool_on_message(forkpool_task *t, forkpool_message_fn fn, void *ud)
+{
+    FP_CHECK_ARGS(t, fn);
+    fp_handler h = {.kind = FP_H_MESSAGE, .fn.message = fn, .ud = ud};
+    return fp_add_handler(t, h);
+}
+
+/* Delivers t's queued messages to its on_message handlers, if it has any. */
+static void fp_deliver_messages(forkpool_task *t)
+{
+    forkpool *pool = t->pool;
+    if (!fp_has_handler(t, FP_H_MESSAGE))
+        return;
+    while (t->msg_head && !pool->doomed) {
+        fp_msg *m = t->msg_head;
+        t->msg_head = m->next;
+        if (!t->msg_head)
+            t->msg_tail = NULL;
+        /* Re-read nhandlers: a handler may add handlers. */
+        for (uint32_t i = 0; i < t->nhandlers && !pool->doomed; i++) {
+            fp_handler h = t->handlers[i];
+            if (h.kind != FP_H_MESSAGE)
+                continue;
+            pool->in_handler++;
+            h.fn.message(t, m->data, m->len, h.ud);
+            pool->in_handler--;
+        }
+        free(m->data);
+        free(m);
+    }
+}
+
+static int fp_catch_matches(const fp_handler *h, const forkpool_task *t)
+{
+    return !h->type || strcmp(h->type, t->err.type) == 0;
+}
+
+static void fp_call(forkpool_task *t, const fp_handler *h)
+{
+    forkpool *pool = t->pool;
+    int failed = t->state == FORKPOOL_FAILED;
+    switch (h->kind) {
+    case FP_H_THEN:
+        if (failed)
+            return;
+        pool->in_handler++;
+        h->fn.then(t, t->result ? (const void *)t->result : (const void *)"", t->result_len,
+                   h->ud);
+        break;
+    case FP_H_CATCH:
+        if (!failed || (t->flags & FP_T_TAKEN) || !fp_catch_matches(h, t))
+            return;
+        t->flags |= FP_T_TAKEN;
+        pool->in_handler++;
+        h->fn.catch_(t, &t->err, h->ud);
+        break;
+    case FP_H_TIMEOUT:
+        if (!failed || t->err.kind != FORKPOOL_ERR_TIMEOUT)
+            return;
+        pool->in_handler++;
+        h->fn.timeout(t, h->ud);
+        break;
+    case FP_H_MESSAGE:
+        return;
+    }
+    pool->in_handler--;
+}
+
+/*
+ * Runs what is due for t: queued messages, then (once it finished) each
+ * handler not yet run, in the order added. A failure no handler took on the
+ * first run counts toward forkpool_await's return value.
+ */
+void fp_task_run_handlers(forkpool_task *t)
+{
+    forkpool *pool = t->pool;
+    fp_deliver_messages(t);
+    if (!fp_task_settled(t) || pool->doomed)
+        return;
+    int first = !(t->flags & FP_T_SEEN);
+    if (first) {
+        t->flags |= FP_T_SEEN;
+        if (t->state == FORKPOOL_FAILED && t->err.kind == FORKPOOL_ERR_TIMEOUT &&
+            fp_has_handler(t, FP_H_TIMEOUT))
+            t->flags |= FP_T_TAKEN;
+    }
+    while (t->next_handler < t->nhandlers && !pool->doomed) {
+        fp_handler h = t->handlers[t->next_handler++];
+        fp_call(t, &h);
+    }
+    if (first && t->state == FORKPOOL_FAILED && !(t->flags & FP_T_TAKEN))
+        pool->unhandled++;
+}
+
+forkpool_state forkpool_task_state(const forkpool_task *t)
+{
+    if (!t) {
+        errno = EINVAL;
+        return FORKPOOL_FAILED;
+    }
+    return t->state;
+}
+
+const void *forkpool_task_result(const forkpool_task *t, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!t) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (t->state != FORKPOOL_SUCCEEDED)
+        return NULL;
+    if (len)
+        *len = t->result_len;
+    return t->result ? (const void *)t->result : (const void *)"";
+}
+
+const forkpool_error *forkpool_task_error(const forkpool_task *t)
+{
+    if (!t) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return t->state == FORKPOOL_FAILED ? &t->err : NULL;
+}
+
+pid_t forkpool_task_pid(const forkpool_task *t)
+{
+    if (!t) {
+        errno = EINVAL;
+        return 0;
+    }
+    return t->pid;
+}
+
+void forkpool_task_release(forkpool_task *t)
+{
+    if (!t || (t->flags & FP_T_RELEASED))
+        return;
+    t->flags |= FP_T_RELEASED;
+    fp_task_maybe_free(t);
+}

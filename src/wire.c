@@ -1,0 +1,174 @@
+#include "wire.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forkpool.h"
+
+void fp_decoder_init(fp_decoder *d, size_t max_data)
+{
+    memset(d, 0, sizeof *d);
+    d->max_data = max_data ? max_data : SIZE_MAX;
+}
+
+void fp_decoder_free(fp_decoder *d)
+{
+    free(d->buf);
+    d->buf = NULL;
+}
+
+void fp_wire_header(unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len)
+{
+    uint32_t magic = FP_WIRE_MAGIC, t = type;
+    uint64_t l = len;
+    memcpy(hdr, &magic, 4);
+    memcpy(hdr + 4, &t, 4);
+    memcpy(hdr + 8, &l, 8);
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fp_fail(fp_decoder *d, int kind, const char *fmt, ...)
+{
+    va_list ap;
+    d->error = kind;
+    va_start(ap, fmt);
+    vsnprintf(d->message, sizeof d->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Hands the finished frame to fn and resets for the next header. */
+static int fp_emit(fp_decoder *d, fp_frame_fn fn, void *ud)
+{
+    unsigned char *p = d->buf;
+    size_t len = d->len;
+    unsigned type = d->type;
+    d->buf = NULL;
+    d->len = d->got = 0;
+    d->in_payload = 0;
+    d->hdr_got = 0;
+    if (fn(ud, type, p, len) != 0) {
+        d->error = 0;
+        d->message[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* The header is complete: check it and get ready for the payload. */
+static int fp_header_done(fp_decoder *d, fp_frame_fn fn, void *ud)
+{
+    uint32_t magic, type;
+    uint64_t len;
+    memcpy(&magic, d->hdr, 4);
+    memcpy(&type, d->hdr + 4, 4);
+    memcpy(&len, d->hdr + 8, 8);
+    if (magic != FP_WIRE_MAGIC)
+        return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+                       "malformed frame from task: bad magic 0x%08x",
+                       (unsigned)magic);
+    switch (type) {
+    case FP_FRAME_MESSAGE:
+    case FP_FRAME_RESULT:
+        if (len > d->max_data)
+            return fp_fail(d, FORKPOOL_ERR_OUTPUT,
+                           "task sent %llu bytes, over max_output (%llu bytes)",
+                           (unsigned long long)len, (unsigned long long)d->max_data);
+        break;
+    case FP_FRAME_THROW:
+        if (len < 8 || len > FP_WIRE_MAX_THROW)
+            return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+                           "malformed frame from task: error frame of %llu bytes",
+                           (unsigned long long)len);
+        break;
+    case FP_FRAME_END:
+        if (len != FP_WIRE_END_LEN)
+            return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+                           "malformed frame from task: end frame of %llu bytes",
+                           (unsigned long long)len);
+        break;
+    default:
+        return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+                       "malformed frame from task: unknown type %u", (unsigned)type);
+    }
+    if (len > SIZE_MAX - 1)
+        return fp_fail(d, FORKPOOL_ERR_OUTPUT, "task sent %llu bytes, too many to hold",
+                       (unsigned long long)len);
+    d->type = type;
+    d->len = (size_t)len;
+    d->got = 0;
+    d->in_payload = 1;
+    if (d->len == 0)
+        return fp_emit(d, fn, ud);
+    d->buf = malloc(d->len);
+    if (!d->buf)
+        return fp_fail(d, FORKPOOL_ERR_OUTPUT,
+                       "cannot allocate %llu bytes for the task's output",
+                       (unsigned long long)len);
+    return 0;
+}
+
+int fp_decoder_feed(fp_decoder *d, const void *bytes, size_t n, fp_frame_fn fn, void *ud)
+{
+    const unsigned char *p = bytes;
+    while (n > 0) {
+        size_t take;
+        if (!d->in_payload) {
+            take = FP_WIRE_HDR - d->hdr_got;
+            if (take > n)
+                take = n;
+            memcpy(d->hdr + d->hdr_got, p, take);
+            d->hdr_got += take;
+            if (d->hdr_got == FP_WIRE_HDR && fp_header_done(d, fn, ud) != 0)
+                return -1;
+        } else {
+            take = d->len - d->got;
+            if (take > n)
+                take = n;
+            memcpy(d->buf + d->got, p, take);
+            d->got += take;
+            if (d->got == d->len && fp_emit(d, fn, ud) != 0)
+                return -1;
+        }
+        p += take;
+        n -= take;
+    }
+    return 0;
+}
+
+size_t fp_decoder_direct(fp_decoder *d, void **dst)
+{
+    if (!d->in_payload)
+        return 0;
+    *dst = d->buf + d->got;
+    return d->len - d->got;
+}
+
+int fp_decoder_direct_done(fp_decoder *d, size_t n, fp_frame_fn fn, void *ud)
+{
+    d->got += n;
+    if (d->got == d->len)
+        return fp_emit(d, fn, ud);
+    return 0;
+}
+
+int fp_wire_parse_throw(const unsigned char *p, size_t len, int *code, const char **type,
+                        size_t *type_len, const char **msg, size_t *msg_len)
+{
+    int32_t c;
+    uint32_t tl;
+    if (!p || len < 8)
+        return -1;
+    memcpy(&c, p, 4);
+    memcpy(&tl, p + 4, 4);
+    if (tl > len - 8)
+        return -1;
+    *code = c;
+    *type = (const char *)p + 8;
+    *type_len = tl;
+    *msg = (const char *)p + 8 + tl;
+    *msg_len = len - 8 - tl;
+    return 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * The child -> parent framing. Every frame is a 16-byte header (magic, type,
+ * payload length; native byte order, since both ends are the same program)
+ * followed by the payload. The decoder is incremental and validates
+ * everything: the child may be crashed, confused or hostile.
+ */
+#ifndef FP_WIRE_H
+#define FP_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FP_WIRE_HDR 16
+#define FP_WIRE_MAGIC 0x314b5046u        /* "FPK1" */
+#define FP_WIRE_MAX_THROW ((size_t)1 << 20) /* a thrown error's type+message */
+
+enum fp_frame_type {
+    FP_FRAME_MESSAGE = 1, /* forkpool_send: payload = the message             */
+    FP_FRAME_RESULT = 2,  /* forkpool_return: payload = the result            */
+    FP_FRAME_THROW = 3,   /* forkpool_throw: i32 code, u32 type length, type,
+                             message                                          */
+    FP_FRAME_END = 4      /* the function returned: i32 return value          */
+};
+
+#define FP_WIRE_END_LEN 4
+
+/*
+ * Receives one whole frame. payload is malloc'd (NULL when len is 0) and
+ * becomes the callee's, whatever it returns. Return 0 to go on, -1 to stop
+ * the decoder (the caller then knows why).
+ */
+typedef int (*fp_frame_fn)(void *ud, unsigned type, unsigned char *payload, size_t len);
+
+typedef struct fp_decoder {
+    size_t max_data;               /* limit for MESSAGE and RESULT payloads */
+    unsigned char hdr[FP_WIRE_HDR];
+    size_t hdr_got;
+    unsigned type;                 /* of the frame whose payload is being read */
+    unsigned char *buf;
+    size_t len, got;
+    int in_payload;
+    int error;                     /* a forkpool_error_kind once feed failed */
+    char message[160];
+} fp_decoder;
+
+void fp_decoder_init(fp_decoder *d, size_t max_data);
+void fp_decoder_free(fp_decoder *d);
+
+/* Feeds n bytes. Returns 0, or -1: d->error and d->message say why (error 0:
+   the callback stopped it). After -1 the decoder must not be fed again. */
+int fp_decoder_feed(fp_decoder *d, const void *bytes, size_t n, fp_frame_fn fn, void *ud);
+
+/* While a payload is being read, the place and size where the rest of it can
+   be read straight into (no copy); 0 otherwise. */
+size_t fp_decoder_direct(fp_decoder *d, void **dst);
+/* n bytes were read into the place fp_decoder_direct gave. As feed. */
+int fp_decoder_direct_done(fp_decoder *d, size_t n, fp_frame_fn fn, void *ud);
+
+/* Writes a header for a frame of this type and payload length. */
+void fp_wire_header(unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len);
+
+/* Splits a THROW payload. 0, or -1 if it is malformed. */
+int fp_wire_parse_throw(const unsigned char *p, size_t len, int *code, const char **type,
+                        size_t *type_len, const char **msg, size_t *msg_len);
+
+#endif
