@@ -45,11 +45,11 @@ static int fp_writev_all(int fd, struct iovec *iov, int n)
     return 0;
 }
 
-/* Sends one frame whose payload is the concatenation of parts[0..n). */
+/* Sends one frame whose payload is the concatenation of parts[0..n), n <= 4. */
 static int fp_send_frame(int fd, unsigned type, struct iovec *parts, int n)
 {
     unsigned char hdr[FP_WIRE_HDR];
-    struct iovec iov[4];
+    struct iovec iov[5];
     size_t len = 0;
     for (int i = 0; i < n; i++)
         len += parts[i].iov_len;

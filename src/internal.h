@@ -121,7 +121,7 @@ int fp_spawn(forkpool *pool, forkpool_task *t);
 void fp_proc_release(forkpool_task *t);
 void fp_proc_close_pipe(forkpool_task *t);
 void fp_kill_group(forkpool_task *t, int sig);
-int fp_proc_exited(forkpool_task *t, int *status, int *lost);
+int fp_proc_exited(forkpool_task *t, int exited, int *status, int *lost);
 void fp_reap_now(forkpool_task *t);
 
 /* child.c */

@@ -150,6 +150,16 @@ static void fp_begin_kill(forkpool_task *t, int64_t now)
     pr->kill_at = now + (int64_t)t->pool->opts.kill_grace_ms * 1000000;
 }
 
+/* Fallback: the child is about to exit (its channel ended); look now, then
+   at growing intervals (fp_poll_exit). */
+static void fp_check_soon(forkpool_task *t)
+{
+    if (t->proc->pidfd >= 0)
+        return;
+    t->proc->check_step = 0;
+    t->proc->check_at = fp_now();
+}
+
 /* Kills t at once for what it sent; err says why. */
 static void fp_abort(forkpool_task *t)
 {
@@ -157,8 +167,7 @@ static void fp_abort(forkpool_task *t)
     fp_kill_group(t, SIGKILL);
     t->proc->deadline = t->proc->kill_at = 0;
     fp_proc_close_pipe(t);
-    if (t->proc->pidfd < 0)
-        t->proc->check_at = fp_now();
+    fp_check_soon(t);
 }
 
 /* ---- starting ---- */
@@ -356,8 +365,7 @@ static int fp_on_frame(void *ud, unsigned type, unsigned char *payload, size_t l
         free(payload);
         t->end_rc = rc;
         t->flags |= FP_T_GOT_END;
-        if (t->proc->pidfd < 0)
-            t->proc->check_at = fp_now();
+        fp_check_soon(t);
         return 0;
     }
 }
@@ -391,8 +399,7 @@ static void fp_read(forkpool_task *t, size_t budget)
         }
         if (n == 0) {
             fp_proc_close_pipe(t);
-            if (pr->pidfd < 0)
-                pr->check_at = fp_now();
+            fp_check_soon(t);
             return;
         }
         budget -= (size_t)n < budget ? (size_t)n : budget;
@@ -408,11 +415,12 @@ static void fp_read(forkpool_task *t, size_t budget)
     }
 }
 
-/* If t's child has exited: reap it, read what it left, settle t. */
-static void fp_check_exit(forkpool_task *t)
+/* If t's child has exited (exited: known to have): reap it, read what it
+   left, settle t. */
+static void fp_check_exit(forkpool_task *t, int exited)
 {
     int status = 0, lost;
-    if (fp_proc_exited(t, &status, &lost) == 0)
+    if (fp_proc_exited(t, exited, &status, &lost) == 0)
         return;
     /* Everything the child wrote is in the pipe now; a pipe holds at most
        its capacity, so this ends even if a stray descendant keeps writing. */
@@ -421,15 +429,15 @@ static void fp_check_exit(forkpool_task *t)
     fp_task_finished(t);
 }
 
-/* Fallback exit detection: poll, soon after the channel closed, then less often. */
+/* Fallback exit detection: poll at doubling intervals from 100 us, capped. */
 static void fp_poll_exit(forkpool_task *t, int64_t now)
 {
     fp_proc *pr = t->proc;
-    pr->check_step = pr->check_step ? pr->check_step * 2 : 1000000;
+    pr->check_step = pr->check_step ? pr->check_step * 2 : 100000;
     if (pr->check_step > FP_FALLBACK_POLL_NS)
         pr->check_step = FP_FALLBACK_POLL_NS;
     pr->check_at = now + pr->check_step;
-    fp_check_exit(t);
+    fp_check_exit(t, 0);
 }
 
 /* Acts on deadlines, kills and polls that are due. */
@@ -464,7 +472,7 @@ static void fp_handle_event(forkpool *pool, uint64_t data)
         break;
     case FP_EV_EXIT:
         if (t->proc)
-            fp_check_exit(t);
+            fp_check_exit(t, 1);
         break;
     case FP_EV_TIMER:
         /* Only clears readiness; fp_run_timers acts on what is due. */

@@ -242,22 +242,25 @@ static pid_t fp_waitpid(pid_t pid, int *status, int flags)
  * holds its wait status, or *lost is 1 when someone else reaped it (the host
  * set SIGCHLD to SIG_IGN or called waitpid(-1)). Before reaping, what is left
  * of its process group is killed, while the zombie still pins the group id.
+ * exited: the caller knows it has (its pidfd is readable), skip the probe.
  */
-int fp_proc_exited(forkpool_task *t, int *status, int *lost)
+int fp_proc_exited(forkpool_task *t, int exited, int *status, int *lost)
 {
-    siginfo_t si;
-    int r;
     *lost = 0;
-    memset(&si, 0, sizeof si);
-    do
-        r = waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT);
-    while (r == -1 && errno == EINTR);
-    if (r == -1) {
-        *lost = 1;
-        return 1;
+    if (!exited) {
+        siginfo_t si;
+        int r;
+        memset(&si, 0, sizeof si);
+        do
+            r = waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        while (r == -1 && errno == EINTR);
+        if (r == -1) {
+            *lost = 1;
+            return 1;
+        }
+        if (si.si_pid == 0)
+            return 0;
     }
-    if (si.si_pid == 0)
-        return 0;
     kill(-t->pid, SIGKILL);
     if (fp_waitpid(t->pid, status, 0) == -1)
         *lost = 1;
