@@ -78,7 +78,7 @@ check-valgrind: $(TESTS)
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
 
-$(BUILD)/bench/%: bench/%.c $(LIB_A) | $(BUILD)/bench
+$(BUILD)/bench/%: bench/%.c bench/*.h $(LIB_A) | $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
 
 bench: $(BENCHES)
@@ -101,4 +101,4 @@ install: lib
 	install -m 644 $(BUILD)/forkpool.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang
