@@ -112,7 +112,8 @@ forkpool *forkpool_create(const forkpool_options *opts);
  * Kills every running task's process group with SIGKILL, reaps every child,
  * and frees the pool and all its tasks (released or not); no handler runs.
  * NULL is a no-op. Called from inside a handler, the pool is stopped at once
- * and freed when the outermost await/wait/poll returns.
+ * and freed when the outermost await/wait/poll returns, which then returns
+ * -1 with errno ECANCELED.
  */
 void forkpool_destroy(forkpool *pool);
 
