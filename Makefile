@@ -38,7 +38,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --child-silent-after-fork=yes
 
-.PHONY: all lib examples tests check check-valgrind demo bench install uninstall clean
+.PHONY: all lib examples tests check check-valgrind demo bench install clean FORCE
 
 all: lib examples
 
@@ -84,14 +84,14 @@ $(BUILD)/bench/%: bench/%.c bench/*.h $(LIB_A) | $(BUILD)/bench
 bench: $(BENCHES)
 	BUILD=$(BUILD) sh bench/run.sh
 
-forkpool.pc: Makefile
+# Regenerated every time: it records PREFIX.
+$(BUILD)/forkpool.pc: FORCE
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	    'Name: forkpool' 'Description: run C functions in child processes, asynchronously' \
 	    'Version: $(VERSION)' 'Libs: -L$${libdir} -lforkpool' 'Libs.private: -lpthread' \
 	    'Cflags: -I$${includedir}' > $(BUILD)/forkpool.pc
 
-install: lib
-	$(MAKE) --no-print-directory forkpool.pc
+install: lib $(BUILD)/forkpool.pc
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/forkpool.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
