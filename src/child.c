@@ -22,11 +22,25 @@ struct forkpool_ctx {
 
 #define FP_BIG_PIPE ((size_t)1 << 20)
 
-/* writev all of iov, through partial writes and EINTR. 0, or -1 + errno. */
+/*
+ * writev all of iov[0..n), n <= 5, through partial writes and EINTR. Each
+ * call offers at most FP_BIG_PIPE bytes: the pipe takes no more at once, and
+ * tools that check the whole buffer on every call (valgrind) stay linear.
+ * 0, or -1 + errno.
+ */
 static int fp_writev_all(int fd, struct iovec *iov, int n)
 {
     while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
+        struct iovec part[5];
+        size_t room = FP_BIG_PIPE;
+        int k = 0;
+        for (; k < n && room > 0; k++) {
+            part[k] = iov[k];
+            if (part[k].iov_len > room)
+                part[k].iov_len = room;
+            room -= part[k].iov_len;
+        }
+        ssize_t w = writev(fd, part, k);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

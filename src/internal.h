@@ -12,6 +12,7 @@
 #include "wire.h"
 
 #define FP_READ_CHUNK ((size_t)64 * 1024)  /* the parent's staging buffer     */
+#define FP_READ_MAX ((size_t)1 << 20)     /* most bytes asked of one read   */
 #define FP_READ_BUDGET ((size_t)4 << 20)   /* most bytes read from one task
                                                per event, for fairness        */
 #define FP_FALLBACK_POLL_NS (50 * 1000000LL) /* fallback exit check period  */

@@ -382,6 +382,10 @@ static void fp_read(forkpool_task *t, size_t budget)
         void *direct;
         size_t want = fp_decoder_direct(&pr->dec, &direct);
         int use_direct = want >= FP_READ_CHUNK;
+        /* A pipe gives at most its capacity per read; asking for no more
+           keeps tools that check the whole buffer per call (valgrind) linear. */
+        if (want > FP_READ_MAX)
+            want = FP_READ_MAX;
         if (!use_direct) {
             direct = pool->stage;
             want = FP_READ_CHUNK;
