@@ -11,6 +11,11 @@
  * threads. Handlers run in the thread that calls await/wait/poll, never in a
  * signal handler.
  *
+ * fork: a pool copied into a child process (a task's, or the host's own
+ * fork) is inert there: calls on it fail with EINVAL or do nothing, and
+ * forkpool_destroy only frees the copy's memory; it never signals, reaps or
+ * closes anything of the parent's.
+ *
  * Errors: functions that can fail for system reasons return NULL or -1 and set
  * errno. A task's own failure is an forkpool_error delivered to its catch
  * handlers and kept on the task.
@@ -147,7 +152,8 @@ typedef void (*forkpool_message_fn)(forkpool_task *t, const void *msg, size_t le
  *              get FORKPOOL_ERR_TIMEOUT.
  * on_message:  runs for each forkpool_send() from the child, in order, before
  *              then/catch. Messages that arrive while the task has no
- *              on_message handler are kept until one is added.
+ *              on_message handler are kept until one is added, up to 64 MiB
+ *              a task: past that the task fails with FORKPOOL_ERR_OUTPUT.
  * set_timeout: this task's limit in ms from its start (0: none), replacing the
  *              pool's default; negative: NULL, EINVAL; a running task's
  *              deadline moves at once.
@@ -190,7 +196,9 @@ int forkpool_fd(const forkpool *pool);
 /* Queued: fails with FORKPOOL_ERR_CANCELLED and never starts. Running: its
    process group gets SIGTERM, then SIGKILL after kill_grace_ms, and it fails
    with FORKPOOL_ERR_CANCELLED once reaped. Returns 0, or -1 and errno:
-   EALREADY (it had finished, or was already cancelled), EINVAL (NULL). */
+   EALREADY (it had finished, was already cancelled, or is already being
+   killed for its timeout or bad output: it will fail with that), EBUSY
+   (INLINE: it is running, on the caller's stack), EINVAL (NULL). */
 int forkpool_cancel(forkpool_task *t);
 
 /* Cancels everything queued or running (see forkpool_cancel). NULL: no-op. */
@@ -202,7 +210,8 @@ void forkpool_stop(forkpool *pool);
  * forkpool_return: sets the task's result to data[0..len) (binary-safe, any
  * size); call it at most once. Returns 0, or -1 and errno: EINVAL (NULL ctx,
  * NULL data with len > 0), EALREADY (called before, or after forkpool_throw),
- * EPIPE (the parent is gone or gave up on the task).
+ * EMSGSIZE (INLINE, over max_output; a child is killed instead), or the
+ * errno of a failed write to the parent.
  *
  * forkpool_throw: fails the task with FORKPOOL_ERR_THROWN, the given type
  * (NULL or "": "forkpool.thrown") and a printf-style message; whatever the
@@ -210,7 +219,8 @@ void forkpool_stop(forkpool *pool);
  * `return forkpool_throw(ctx, "io", "cannot open %s", path);` reads well.
  *
  * forkpool_send: sends msg[0..len) to the task's on_message handlers while
- * the task runs. 0, or -1 and errno (EINVAL, EPIPE).
+ * the task runs. 0, or -1 and errno (EINVAL, EMSGSIZE as above, or a failed
+ * write's).
  */
 int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len);
 int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)

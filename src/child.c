@@ -89,6 +89,19 @@ static int fp_copy_to(unsigned char **dst, const void *src, size_t len)
     return 0;
 }
 
+/* INLINE: the check the parent's decoder makes for a child. */
+static int fp_inline_over_limit(forkpool_task *t, size_t len)
+{
+    size_t max = t->pool->opts.max_output;
+    if (!max || len <= max)
+        return 0;
+    fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
+                 "task sent %zu bytes, over max_output (%zu bytes)", len, max);
+    t->flags |= FP_T_ABORTED;
+    errno = EMSGSIZE;
+    return 1;
+}
+
 int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
 {
     if (!ctx || (!data && len)) {
@@ -102,14 +115,7 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
     ctx->returned = 1;
     if (ctx->inline_task) {
         forkpool_task *t = ctx->inline_task;
-        if (t->pool->opts.max_output && len > t->pool->opts.max_output) {
-            fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
-                         "task sent %zu bytes, over max_output (%zu bytes)", len,
-                         t->pool->opts.max_output);
-            t->flags |= FP_T_ABORTED;
-            return 0;
-        }
-        if (fp_copy_to(&t->result, data, len) == -1)
+        if (fp_inline_over_limit(t, len) || fp_copy_to(&t->result, data, len) == -1)
             return -1;
         t->result_len = len;
         t->flags |= FP_T_HAS_RESULT;
@@ -126,10 +132,15 @@ int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
         return -1;
     }
     if (ctx->inline_task) {
+        forkpool_task *t = ctx->inline_task;
         unsigned char *copy;
-        if (fp_copy_to(&copy, msg, len) == -1)
+        if (fp_inline_over_limit(t, len) || fp_copy_to(&copy, msg, len) == -1)
             return -1;
-        return fp_msg_push(ctx->inline_task, copy, len);
+        if (fp_msg_push(t, copy, len) == -1) {
+            t->flags |= FP_T_ABORTED;
+            return -1;
+        }
+        return 0;
     }
     struct iovec part = {(void *)msg, len};
     return fp_send_frame(ctx->fd, FP_FRAME_MESSAGE, &part, 1);

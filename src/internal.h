@@ -15,6 +15,8 @@
 #define FP_READ_MAX ((size_t)1 << 20)     /* most bytes asked of one read   */
 #define FP_READ_BUDGET ((size_t)4 << 20)   /* most bytes read from one task
                                                per event, for fairness        */
+#define FP_MSG_BACKLOG ((size_t)64 << 20) /* most message bytes a task may
+                                               have waiting for a handler */
 #define FP_FALLBACK_POLL_NS (50 * 1000000LL) /* fallback exit check period  */
 
 typedef enum { FP_H_THEN, FP_H_CATCH, FP_H_TIMEOUT, FP_H_MESSAGE } fp_handler_kind;
@@ -42,6 +44,7 @@ typedef struct fp_proc {
     int pipe_fd;      /* read end of the child's channel, or -1 after EOF   */
     int pidfd;        /* -1: exit found by polling (fallback)               */
     int slot;         /* index in pool->running                            */
+    int gone;         /* reaped, or not ours to signal: never kill(pid)     */
     int64_t started;  /* CLOCK_MONOTONIC ns                                 */
     int64_t deadline; /* timeout due; 0: none                               */
     int64_t kill_at;  /* SIGKILL due (after SIGTERM); 0: none               */
@@ -81,6 +84,7 @@ struct forkpool_task {
     long timeout_ms;
     fp_proc *proc;                      /* while the child exists        */
     fp_msg *msg_head, *msg_tail;
+    size_t backlog;                     /* bytes of messages queued      */
     unsigned char *result;
     size_t result_len;
     forkpool_error err;
@@ -104,6 +108,8 @@ struct forkpool {
     int depth;             /* await/wait/poll nesting (0 or 1)           */
     int in_handler;        /* a handler is running                       */
     int doomed;            /* destroyed from a handler: free on return   */
+    int foreign;           /* a copy inherited by a child: unusable      */
+    forkpool_task *inline_task; /* INLINE: the task running now           */
     int wake_pending;      /* eventfd holds a count                      */
     int64_t timer_at;      /* what timerfd is armed for; 0: disarmed     */
     int unhandled;         /* failures no handler took, since last await */
@@ -122,7 +128,8 @@ int fp_spawn(forkpool *pool, forkpool_task *t);
 void fp_proc_release(forkpool_task *t);
 void fp_proc_close_pipe(forkpool_task *t);
 void fp_kill_group(forkpool_task *t, int sig);
-int fp_proc_exited(forkpool_task *t, int exited, int *status, int *lost);
+int fp_proc_probe(forkpool_task *t);
+int fp_proc_reap(forkpool_task *t, int *status);
 void fp_reap_now(forkpool_task *t);
 
 /* child.c */
@@ -136,7 +143,8 @@ void fp_task_free(forkpool_task *t);
 void fp_task_maybe_free(forkpool_task *t);
 void fp_task_run_handlers(forkpool_task *t);
 int fp_task_settled(const forkpool_task *t);
-/* Takes data (malloc'd, or NULL for 0 bytes) even when it fails. */
+/* Takes data (malloc'd, or NULL for 0 bytes) even when it fails; on failure
+   (backlog full, no memory) the task's error says why. */
 int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len);
 
 /* pool.c */

@@ -139,6 +139,14 @@ void fp_arm_timer(forkpool *pool)
         pool->timer_at = at;
 }
 
+/* start + ms, saturating: a limit too far to represent never falls due. */
+static int64_t fp_after(int64_t start, long ms)
+{
+    if (ms > (INT64_MAX - start) / 1000000)
+        return INT64_MAX;
+    return start + (int64_t)ms * 1000000;
+}
+
 /* SIGTERM now (and SIGCONT, so a stopped task acts on it), SIGKILL later. */
 static void fp_begin_kill(forkpool_task *t, int64_t now)
 {
@@ -147,7 +155,7 @@ static void fp_begin_kill(forkpool_task *t, int64_t now)
     fp_kill_group(t, SIGTERM);
     fp_kill_group(t, SIGCONT);
     pr->deadline = 0;
-    pr->kill_at = now + (int64_t)t->pool->opts.kill_grace_ms * 1000000;
+    pr->kill_at = fp_after(now, t->pool->opts.kill_grace_ms);
 }
 
 /* Fallback: the child is about to exit (its channel ended); look now, then
@@ -204,7 +212,7 @@ static void fp_start(forkpool_task *t)
     int64_t now = fp_now();
     pr->started = now;
     if (t->timeout_ms)
-        pr->deadline = now + (int64_t)t->timeout_ms * 1000000;
+        pr->deadline = fp_after(now, t->timeout_ms);
     if (pr->pidfd < 0)
         pr->check_at = now + FP_FALLBACK_POLL_NS;
     if (fp_epoll_add(pool, pr->pipe_fd, (uint64_t)(uintptr_t)t | FP_EV_PIPE) == -1 ||
@@ -256,6 +264,10 @@ static void fp_settle(forkpool_task *t, int known, int status)
         int sig = WTERMSIG(status);
         fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL, "task killed by signal %d (%s)%s",
                      sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "");
+        st->failed++;
+    } else if (t->proc && !fp_decoder_idle(&t->proc->dec)) {
+        fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
+                     "malformed frame from task: it ended in the middle of a frame");
         st->failed++;
     } else if (!(t->flags & FP_T_GOT_END)) {
         if (known)
@@ -325,11 +337,7 @@ static int fp_on_frame(void *ud, unsigned type, unsigned char *payload, size_t l
     }
     switch (type) {
     case FP_FRAME_MESSAGE:
-        if (fp_msg_push(t, payload, len) == -1) {
-            fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL, "cannot allocate a message");
-            return -1;
-        }
-        return 0;
+        return fp_msg_push(t, payload, len); /* -1: it recorded why */
     case FP_FRAME_RESULT:
         if (t->flags & FP_T_HAS_RESULT) {
             free(payload);
@@ -419,17 +427,21 @@ static void fp_read(forkpool_task *t, size_t budget)
     }
 }
 
-/* If t's child has exited (exited: known to have): reap it, read what it
-   left, settle t. */
+/*
+ * If t's child has exited (exited: known to have): read what it left while
+ * it is still an unreaped zombie (so a kill for bad data cannot reach a
+ * reused pid), reap it, settle t.
+ */
 static void fp_check_exit(forkpool_task *t, int exited)
 {
-    int status = 0, lost;
-    if (fp_proc_exited(t, exited, &status, &lost) == 0)
+    int status = 0;
+    if (!exited && fp_proc_probe(t) == 0)
         return;
     /* Everything the child wrote is in the pipe now; a pipe holds at most
        its capacity, so this ends even if a stray descendant keeps writing. */
     fp_read(t, FP_READ_BUDGET);
-    fp_settle(t, !lost, status);
+    int known = fp_proc_reap(t, &status);
+    fp_settle(t, known, status);
     fp_task_finished(t);
 }
 
@@ -452,7 +464,16 @@ static void fp_run_timers(forkpool *pool)
     for (unsigned i = pool->nrunning; i-- > 0;) {
         forkpool_task *t = pool->running[i];
         fp_proc *pr = t->proc;
+        if (pr->check_at && now >= pr->check_at) {
+            fp_poll_exit(t, now);
+            if (!t->proc)
+                continue;
+        }
         if (pr->deadline && now >= pr->deadline) {
+            /* It may have ended in time, with its exit not yet seen. */
+            fp_check_exit(t, 0);
+            if (!t->proc)
+                continue;
             t->flags |= FP_T_TIMED_OUT;
             fp_begin_kill(t, now);
         }
@@ -460,8 +481,6 @@ static void fp_run_timers(forkpool *pool)
             fp_kill_group(t, SIGKILL);
             pr->kill_at = 0;
         }
-        if (pr->check_at && now >= pr->check_at)
-            fp_poll_exit(t, now);
     }
 }
 
@@ -499,9 +518,9 @@ static void fp_inline_step(forkpool *pool)
     fp_queue_remove(pool, t);
     t->state = FORKPOOL_RUNNING;
     t->pid = getpid();
-    pool->nrunning++;
+    pool->inline_task = t;
     fp_run_inline(t);
-    pool->nrunning--;
+    pool->inline_task = NULL;
     fp_settle(t, 0, 0);
     fp_dispatch_push(t);
 }
@@ -599,19 +618,31 @@ forkpool *forkpool_create(const forkpool_options *opts)
         return NULL;
     pool->opts = o;
     pool->epfd = pool->timerfd = pool->eventfd = -1;
+    const char *no = getenv("FORKPOOL_NO_PIDFD");
+    pool->no_pidfd = no && *no && strcmp(no, "0") != 0;
+    pool->self = getpid();
     pool->running = calloc(o.concurrency, sizeof *pool->running);
-    if (!pool->running || fp_pool_open_fds(pool) == -1) {
-        int err = pool->running ? errno : ENOMEM;
+    if (!pool->running) {
+        free(pool);
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* Under the lock, so no other thread's fork copies an fd it cannot
+       know to close. */
+    fp_registry_lock();
+    int opened = fp_pool_open_fds(pool);
+    int err = errno;
+    if (opened == 0)
+        fp_registry_add(pool);
+    else
         fp_pool_close_fds(pool);
+    fp_registry_unlock();
+    if (opened == -1) {
         free(pool->running);
         free(pool);
         errno = err;
         return NULL;
     }
-    const char *no = getenv("FORKPOOL_NO_PIDFD");
-    pool->no_pidfd = no && *no && strcmp(no, "0") != 0;
-    pool->self = getpid();
-    fp_registry_add(pool);
     if (o.mode == FORKPOOL_INLINE && o.child_init)
         o.child_init(o.child_init_arg);
     return pool;
@@ -631,7 +662,8 @@ static void fp_pool_free(forkpool *pool)
     while (pool->all)
         fp_task_free(pool->all);
     fp_registry_lock();
-    fp_registry_remove(pool);
+    if (!pool->foreign)
+        fp_registry_remove(pool);
     fp_pool_close_fds(pool);
     fp_registry_unlock();
     free(pool->running);
@@ -652,7 +684,7 @@ void forkpool_destroy(forkpool *pool)
 
 forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, size_t len)
 {
-    if (!pool || !fn || (!arg && len) || pool->doomed) {
+    if (!pool || !fn || (!arg && len) || pool->doomed || pool->foreign) {
         errno = EINVAL;
         return NULL;
     }
@@ -693,7 +725,7 @@ forkpool_task *forkpool_set_timeout(forkpool_task *t, long ms)
     }
     t->timeout_ms = ms;
     if (t->proc && !(t->flags & FP_T_KILLING)) {
-        t->proc->deadline = ms ? t->proc->started + (int64_t)ms * 1000000 : 0;
+        t->proc->deadline = ms ? fp_after(t->proc->started, ms) : 0;
         fp_arm_timer(t->pool);
     }
     return t;
@@ -706,8 +738,16 @@ int forkpool_cancel(forkpool_task *t)
         return -1;
     }
     forkpool *pool = t->pool;
+    if (pool->foreign) {
+        errno = EINVAL;
+        return -1;
+    }
     if (fp_task_settled(t) || (t->flags & (FP_T_CANCELLED | FP_T_KILLING))) {
         errno = EALREADY;
+        return -1;
+    }
+    if (t->state == FORKPOOL_RUNNING && !t->proc) {
+        errno = EBUSY; /* INLINE: it runs on our own stack */
         return -1;
     }
     t->flags |= FP_T_CANCELLED;
@@ -728,7 +768,7 @@ int forkpool_cancel(forkpool_task *t)
 
 void forkpool_stop(forkpool *pool)
 {
-    if (!pool)
+    if (!pool || pool->foreign)
         return;
     while (pool->q_head)
         forkpool_cancel(pool->q_head);
@@ -742,7 +782,7 @@ void forkpool_stop(forkpool *pool)
 /* Common entry of await/wait/poll. */
 static int fp_enter(forkpool *pool)
 {
-    if (!pool) {
+    if (!pool || pool->foreign) {
         errno = EINVAL;
         return -1;
     }
@@ -840,6 +880,6 @@ forkpool_stats forkpool_get_stats(const forkpool *pool)
         return s;
     s = pool->stats;
     s.queued = pool->nqueued;
-    s.running = pool->nrunning;
+    s.running = pool->nrunning + (pool->inline_task != NULL);
     return s;
 }

@@ -47,18 +47,16 @@ void fp_registry_unlock(void)
     pthread_mutex_unlock(&fp_registry_mutex);
 }
 
+/* fp_registry_add and _remove: called with the lock held. */
 void fp_registry_add(forkpool *pool)
 {
-    fp_registry_lock();
     pool->reg_prev = NULL;
     pool->reg_next = fp_registry;
     if (fp_registry)
         fp_registry->reg_prev = pool;
     fp_registry = pool;
-    fp_registry_unlock();
 }
 
-/* Called with the lock held. */
 void fp_registry_remove(forkpool *pool)
 {
     if (pool->reg_prev)
@@ -75,18 +73,27 @@ static void fp_close_if(int fd)
         close(fd);
 }
 
-/* In a new child: close every fd any pool of this process holds. */
+/*
+ * In a new child: close every fd any pool of this process holds, and mark
+ * every pool foreign, so that nothing in the child (a task's exit() running
+ * the host's atexit cleanup, say) can signal, reap or close anything through
+ * its copy; forkpool_destroy then only frees the copy's memory.
+ */
 static void fp_child_close_library_fds(void)
 {
     for (forkpool *p = fp_registry; p; p = p->reg_next) {
         fp_close_if(p->epfd);
         fp_close_if(p->timerfd);
         fp_close_if(p->eventfd);
+        p->epfd = p->timerfd = p->eventfd = -1;
         for (unsigned i = 0; i < p->nrunning; i++) {
             fp_proc *pr = p->running[i]->proc;
             fp_close_if(pr->pipe_fd);
             fp_close_if(pr->pidfd);
+            pr->pipe_fd = pr->pidfd = -1;
+            pr->gone = 1;
         }
+        p->foreign = 1;
     }
     /* The parent's pools are not the child's: a task may make its own. */
     fp_registry = NULL;
@@ -145,28 +152,23 @@ int fp_spawn(forkpool *pool, forkpool_task *t)
 {
     fp_proc *pr = t->proc;
     sigset_t all, old;
-    int p[2], saved;
-    pid_t pid;
+    int p[2] = {-1, -1}, saved = 0;
+    pid_t pid = -1;
 
-    if (pipe2(p, O_CLOEXEC) == -1)
-        return -1;
-    if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1) {
-        saved = errno;
-        close(p[0]);
-        close(p[1]);
-        errno = saved;
-        return -1;
-    }
     /* Output buffered in the parent's stdio would otherwise appear twice. */
     fflush(NULL);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* The pipe is made under the lock too: a fork by another thread's pool
+       must never copy an fd that is not yet on the registry. */
     fp_registry_lock();
-    pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        fp_child_setup(pool);
-        fp_child_main(t, p[1]);
+    if (pipe2(p, O_CLOEXEC) == 0 && fcntl(p[0], F_SETFL, O_NONBLOCK) == 0) {
+        pid = fork();
+        if (pid == 0) {
+            close(p[0]);
+            fp_child_setup(pool);
+            fp_child_main(t, p[1]);
+        }
     }
     saved = errno;
     if (pid > 0) {
@@ -178,12 +180,13 @@ int fp_spawn(forkpool *pool, forkpool_task *t)
         pr->pidfd = fp_pidfd_open(pool, pid);
         pr->slot = (int)pool->nrunning;
         pool->running[pool->nrunning++] = t;
+    } else {
+        fp_close_if(p[0]);
     }
+    fp_close_if(p[1]);
     fp_registry_unlock();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    close(p[1]);
-    if (pid == -1) {
-        close(p[0]);
+    if (pid <= 0) {
         errno = saved;
         return -1;
     }
@@ -219,11 +222,13 @@ void fp_proc_close_pipe(forkpool_task *t)
 }
 
 /*
- * Signals t's whole process group; the child is unreaped, so its pid (the
- * group's id) cannot have been reused.
+ * Signals t's whole process group. The child is unreaped (else proc->gone),
+ * so its pid, the group's id, cannot have been reused.
  */
 void fp_kill_group(forkpool_task *t, int sig)
 {
+    if (t->proc->gone)
+        return;
     if (kill(-t->pid, sig) == -1 && errno == ESRCH)
         kill(t->pid, sig);
 }
@@ -238,39 +243,46 @@ static pid_t fp_waitpid(pid_t pid, int *status, int flags)
 }
 
 /*
- * Has t's child exited? 0: not yet. 1: it has, and is now reaped: *status
- * holds its wait status, or *lost is 1 when someone else reaped it (the host
- * set SIGCHLD to SIG_IGN or called waitpid(-1)). Before reaping, what is left
- * of its process group is killed, while the zombie still pins the group id.
- * exited: the caller knows it has (its pidfd is readable), skip the probe.
+ * Has t's child exited? 0: not yet; 1: yes, and it is still a zombie; -1:
+ * it is gone already, reaped by someone else (the host set SIGCHLD to
+ * SIG_IGN, or called waitpid(-1)).
  */
-int fp_proc_exited(forkpool_task *t, int exited, int *status, int *lost)
+int fp_proc_probe(forkpool_task *t)
 {
-    *lost = 0;
-    if (!exited) {
-        siginfo_t si;
-        int r;
-        memset(&si, 0, sizeof si);
-        do
-            r = waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT);
-        while (r == -1 && errno == EINTR);
-        if (r == -1) {
-            *lost = 1;
-            return 1;
-        }
-        if (si.si_pid == 0)
-            return 0;
+    siginfo_t si;
+    int r;
+    memset(&si, 0, sizeof si);
+    do
+        r = waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+    while (r == -1 && errno == EINTR);
+    if (r == -1) {
+        t->proc->gone = 1;
+        return -1;
     }
-    kill(-t->pid, SIGKILL);
-    if (fp_waitpid(t->pid, status, 0) == -1)
-        *lost = 1;
-    return 1;
+    return si.si_pid != 0;
 }
 
-/* forkpool_destroy: kill t's group now and reap its child. */
+/*
+ * Reaps t's exited child: first kills what is left of its process group,
+ * while the zombie still pins the group id. Returns 1 with *status set, or 0
+ * if someone else reaped it.
+ */
+int fp_proc_reap(forkpool_task *t, int *status)
+{
+    if (t->proc->gone)
+        return 0;
+    kill(-t->pid, SIGKILL);
+    t->proc->gone = 1;
+    return fp_waitpid(t->pid, status, 0) == t->pid;
+}
+
+/* forkpool_destroy: kill t's group now and reap its child. ECHILD (someone
+   else reaped it) leaves nothing to do. */
 void fp_reap_now(forkpool_task *t)
 {
     int status;
     fp_kill_group(t, SIGKILL);
-    fp_waitpid(t->pid, &status, 0);
+    if (!t->proc->gone)
+        fp_waitpid(t->pid, &status, 0);
+    t->proc->gone = 1;
 }

@@ -69,11 +69,23 @@ int fp_task_settled(const forkpool_task *t)
 
 int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len)
 {
+    size_t cost = len + sizeof(fp_msg);
+    if (t->backlog + cost > FP_MSG_BACKLOG) {
+        free(data);
+        fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
+                     "task sent more than %zu bytes of messages that no on_message "
+                     "handler took",
+                     FP_MSG_BACKLOG);
+        errno = ENOBUFS;
+        return -1;
+    }
     fp_msg *m = malloc(sizeof *m);
     if (!m) {
         free(data);
+        fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL, "cannot allocate a message");
         return -1;
     }
+    t->backlog += cost;
     m->next = NULL;
     m->len = len;
     m->data = data;
@@ -223,6 +235,7 @@ static void fp_deliver_messages(forkpool_task *t)
         t->msg_head = m->next;
         if (!t->msg_head)
             t->msg_tail = NULL;
+        t->backlog -= m->len + sizeof(fp_msg);
         /* Re-read nhandlers: a handler may add handlers. */
         for (uint32_t i = 0; i < t->nhandlers && !pool->doomed; i++) {
             fp_handler h = t->handlers[i];

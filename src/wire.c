@@ -138,6 +138,11 @@ int fp_decoder_feed(fp_decoder *d, const void *bytes, size_t n, fp_frame_fn fn, 
     return 0;
 }
 
+int fp_decoder_idle(const fp_decoder *d)
+{
+    return !d->in_payload && d->hdr_got == 0;
+}
+
 size_t fp_decoder_direct(fp_decoder *d, void **dst)
 {
     if (!d->in_payload)

@@ -56,6 +56,9 @@ size_t fp_decoder_direct(fp_decoder *d, void **dst);
 /* n bytes were read into the place fp_decoder_direct gave. As feed. */
 int fp_decoder_direct_done(fp_decoder *d, size_t n, fp_frame_fn fn, void *ud);
 
+/* 1 if the decoder is between frames (nothing partial buffered). */
+int fp_decoder_idle(const fp_decoder *d);
+
 /* Writes a header for a frame of this type and payload length. */
 void fp_wire_header(unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len);
 
