@@ -123,11 +123,15 @@ forkpool *forkpool_create(const forkpool_options *opts);
 void forkpool_destroy(forkpool *pool);
 
 /*
- * Queues fn(arg) to run in a child; arg[0..len) is copied now. The task starts
- * at once if fewer than `concurrency` tasks run, else when a slot frees up, in
- * the order queued. Returns the task, or NULL and errno: EINVAL (NULL pool or
- * fn, NULL arg with len > 0), ENOMEM. A child that cannot be forked does not
- * make this fail: the task fails with FORKPOOL_ERR_SPAWN.
+ * Queues fn(arg) to run in a child; arg[0..len) is copied now. The task
+ * starts at once if fewer than `concurrency` tasks run, else when a slot
+ * frees up, in the order queued. Returns the task, or NULL and errno: EINVAL
+ * (NULL pool or fn, NULL arg with len > 0), ENOMEM. A child that cannot be
+ * forked does not make this fail: the task fails with FORKPOOL_ERR_SPAWN.
+ *
+ * The child leads its own process group. When the task ends, however it
+ * ends, what is left of that group (descendants it did not wait for) is
+ * killed: nothing a task started outlives it unless it left the group.
  */
 forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, size_t len);
 
@@ -150,7 +154,8 @@ typedef void (*forkpool_message_fn)(forkpool_task *t, const void *msg, size_t le
  * timeout:     runs when the task timed out; a timed-out task that has at least
  *              one timeout handler does not reach its catch handlers, else they
  *              get FORKPOOL_ERR_TIMEOUT.
- * on_message:  runs for each forkpool_send() from the child, in order, before
+ * on_message:  runs for each forkpool_send() from the child (msg never NULL,
+ *              even for 0 bytes), in order, before
  *              then/catch. Messages that arrive while the task has no
  *              on_message handler are kept until one is added, up to 64 MiB
  *              a task: past that the task fails with FORKPOOL_ERR_OUTPUT.

@@ -29,6 +29,7 @@
 
 static pthread_mutex_t fp_registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static forkpool *fp_registry;
+static forkpool *fp_inherited; /* in a child: the parent's pools, inert */
 
 int64_t fp_now(void)
 {
@@ -95,7 +96,10 @@ static void fp_child_close_library_fds(void)
         }
         p->foreign = 1;
     }
-    /* The parent's pools are not the child's: a task may make its own. */
+    /* The parent's pools are not the child's: a task may make its own. The
+       old list stays reachable, so leak checkers in the child (valgrind)
+       do not call another thread's pool lost. */
+    fp_inherited = fp_registry;
     fp_registry = NULL;
 }
 

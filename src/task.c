@@ -242,7 +242,7 @@ static void fp_deliver_messages(forkpool_task *t)
             if (h.kind != FP_H_MESSAGE)
                 continue;
             pool->in_handler++;
-            h.fn.message(t, m->data, m->len, h.ud);
+            h.fn.message(t, m->data ? (const void *)m->data : (const void *)"", m->len, h.ud);
             pool->in_handler--;
         }
         free(m->data);

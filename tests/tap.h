@@ -1,0 +1,409 @@
+/*
+ * tap.h: a tiny TAP producer and helpers for the forkpool tests.
+ *
+ * Every test file is one program: it includes this header (everything here
+ * is static inline, so unused helpers cost nothing and cause no warnings),
+ * prints TAP to stdout and ends with `return done_testing();`, whose value is
+ * non-zero when any test failed or the plan was not met.
+ *
+ * No atexit() is used on purpose: task children may call exit(), and they
+ * must not print a plan of their own. Every TAP line is flushed at once, so
+ * a fork never duplicates buffered TAP output.
+ */
+#ifndef FORKPOOL_TESTS_TAP_H
+#define FORKPOOL_TESTS_TAP_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+
+/* ------------------------------------------------------------------ state */
+
+struct tap_state {
+    int planned; /* -1: no plan printed yet */
+    int run;
+    int failed;
+    pid_t owner; /* the process that prints TAP; children stay silent */
+};
+
+static inline struct tap_state *tap_st(void)
+{
+    static struct tap_state s = {-1, 0, 0, 0};
+    if (s.owner == 0)
+        s.owner = getpid();
+    return &s;
+}
+
+static inline int tap_is_owner(void) { return getpid() == tap_st()->owner; }
+
+/* -------------------------------------------------------------- printing */
+
+static inline void tap_vprint(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[2048];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    /* one comment line per line of text */
+    char *line = buf;
+    for (;;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        fprintf(f, "%s%s\n", prefix, line);
+        if (!nl || nl[1] == '\0')
+            break;
+        line = nl + 1;
+    }
+    fflush(f);
+}
+
+static inline void diag(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+static inline void diag(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tap_vprint(stdout, "# ", fmt, ap);
+    va_end(ap);
+}
+
+static inline void plan(int n)
+{
+    tap_st()->planned = n;
+    printf("1..%d\n", n);
+    fflush(stdout);
+}
+
+static inline int tap_ok_(int cond, const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static inline int tap_ok_(int cond, const char *file, int line, const char *fmt, ...)
+{
+    struct tap_state *s = tap_st();
+    char name[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    s->run++;
+    if (!cond)
+        s->failed++;
+    printf("%sok %d - %s\n", cond ? "" : "not ", s->run, name);
+    if (!cond)
+        printf("#   Failed test '%s'\n#   at %s line %d.\n", name, file, line);
+    fflush(stdout);
+    return cond;
+}
+
+/* ok(cond, "name %d", ...): one test point. Returns cond. */
+#define ok(cond, ...) tap_ok_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+
+/* is(got, expected, "name"): integer comparison, prints both on failure. */
+#define is(got, exp, ...) tap_is_(((long long)(got)), ((long long)(exp)), __FILE__, __LINE__, __VA_ARGS__)
+
+static inline int tap_is_(long long got, long long exp, const char *file, int line,
+                          const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+static inline int tap_is_(long long got, long long exp, const char *file, int line,
+                          const char *fmt, ...)
+{
+    char name[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int r = tap_ok_(got == exp, file, line, "%s", name);
+    if (!r)
+        diag("         got: %lld\n    expected: %lld", got, exp);
+    return r;
+}
+
+/* is_str(got, expected, "name"): string comparison; NULL only equals NULL. */
+#define is_str(got, exp, ...) tap_is_str_((got), (exp), __FILE__, __LINE__, __VA_ARGS__)
+
+static inline int tap_is_str_(const char *got, const char *exp, const char *file, int line,
+                              const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+static inline int tap_is_str_(const char *got, const char *exp, const char *file, int line,
+                              const char *fmt, ...)
+{
+    char name[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int eq = (got == NULL || exp == NULL) ? got == exp : strcmp(got, exp) == 0;
+    int r = tap_ok_(eq, file, line, "%s", name);
+    if (!r)
+        diag("         got: %s%s%s\n    expected: %s%s%s", got ? "'" : "", got ? got : "NULL",
+             got ? "'" : "", exp ? "'" : "", exp ? exp : "NULL", exp ? "'" : "");
+    return r;
+}
+
+/* is_mem(got, got_len, exp, exp_len, "name"): byte-exact comparison. */
+#define is_mem(got, glen, exp, elen, ...) \
+    tap_is_mem_((got), (glen), (exp), (elen), __FILE__, __LINE__, __VA_ARGS__)
+
+static inline int tap_is_mem_(const void *got, size_t glen, const void *exp, size_t elen,
+                              const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 7, 8)))
+#endif
+    ;
+static inline int tap_is_mem_(const void *got, size_t glen, const void *exp, size_t elen,
+                              const char *file, int line, const char *fmt, ...)
+{
+    char name[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int eq = glen == elen && (glen == 0 || (got && exp && memcmp(got, exp, glen) == 0));
+    int r = tap_ok_(eq, file, line, "%s", name);
+    if (!r)
+        diag("    got %zu bytes at %p, expected %zu bytes", glen, got, elen);
+    return r;
+}
+
+/* Ends the program's TAP; returns the exit status for main. */
+static inline int done_testing(void)
+{
+    struct tap_state *s = tap_st();
+    if (s->planned < 0) {
+        printf("1..%d\n", s->run);
+        s->planned = s->run;
+    }
+    if (s->planned != s->run)
+        diag("Looks like you planned %d tests but ran %d.", s->planned, s->run);
+    if (s->failed)
+        diag("Looks like you failed %d test%s of %d.", s->failed, s->failed == 1 ? "" : "s",
+             s->run);
+    fflush(stdout);
+    return (s->failed || s->planned != s->run) ? 1 : 0;
+}
+
+/* Stops the whole test program at once (reported as a failure by prove). */
+static inline void bail_out(const char *why)
+{
+    printf("Bail out! %s\n", why);
+    fflush(stdout);
+    _exit(255);
+}
+
+/* ---------------------------------------------------------------- timing */
+
+/* TEST_TIME_SCALE (integer >= 1, default 1): multiplies every deadline. */
+static inline int tap_scale(void)
+{
+    const char *s = getenv("TEST_TIME_SCALE");
+    if (!s || !*s)
+        return 1;
+    long v = strtol(s, NULL, 10);
+    return v >= 1 && v <= 1000 ? (int)v : 1;
+}
+
+static inline long long tap_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void tap_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+static inline void tap_watchdog_handler_(int sig)
+{
+    (void)sig;
+    static const char msg[] = "Bail out! watchdog: the test hung and was stopped\n";
+    ssize_t r = write(STDOUT_FILENO, msg, sizeof msg - 1);
+    (void)r;
+    _exit(254);
+}
+
+/* Ends the program with a failure after seconds * TEST_TIME_SCALE. */
+static inline void tap_watchdog(unsigned seconds)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = tap_watchdog_handler_;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    alarm(seconds * (unsigned)tap_scale());
+}
+
+/*
+ * Loops until `cond` holds or ms * TEST_TIME_SCALE passed, checking every
+ * millisecond; evaluates to whether cond held. Only for external conditions
+ * (another process's progress), never to wait for "enough time".
+ */
+#define TAP_WAIT_UNTIL(cond, ms)                                              \
+    __extension__({                                                          \
+        long long tap_deadline_ = tap_now_ms() + (long long)(ms) * tap_scale(); \
+        int tap_ok_now_;                                                     \
+        while (!(tap_ok_now_ = !!(cond)) && tap_now_ms() < tap_deadline_)   \
+            tap_sleep_ms(1);                                                 \
+        tap_ok_now_;                                                         \
+    })
+
+/* ----------------------------------------------------- processes and fds */
+
+/* Entries in /proc/self/fd, not counting the directory's own fd. */
+static inline int tap_fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1;
+}
+
+/* True when this process has no child at all, running or zombie. */
+static inline int tap_no_children(void)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 && errno == ECHILD;
+}
+
+/* The state letter of /proc/PID/stat ('R', 'S', 'Z', ...), or 0 if gone. */
+static inline char tap_proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return 0;
+    return p[2];
+}
+
+/*
+ * True when pid no longer runs: it does not exist, or it is a zombie that
+ * nobody reaped yet (a task's orphaned grandchild is reaped by init or a
+ * subreaper, which in a container may never happen).
+ */
+static inline int tap_pid_dead(pid_t pid)
+{
+    if (kill(pid, 0) == -1 && errno == ESRCH)
+        return 1;
+    char st = tap_proc_state(pid);
+    return st == 0 || st == 'Z' || st == 'X' || st == 'x';
+}
+
+/* Waits (bounded: ms * scale) until pid is dead; returns whether it is. */
+static inline int tap_wait_pid_dead(pid_t pid, long ms)
+{
+    return TAP_WAIT_UNTIL(tap_pid_dead(pid), ms);
+}
+
+/* Whether the kernel (and valgrind, if we run under it) has pidfd_open. */
+static inline int tap_have_pidfd(void)
+{
+    long fd = syscall(__NR_pidfd_open, (long)getpid(), 0L);
+    if (fd < 0)
+        return 0;
+    close((int)fd);
+    return 1;
+}
+
+/* Counts fds of this process whose /proc/self/fd link equals target. */
+static inline int tap_count_fds_like(const char *target)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], link[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(path, link, sizeof link - 1);
+        if (k < 0)
+            continue;
+        link[k] = '\0';
+        if (strcmp(link, target) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* For tasks that sleep until they are killed. */
+static inline _Noreturn void tap_pause_forever(void)
+{
+    for (;;)
+        pause();
+}
+
+/* Crashing tasks should not write core files. */
+static inline void tap_no_core_dumps(void)
+{
+    struct rlimit rl = {0, 0};
+    setrlimit(RLIMIT_CORE, &rl);
+}
+
+/* ------------------------------------------------------- shared memory */
+
+/* Zeroed memory shared with every later fork (task children included). */
+static inline void *tap_shared(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        bail_out("mmap(MAP_SHARED|MAP_ANONYMOUS) failed");
+    return p;
+}
+
+static inline void tap_shared_free(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
+#endif /* FORKPOOL_TESTS_TAP_H */
