@@ -584,6 +584,13 @@ static int fp_pool_open_fds(forkpool *pool)
     return 0;
 }
 
+/* FORKPOOL_NO_PIDFD set, non-empty and not "0": use the fallback. */
+static int fp_env_no_pidfd(void)
+{
+    const char *no = getenv("FORKPOOL_NO_PIDFD");
+    return no && *no && strcmp(no, "0") != 0;
+}
+
 static int fp_check_options(const forkpool_options *o)
 {
     if (o->timeout_ms < 0 || o->kill_grace_ms < 0 ||
@@ -613,33 +620,30 @@ forkpool *forkpool_create(const forkpool_options *opts)
     }
     if (!o.kill_grace_ms)
         o.kill_grace_ms = 200;
-    forkpool *pool = calloc(1, sizeof *pool);
-    if (!pool)
-        return NULL;
-    pool->opts = o;
-    pool->epfd = pool->timerfd = pool->eventfd = -1;
-    const char *no = getenv("FORKPOOL_NO_PIDFD");
-    pool->no_pidfd = no && *no && strcmp(no, "0") != 0;
-    pool->self = getpid();
-    pool->running = calloc(o.concurrency, sizeof *pool->running);
-    if (!pool->running) {
-        free(pool);
-        errno = ENOMEM;
-        return NULL;
-    }
-    /* Under the lock, so no other thread's fork copies an fd it cannot
-       know to close. */
+    /* All under the registry lock: no other thread's fork may copy an fd
+       it cannot know to close, or a pool no list reaches (which a leak
+       checker in that child would call lost). */
     fp_registry_lock();
-    int opened = fp_pool_open_fds(pool);
-    int err = errno;
-    if (opened == 0)
-        fp_registry_add(pool);
-    else
-        fp_pool_close_fds(pool);
+    forkpool *pool = calloc(1, sizeof *pool);
+    int err = ENOMEM;
+    if (pool) {
+        pool->opts = o;
+        pool->epfd = pool->timerfd = pool->eventfd = -1;
+        pool->no_pidfd = fp_env_no_pidfd();
+        pool->self = getpid();
+        pool->running = calloc(o.concurrency, sizeof *pool->running);
+        if (pool->running && fp_pool_open_fds(pool) == 0) {
+            fp_registry_add(pool);
+        } else {
+            err = pool->running ? errno : ENOMEM;
+            fp_pool_close_fds(pool);
+            free(pool->running);
+            free(pool);
+            pool = NULL;
+        }
+    }
     fp_registry_unlock();
-    if (opened == -1) {
-        free(pool->running);
-        free(pool);
+    if (!pool) {
         errno = err;
         return NULL;
     }
@@ -661,13 +665,13 @@ static void fp_pool_free(forkpool *pool)
     }
     while (pool->all)
         fp_task_free(pool->all);
-    fp_registry_lock();
+    fp_registry_lock(); /* see forkpool_create */
     if (!pool->foreign)
         fp_registry_remove(pool);
     fp_pool_close_fds(pool);
-    fp_registry_unlock();
     free(pool->running);
     free(pool);
+    fp_registry_unlock();
 }
 
 void forkpool_destroy(forkpool *pool)
