@@ -5,6 +5,7 @@
 #   make check-valgrind  the tests under valgrind (memcheck, leaks)
 #   make demo            the main job: hash /usr/share/doc in parallel
 #   make bench           benchmarks (see docs/BENCHMARKS.md)
+#   make fuzz            libFuzzer on the wire decoder, FUZZ_SECONDS (60)
 #   make install PREFIX=/usr/local
 
 CC       ?= cc
@@ -38,7 +39,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --child-silent-after-fork=yes
 
-.PHONY: all lib examples tests check check-valgrind demo bench install clean FORCE
+.PHONY: all lib examples tests check check-valgrind demo bench fuzz install clean FORCE
 
 all: lib examples
 
@@ -66,8 +67,9 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A) | $(BUILD)/examples
 
 tests: $(TESTS)
 
-$(BUILD)/tests/%: tests/%.c tests/*.h $(LIB_A) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -Iinclude -Itests $< $(LIB_A) -o $@ $(LDLIBS)
+# Tests may include src/ headers to test internals (t_wire).
+$(BUILD)/tests/%: tests/%.c tests/*.h tests/fuzz/*.c $(LIB_A) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Iinclude -Isrc -Itests $< $(LIB_A) -o $@ $(LDLIBS)
 
 check: $(TESTS)
 	$(PROVE) --exec '' $(TESTS)
@@ -77,6 +79,19 @@ check-valgrind: $(TESTS)
 
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
+
+# New inputs go to build-fuzz/corpus; tests/fuzz/corpus_wire is the seed
+# corpus (add any crashing input there: t_wire replays it in every test run).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+build-fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c src/wire.c src/wire.h
+	mkdir -p build-fuzz/corpus
+	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -Iinclude -Isrc tests/fuzz/fuzz_wire.c src/wire.c -o $@
+
+fuzz: build-fuzz/fuzz_wire
+	build-fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus tests/fuzz/corpus_wire
 
 $(BUILD)/bench/%: bench/%.c bench/*.h $(LIB_A) | $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
@@ -101,4 +116,4 @@ install: lib $(BUILD)/forkpool.pc
 	install -m 644 $(BUILD)/forkpool.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 clean:
-	rm -rf build build-san build-clang
+	rm -rf build build-san build-clang build-fuzz

@@ -46,7 +46,7 @@ static int fp_emit(fp_decoder *d, fp_frame_fn fn, void *ud)
     size_t len = d->len;
     unsigned type = d->type;
     d->buf = NULL;
-    d->len = d->got = 0;
+    d->len = d->got = d->cap = 0;
     d->in_payload = 0;
     d->hdr_got = 0;
     if (fn(ud, type, p, len) != 0) {
@@ -102,11 +102,27 @@ static int fp_header_done(fp_decoder *d, fp_frame_fn fn, void *ud)
     d->in_payload = 1;
     if (d->len == 0)
         return fp_emit(d, fn, ud);
-    d->buf = malloc(d->len);
-    if (!d->buf)
+    return 0;
+}
+
+/* Makes room for at least `need` payload bytes (need <= len). */
+static int fp_reserve(fp_decoder *d, size_t need)
+{
+    if (need <= d->cap)
+        return 0;
+    size_t cap = d->cap ? d->cap : FP_WIRE_FIRST_ALLOC;
+    while (cap < need && cap <= d->len / 2)
+        cap *= 2;
+    if (cap < need || cap > d->len)
+        cap = cap < need ? need : d->len;
+    /* glibc moves large blocks with mremap: growing copies nothing. */
+    unsigned char *b = realloc(d->buf, cap);
+    if (!b)
         return fp_fail(d, FORKPOOL_ERR_OUTPUT,
                        "cannot allocate %llu bytes for the task's output",
-                       (unsigned long long)len);
+                       (unsigned long long)cap);
+    d->buf = b;
+    d->cap = cap;
     return 0;
 }
 
@@ -127,6 +143,8 @@ int fp_decoder_feed(fp_decoder *d, const void *bytes, size_t n, fp_frame_fn fn, 
             take = d->len - d->got;
             if (take > n)
                 take = n;
+            if (fp_reserve(d, d->got + take) != 0)
+                return -1;
             memcpy(d->buf + d->got, p, take);
             d->got += take;
             if (d->got == d->len && fp_emit(d, fn, ud) != 0)
@@ -147,8 +165,15 @@ size_t fp_decoder_direct(fp_decoder *d, void **dst)
 {
     if (!d->in_payload)
         return 0;
+    if (d->got == d->cap) {
+        size_t more = d->len - d->got, step = d->cap ? d->cap : FP_WIRE_FIRST_ALLOC;
+        if (more > step)
+            more = step;
+        if (fp_reserve(d, d->got + more) != 0)
+            return 0; /* feed reports the failure on the next bytes */
+    }
     *dst = d->buf + d->got;
-    return d->len - d->got;
+    return d->cap - d->got;
 }
 
 int fp_decoder_direct_done(fp_decoder *d, size_t n, fp_frame_fn fn, void *ud)

@@ -13,6 +13,11 @@
 #define FP_WIRE_HDR 16
 #define FP_WIRE_MAGIC 0x314b5046u        /* "FPK1" */
 #define FP_WIRE_MAX_THROW ((size_t)1 << 20) /* a thrown error's type+message */
+#define FP_WIRE_FIRST_ALLOC ((size_t)1 << 20) /* payload buffers start at most
+                                                 this big and double as data
+                                                 arrives, so a length a task
+                                                 claims costs nothing until
+                                                 the bytes really come */
 
 enum fp_frame_type {
     FP_FRAME_MESSAGE = 1, /* forkpool_send: payload = the message             */
@@ -37,7 +42,7 @@ typedef struct fp_decoder {
     size_t hdr_got;
     unsigned type;                 /* of the frame whose payload is being read */
     unsigned char *buf;
-    size_t len, got;
+    size_t len, got, cap;          /* payload: claimed, received, allocated */
     int in_payload;
     int error;                     /* a forkpool_error_kind once feed failed */
     char message[160];
@@ -50,8 +55,8 @@ void fp_decoder_free(fp_decoder *d);
    the callback stopped it). After -1 the decoder must not be fed again. */
 int fp_decoder_feed(fp_decoder *d, const void *bytes, size_t n, fp_frame_fn fn, void *ud);
 
-/* While a payload is being read, the place and size where the rest of it can
-   be read straight into (no copy); 0 otherwise. */
+/* While a payload is being read, the place and size where more of it can be
+   read straight into (no copy; the buffer grows as it fills); 0 otherwise. */
 size_t fp_decoder_direct(fp_decoder *d, void **dst);
 /* n bytes were read into the place fp_decoder_direct gave. As feed. */
 int fp_decoder_direct_done(fp_decoder *d, size_t n, fp_frame_fn fn, void *ud);

@@ -1,0 +1,137 @@
+/* The framing decoder on its own: a stream decodes to the same frames
+   however it is cut into reads; limits and malformed input fail with the
+   right kind and a message; and the fuzz corpus (tests/fuzz/corpus_wire,
+   including every crash the fuzzer ever found) replays cleanly. */
+#include <dirent.h>
+#include <stdint.h>
+
+#include "forkpool.h"
+#include "tap.h"
+#include "wire.h"
+
+#include "fuzz/fuzz_wire.c"
+
+struct seen {
+    int frames, results, ends, end_rc;
+    char result[64];
+};
+
+static int collect(void *ud, unsigned type, unsigned char *p, size_t len)
+{
+    struct seen *s = ud;
+    s->frames++;
+    if (type == FP_FRAME_RESULT && len < sizeof s->result) {
+        s->results++;
+        memcpy(s->result, p, len);
+        s->result[len] = '\0';
+    }
+    if (type == FP_FRAME_END) {
+        int32_t rc;
+        memcpy(&rc, p, sizeof rc);
+        s->ends++;
+        s->end_rc = rc;
+    }
+    free(p);
+    return 0;
+}
+
+static size_t frame(unsigned char *out, unsigned type, const void *p, size_t len)
+{
+    fp_wire_header(out, type, len);
+    memcpy(out + FP_WIRE_HDR, p, len);
+    return FP_WIRE_HDR + len;
+}
+
+static void every_cut(void)
+{
+    unsigned char buf[256];
+    int32_t rc = 7;
+    size_t n = frame(buf, FP_FRAME_MESSAGE, "m", 1);
+    n += frame(buf + n, FP_FRAME_RESULT, "result!", 7);
+    n += frame(buf + n, FP_FRAME_END, &rc, sizeof rc);
+    int all_ok = 1;
+    for (size_t cut = 1; cut <= n; cut++) {
+        fp_decoder d;
+        struct seen s = {0};
+        fp_decoder_init(&d, 0);
+        for (size_t off = 0; off < n; off += cut) {
+            size_t k = n - off < cut ? n - off : cut;
+            if (fp_decoder_feed(&d, buf + off, k, collect, &s) != 0)
+                all_ok = 0;
+        }
+        all_ok &= s.frames == 3 && s.results == 1 && strcmp(s.result, "result!") == 0 &&
+                  s.ends == 1 && s.end_rc == 7 && fp_decoder_idle(&d);
+        fp_decoder_free(&d);
+    }
+    ok(all_ok, "three frames decode the same in reads of every size from 1 to %zu", n);
+}
+
+static void expect_error(const void *bytes, size_t n, size_t max, forkpool_error_kind kind,
+                         const char *words, const char *what)
+{
+    fp_decoder d;
+    struct seen s = {0};
+    fp_decoder_init(&d, max);
+    int r = fp_decoder_feed(&d, bytes, n, collect, &s);
+    ok(r == -1 && d.error == (int)kind && strstr(d.message, words), "%s: %s (%s)", what,
+       forkpool_error_kind_name(kind), d.message);
+    fp_decoder_free(&d);
+}
+
+static void errors(void)
+{
+    unsigned char buf[64];
+    size_t n = frame(buf, FP_FRAME_RESULT, "0123456789", 10);
+    expect_error(buf, n, 9, FORKPOOL_ERR_OUTPUT, "over max_output", "result over the limit");
+    expect_error("garbage garbage!", 16, 0, FORKPOOL_ERR_PROTOCOL, "bad magic", "bad magic");
+    n = frame(buf, 99, "", 0);
+    expect_error(buf, n, 0, FORKPOOL_ERR_PROTOCOL, "unknown type", "unknown frame type");
+    n = frame(buf, FP_FRAME_END, "abc", 3);
+    expect_error(buf, n, 0, FORKPOOL_ERR_PROTOCOL, "end frame", "short end frame");
+    n = frame(buf, FP_FRAME_THROW, "abc", 3);
+    expect_error(buf, n, 0, FORKPOOL_ERR_PROTOCOL, "error frame", "short error frame");
+
+    int code;
+    const char *t, *m;
+    size_t tl, ml;
+    unsigned char th[8] = {0};
+    uint32_t huge = 0xffffffffu;
+    memcpy(th + 4, &huge, 4);
+    is(fp_wire_parse_throw(th, sizeof th, &code, &t, &tl, &m, &ml), -1,
+       "an error frame whose type runs past its end is refused");
+}
+
+static void corpus(void)
+{
+    const char *dir = "tests/fuzz/corpus_wire";
+    DIR *d = opendir(dir);
+    if (!d)
+        bail_out("cannot open tests/fuzz/corpus_wire (run from the repository root)");
+    int files = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[512];
+        unsigned char data[1 << 16];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        size_t n = fread(data, 1, sizeof data, f);
+        fclose(f);
+        LLVMFuzzerTestOneInput(data, n);
+        files++;
+    }
+    closedir(d);
+    ok(files >= 10, "replayed %d corpus inputs without a crash", files);
+}
+
+int main(void)
+{
+    tap_watchdog(30);
+    every_cut();
+    errors();
+    corpus();
+    return done_testing();
+}
