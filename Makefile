@@ -33,15 +33,17 @@ LIB_SO   := $(BUILD)/libforkpool.so
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/t_*.c))
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+CLI      := $(if $(wildcard cli/forkpool.c),$(BUILD)/forkpool)
+CLI_TESTS := $(wildcard tests/cli/*.t)
 
 PROVE    ?= prove
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --child-silent-after-fork=yes
 
-.PHONY: all lib examples tests check check-valgrind demo bench fuzz install clean FORCE
+.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz install clean FORCE
 
-all: lib examples
+all: lib examples cli
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -62,6 +64,12 @@ $(BUILD)/obj $(BUILD)/examples $(BUILD)/tests $(BUILD)/bench:
 
 examples: $(EXAMPLES)
 
+# The command-line tool: a client of the public API only.
+cli: $(CLI)
+
+$(BUILD)/forkpool: cli/forkpool.c include/forkpool.h $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
+
 $(BUILD)/examples/%: examples/%.c $(LIB_A) | $(BUILD)/examples
 	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
 
@@ -71,11 +79,15 @@ tests: $(TESTS)
 $(BUILD)/tests/%: tests/%.c tests/*.h tests/fuzz/*.c $(LIB_A) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Iinclude -Isrc -Itests $< $(LIB_A) -o $@ $(LDLIBS)
 
-check: $(TESTS)
-	$(PROVE) --exec '' $(TESTS)
+# tests/cli/*.t are shell scripts driving $(FORKPOOL_BIN); FORKPOOL_WRAP runs
+# the tool under valgrind in check-valgrind.
+check: $(TESTS) $(CLI)
+	FORKPOOL_BIN=$(abspath $(CLI)) $(PROVE) --exec '' $(TESTS) $(CLI_TESTS)
 
-check-valgrind: $(TESTS)
+check-valgrind: $(TESTS) $(CLI)
 	TEST_TIME_SCALE=10 $(PROVE) --exec '$(VALGRIND)' $(TESTS)
+	$(if $(CLI_TESTS),TEST_TIME_SCALE=10 FORKPOOL_BIN=$(abspath $(CLI)) \
+	    FORKPOOL_WRAP='$(VALGRIND)' $(PROVE) --exec '' $(CLI_TESTS))
 
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
@@ -106,7 +118,7 @@ $(BUILD)/forkpool.pc: FORCE
 	    'Version: $(VERSION)' 'Libs: -L$${libdir} -lforkpool' 'Libs.private: -lpthread' \
 	    'Cflags: -I$${includedir}' > $(BUILD)/forkpool.pc
 
-install: lib $(BUILD)/forkpool.pc
+install: lib cli $(BUILD)/forkpool.pc
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/forkpool.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
@@ -114,6 +126,9 @@ install: lib $(BUILD)/forkpool.pc
 	ln -sf libforkpool.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libforkpool.so.0
 	ln -sf libforkpool.so.0 $(DESTDIR)$(PREFIX)/lib/libforkpool.so
 	install -m 644 $(BUILD)/forkpool.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/forkpool $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 docs/forkpool.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf build build-san build-clang build-fuzz

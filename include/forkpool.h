@@ -235,6 +235,47 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
     ;
 int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len);
 
+/*
+ * Programs as tasks.
+ *
+ * forkpool_exec runs argv[0] (searched in PATH when it has no '/') with
+ * argv, and no shell. The child is made with vfork-style clone + execve, so
+ * its cost does not grow with the parent's size; it leads its own process
+ * group, dies with the parent (PR_SET_PDEATHSIG), starts with default signal
+ * handlers and an empty mask, and receives only fds 0, 1 and 2. Its result
+ * is its captured stdout (empty unless FORKPOOL_CAPTURE_STDOUT). Outcomes:
+ * exit status 0: success; non-zero: FORKPOOL_ERR_EXITED, code = status;
+ * killed by a signal: FORKPOOL_ERR_SIGNALED; not found or not executable:
+ * FORKPOOL_ERR_SPAWN, code = errno, with a message naming the program.
+ * Timeouts, cancel, stop, then/catch and max_output (per captured stream)
+ * work as for function tasks; both streams and stdin are served by the
+ * event loop at once, so large outputs cannot deadlock. Not in INLINE mode.
+ */
+enum { FORKPOOL_CAPTURE_STDOUT = 1, FORKPOOL_CAPTURE_STDERR = 2 };
+
+typedef struct forkpool_exec_options {
+    const char *const *envp; /* NULL: inherit the environment               */
+    const char *cwd;         /* NULL: inherit                                */
+    const void *input;       /* bytes for the program's stdin (copied);
+                                NULL: /dev/null                             */
+    size_t input_len;
+    int capture;             /* FORKPOOL_CAPTURE_*; 0: inherit stdout/stderr */
+} forkpool_exec_options;
+
+/* Queues argv to run (copied now; opts may be NULL). NULL and errno: EINVAL
+   (NULL pool, argv or argv[0], empty argv[0], INLINE pool, unknown capture
+   bits), ENOMEM. A program that cannot be started fails the task with
+   FORKPOOL_ERR_SPAWN, not this call. */
+forkpool_task *forkpool_exec(forkpool *pool, const char *const argv[],
+                             const forkpool_exec_options *opts);
+
+/* An exec task's captured stderr so far (whatever its outcome; never NULL
+   for a task, even when empty); NULL + EINVAL for NULL. */
+const void *forkpool_task_stderr(const forkpool_task *t, size_t *len);
+/* An exec task's captured stdout so far, whatever its outcome (a function
+   task: its result once it succeeded); NULL + EINVAL for NULL. */
+const void *forkpool_task_stdout(const forkpool_task *t, size_t *len);
+
 typedef enum {
     FORKPOOL_QUEUED,
     FORKPOOL_RUNNING,

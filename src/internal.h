@@ -33,16 +33,33 @@ typedef struct fp_handler {
     char *type; /* catch_type's type (owned), or NULL: matches everything */
 } fp_handler;
 
+typedef struct fp_exec fp_exec; /* exec.c: a program task's arguments and output */
+
+typedef struct fp_buf {
+    unsigned char *p;
+    size_t len, cap;
+} fp_buf;
+
 typedef struct fp_msg {
     struct fp_msg *next;
     size_t len;
     unsigned char *data;
 } fp_msg;
 
+/* The fds the parent holds for a task's child; the index is also the kind
+   of the fd's epoll event. -1: none (or closed). */
+enum {
+    FP_FD_OUT = 0,  /* read end of the channel (a function task) or of the
+                       program's stdout (an exec task)                      */
+    FP_FD_EXIT = 1, /* pidfd; -1: exit found by polling (fallback)          */
+    FP_FD_ERR = 2,  /* read end of the program's stderr                    */
+    FP_FD_IN = 3,   /* write end of the program's stdin                    */
+    FP_NFDS = 4
+};
+
 /* What the parent keeps about a task's child while it exists. */
 typedef struct fp_proc {
-    int pipe_fd;      /* read end of the child's channel, or -1 after EOF   */
-    int pidfd;        /* -1: exit found by polling (fallback)               */
+    int fd[FP_NFDS];
     int slot;         /* index in pool->running                            */
     int gone;         /* reaped, or not ours to signal: never kill(pid)     */
     int64_t started;  /* CLOCK_MONOTONIC ns                                 */
@@ -83,6 +100,7 @@ struct forkpool_task {
     int end_rc;                         /* the function's return value   */
     long timeout_ms;
     fp_proc *proc;                      /* while the child exists        */
+    fp_exec *exec;                      /* a program task, else NULL     */
     fp_msg *msg_head, *msg_tail;
     size_t backlog;                     /* bytes of messages queued      */
     unsigned char *result;
@@ -126,11 +144,23 @@ void fp_registry_lock(void);
 void fp_registry_unlock(void);
 int fp_spawn(forkpool *pool, forkpool_task *t);
 void fp_proc_release(forkpool_task *t);
-void fp_proc_close_pipe(forkpool_task *t);
+void fp_proc_close(forkpool_task *t, int k);
+void fp_close_if(int fd);
 void fp_kill_group(forkpool_task *t, int sig);
 int fp_proc_probe(forkpool_task *t);
 int fp_proc_reap(forkpool_task *t, int *status);
 void fp_reap_now(forkpool_task *t);
+
+int fp_pidfd_open(forkpool *pool, pid_t pid);
+
+/* exec.c */
+int fp_exec_spawn(forkpool *pool, forkpool_task *t);
+void fp_exec_free(fp_exec *x);
+const char *fp_exec_name(const forkpool_task *t);
+void fp_exec_read(forkpool_task *t, int k, size_t budget);
+void fp_exec_write_input(forkpool_task *t);
+void fp_exec_settle(forkpool_task *t, int known, int status);
+const void *fp_exec_stdout(const forkpool_task *t, size_t *len);
 
 /* child.c */
 _Noreturn void fp_child_main(forkpool_task *t, int fd);
@@ -148,6 +178,10 @@ int fp_task_settled(const forkpool_task *t);
 int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len);
 
 /* pool.c */
+forkpool_task *fp_task_new(forkpool *pool, forkpool_fn fn, const void *arg, size_t len,
+                           fp_exec *exec);
+void fp_task_abort(forkpool_task *t);
+void fp_check_soon(forkpool_task *t);
 void fp_dispatch_push(forkpool_task *t);
 void fp_task_finished(forkpool_task *t);
 void fp_arm_timer(forkpool *pool);

@@ -18,18 +18,19 @@
 #include "internal.h"
 
 /*
- * epoll data: a task pointer (malloc'd, so at least 8-aligned) with the kind
- * of fd in its low bits; the pool's own fds carry no pointer.
+ * epoll data: a task pointer (malloc'd, so at least 8-aligned) with the
+ * index of the fd in its proc->fd[] (FP_FD_*) in its low bits; the pool's
+ * own fds carry no pointer, only their kind.
  */
-enum { FP_EV_PIPE = 0, FP_EV_EXIT = 1, FP_EV_TIMER = 2, FP_EV_WAKE = 3 };
+enum { FP_EV_TIMER = 2, FP_EV_WAKE = 3 };
 #define FP_EV_MASK ((uint64_t)3)
 #define FP_EV_BATCH 64
 
-static int fp_epoll_add(forkpool *pool, int fd, uint64_t data)
+static int fp_epoll_add(forkpool *pool, int fd, uint64_t data, uint32_t events)
 {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN;
+    ev.events = events;
     ev.data.u64 = data;
     return epoll_ctl(pool->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
@@ -160,21 +161,21 @@ static void fp_begin_kill(forkpool_task *t, int64_t now)
 
 /* Fallback: the child is about to exit (its channel ended); look now, then
    at growing intervals (fp_poll_exit). */
-static void fp_check_soon(forkpool_task *t)
+void fp_check_soon(forkpool_task *t)
 {
-    if (t->proc->pidfd >= 0)
+    if (t->proc->fd[FP_FD_EXIT] >= 0)
         return;
     t->proc->check_step = 0;
     t->proc->check_at = fp_now();
 }
 
 /* Kills t at once for what it sent; err says why. */
-static void fp_abort(forkpool_task *t)
+void fp_task_abort(forkpool_task *t)
 {
     t->flags |= FP_T_ABORTED | FP_T_KILLING;
     fp_kill_group(t, SIGKILL);
     t->proc->deadline = t->proc->kill_at = 0;
-    fp_proc_close_pipe(t);
+    fp_proc_close(t, FP_FD_OUT);
     fp_check_soon(t);
 }
 
@@ -183,8 +184,12 @@ static void fp_abort(forkpool_task *t)
 static void fp_spawn_failed(forkpool_task *t, int err)
 {
     forkpool *pool = t->pool;
-    fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot start the task's child: %s",
-                 strerror(err));
+    if (t->exec)
+        fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot run '%s': %s",
+                     fp_exec_name(t), strerror(err));
+    else
+        fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot start the task's child: %s",
+                     strerror(err));
     t->state = FORKPOOL_FAILED;
     pool->stats.failed++;
     fp_dispatch_push(t);
@@ -198,10 +203,11 @@ static void fp_start(forkpool_task *t)
         fp_spawn_failed(t, ENOMEM);
         return;
     }
-    pr->pipe_fd = pr->pidfd = -1;
+    for (int k = 0; k < FP_NFDS; k++)
+        pr->fd[k] = -1;
     fp_decoder_init(&pr->dec, pool->opts.max_output);
     t->proc = pr;
-    if (fp_spawn(pool, t) == -1) {
+    if ((t->exec ? fp_exec_spawn(pool, t) : fp_spawn(pool, t)) == -1) {
         int err = errno;
         t->proc = NULL;
         free(pr);
@@ -213,17 +219,21 @@ static void fp_start(forkpool_task *t)
     pr->started = now;
     if (t->timeout_ms)
         pr->deadline = fp_after(now, t->timeout_ms);
-    if (pr->pidfd < 0)
-        pr->check_at = now + FP_FALLBACK_POLL_NS;
-    if (fp_epoll_add(pool, pr->pipe_fd, (uint64_t)(uintptr_t)t | FP_EV_PIPE) == -1 ||
-        (pr->pidfd >= 0 && fp_epoll_add(pool, pr->pidfd, (uint64_t)(uintptr_t)t | FP_EV_EXIT) == -1)) {
+    if (pr->fd[FP_FD_EXIT] < 0) {
+        /* Fallback: poll from 1 ms, doubling (fp_poll_exit). */
+        pr->check_step = 1000000;
+        pr->check_at = now + pr->check_step;
+    }
+    for (int k = 0; k < FP_NFDS; k++) {
+        if (pr->fd[k] < 0 || fp_epoll_add(pool, pr->fd[k], (uint64_t)(uintptr_t)t | (uint64_t)k,
+                                         k == FP_FD_IN ? EPOLLOUT : EPOLLIN) == 0)
+            continue;
         fp_task_fail(t, FORKPOOL_ERR_SPAWN, errno, NULL, "cannot watch the task's child: %s",
                      strerror(errno));
-        fp_abort(t);
-        /* Without a watched pidfd, find its exit by polling. */
-        if (pr->pidfd >= 0)
-            epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->pidfd, NULL);
+        fp_task_abort(t);
+        /* Find its exit by polling, whatever is watched. */
         pr->check_at = now;
+        break;
     }
 }
 
@@ -265,6 +275,9 @@ static void fp_settle(forkpool_task *t, int known, int status)
         fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL, "task killed by signal %d (%s)%s",
                      sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "");
         st->failed++;
+    } else if (t->exec) {
+        fp_exec_settle(t, known, status);
+        return;
     } else if (t->proc && !fp_decoder_idle(&t->proc->dec)) {
         fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
                      "malformed frame from task: it ended in the middle of a frame");
@@ -311,10 +324,9 @@ void fp_task_finished(forkpool_task *t)
 {
     forkpool *pool = t->pool;
     fp_proc *pr = t->proc;
-    if (pr->pipe_fd >= 0)
-        epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->pipe_fd, NULL);
-    if (pr->pidfd >= 0)
-        epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->pidfd, NULL);
+    for (int k = 0; k < FP_NFDS; k++)
+        if (pr->fd[k] >= 0)
+            epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->fd[k], NULL);
     fp_proc_release(t);
     fp_decoder_free(&pr->dec);
     free(pr);
@@ -386,7 +398,11 @@ static void fp_read(forkpool_task *t, size_t budget)
 {
     forkpool *pool = t->pool;
     fp_proc *pr = t->proc;
-    while (pr->pipe_fd >= 0 && budget > 0) {
+    if (t->exec) {
+        fp_exec_read(t, FP_FD_OUT, budget);
+        return;
+    }
+    while (pr->fd[FP_FD_OUT] >= 0 && budget > 0) {
         void *direct;
         size_t want = fp_decoder_direct(&pr->dec, &direct);
         int use_direct = want >= FP_READ_CHUNK;
@@ -398,7 +414,7 @@ static void fp_read(forkpool_task *t, size_t budget)
             direct = pool->stage;
             want = FP_READ_CHUNK;
         }
-        ssize_t n = read(pr->pipe_fd, direct, want);
+        ssize_t n = read(pr->fd[FP_FD_OUT], direct, want);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -406,11 +422,11 @@ static void fp_read(forkpool_task *t, size_t budget)
                 return;
             fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL, "cannot read from task: %s",
                          strerror(errno));
-            fp_abort(t);
+            fp_task_abort(t);
             return;
         }
         if (n == 0) {
-            fp_proc_close_pipe(t);
+            fp_proc_close(t, FP_FD_OUT);
             fp_check_soon(t);
             return;
         }
@@ -421,7 +437,7 @@ static void fp_read(forkpool_task *t, size_t budget)
             if (pr->dec.error)
                 fp_task_fail(t, (forkpool_error_kind)pr->dec.error, 0, NULL, "%s",
                              pr->dec.message);
-            fp_abort(t);
+            fp_task_abort(t);
             return;
         }
     }
@@ -440,6 +456,8 @@ static void fp_check_exit(forkpool_task *t, int exited)
     /* Everything the child wrote is in the pipe now; a pipe holds at most
        its capacity, so this ends even if a stray descendant keeps writing. */
     fp_read(t, FP_READ_BUDGET);
+    if (t->exec && t->proc->fd[FP_FD_ERR] >= 0)
+        fp_exec_read(t, FP_FD_ERR, FP_READ_BUDGET);
     int known = fp_proc_reap(t, &status);
     fp_settle(t, known, status);
     fp_task_finished(t);
@@ -487,24 +505,33 @@ static void fp_run_timers(forkpool *pool)
 static void fp_handle_event(forkpool *pool, uint64_t data)
 {
     forkpool_task *t = (forkpool_task *)(uintptr_t)(data & ~FP_EV_MASK);
+    int kind = (int)(data & FP_EV_MASK);
     uint64_t ticks;
-    switch (data & FP_EV_MASK) {
-    case FP_EV_PIPE:
-        if (t->proc)
-            fp_read(t, FP_READ_BUDGET);
+    if (!t) {
+        if (kind == FP_EV_TIMER) {
+            /* Only clears readiness; fp_run_timers acts on what is due. */
+            if (read(pool->timerfd, &ticks, sizeof ticks) == (ssize_t)sizeof ticks ||
+                errno == EAGAIN)
+                pool->timer_at = 0;
+        } else {
+            fp_unwake(pool);
+        }
+        return;
+    }
+    if (!t->proc) /* it finished earlier in this batch */
+        return;
+    switch (kind) {
+    case FP_FD_OUT:
+        fp_read(t, FP_READ_BUDGET);
         break;
-    case FP_EV_EXIT:
-        if (t->proc)
-            fp_check_exit(t, 1);
+    case FP_FD_EXIT:
+        fp_check_exit(t, 1);
         break;
-    case FP_EV_TIMER:
-        /* Only clears readiness; fp_run_timers acts on what is due. */
-        if (read(pool->timerfd, &ticks, sizeof ticks) == -1 && errno != EAGAIN)
-            break;
-        pool->timer_at = 0;
+    case FP_FD_ERR:
+        fp_exec_read(t, FP_FD_ERR, FP_READ_BUDGET);
         break;
     default:
-        fp_unwake(pool);
+        fp_exec_write_input(t);
         break;
     }
 }
@@ -578,8 +605,8 @@ static int fp_pool_open_fds(forkpool *pool)
     pool->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     pool->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (pool->epfd < 0 || pool->timerfd < 0 || pool->eventfd < 0 ||
-        fp_epoll_add(pool, pool->timerfd, FP_EV_TIMER) == -1 ||
-        fp_epoll_add(pool, pool->eventfd, FP_EV_WAKE) == -1)
+        fp_epoll_add(pool, pool->timerfd, FP_EV_TIMER, EPOLLIN) == -1 ||
+        fp_epoll_add(pool, pool->eventfd, FP_EV_WAKE, EPOLLIN) == -1)
         return -1;
     return 0;
 }
@@ -686,9 +713,12 @@ void forkpool_destroy(forkpool *pool)
     fp_pool_free(pool);
 }
 
-forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, size_t len)
+/* Makes a task (a function, or a program when exec is set, which it then
+   owns) and queues it; starts it if a slot is free. */
+forkpool_task *fp_task_new(forkpool *pool, forkpool_fn fn, const void *arg, size_t len,
+                           fp_exec *exec)
 {
-    if (!pool || !fn || (!arg && len) || pool->doomed || pool->foreign) {
+    if (pool->doomed || pool->foreign) {
         errno = EINVAL;
         return NULL;
     }
@@ -701,6 +731,7 @@ forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, siz
         return NULL;
     t->pool = pool;
     t->fn = fn;
+    t->exec = exec;
     t->state = FORKPOOL_QUEUED;
     t->timeout_ms = pool->opts.timeout_ms;
     t->arg_len = len;
@@ -719,6 +750,15 @@ forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, siz
         fp_arm_timer(pool);
     }
     return t;
+}
+
+forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, size_t len)
+{
+    if (!pool || !fn || (!arg && len)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return fp_task_new(pool, fn, arg, len, NULL);
 }
 
 forkpool_task *forkpool_set_timeout(forkpool_task *t, long ms)

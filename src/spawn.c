@@ -68,7 +68,7 @@ void fp_registry_remove(forkpool *pool)
         pool->reg_next->reg_prev = pool->reg_prev;
 }
 
-static void fp_close_if(int fd)
+void fp_close_if(int fd)
 {
     if (fd >= 0)
         close(fd);
@@ -89,9 +89,10 @@ static void fp_child_close_library_fds(void)
         p->epfd = p->timerfd = p->eventfd = -1;
         for (unsigned i = 0; i < p->nrunning; i++) {
             fp_proc *pr = p->running[i]->proc;
-            fp_close_if(pr->pipe_fd);
-            fp_close_if(pr->pidfd);
-            pr->pipe_fd = pr->pidfd = -1;
+            for (int k = 0; k < FP_NFDS; k++) {
+                fp_close_if(pr->fd[k]);
+                pr->fd[k] = -1;
+            }
             pr->gone = 1;
         }
         p->foreign = 1;
@@ -128,7 +129,7 @@ static void fp_child_setup(forkpool *pool)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int fp_pidfd_open(forkpool *pool, pid_t pid)
+int fp_pidfd_open(forkpool *pool, pid_t pid)
 {
 #ifdef SYS_pidfd_open
     if (!pool->no_pidfd) {
@@ -180,8 +181,8 @@ int fp_spawn(forkpool *pool, forkpool_task *t)
            which we signal the group before it exists. */
         setpgid(pid, pid);
         t->pid = pid;
-        pr->pipe_fd = p[0];
-        pr->pidfd = fp_pidfd_open(pool, pid);
+        pr->fd[FP_FD_OUT] = p[0];
+        pr->fd[FP_FD_EXIT] = fp_pidfd_open(pool, pid);
         pr->slot = (int)pool->nrunning;
         pool->running[pool->nrunning++] = t;
     } else {
@@ -207,21 +208,23 @@ void fp_proc_release(forkpool_task *t)
     pool->running[pr->slot] = pool->running[last];
     pool->running[pr->slot]->proc->slot = pr->slot;
     pool->running[last] = NULL;
-    fp_close_if(pr->pipe_fd);
-    fp_close_if(pr->pidfd);
-    pr->pipe_fd = pr->pidfd = -1;
+    for (int k = 0; k < FP_NFDS; k++) {
+        fp_close_if(pr->fd[k]);
+        pr->fd[k] = -1;
+    }
     fp_registry_unlock();
 }
 
-void fp_proc_close_pipe(forkpool_task *t)
+/* Stops watching and closes one of t's fds (FP_FD_*), if open. */
+void fp_proc_close(forkpool_task *t, int k)
 {
     fp_proc *pr = t->proc;
-    if (pr->pipe_fd < 0)
+    if (pr->fd[k] < 0)
         return;
-    epoll_ctl(t->pool->epfd, EPOLL_CTL_DEL, pr->pipe_fd, NULL);
+    epoll_ctl(t->pool->epfd, EPOLL_CTL_DEL, pr->fd[k], NULL);
     fp_registry_lock();
-    close(pr->pipe_fd);
-    pr->pipe_fd = -1;
+    close(pr->fd[k]);
+    pr->fd[k] = -1;
     fp_registry_unlock();
 }
 

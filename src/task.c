@@ -126,6 +126,7 @@ void fp_task_free(forkpool_task *t)
     free(t->result);
     free(t->err_type);
     free(t->err_msg);
+    fp_exec_free(t->exec);
     free(t);
 }
 
@@ -263,9 +264,10 @@ static void fp_call(forkpool_task *t, const fp_handler *h)
     case FP_H_THEN:
         if (failed)
             return;
+        size_t len;
+        const void *result = forkpool_task_result(t, &len);
         pool->in_handler++;
-        h->fn.then(t, t->result ? (const void *)t->result : (const void *)"", t->result_len,
-                   h->ud);
+        h->fn.then(t, result, len, h->ud);
         break;
     case FP_H_CATCH:
         if (!failed || (t->flags & FP_T_TAKEN) || !fp_catch_matches(h, t))
@@ -331,6 +333,8 @@ const void *forkpool_task_result(const forkpool_task *t, size_t *len)
     }
     if (t->state != FORKPOOL_SUCCEEDED)
         return NULL;
+    if (t->exec)
+        return fp_exec_stdout(t, len);
     if (len)
         *len = t->result_len;
     return t->result ? (const void *)t->result : (const void *)"";
