@@ -6,6 +6,7 @@
 #   make demo            the main job: hash /usr/share/doc in parallel
 #   make bench           benchmarks (see docs/BENCHMARKS.md)
 #   make fuzz            libFuzzer on the wire decoder, FUZZ_SECONDS (60)
+#   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail
 #   make install PREFIX=/usr/local
 
 CC       ?= cc
@@ -41,7 +42,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --child-silent-after-fork=yes
 
-.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz install clean FORCE
+.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint install clean FORCE
 
 all: lib examples cli
 
@@ -91,6 +92,12 @@ check-valgrind: $(TESTS) $(CLI)
 
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
+
+LINT_SRC := $(LIB_SRC) $(wildcard cli/*.c)
+lint:
+	cppcheck --error-exitcode=1 --quiet --enable=warning,performance,portability \
+	    --std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(LINT_SRC)
+	clang-tidy --quiet $(LINT_SRC) -- $(CSTD) -Iinclude -Isrc
 
 # New inputs go to build-fuzz/corpus; tests/fuzz/corpus_wire is the seed
 # corpus (add any crashing input there: t_wire replays it in every test run).

@@ -658,7 +658,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
         pool->epfd = pool->timerfd = pool->eventfd = -1;
         pool->no_pidfd = fp_env_no_pidfd();
         pool->self = getpid();
-        pool->running = calloc(o.concurrency, sizeof *pool->running);
+        pool->running = calloc(o.concurrency, sizeof(forkpool_task *));
         if (pool->running && fp_pool_open_fds(pool) == 0) {
             fp_registry_add(pool);
         } else {
