@@ -21,6 +21,10 @@ trap 'rm -f "$out"' EXIT INT TERM
 
 "$bin/fresh" >>"$out"
 "$bin/workloads" >>"$out"
+# The command-line tool against posix_spawn, xargs and GNU parallel: its own
+# table, printed after this one.
+cli_table=$(BUILD=${BUILD:-build} sh bench/cli.sh)
+
 if command -v python3 >/dev/null 2>&1; then
     # optional: a failure here does not fail the run
     python3 bench/ppe.py >>"$out" || echo "bench/run.sh: bench/ppe.py failed (ignored)" >&2
@@ -42,3 +46,5 @@ echo "placeholders:"
 echo "  <BENCH:machine> = $(lscpu_field 'Model name'), $(lscpu_field 'CPU(s)') CPUs"
 echo "  <BENCH:kernel> = $(uname -r)"
 sed -n 's/^BENCH \([a-z0-9_]*\) \(.*\)$/  <BENCH:\1> = \2/p' "$out"
+echo
+echo "$cli_table"

@@ -263,6 +263,11 @@ int fp_proc_probe(forkpool_task *t)
         r = waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT);
     while (r == -1 && errno == EINTR);
     if (r == -1) {
+        /* Reaped behind our back just now. Its group may still hold
+           descendants, and its id cannot be reused while they live (nor,
+           in practice, within the moments since the reap: that takes a
+           wrap of the whole pid space), so end them as for any task. */
+        kill(-t->pid, SIGKILL);
         t->proc->gone = 1;
         return -1;
     }

@@ -1,0 +1,2094 @@
+/*
+ * forkpool(1): run a command once per input, N at a time, with GNU
+ * parallel's interface (docs/forkpool.1 is the user's documentation).
+ *
+ *   forkpool [OPTIONS] COMMAND [ARGS...] [::: INPUTS... | :::: FILES...]...
+ *
+ * A client of the public API only: every job is a forkpool_exec task whose
+ * stdout and stderr are captured and printed whole when it ends. The tool
+ * drives the pool from its own poll() loop, which also watches a signalfd
+ * (SIGINT, SIGTERM) and, when inputs are streamed, the input's fd, so it
+ * never blocks where a signal could not be noticed.
+ *
+ * Sections, in order:
+ *   utilities        messages, write_all, a growable string, shell quoting
+ *   options          command-line parsing into struct opts
+ *   inputs           the record reader, input groups and their combinations
+ *   templates        replacement strings and command building
+ *   jobs             starting, outcomes, output (ordering, --tag), joblog
+ *   progress bar
+ *   halt and retries
+ *   main loop        poll(), signals, completions
+ *   setup/teardown   main()
+ *
+ * At most `jobs` tasks are outstanding at any time (the pool has the same
+ * concurrency), so every submitted task starts at once and its {%} slot is
+ * known when its command is built. Inputs are read only as jobs start, and a
+ * task is released as soon as its output is printed; with -k only finished
+ * jobs that wait for an earlier one are kept.
+ */
+#include <forkpool.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+enum { EXIT_USAGE = 255 };
+
+/* ===================================================================== */
+/* utilities                                                             */
+/* ===================================================================== */
+
+/* Prints "forkpool: <message>\n" on stderr, as one write. */
+static void PRINTF_LIKE(1, 2) say(const char *fmt, ...)
+{
+    char line[1024];
+    int n = snprintf(line, sizeof line, "forkpool: ");
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    line[len++] = '\n';
+    /* Nothing useful can be done if stderr is gone. */
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
+
+/* Writes buf[0..n) to fd whole, retrying on EINTR. 0, or -1 and errno. */
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A growable NUL-terminated byte string. Allocation failure is sticky
+   (`oom`), so callers append freely and check once, in sb_take. */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+/* Makes room for `extra` more bytes plus the NUL; false once out of memory. */
+static bool sb_reserve(struct sbuf *b, size_t extra)
+{
+    if (b->oom)
+        return false;
+    if (extra > SIZE_MAX - b->len - 1) {
+        b->oom = true;
+        return false;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->oom = true;
+        return false;
+    }
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (!sb_reserve(b, n))
+        return;
+    if (n > 0)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_adds(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+static void PRINTF_LIKE(2, 3) sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) { /* only short numeric formats are used */
+        b->oom = true;
+        return;
+    }
+    sb_add(b, tmp, (size_t)n);
+}
+
+static void sb_free(struct sbuf *b)
+{
+    free(b->p);
+    *b = (struct sbuf){0};
+}
+
+/* Hands over the string (never NULL on success, even when empty) and resets
+   b; NULL with errno ENOMEM if any append failed. */
+static char *sb_take(struct sbuf *b)
+{
+    sb_reserve(b, 0);
+    if (b->oom) {
+        sb_free(b);
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *p = b->p;
+    *b = (struct sbuf){0};
+    return p;
+}
+
+/* The characters GNU parallel leaves unquoted: [-_.+a-zA-Z0-9/]. */
+static bool quote_safe(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == '+' || c == '/';
+}
+
+/* Appends s[0..n) quoted for a POSIX shell exactly as GNU parallel quotes
+   (shell_quote_scalar_default): unchanged if every byte is safe, '' when
+   empty, else in single quotes with each ' written as '"'"' and a leading or
+   trailing '' removed. */
+static void sb_quote(struct sbuf *b, const char *s, size_t n)
+{
+    bool safe = true;
+    for (size_t i = 0; i < n && safe; i++)
+        safe = quote_safe((unsigned char)s[i]);
+    if (n == 0) {
+        sb_adds(b, "''");
+        return;
+    }
+    if (safe) {
+        sb_add(b, s, n);
+        return;
+    }
+    struct sbuf q = {0};
+    sb_adds(&q, "'");
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\'')
+            sb_adds(&q, "'\"'\"'");
+        else
+            sb_add(&q, &s[i], 1);
+    }
+    sb_adds(&q, "'");
+    if (q.oom) {
+        sb_free(&q);
+        b->oom = true;
+        return;
+    }
+    const char *p = q.p;
+    size_t len = q.len;
+    if (len >= 2 && p[0] == '\'' && p[1] == '\'') {
+        p += 2;
+        len -= 2;
+    }
+    if (len >= 2 && p[len - 1] == '\'' && p[len - 2] == '\'')
+        len -= 2;
+    sb_add(b, p, len);
+    sb_free(&q);
+}
+
+static double timespec_s(const struct timespec *ts)
+{
+    return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
+}
+
+/* CLOCK_MONOTONIC now, in seconds (cannot fail with a valid clock id). */
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return timespec_s(&ts);
+}
+
+/* ===================================================================== */
+/* options                                                               */
+/* ===================================================================== */
+
+enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
+enum halt_why { HALT_FAIL, HALT_SUCCESS, HALT_DONE };
+
+/* Where one input group comes from: the words after a `:::`, or one file
+   named after `::::` ("-": stdin). */
+struct source {
+    char **args; /* `:::` words (pointers into argv); NULL for a file */
+    size_t nargs;
+    const char *path; /* `::::` file; NULL for words */
+};
+
+struct opts {
+    const char *jobs_arg; /* -j as given; NULL: online CPUs */
+    bool keep_order, bar, dry_run, tag, shell, help, version;
+    long timeout_ms;         /* 0: none */
+    double timeout_s;        /* as given, for messages */
+    unsigned long max_tries; /* runs of a failing job in all; 0: unlimited */
+    enum halt_when halt_when;
+    enum halt_why halt_why;
+    unsigned long halt_n;
+    const char *joblog;
+    char *delim; /* record separator (owned, may hold NUL); default "\n" */
+    size_t dlen;
+    char **cmd; /* COMMAND [ARGS...], pointers into argv */
+    size_t ncmd;
+    struct source *srcs; /* input groups in order; none: stdin */
+    size_t nsrcs;
+};
+
+enum opt_id {
+    O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
+    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP
+};
+
+struct optdef {
+    const char *lng;
+    char shrt; /* 0: long form only */
+    bool arg;  /* takes a value */
+    enum opt_id id;
+};
+
+static const struct optdef optdefs[] = {
+    {"jobs", 'j', true, O_JOBS},         {"max-procs", 'P', true, O_JOBS},
+    {"keep-order", 'k', false, O_KEEP},  {"null", '0', false, O_NULL},
+    {"delimiter", 'd', true, O_DELIM},   {"timeout", 0, true, O_TIMEOUT},
+    {"retries", 0, true, O_RETRIES},     {"halt", 0, true, O_HALT},
+    {"halt-on-error", 0, true, O_HALT},  {"joblog", 0, true, O_JOBLOG},
+    {"bar", 0, false, O_BAR},            {"dry-run", 0, false, O_DRYRUN},
+    {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
+    {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
+};
+enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
+
+static const char usage_text[] =
+    "Usage: forkpool [OPTIONS] COMMAND [ARGS...] [::: INPUTS...]... [:::: FILE...]...\n"
+    "Runs COMMAND once per input (or per combination of inputs), N at a time.\n"
+    "With no ::: or ::::, inputs are read from stdin, one per line.\n"
+    "\n"
+    "  -j, --jobs N         jobs at once: N, N% of CPUs, +N/-N CPUs, 0 as many as\n"
+    "                       possible (default: online CPUs)\n"
+    "  -k, --keep-order     print outputs in input order\n"
+    "  -0, --null           inputs are separated by NUL\n"
+    "  -d, --delimiter D    inputs are separated by D (\\n, \\t, \\0, \\xHH, \\NNN)\n"
+    "      --timeout SECS   kill a job after SECS (fractional; suffix s, m, h, d)\n"
+    "      --retries N      run a failing job up to N times in all (0: forever)\n"
+    "      --halt WHEN,WHY=N  WHEN now|soon, WHY fail|success|done; or never\n"
+    "      --joblog FILE    log each job (GNU parallel's format; - for stdout)\n"
+    "      --bar            progress bar on stderr\n"
+    "      --dry-run        print the commands, run nothing\n"
+    "      --tag            prefix output lines with the input and a tab\n"
+    "      --shell          run the command through /bin/sh -c (inputs quoted)\n"
+    "      --version        print the version\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.}\n"
+    "Exit status: 0 all succeeded, 1-100 failed jobs, 101 more, 255 error.\n"
+    "See forkpool(1).\n";
+
+/* Parses an unsigned decimal that must fill s; 0 or -1. */
+static int parse_ulong(const char *s, unsigned long *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses SECS with an optional s/m/h/d suffix into whole milliseconds
+   (rounded up, 0 = no limit). 0, or -1 if malformed or negative. */
+static int parse_duration(const char *s, long *ms, double *secs)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno != 0 || !isfinite(v) || v < 0)
+        return -1;
+    double mult = 1;
+    if (*end != '\0') {
+        switch (*end) {
+        case 's': mult = 1; break;
+        case 'm': mult = 60; break;
+        case 'h': mult = 3600; break;
+        case 'd': mult = 86400; break;
+        default: return -1;
+        }
+        if (end[1] != '\0')
+            return -1;
+    }
+    v *= mult;
+    *secs = v;
+    double m = v * 1000.0;
+    if (m >= (double)(LONG_MAX / 2)) {
+        *ms = LONG_MAX / 2;
+        return 0;
+    }
+    long l = (long)m;
+    if ((double)l < m)
+        l++;
+    *ms = l;
+    return 0;
+}
+
+/* Parses --halt: never, 0, 1, 2, -1, -2, or WHEN,WHY=N. 0 or -1. */
+static int parse_halt(const char *s, struct opts *o)
+{
+    static const struct {
+        const char *name;
+        enum halt_when when;
+        enum halt_why why;
+    } legacy[] = {
+        {"never", HALT_NEVER, HALT_FAIL}, {"0", HALT_NEVER, HALT_FAIL},
+        {"1", HALT_SOON, HALT_FAIL},      {"2", HALT_NOW, HALT_FAIL},
+        {"-1", HALT_SOON, HALT_SUCCESS},  {"-2", HALT_NOW, HALT_SUCCESS},
+    };
+    for (size_t i = 0; i < sizeof legacy / sizeof legacy[0]; i++)
+        if (strcmp(s, legacy[i].name) == 0) {
+            o->halt_when = legacy[i].when;
+            o->halt_why = legacy[i].why;
+            o->halt_n = 1;
+            return 0;
+        }
+    const char *rest;
+    if (strncmp(s, "now,", 4) == 0) {
+        o->halt_when = HALT_NOW;
+        rest = s + 4;
+    } else if (strncmp(s, "soon,", 5) == 0) {
+        o->halt_when = HALT_SOON;
+        rest = s + 5;
+    } else {
+        return -1;
+    }
+    if (strncmp(rest, "fail=", 5) == 0) {
+        o->halt_why = HALT_FAIL;
+        rest += 5;
+    } else if (strncmp(rest, "success=", 8) == 0) {
+        o->halt_why = HALT_SUCCESS;
+        rest += 8;
+    } else if (strncmp(rest, "done=", 5) == 0) {
+        o->halt_why = HALT_DONE;
+        rest += 5;
+    } else {
+        return -1;
+    }
+    if (parse_ulong(rest, &o->halt_n) != 0 || o->halt_n == 0)
+        return -1; /* also rejects N% (not supported) */
+    return 0;
+}
+
+/* Decodes GNU parallel's delimiter escapes (\n \t \r \0 \\ \a \b \f \v,
+   octal \NNN, hex \xHH) into a new buffer. 0, or -1 (errno ENOMEM, or
+   EINVAL for an empty result). */
+static int parse_delim(const char *s, char **out, size_t *outlen)
+{
+    char *d = malloc(strlen(s) + 1);
+    if (d == NULL)
+        return -1;
+    size_t n = 0;
+    while (*s) {
+        if (*s != '\\' || s[1] == '\0') {
+            d[n++] = *s++;
+            continue;
+        }
+        s++;
+        char c = *s++;
+        switch (c) {
+        case 'n': d[n++] = '\n'; break;
+        case 't': d[n++] = '\t'; break;
+        case 'r': d[n++] = '\r'; break;
+        case 'a': d[n++] = '\a'; break;
+        case 'b': d[n++] = '\b'; break;
+        case 'f': d[n++] = '\f'; break;
+        case 'v': d[n++] = '\v'; break;
+        case '\\': d[n++] = '\\'; break;
+        case 'x': {
+            unsigned v = 0;
+            int k = 0;
+            for (; k < 2 && strchr("0123456789abcdefABCDEF", *s) != NULL && *s; k++, s++)
+                v = v * 16 + (unsigned)(*s <= '9' ? *s - '0' : (*s | 0x20) - 'a' + 10);
+            if (k == 0) {
+                d[n++] = '\\';
+                d[n++] = 'x';
+            } else {
+                d[n++] = (char)v;
+            }
+            break;
+        }
+        default:
+            if (c >= '0' && c <= '7') {
+                unsigned v = (unsigned)(c - '0');
+                for (int k = 0; k < 2 && *s >= '0' && *s <= '7'; k++, s++)
+                    v = v * 8 + (unsigned)(*s - '0');
+                d[n++] = (char)v;
+            } else {
+                d[n++] = '\\';
+                d[n++] = c;
+            }
+        }
+    }
+    if (n == 0) {
+        free(d);
+        errno = EINVAL;
+        return -1;
+    }
+    *out = d;
+    *outlen = n;
+    return 0;
+}
+
+/* Applies one option with its value (NULL if it takes none). 0, or -1 after
+   printing a usage message. */
+static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
+                     const char *shown)
+{
+    switch (def->id) {
+    case O_JOBS: o->jobs_arg = val; break;
+    case O_KEEP: o->keep_order = true; break;
+    case O_BAR: o->bar = true; break;
+    case O_DRYRUN: o->dry_run = true; break;
+    case O_TAG: o->tag = true; break;
+    case O_SHELL: o->shell = true; break;
+    case O_VERSION: o->version = true; break;
+    case O_HELP: o->help = true; break;
+    case O_JOBLOG: o->joblog = val; break;
+    case O_NULL:
+    case O_DELIM: {
+        char *d;
+        size_t n;
+        if (parse_delim(def->id == O_NULL ? "\\0" : val, &d, &n) != 0) {
+            if (errno == ENOMEM)
+                say("out of memory");
+            else
+                say("bad delimiter '%s' for %s", val, shown);
+            return -1;
+        }
+        free(o->delim);
+        o->delim = d;
+        o->dlen = n;
+        break;
+    }
+    case O_TIMEOUT:
+        if (parse_duration(val, &o->timeout_ms, &o->timeout_s) != 0) {
+            say("bad value '%s' for %s: expected seconds (e.g. 2.5, 10s, 1m)", val, shown);
+            return -1;
+        }
+        break;
+    case O_RETRIES:
+        if (parse_ulong(val, &o->max_tries) != 0) {
+            say("bad value '%s' for %s: expected a number", val, shown);
+            return -1;
+        }
+        break;
+    case O_HALT:
+        if (parse_halt(val, o) != 0) {
+            say("bad value '%s' for %s: expected never, or now|soon,fail|success|done=N", val,
+                shown);
+            return -1;
+        }
+        break;
+    }
+    return 0;
+}
+
+/* Parses a cluster of short options ("-kj4", "-j", "4"). *i is the index of
+   the cluster; it is advanced past a value taken from the next argument. */
+static int parse_short(struct opts *o, int argc, char **argv, int *i)
+{
+    const char *p = argv[*i] + 1;
+    while (*p) {
+        const struct optdef *def = NULL;
+        for (size_t k = 0; k < NOPTDEFS; k++)
+            if (optdefs[k].shrt == *p)
+                def = &optdefs[k];
+        char shown[3] = {'-', *p, '\0'};
+        if (def == NULL) {
+            say("unknown option '%s' (try --help)", shown);
+            return -1;
+        }
+        p++;
+        if (!def->arg) {
+            if (apply_opt(o, def, NULL, shown) != 0)
+                return -1;
+            continue;
+        }
+        const char *val = p;
+        if (*val == '\0') {
+            if (*i + 1 >= argc) {
+                say("option '%s' needs a value", shown);
+                return -1;
+            }
+            val = argv[++*i];
+        }
+        return apply_opt(o, def, val, shown);
+    }
+    return 0;
+}
+
+/* Parses "--name" or "--name=value" (value possibly the next argument). */
+static int parse_long(struct opts *o, int argc, char **argv, int *i)
+{
+    const char *name = argv[*i] + 2;
+    const char *eq = strchr(name, '=');
+    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+    const struct optdef *def = NULL;
+    for (size_t k = 0; k < NOPTDEFS; k++)
+        if (strlen(optdefs[k].lng) == nlen && strncmp(optdefs[k].lng, name, nlen) == 0)
+            def = &optdefs[k];
+    if (def == NULL) {
+        say("unknown option '--%.*s' (try --help)", (int)nlen, name);
+        return -1;
+    }
+    char shown[32];
+    snprintf(shown, sizeof shown, "--%s", def->lng);
+    if (!def->arg) {
+        if (eq != NULL) {
+            say("option '%s' takes no value", shown);
+            return -1;
+        }
+        return apply_opt(o, def, NULL, shown);
+    }
+    const char *val = eq ? eq + 1 : NULL;
+    if (val == NULL) {
+        if (*i + 1 >= argc) {
+            say("option '%s' needs a value", shown);
+            return -1;
+        }
+        val = argv[++*i];
+    }
+    return apply_opt(o, def, val, shown);
+}
+
+static bool is_sep3(const char *s) { return strcmp(s, ":::") == 0; }
+static bool is_sep4(const char *s) { return strcmp(s, "::::") == 0; }
+
+/* Splits what follows the options: COMMAND [ARGS...] then groups. */
+static int parse_operands(struct opts *o, int argc, char **argv, int i)
+{
+    o->cmd = argv + i;
+    while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
+        i++;
+    o->ncmd = (size_t)(argv + i - o->cmd);
+    if (o->ncmd == 0) {
+        if (i < argc)
+            say("missing command before '%s' (try --help)", argv[i]);
+        else
+            say("missing command (try --help)");
+        return -1;
+    }
+    /* Each `:::` starts one group; each file after `::::` is one group. */
+    o->srcs = calloc((size_t)argc, sizeof *o->srcs);
+    if (o->srcs == NULL) {
+        say("out of memory");
+        return -1;
+    }
+    while (i < argc) {
+        bool files = is_sep4(argv[i]);
+        i++;
+        if (!files) {
+            struct source *s = &o->srcs[o->nsrcs++];
+            s->args = argv + i;
+            while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
+                i++;
+            s->nargs = (size_t)(argv + i - s->args);
+            continue;
+        }
+        int first = i;
+        for (; i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]); i++)
+            o->srcs[o->nsrcs++].path = argv[i];
+        if (i == first) {
+            say("'::::' needs at least one file");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Parses the whole command line. 0, or -1 after printing a usage message.
+   --help and --version stop the parse (o->help / o->version). */
+static int parse_args(struct opts *o, int argc, char **argv)
+{
+    *o = (struct opts){.max_tries = 1};
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == '\0')
+            break;
+        int r = a[1] == '-' ? parse_long(o, argc, argv, &i) : parse_short(o, argc, argv, &i);
+        if (r != 0)
+            return -1;
+        if (o->help || o->version)
+            return 0;
+    }
+    if (o->delim == NULL && parse_delim("\\n", &o->delim, &o->dlen) != 0) {
+        say("out of memory");
+        return -1;
+    }
+    return parse_operands(o, argc, argv, i);
+}
+
+static void opts_free(struct opts *o)
+{
+    free(o->delim);
+    free(o->srcs);
+}
+
+/* ===================================================================== */
+/* inputs                                                                */
+/* ===================================================================== */
+
+/* Splits a file descriptor's bytes into records at a delimiter of any
+   length. Reads are driven by the caller (reader_fill when poll() says the
+   fd is readable), so a slow pipe never blocks the main loop. */
+struct reader {
+    int fd;
+    bool close_fd;
+    char *buf;
+    size_t start, len, cap; /* unconsumed bytes: buf[start..len) */
+    size_t scanned;         /* bytes after start known to hold no delimiter */
+    const char *delim;
+    size_t dlen;
+    bool eof;
+};
+
+/* Next record: 1 with *rec NUL-terminated inside the buffer (valid until the
+   next call), 0 when more bytes must be read first, -1 at the end. A last
+   record without a trailing delimiter counts; a trailing delimiter does not
+   start an empty one. */
+static int reader_next(struct reader *r, char **rec)
+{
+    size_t avail = r->len - r->start;
+    char *base = r->buf + r->start;
+    if (avail >= r->dlen && avail > 0) {
+        char *hit = r->dlen == 1 ? memchr(base + r->scanned, r->delim[0], avail - r->scanned)
+                                 : memmem(base + r->scanned, avail - r->scanned, r->delim,
+                                          r->dlen);
+        if (hit != NULL) {
+            *hit = '\0';
+            *rec = base;
+            r->start += (size_t)(hit - base) + r->dlen;
+            r->scanned = 0;
+            return 1;
+        }
+        r->scanned = avail - (r->dlen - 1);
+    }
+    if (!r->eof)
+        return 0;
+    if (avail == 0)
+        return -1;
+    r->buf[r->len] = '\0'; /* reader_fill always leaves a spare byte */
+    *rec = base;
+    r->start = r->len;
+    r->scanned = 0;
+    return 1;
+}
+
+/* One read() into the buffer (compacting or growing it first). 0 (data, EOF
+   or a harmless EINTR/EAGAIN), or -1 and errno. Blocks only if the fd has
+   nothing to read. */
+static int reader_fill(struct reader *r)
+{
+    enum { CHUNK = 64 * 1024 };
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->len - r->start);
+        r->len -= r->start;
+        r->start = 0;
+    }
+    if (r->cap - r->len < (size_t)CHUNK + 1) {
+        size_t cap = r->cap ? r->cap * 2 : 2 * (size_t)CHUNK;
+        while (cap - r->len < (size_t)CHUNK + 1)
+            cap *= 2;
+        char *b = realloc(r->buf, cap);
+        if (b == NULL)
+            return -1;
+        r->buf = b;
+        r->cap = cap;
+    }
+    ssize_t n = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN ? 0 : -1;
+    if (n == 0)
+        r->eof = true;
+    r->len += (size_t)n;
+    return 0;
+}
+
+/* Opens path ("-": stdin) for reading. 0, or -1 and errno. */
+static int reader_open(struct reader *r, const char *path, const char *delim, size_t dlen)
+{
+    *r = (struct reader){.fd = STDIN_FILENO, .delim = delim, .dlen = dlen};
+    if (strcmp(path, "-") == 0)
+        return 0;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        return -1;
+    r->close_fd = true;
+    return 0;
+}
+
+static void reader_close(struct reader *r)
+{
+    if (r->close_fd)
+        close(r->fd);
+    free(r->buf);
+    r->buf = NULL;
+    r->close_fd = false;
+}
+
+/* One input group held in memory: `:::` words (borrowed) or a file's
+   records (owned). */
+struct group {
+    char **vals;
+    size_t n, cap;
+    bool owned;
+};
+
+/* Every combination of the groups, first group varying slowest. Group 0 is
+   either in memory or streamed from `rd`; the others are in memory. */
+struct inputs {
+    struct group *groups;
+    size_t ngroups;
+    struct reader rd;
+    bool streaming; /* group 0 comes from rd */
+    size_t next0;   /* in-memory group 0: next index */
+    char *cur0;     /* current group-0 value (owned), NULL between values */
+    size_t *odo;    /* odometer over groups 1..ngroups-1 */
+    bool exhausted;
+};
+
+/* Appends a copy of s to g. 0, or -1 (ENOMEM). */
+static int group_push(struct group *g, const char *s)
+{
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 16;
+        char **v = realloc(g->vals, cap * sizeof *v);
+        if (v == NULL)
+            return -1;
+        g->vals = v;
+        g->cap = cap;
+    }
+    char *c = strdup(s);
+    if (c == NULL)
+        return -1;
+    g->vals[g->n++] = c;
+    return 0;
+}
+
+/* Reads a whole file into g (blocking: done before any job starts, with
+   signals still at their defaults). 0, or -1 after a message. */
+static int group_load(struct group *g, const char *path, const struct opts *o)
+{
+    struct reader r;
+    g->owned = true;
+    if (reader_open(&r, path, o->delim, o->dlen) != 0) {
+        say("cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        char *rec;
+        int k = reader_next(&r, &rec);
+        if (k < 0)
+            break;
+        if (k == 1 ? group_push(g, rec) != 0 : reader_fill(&r) != 0) {
+            say("cannot read '%s': %s", path, strerror(errno));
+            reader_close(&r);
+            return -1;
+        }
+    }
+    reader_close(&r);
+    return 0;
+}
+
+/* Sets up the groups from the options: group 0 is streamed when it is a
+   file or stdin, later files are loaded now. 0, or -1 after a message. */
+static int inputs_init(struct inputs *in, const struct opts *o)
+{
+    *in = (struct inputs){0};
+    in->ngroups = o->nsrcs ? o->nsrcs : 1;
+    in->groups = calloc(in->ngroups, sizeof *in->groups);
+    in->odo = calloc(in->ngroups, sizeof *in->odo);
+    if (in->groups == NULL || in->odo == NULL) {
+        say("out of memory");
+        return -1;
+    }
+    for (size_t g = 0; g < in->ngroups; g++) {
+        const struct source *s = o->nsrcs ? &o->srcs[g] : NULL;
+        if (g == 0 && (s == NULL || s->path != NULL)) {
+            const char *path = s ? s->path : "-";
+            if (reader_open(&in->rd, path, o->delim, o->dlen) != 0) {
+                say("cannot open '%s': %s", path, strerror(errno));
+                return -1;
+            }
+            in->streaming = true;
+        } else if (s == NULL) {
+            return -1; /* without sources there is only group 0 */
+        } else if (s->path != NULL) {
+            if (group_load(&in->groups[g], s->path, o) != 0)
+                return -1;
+        } else {
+            in->groups[g].vals = s->args;
+            in->groups[g].n = s->nargs;
+        }
+        if (g > 0 && in->groups[g].n == 0)
+            in->exhausted = true; /* an empty group: no combinations */
+    }
+    if (!in->streaming && in->groups[0].n == 0)
+        in->exhausted = true;
+    return 0;
+}
+
+/* The number of combinations if known without reading a stream. */
+static bool inputs_total(const struct inputs *in, unsigned long *total)
+{
+    if (in->streaming)
+        return false;
+    unsigned long t = 1;
+    for (size_t g = 0; g < in->ngroups; g++) {
+        if (in->groups[g].n != 0 && t > ULONG_MAX / in->groups[g].n)
+            return false;
+        t *= in->groups[g].n;
+    }
+    *total = t;
+    return true;
+}
+
+static void vals_free(char **vals, size_t n)
+{
+    if (vals == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(vals[i]);
+    free(vals);
+}
+
+/* The next combination as ngroups new strings in *vals. 1, 0 when group 0's
+   stream must be read first (poll in->rd.fd, then reader_fill), -1 when
+   there are no more, -2 on error (errno). */
+static int inputs_next(struct inputs *in, char ***vals)
+{
+    if (in->exhausted)
+        return -1;
+    if (in->cur0 == NULL) {
+        const char *v;
+        if (in->streaming) {
+            char *rec;
+            int k = reader_next(&in->rd, &rec);
+            if (k == 0)
+                return 0;
+            if (k < 0) {
+                in->exhausted = true;
+                return -1;
+            }
+            v = rec;
+        } else {
+            if (in->next0 == in->groups[0].n) {
+                in->exhausted = true;
+                return -1;
+            }
+            v = in->groups[0].vals[in->next0++];
+        }
+        in->cur0 = strdup(v);
+        if (in->cur0 == NULL)
+            return -2;
+        memset(in->odo, 0, in->ngroups * sizeof *in->odo);
+    }
+    char **out = calloc(in->ngroups, sizeof *out);
+    if (out == NULL)
+        return -2;
+    out[0] = strdup(in->cur0);
+    bool ok = out[0] != NULL;
+    for (size_t g = 1; g < in->ngroups && ok; g++)
+        ok = (out[g] = strdup(in->groups[g].vals[in->odo[g]])) != NULL;
+    if (!ok) {
+        vals_free(out, in->ngroups);
+        errno = ENOMEM;
+        return -2;
+    }
+    /* Advance: the last group varies fastest; a full wrap moves group 0. */
+    size_t g = in->ngroups;
+    while (--g > 0) {
+        if (++in->odo[g] < in->groups[g].n)
+            break;
+        in->odo[g] = 0;
+    }
+    if (g == 0) {
+        free(in->cur0);
+        in->cur0 = NULL;
+    }
+    *vals = out;
+    return 1;
+}
+
+static void inputs_free(struct inputs *in)
+{
+    if (in->groups != NULL)
+        for (size_t g = 0; g < in->ngroups; g++)
+            if (in->groups[g].owned)
+                vals_free(in->groups[g].vals, in->groups[g].n);
+    free(in->groups);
+    free(in->odo);
+    free(in->cur0);
+    if (in->streaming)
+        reader_close(&in->rd);
+}
+
+/* ===================================================================== */
+/* templates                                                             */
+/* ===================================================================== */
+
+enum xform { XF_NONE, XF_NOEXT, XF_BASE, XF_DIR, XF_BASE_NOEXT };
+enum seg_kind { SEG_LIT, SEG_VAL, SEG_SEQ, SEG_SLOT };
+
+/* One piece of a command word: literal text or a replacement string. */
+struct seg {
+    enum seg_kind kind;
+    const char *lit; /* SEG_LIT: text (into argv) */
+    size_t len;
+    size_t group;    /* SEG_VAL: 0 = every group ({}), else 1-based ({N}) */
+    enum xform xf;
+};
+
+struct word {
+    struct seg *segs;
+    size_t n;
+};
+
+struct tmpl {
+    struct word *words;
+    size_t nwords;
+    bool has_repl; /* any replacement string: inputs are not appended */
+};
+
+/* Recognises a replacement string at s (which starts with '{'): fills *seg
+   and returns its length, or 0 if s does not start one. */
+static size_t parse_repl(const char *s, struct seg *seg)
+{
+    const char *p = s + 1;
+    *seg = (struct seg){.kind = SEG_VAL};
+    if ((p[0] == '#' || p[0] == '%') && p[1] == '}') {
+        seg->kind = p[0] == '#' ? SEG_SEQ : SEG_SLOT;
+        return 3;
+    }
+    if (*p >= '1' && *p <= '9') {
+        size_t g = 0;
+        while (*p >= '0' && *p <= '9') {
+            g = g * 10 + (size_t)(*p++ - '0');
+            if (g > 1000000)
+                return 0;
+        }
+        seg->group = g;
+    }
+    static const struct {
+        const char *suffix;
+        enum xform xf;
+    } sfx[] = {{"}", XF_NONE}, {".}", XF_NOEXT}, {"/}", XF_BASE},
+               {"//}", XF_DIR}, {"/.}", XF_BASE_NOEXT}};
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        size_t n = strlen(sfx[i].suffix);
+        if (strncmp(p, sfx[i].suffix, n) == 0) {
+            seg->xf = sfx[i].xf;
+            return (size_t)(p - s) + n;
+        }
+    }
+    return 0;
+}
+
+/* Splits one command word into segments. 0, or -1 (ENOMEM). */
+static int word_parse(struct word *w, const char *s, bool *has_repl)
+{
+    size_t len = strlen(s);
+    w->segs = calloc(len + 1, sizeof *w->segs); /* at most one per byte */
+    if (w->segs == NULL)
+        return -1;
+    const char *lit = s;
+    while (*s) {
+        struct seg seg;
+        size_t n = *s == '{' ? parse_repl(s, &seg) : 0;
+        if (n == 0) {
+            s++;
+            continue;
+        }
+        if (s > lit)
+            w->segs[w->n++] = (struct seg){.kind = SEG_LIT, .lit = lit, .len = (size_t)(s - lit)};
+        w->segs[w->n++] = seg;
+        *has_repl = true;
+        s += n;
+        lit = s;
+    }
+    if (s > lit || w->n == 0)
+        w->segs[w->n++] = (struct seg){.kind = SEG_LIT, .lit = lit, .len = (size_t)(s - lit)};
+    return 0;
+}
+
+static void tmpl_free(struct tmpl *t)
+{
+    for (size_t i = 0; i < t->nwords; i++)
+        free(t->words[i].segs);
+    free(t->words);
+    *t = (struct tmpl){0};
+}
+
+/* Parses COMMAND [ARGS...]. 0, or -1 (ENOMEM). */
+static int tmpl_parse(struct tmpl *t, char **words, size_t n)
+{
+    *t = (struct tmpl){0};
+    t->words = calloc(n, sizeof *t->words);
+    if (t->words == NULL)
+        return -1;
+    t->nwords = n;
+    for (size_t i = 0; i < n; i++)
+        if (word_parse(&t->words[i], words[i], &t->has_repl) != 0)
+            return -1;
+    return 0;
+}
+
+/* Applies a path transformation as GNU parallel does ({.}: s:\.[^/.]*$::,
+   {/}: s:.* /::, {//}: Perl's dirname, {/.}: both). The result is a slice
+   of s or a static string. */
+static void xform_apply(enum xform xf, const char *s, const char **out, size_t *outlen)
+{
+    size_t n = strlen(s);
+    if (xf == XF_DIR) {
+        size_t m = n;
+        while (m > 1 && s[m - 1] == '/')
+            m--;
+        const char *slash = NULL;
+        for (size_t i = 0; i < m; i++)
+            if (s[i] == '/')
+                slash = &s[i];
+        if (slash == NULL) {
+            *out = ".";
+            *outlen = 1;
+            return;
+        }
+        size_t k = (size_t)(slash - s);
+        while (k > 1 && s[k - 1] == '/')
+            k--;
+        if (k == 0) {
+            *out = "/";
+            *outlen = 1;
+            return;
+        }
+        *out = s;
+        *outlen = k;
+        return;
+    }
+    if (xf == XF_BASE || xf == XF_BASE_NOEXT) {
+        const char *slash = strrchr(s, '/');
+        if (slash != NULL) {
+            n -= (size_t)(slash + 1 - s);
+            s = slash + 1;
+        }
+    }
+    if (xf == XF_NOEXT || xf == XF_BASE_NOEXT) {
+        for (size_t i = n; i-- > 0;) {
+            if (s[i] == '/')
+                break;
+            if (s[i] == '.') {
+                n = i;
+                break;
+            }
+        }
+    }
+    *out = s;
+    *outlen = n;
+}
+
+/* What a command is built from: one job's inputs, number and slot. */
+struct job_ctx {
+    char **vals;
+    size_t nvals;
+    unsigned long seq;
+    unsigned slot;
+    bool shell; /* values are shell-quoted */
+};
+
+/* Appends one value, transformed and (in shell mode) quoted. */
+static void add_value(struct sbuf *b, const struct job_ctx *c, const char *v, enum xform xf)
+{
+    const char *p;
+    size_t n;
+    xform_apply(xf, v, &p, &n);
+    if (c->shell)
+        sb_quote(b, p, n);
+    else
+        sb_add(b, p, n);
+}
+
+/* Appends a word with its replacement strings expanded. {} with several
+   groups is every value, space-separated; {N} past the last group is empty,
+   as in GNU parallel. */
+static void expand_word(struct sbuf *b, const struct word *w, const struct job_ctx *c)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        const struct seg *s = &w->segs[i];
+        switch (s->kind) {
+        case SEG_LIT: sb_add(b, s->lit, s->len); break;
+        case SEG_SEQ: sb_printf(b, "%lu", c->seq); break;
+        case SEG_SLOT: sb_printf(b, "%u", c->slot); break;
+        case SEG_VAL:
+            if (s->group == 0) {
+                for (size_t g = 0; g < c->nvals; g++) {
+                    if (g > 0)
+                        sb_adds(b, " ");
+                    add_value(b, c, c->vals[g], s->xf);
+                }
+            } else if (s->group <= c->nvals) {
+                add_value(b, c, c->vals[s->group - 1], s->xf);
+            }
+            break;
+        }
+    }
+}
+
+/* A NULL-terminated argv being built; allocation failure is sticky. */
+struct argvec {
+    char **v;
+    size_t n, cap;
+    bool oom;
+};
+
+static void argv_free(char **v)
+{
+    if (v == NULL)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+/* Takes ownership of s (NULL: records the failure). */
+static void av_push(struct argvec *a, char *s)
+{
+    if (s == NULL || a->oom) {
+        a->oom = true;
+        free(s);
+        return;
+    }
+    if (a->n + 2 > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 8;
+        char **v = realloc(a->v, cap * sizeof *v);
+        if (v == NULL) {
+            a->oom = true;
+            free(s);
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = s;
+    a->v[a->n] = NULL;
+}
+
+/* Builds the argv to run and the command line to show (joblog, --dry-run,
+   messages). --shell: /bin/sh -c "words joined by spaces, values quoted";
+   else one argument per word, and a word that is exactly {} with several
+   groups gives one argument per value. Without any replacement string the
+   values are appended. 0, or -1 (ENOMEM). */
+static int build_command(const struct tmpl *t, const struct job_ctx *c, char ***argv_out,
+                         char **display_out)
+{
+    struct argvec av = {0};
+    struct sbuf b = {0};
+    if (c->shell) {
+        for (size_t i = 0; i < t->nwords; i++) {
+            if (i > 0)
+                sb_adds(&b, " ");
+            expand_word(&b, &t->words[i], c);
+        }
+        for (size_t g = 0; !t->has_repl && g < c->nvals; g++) {
+            sb_adds(&b, " ");
+            sb_quote(&b, c->vals[g], strlen(c->vals[g]));
+        }
+        char *cmd = sb_take(&b);
+        *display_out = cmd ? strdup(cmd) : NULL;
+        av_push(&av, strdup("/bin/sh"));
+        av_push(&av, strdup("-c"));
+        av_push(&av, cmd);
+    } else {
+        for (size_t i = 0; i < t->nwords; i++) {
+            const struct word *w = &t->words[i];
+            if (w->n == 1 && w->segs[0].kind == SEG_VAL && w->segs[0].group == 0 && c->nvals > 1) {
+                for (size_t g = 0; g < c->nvals; g++) {
+                    add_value(&b, c, c->vals[g], w->segs[0].xf);
+                    av_push(&av, sb_take(&b));
+                }
+                continue;
+            }
+            expand_word(&b, w, c);
+            av_push(&av, sb_take(&b));
+        }
+        for (size_t g = 0; !t->has_repl && g < c->nvals; g++)
+            av_push(&av, strdup(c->vals[g]));
+        for (size_t i = 0; !av.oom && i < av.n; i++) {
+            if (i > 0)
+                sb_adds(&b, " ");
+            sb_quote(&b, av.v[i], strlen(av.v[i]));
+        }
+        *display_out = sb_take(&b);
+    }
+    if (av.oom || *display_out == NULL) {
+        if (av.v != NULL)
+            argv_free(av.v);
+        free(*display_out);
+        *display_out = NULL;
+        errno = ENOMEM;
+        return -1;
+    }
+    *argv_out = av.v;
+    return 0;
+}
+
+/* ===================================================================== */
+/* jobs                                                                  */
+/* ===================================================================== */
+
+struct app;
+
+/* One input combination, from its first start until its output is printed. */
+struct job {
+    struct app *app;
+    unsigned long seq;       /* {#}, 1-based */
+    char **vals;             /* its input values (owned) */
+    char **argv;             /* this attempt's argv (owned) */
+    char *display;           /* this attempt's command line, shell-quoted */
+    unsigned slot;           /* {%}: 1..jobs while running, else 0 */
+    unsigned long tries;     /* attempts started */
+    forkpool_task *task;     /* this attempt's task (NULL in --dry-run) */
+    double start_real;       /* epoch seconds */
+    double start_mono;
+    double runtime;          /* seconds */
+    bool ok;                 /* outcome, from the handlers */
+    forkpool_error_kind kind;
+    int code;
+    struct job *next;                  /* completion FIFO */
+    struct job *live_prev, *live_next; /* every job alive */
+};
+
+struct app {
+    struct opts o;
+    struct inputs in;
+    struct tmpl tmpl;
+    unsigned jobs;           /* -j, resolved */
+    bool total_known;
+    unsigned long total;
+    forkpool *pool;
+    int sigfd;
+    int joblog_fd;           /* -1: none */
+    bool joblog_close;
+    unsigned char *slots;    /* slots[i]: slot i+1 is taken */
+    unsigned nrunning;
+    unsigned long next_seq;
+    unsigned long next_print; /* -k: the seq printed next */
+    struct job **heap;        /* -k: finished jobs waiting, min-heap on seq */
+    size_t nheap, heapcap;
+    struct job *done_head, *done_tail; /* completed, not yet processed */
+    struct job *live;
+    unsigned long nfail, nsucc, ndone;
+    enum halt_when halting;
+    int halt_status;          /* exit status decided by --halt; -1: none */
+    int stop_signal;          /* SIGINT/SIGTERM received; 0: none */
+    bool fatal;               /* an internal error: exit 255 */
+    bool input_wait;          /* group 0's stream must be read */
+    /* progress bar */
+    double t0;
+    size_t bar_width;         /* length of the line drawn last; 0: none */
+};
+
+/* A new job for vals (ownership taken, also on failure). NULL: ENOMEM. */
+static struct job *job_new(struct app *a, char **vals)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        vals_free(vals, a->in.ngroups);
+        return NULL;
+    }
+    j->app = a;
+    j->vals = vals;
+    j->seq = a->next_seq++;
+    j->live_next = a->live;
+    if (a->live)
+        a->live->live_prev = j;
+    a->live = j;
+    return j;
+}
+
+/* Frees j and releases its task, if any. */
+static void job_free(struct app *a, struct job *j)
+{
+    if (j->live_prev)
+        j->live_prev->live_next = j->live_next;
+    else
+        a->live = j->live_next;
+    if (j->live_next)
+        j->live_next->live_prev = j->live_prev;
+    forkpool_task_release(j->task);
+    vals_free(j->vals, a->in.ngroups);
+    argv_free(j->argv);
+    free(j->display);
+    free(j);
+}
+
+static void on_done(struct job *j)
+{
+    struct app *a = j->app;
+    j->runtime = mono_now() - j->start_mono;
+    j->next = NULL;
+    if (a->done_tail)
+        a->done_tail->next = j;
+    else
+        a->done_head = j;
+    a->done_tail = j;
+}
+
+/* Task handlers: record the outcome and queue the job for the main loop,
+   which does everything else outside the library's call. */
+static void on_then(forkpool_task *t, const void *result, size_t len, void *ud)
+{
+    (void)t;
+    (void)result;
+    (void)len;
+    struct job *j = ud;
+    j->ok = true;
+    on_done(j);
+}
+
+static void on_catch(forkpool_task *t, const forkpool_error *err, void *ud)
+{
+    (void)t;
+    struct job *j = ud;
+    j->ok = false;
+    j->kind = err->kind;
+    j->code = err->code;
+    on_done(j);
+}
+
+/* The lowest free slot, marked taken (1-based). */
+static unsigned slot_take(struct app *a)
+{
+    for (unsigned i = 0; i < a->jobs; i++)
+        if (!a->slots[i]) {
+            a->slots[i] = 1;
+            return i + 1;
+        }
+    return 1; /* unreachable: at most `jobs` jobs are outstanding */
+}
+
+static void slot_give(struct app *a, unsigned slot)
+{
+    if (slot >= 1 && slot <= a->jobs)
+        a->slots[slot - 1] = 0;
+}
+
+static void bar_draw(struct app *a, bool final);
+
+/* Starts one attempt of j: builds its command and submits it (or, with
+   --dry-run, prints it). 0, or -1 and errno (internal error). */
+static int job_start(struct app *a, struct job *j)
+{
+    argv_free(j->argv);
+    free(j->display);
+    j->argv = NULL;
+    j->display = NULL;
+    if (j->task != NULL) {
+        forkpool_task_release(j->task);
+        j->task = NULL;
+    }
+    j->tries++;
+    j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
+    struct job_ctx c = {j->vals, a->in.ngroups, j->seq, j->slot, a->o.shell};
+    if (build_command(&a->tmpl, &c, &j->argv, &j->display) != 0)
+        return -1;
+    if (a->o.dry_run) {
+        struct sbuf b = {0};
+        sb_adds(&b, j->display);
+        sb_adds(&b, "\n");
+        char *line = sb_take(&b);
+        if (line == NULL)
+            return -1;
+        int r = write_all(STDOUT_FILENO, line, strlen(line));
+        free(line);
+        return r;
+    }
+    struct timespec rt;
+    if (clock_gettime(CLOCK_REALTIME, &rt) != 0)
+        return -1;
+    j->start_real = timespec_s(&rt);
+    j->start_mono = mono_now();
+    forkpool_exec_options eo = {.capture = FORKPOOL_CAPTURE_STDOUT | FORKPOOL_CAPTURE_STDERR};
+    j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
+    if (j->task == NULL)
+        return -1;
+    if (forkpool_catch(forkpool_then(j->task, on_then, j), on_catch, j) == NULL)
+        return -1;
+    a->nrunning++;
+    bar_draw(a, false);
+    return 0;
+}
+
+/* GNU parallel's Exitval and Signal for j's final outcome: exit status;
+   a signal death is 0 and the signal; a timeout -1 and SIGTERM; a program
+   that cannot be run 127 (not found) or 126, like a shell. */
+static void job_status(const struct job *j, int *exitval, int *sig)
+{
+    *exitval = 0;
+    *sig = 0;
+    if (j->ok)
+        return;
+    switch (j->kind) {
+    case FORKPOOL_ERR_EXITED: *exitval = j->code; break;
+    case FORKPOOL_ERR_SIGNALED: *sig = j->code; break;
+    case FORKPOOL_ERR_TIMEOUT:
+    case FORKPOOL_ERR_CANCELLED:
+        *exitval = -1;
+        *sig = SIGTERM;
+        break;
+    case FORKPOOL_ERR_SPAWN: *exitval = j->code == ENOENT ? 127 : 126; break;
+    default: *exitval = -1; break;
+    }
+}
+
+/* Appends buf[0..n) to b with tag before each line (none if tag is NULL). */
+static void add_tagged(struct sbuf *b, const char *buf, size_t n, const char *tag)
+{
+    if (tag == NULL) {
+        sb_add(b, buf, n);
+        return;
+    }
+    size_t i = 0;
+    while (i < n) {
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - buf) + 1 : n;
+        sb_adds(b, tag);
+        sb_add(b, buf + i, end - i);
+        i = end;
+    }
+}
+
+/* Erases the progress bar line, if one is drawn, before other stderr output. */
+static int bar_clear(struct app *a)
+{
+    if (a->bar_width == 0)
+        return 0;
+    struct sbuf b = {0};
+    sb_adds(&b, "\r");
+    for (size_t i = 0; i < a->bar_width; i++)
+        sb_adds(&b, " ");
+    sb_adds(&b, "\r");
+    char *s = sb_take(&b);
+    if (s == NULL)
+        return -1;
+    int r = write_all(STDERR_FILENO, s, strlen(s));
+    free(s);
+    a->bar_width = 0;
+    return r;
+}
+
+/* Prints j's captured stdout and stderr (each in one write, tagged with
+   --tag), then the tool's own message about it, if any. 0, or -1 and errno. */
+static int job_print(struct app *a, struct job *j)
+{
+    char *tag = NULL;
+    if (a->o.tag) {
+        struct sbuf t = {0};
+        for (size_t g = 0; g < a->in.ngroups; g++) {
+            if (g > 0)
+                sb_adds(&t, " ");
+            sb_adds(&t, j->vals[g]);
+        }
+        sb_adds(&t, "\t");
+        if ((tag = sb_take(&t)) == NULL)
+            return -1;
+    }
+    size_t on = 0, en = 0;
+    const char *out = forkpool_task_stdout(j->task, &on);
+    const char *err = forkpool_task_stderr(j->task, &en);
+    struct sbuf bo = {0}, be = {0};
+    if (out != NULL)
+        add_tagged(&bo, out, on, tag);
+    if (err != NULL)
+        add_tagged(&be, err, en, tag);
+    if (!j->ok && j->kind == FORKPOOL_ERR_SPAWN) {
+        sb_adds(&be, "forkpool: cannot run '");
+        sb_adds(&be, j->argv[0]);
+        sb_adds(&be, "': ");
+        sb_adds(&be, strerror(j->code));
+        sb_adds(&be, "\n");
+    } else if (!j->ok && j->kind == FORKPOOL_ERR_TIMEOUT) {
+        sb_printf(&be, "forkpool: timed out after %g s: ", a->o.timeout_s);
+        sb_adds(&be, j->display);
+        sb_adds(&be, "\n");
+    }
+    free(tag);
+    size_t olen = bo.len, elen = be.len;
+    char *os = sb_take(&bo), *es = sb_take(&be);
+    int r = -1;
+    if (os != NULL && es != NULL && write_all(STDOUT_FILENO, os, olen) == 0 &&
+        (elen == 0 || (bar_clear(a) == 0 && write_all(STDERR_FILENO, es, elen) == 0)))
+        r = 0;
+    free(os);
+    free(es);
+    return r;
+}
+
+/* Appends j's line to the joblog (Command with newlines as NUL, as GNU
+   parallel writes them). 0, or -1 and errno. */
+static int joblog_write(struct app *a, const struct job *j)
+{
+    if (a->joblog_fd < 0)
+        return 0;
+    int exitval, sig;
+    job_status(j, &exitval, &sig);
+    size_t out = 0;
+    if (forkpool_task_stdout(j->task, &out) == NULL)
+        out = 0;
+    struct sbuf b = {0};
+    sb_printf(&b, "%lu\t:\t%.3f\t%10.3f\t0\t%zu\t%d\t%d\t", j->seq, j->start_real, j->runtime,
+              out, exitval, sig);
+    for (const char *p = j->display; *p; p++)
+        sb_add(&b, *p == '\n' ? "" : p, 1); /* "" + NUL byte for '\n' */
+    sb_adds(&b, "\n");
+    size_t len = b.len;
+    char *line = sb_take(&b);
+    if (line == NULL)
+        return -1;
+    int r = write_all(a->joblog_fd, line, len);
+    free(line);
+    return r;
+}
+
+/* -k: min-heap of finished jobs on seq. */
+static int heap_push(struct app *a, struct job *j)
+{
+    if (a->nheap == a->heapcap) {
+        size_t cap = a->heapcap ? a->heapcap * 2 : 16;
+        struct job **h = realloc(a->heap, cap * sizeof(struct job *));
+        if (h == NULL)
+            return -1;
+        a->heap = h;
+        a->heapcap = cap;
+    }
+    size_t i = a->nheap++;
+    while (i > 0 && a->heap[(i - 1) / 2]->seq > j->seq) {
+        a->heap[i] = a->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    a->heap[i] = j;
+    return 0;
+}
+
+static struct job *heap_pop(struct app *a)
+{
+    struct job *top = a->heap[0];
+    struct job *last = a->heap[--a->nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= a->nheap)
+            break;
+        if (c + 1 < a->nheap && a->heap[c + 1]->seq < a->heap[c]->seq)
+            c++;
+        if (a->heap[c]->seq >= last->seq)
+            break;
+        a->heap[i] = a->heap[c];
+        i = c;
+    }
+    if (a->nheap > 0)
+        a->heap[i] = last;
+    return top;
+}
+
+/* Prints (and frees) j now, or with -k once every earlier job is printed. */
+static int output_job(struct app *a, struct job *j)
+{
+    if (!a->o.keep_order) {
+        int r = job_print(a, j);
+        job_free(a, j);
+        return r;
+    }
+    if (heap_push(a, j) != 0) {
+        job_free(a, j);
+        return -1;
+    }
+    while (a->nheap > 0 && a->heap[0]->seq == a->next_print) {
+        struct job *k = heap_pop(a);
+        int r = job_print(a, k);
+        job_free(a, k);
+        a->next_print++;
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ===================================================================== */
+/* progress bar                                                          */
+/* ===================================================================== */
+
+/* Redraws the bar on stderr: done/total, percent and ETA when the total is
+   known (all inputs given with :::), else counts. `final` ends the line. */
+static void bar_draw(struct app *a, bool final)
+{
+    if (!a->o.bar)
+        return;
+    struct sbuf b = {0};
+    sb_adds(&b, "\r");
+    unsigned long total = a->total_known ? a->total : 0;
+    if (final && !a->total_known)
+        total = a->ndone;
+    if (total > 0 || final) {
+        unsigned long pct = total ? a->ndone * 100 / total : 100;
+        enum { W = 30 };
+        unsigned long fill = total ? a->ndone * W / total : W;
+        sb_adds(&b, "[");
+        for (unsigned long i = 0; i < W; i++)
+            sb_adds(&b, i < fill ? "#" : "-");
+        sb_printf(&b, "] %3lu%% %lu/%lu", pct, a->ndone, total);
+        if (a->ndone > 0 && a->ndone < total) {
+            double el = mono_now() - a->t0;
+            double eta = el / (double)a->ndone * (double)(total - a->ndone);
+            sb_printf(&b, " ETA %.0fs", eta);
+        }
+    } else {
+        sb_printf(&b, "%lu done", a->ndone);
+    }
+    if (a->nrunning > 0)
+        sb_printf(&b, ", %u running", a->nrunning);
+    size_t width = b.len - 1;
+    while (b.len - 1 < a->bar_width)
+        sb_adds(&b, " ");
+    if (final)
+        sb_adds(&b, "\n");
+    size_t len = b.len;
+    char *s = sb_take(&b);
+    if (s == NULL)
+        return; /* out of memory: skip one frame */
+    if (write_all(STDERR_FILENO, s, len) == 0)
+        a->bar_width = final ? 0 : width;
+    free(s);
+}
+
+/* ===================================================================== */
+/* halt and retries                                                      */
+/* ===================================================================== */
+
+/* Whether a failed attempt of j is run again. */
+static bool should_retry(const struct app *a, const struct job *j)
+{
+    if (j->ok || a->halting != HALT_NEVER || a->stop_signal || a->fatal)
+        return false;
+    return a->o.max_tries == 0 || j->tries < a->o.max_tries;
+}
+
+/* The exit status for --halt ...,fail=1: the failing job's (128+signal for
+   a signal death or timeout, 127/126 when it could not be run). */
+static int job_exit_status(const struct job *j)
+{
+    int exitval, sig;
+    job_status(j, &exitval, &sig);
+    if (exitval > 0 && exitval < 256)
+        return exitval;
+    if (sig > 0)
+        return 128 + sig;
+    return 1;
+}
+
+/* After j's final outcome was counted: starts halting if --halt's
+   condition is met (now: every running job is killed and discarded). */
+static void halt_check(struct app *a, const struct job *j)
+{
+    if (a->o.halt_when == HALT_NEVER || a->halting != HALT_NEVER)
+        return;
+    unsigned long n = a->o.halt_why == HALT_FAIL      ? a->nfail
+                      : a->o.halt_why == HALT_SUCCESS ? a->nsucc
+                                                      : a->ndone;
+    bool counts = a->o.halt_why == HALT_DONE || (a->o.halt_why == HALT_FAIL) == !j->ok;
+    if (!counts || n < a->o.halt_n)
+        return;
+    a->halting = a->o.halt_when;
+    if (a->o.halt_why == HALT_SUCCESS)
+        a->halt_status = 0;
+    else if (a->o.halt_why == HALT_FAIL && a->o.halt_n == 1)
+        a->halt_status = job_exit_status(j);
+    if (bar_clear(a) != 0)
+        a->fatal = true;
+    say("halting (%s): this job %s: %s", a->halting == HALT_NOW ? "now" : "soon",
+        j->ok ? "succeeded" : "failed", j->display);
+    if (a->halting == HALT_NOW)
+        forkpool_stop(a->pool);
+}
+
+/* ===================================================================== */
+/* main loop                                                             */
+/* ===================================================================== */
+
+/* Sets a->fatal after printing what failed. */
+static void fail_internal(struct app *a, const char *what)
+{
+    say("%s: %s", what, strerror(errno));
+    a->fatal = true;
+}
+
+/* Handles one finished attempt: discard (stopping), retry, or log, count,
+   print and check --halt. */
+static void complete_job(struct app *a, struct job *j)
+{
+    a->nrunning--;
+    slot_give(a, j->slot);
+    j->slot = 0;
+    if (a->stop_signal || a->halting == HALT_NOW || a->fatal) {
+        job_free(a, j); /* killed by us, or we are leaving: not reported */
+        return;
+    }
+    if (should_retry(a, j)) {
+        if (job_start(a, j) != 0) {
+            fail_internal(a, "cannot start a job");
+            job_free(a, j);
+        }
+        return;
+    }
+    a->ndone++;
+    if (j->ok)
+        a->nsucc++;
+    else
+        a->nfail++;
+    if (joblog_write(a, j) != 0)
+        fail_internal(a, "cannot write the joblog");
+    halt_check(a, j);
+    if (output_job(a, j) != 0)
+        fail_internal(a, "cannot write output");
+    bar_draw(a, false);
+}
+
+/* Processes every completion the handlers queued. Returns how many. */
+static size_t process_completions(struct app *a)
+{
+    size_t n = 0;
+    while (a->done_head != NULL) {
+        struct job *j = a->done_head;
+        a->done_head = j->next;
+        if (a->done_head == NULL)
+            a->done_tail = NULL;
+        complete_job(a, j);
+        n++;
+    }
+    return n;
+}
+
+/* Starts jobs while slots are free and inputs are at hand; sets
+   a->input_wait when group 0's stream must be read first. */
+static void start_jobs(struct app *a)
+{
+    a->input_wait = false;
+    while (!a->fatal && a->halting == HALT_NEVER && !a->stop_signal &&
+           (a->o.dry_run || a->nrunning < a->jobs)) {
+        char **vals;
+        int r = inputs_next(&a->in, &vals);
+        if (r == 0)
+            a->input_wait = true;
+        if (r == -2)
+            fail_internal(a, "cannot read inputs");
+        if (r != 1)
+            return;
+        struct job *j = job_new(a, vals);
+        if (j == NULL || job_start(a, j) != 0) {
+            fail_internal(a, "cannot start a job");
+            if (j != NULL)
+                job_free(a, j);
+            return;
+        }
+        if (a->o.dry_run) {
+            a->ndone++;
+            job_free(a, j);
+        }
+    }
+}
+
+/* Reads the pending signal: the first SIGINT/SIGTERM stops every job (the
+   loop then drains them); a second one leaves at once. */
+static bool handle_signal(struct app *a)
+{
+    struct signalfd_siginfo si;
+    ssize_t n = read(a->sigfd, &si, sizeof si);
+    if (n != (ssize_t)sizeof si)
+        return false;
+    if (a->stop_signal)
+        return true; /* second signal: give up draining */
+    a->stop_signal = (int)si.ssi_signo;
+    if (a->pool != NULL)
+        forkpool_stop(a->pool);
+    return false;
+}
+
+/* Runs until every job finished (or a signal or error ends the run). */
+static void run(struct app *a)
+{
+    for (;;) {
+        start_jobs(a);
+        if (a->pool != NULL && a->nrunning > 0 && forkpool_poll(a->pool, 0) < 0) {
+            fail_internal(a, "forkpool_poll");
+            return;
+        }
+        if (process_completions(a) > 0)
+            continue;
+        if (a->fatal || (a->nrunning == 0 && !a->input_wait))
+            return;
+        struct pollfd fds[3] = {
+            {.fd = a->sigfd, .events = POLLIN},
+            {.fd = a->nrunning > 0 ? forkpool_fd(a->pool) : -1, .events = POLLIN},
+            {.fd = a->input_wait ? a->in.rd.fd : -1, .events = POLLIN},
+        };
+        if (poll(fds, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            fail_internal(a, "poll");
+            return;
+        }
+        if ((fds[0].revents & POLLIN) && handle_signal(a))
+            return;
+        if (fds[2].revents != 0 && reader_fill(&a->in.rd) != 0) {
+            fail_internal(a, "cannot read inputs");
+            return;
+        }
+    }
+}
+
+/* ===================================================================== */
+/* setup and teardown                                                    */
+/* ===================================================================== */
+
+/* Resolves -j: N, N% of CPUs (at least 1), +N / -N CPUs (at least 1), or 0
+   (as many as possible: every job when the total is known, capped by the
+   fds a job needs). 0, or -1 after a message. */
+static int resolve_jobs(struct app *a)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        cpus = 1;
+    const char *s = a->o.jobs_arg;
+    if (s == NULL) {
+        a->jobs = (unsigned)cpus;
+        return 0;
+    }
+    unsigned long v;
+    size_t len = strlen(s);
+    double j;
+    if (len > 1 && s[len - 1] == '%') {
+        char num[32];
+        if (len - 1 >= sizeof num)
+            goto bad;
+        memcpy(num, s, len - 1);
+        num[len - 1] = '\0';
+        if (parse_ulong(num, &v) != 0)
+            goto bad;
+        j = (double)cpus * (double)v / 100.0;
+    } else if (s[0] == '+' || s[0] == '-') {
+        if (parse_ulong(s + 1, &v) != 0)
+            goto bad;
+        j = s[0] == '+' ? (double)cpus + (double)v : (double)cpus - (double)v;
+    } else {
+        if (parse_ulong(s, &v) != 0)
+            goto bad;
+        if (v == 0) {
+            struct rlimit rl;
+            unsigned long cap = 250;
+            if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                rl.rlim_cur > 64)
+                cap = (unsigned long)(rl.rlim_cur - 32) / 4;
+            if (cap > 4096)
+                cap = 4096;
+            if (a->total_known && a->total < cap)
+                cap = a->total;
+            a->jobs = cap ? (unsigned)cap : 1;
+            return 0;
+        }
+        j = (double)v;
+    }
+    if (j > 1e6) {
+        say("too many jobs for -j: '%s'", s);
+        return -1;
+    }
+    a->jobs = j < 1 ? 1 : (unsigned)j;
+    return 0;
+bad:
+    say("bad value '%s' for -j: expected N, N%%, +N, -N or 0", s);
+    return -1;
+}
+
+/* Opens the joblog and writes its header. 0, or -1 after a message. */
+static int joblog_open(struct app *a)
+{
+    a->joblog_fd = -1;
+    if (a->o.joblog == NULL || a->o.dry_run)
+        return 0;
+    if (strcmp(a->o.joblog, "-") == 0) {
+        a->joblog_fd = STDOUT_FILENO;
+    } else {
+        a->joblog_fd = open(a->o.joblog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (a->joblog_fd < 0) {
+            say("cannot open joblog '%s': %s", a->o.joblog, strerror(errno));
+            return -1;
+        }
+        a->joblog_close = true;
+    }
+    static const char header[] =
+        "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+    if (write_all(a->joblog_fd, header, sizeof header - 1) != 0) {
+        say("cannot write joblog '%s': %s", a->o.joblog, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Blocks SIGINT and SIGTERM and makes a signalfd for them (the library's
+   children start with an empty mask). 0, or -1 after a message. */
+static int signals_setup(struct app *a)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
+        say("sigprocmask: %s", strerror(errno));
+        return -1;
+    }
+    a->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (a->sigfd < 0) {
+        say("signalfd: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything before the first job: inputs, template, -j, joblog, signals,
+   the pool. 0, or -1 after a message. */
+static int setup(struct app *a)
+{
+    if (inputs_init(&a->in, &a->o) != 0)
+        return -1;
+    if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
+        say("out of memory");
+        return -1;
+    }
+    a->total_known = inputs_total(&a->in, &a->total);
+    if (resolve_jobs(a) != 0)
+        return -1;
+    a->slots = calloc(a->jobs, 1);
+    if (a->slots == NULL) {
+        say("out of memory");
+        return -1;
+    }
+    if (joblog_open(a) != 0 || signals_setup(a) != 0)
+        return -1;
+    if (!a->o.dry_run) {
+        forkpool_options po = {.concurrency = a->jobs, .timeout_ms = a->o.timeout_ms};
+        a->pool = forkpool_create(&po);
+        if (a->pool == NULL) {
+            say("cannot create the pool: %s", strerror(errno));
+            return -1;
+        }
+    }
+    a->t0 = mono_now();
+    return 0;
+}
+
+/* Frees everything; destroying the pool kills and reaps what still runs. */
+static void teardown(struct app *a)
+{
+    forkpool_destroy(a->pool); /* frees every task; handlers do not run */
+    a->pool = NULL;
+    for (struct job *j = a->live, *next; j != NULL; j = next) {
+        next = j->live_next;
+        j->task = NULL; /* already freed by destroy */
+        job_free(a, j);
+    }
+    free(a->heap);
+    free(a->slots);
+    if (a->joblog_close)
+        close(a->joblog_fd);
+    if (a->sigfd >= 0)
+        close(a->sigfd);
+    tmpl_free(&a->tmpl);
+    inputs_free(&a->in);
+    opts_free(&a->o);
+}
+
+/* The exit status, as GNU parallel's. */
+static int exit_status(const struct app *a)
+{
+    if (a->stop_signal)
+        return 128 + a->stop_signal;
+    if (a->fatal)
+        return EXIT_USAGE;
+    if (a->halt_status >= 0)
+        return a->halt_status;
+    return a->nfail > 100 ? 101 : (int)a->nfail;
+}
+
+int main(int argc, char **argv)
+{
+    struct app a = {.sigfd = -1, .joblog_fd = -1, .next_seq = 1, .next_print = 1,
+                    .halt_status = -1};
+    if (parse_args(&a.o, argc, argv) != 0) {
+        opts_free(&a.o);
+        return EXIT_USAGE;
+    }
+    if (a.o.help || a.o.version) {
+        int r = a.o.help ? fputs(usage_text, stdout)
+                         : printf("forkpool %s\n", FORKPOOL_VERSION);
+        opts_free(&a.o);
+        return r < 0 || fflush(stdout) != 0 ? EXIT_USAGE : 0;
+    }
+    if (setup(&a) != 0) {
+        teardown(&a);
+        return EXIT_USAGE;
+    }
+    run(&a);
+    if (a.o.bar && !a.stop_signal)
+        bar_draw(&a, true);
+    else if (bar_clear(&a) != 0)
+        a.fatal = true;
+    int status = exit_status(&a);
+    teardown(&a);
+    return status;
+}
