@@ -7,6 +7,7 @@
 #   make bench           benchmarks (see docs/BENCHMARKS.md)
 #   make fuzz            libFuzzer on the wire decoder, FUZZ_SECONDS (60)
 #   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail
+#   make coverage        the tests with gcov; prints line coverage of src/
 #   make install PREFIX=/usr/local
 
 CC       ?= cc
@@ -42,7 +43,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --child-silent-after-fork=yes
 
-.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint install clean FORCE
+.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint coverage install clean FORCE
 
 all: lib examples cli
 
@@ -95,6 +96,17 @@ check-valgrind: $(TESTS) $(CLI)
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
 
+# Line coverage of src/ from the whole suite (C tests and the CLI's).
+coverage:
+	rm -rf build-cov
+	$(MAKE) --no-print-directory BUILD=build-cov OPT='-O0 -g --coverage -DFP_COVERAGE' \
+	    LDLIBS='-lpthread --coverage' check
+	cd build-cov/obj && gcov -n -o . $(LIB_SRC:src/%=../../src/%) 2>/dev/null | \
+	    awk '/^File .*src\/[a-z]*\.c/ {f=$$2; next} /^File/ {f=""} \
+	        f != "" && /^Lines executed/ {split($$2,a,"[:%]"); n=$$4; \
+	        hit+=a[2]*n/100; all+=n; printf "%-16s %6.2f%% of %d\n", f, a[2], n; f=""} \
+	        END {printf "src/ line coverage: %.1f%% of %d lines\n", 100*hit/all, all}'
+
 LINT_SRC := $(LIB_SRC) $(wildcard cli/*.c)
 lint:
 	cppcheck --error-exitcode=1 --quiet --enable=warning,performance,portability \
@@ -140,4 +152,4 @@ install: lib cli $(BUILD)/forkpool.pc
 	install -m 644 docs/forkpool.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-san build-clang build-fuzz
+	rm -rf build build-san build-clang build-fuzz build-cov
