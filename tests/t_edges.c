@@ -135,6 +135,29 @@ static void backlog(void)
     forkpool_destroy(pool);
 }
 
+static forkpool *g_doomed;
+
+static void destroy_in_then(forkpool_task *t, const void *r, size_t n, void *ud)
+{
+    (void)t;
+    (void)r;
+    (void)n;
+    (void)ud;
+    forkpool_destroy(g_doomed);
+}
+
+/* A handler destroys its pool: the pool stops at once, and the await that
+   ran the handler frees it and says so. */
+static void destroy_from_handler(void)
+{
+    g_doomed = forkpool_create(NULL);
+    forkpool_then(forkpool_run(g_doomed, task_quick, NULL, 0), destroy_in_then, NULL);
+    forkpool_run(g_doomed, task_forever, NULL, 0);
+    errno = 0;
+    is(forkpool_await(g_doomed), -1, "await after a handler destroyed the pool fails");
+    is(errno, ECANCELED, "with ECANCELED");
+}
+
 int main(void)
 {
     tap_watchdog(60);
@@ -145,6 +168,7 @@ int main(void)
     huge_limits();
     inline_edges();
     backlog();
+    destroy_from_handler();
     is(tap_fd_count(), fds, "no fd left");
     ok(tap_no_children(), "no child left");
     return done_testing();
