@@ -8,6 +8,7 @@
 #   make fuzz            libFuzzer on the wire decoder, FUZZ_SECONDS (60)
 #   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail
 #   make coverage        the tests with gcov; prints line coverage of src/
+#   make soak            t_load's mixed load for SOAK_SECONDS (600)
 #   make install PREFIX=/usr/local
 
 CC       ?= cc
@@ -43,7 +44,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --child-silent-after-fork=yes
 
-.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint coverage install clean FORCE
+.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint coverage soak install clean FORCE
 
 all: lib examples cli
 
@@ -95,6 +96,10 @@ check-valgrind: $(TESTS) $(CLI)
 
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
+
+SOAK_SECONDS ?= 600
+soak: $(BUILD)/tests/t_load
+	FORKPOOL_SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/t_load
 
 # Line coverage of src/ from the whole suite (C tests and the CLI's).
 coverage:
