@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -177,17 +176,9 @@ static void fp_child_cloexec_all(void)
 static int fp_exec_child(void *arg)
 {
     const struct fp_spawn_args *a = arg;
-    struct sigaction dfl;
     sigset_t none;
 
-    setpgid(0, 0);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != a->parent)
-        _exit(127);
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL); /* EINVAL for libc-reserved ones: fine */
+    fp_child_reset(a->parent);
     int in = a->in >= 0 ? a->in : open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (in < 0 || fp_child_fd(in, 0) == -1 || (a->out >= 0 && fp_child_fd(a->out, 1) == -1) ||
         (a->err >= 0 && fp_child_fd(a->err, 2) == -1))

@@ -152,6 +152,7 @@ int fp_proc_reap(forkpool_task *t, int *status);
 void fp_reap_now(forkpool_task *t);
 
 int fp_pidfd_open(forkpool *pool, pid_t pid);
+void fp_child_reset(pid_t parent);
 
 /* exec.c */
 int fp_exec_spawn(forkpool *pool, forkpool_task *t);

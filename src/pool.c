@@ -285,11 +285,12 @@ static void fp_settle(forkpool_task *t, int known, int status)
     } else if (!(t->flags & FP_T_GOT_END)) {
         if (known)
             fp_task_fail(t, FORKPOOL_ERR_EXITED, WEXITSTATUS(status), NULL,
-                         "task exited with status %d before its function returned",
+                         "task exited with status %d without reporting its end "
+                         "(exit() in the task, or its channel was closed)",
                          WEXITSTATUS(status));
         else
             fp_task_fail(t, FORKPOOL_ERR_EXITED, -1, NULL,
-                         "task's child exited before its function returned, and its exit "
+                         "task's child exited without reporting its end, and its exit "
                          "status was taken by someone else (SIGCHLD ignored, or "
                          "waitpid(-1) in the program)");
         st->failed++;

@@ -105,24 +105,32 @@ static void fp_child_close_library_fds(void)
 }
 
 /*
- * The child's set-up before the task runs: its own process group (so a kill
- * reaches its descendants), death with the parent, default signal handlers
- * and an empty mask (the parent blocked everything across fork so no host
- * handler ran in the child in between), and none of the library's fds.
+ * The first steps of every new child, a fork or an exec's vfork-style clone:
+ * its own process group (so a kill reaches its descendants), death with the
+ * parent (checking the parent did not die before that), and default
+ * handlers for every signal. System calls only, so it is safe in a child
+ * that shares the parent's memory. The caller empties the signal mask once
+ * its other set-up is done (the parent blocked everything across the fork,
+ * so no host handler ran in the child in between).
  */
-static void fp_child_setup(forkpool *pool)
+void fp_child_reset(pid_t parent)
 {
     struct sigaction dfl;
-    sigset_t none;
-
     setpgid(0, 0);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != pool->self)
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
         _exit(127);
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL); /* EINVAL for libc-reserved ones: fine */
+}
+
+/* A forked task's child: fp_child_reset, and none of the library's fds. */
+static void fp_child_setup(forkpool *pool)
+{
+    sigset_t none;
+    fp_child_reset(pool->self);
     fp_child_close_library_fds();
     fp_registry_unlock();
     sigemptyset(&none);

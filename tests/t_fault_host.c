@@ -361,7 +361,7 @@ static void run_mix(int fallback, int ignored)
     is(forkpool_wait(g), 0, "%s: a task leaving a grandchild succeeds", what);
     forkpool_task_release(g);
     pid_t gp = (pid_t)atomic_load(orphan_pid);
-    ok(gp > 0 && tap_wait_pid_dead(gp, 5000), "%s: its grandchild %d was killed", what, (int)gp);
+    ok(gp > 0 && tap_wait_pid_dead(gp, 2000), "%s: its grandchild %d was killed", what, (int)gp);
     if (gp > 0 && !tap_pid_dead(gp))
         kill(gp, SIGKILL);
     atomic_store(orphan_pid, 0);
@@ -372,7 +372,7 @@ static void run_mix(int fallback, int ignored)
     ok(ge && ge->kind == FORKPOOL_ERR_TIMEOUT, "%s: TIMEOUT (%s)", what, kind_of(ge));
     forkpool_task_release(g);
     gp = (pid_t)atomic_load(orphan_pid);
-    ok(gp > 0 && tap_wait_pid_dead(gp, 5000), "%s: its SIGTERM-proof grandchild %d was killed",
+    ok(gp > 0 && tap_wait_pid_dead(gp, 2000), "%s: its SIGTERM-proof grandchild %d was killed",
        what, (int)gp);
     if (gp > 0 && !tap_pid_dead(gp))
         kill(gp, SIGKILL);
