@@ -18,6 +18,9 @@ VERSION  := 0.1.0
 ifeq ($(SANITIZE),1)
 BUILD    ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# A failed allocation is an answer the code under test must handle
+# (t_limits), not a reason to abort.
+export ASAN_OPTIONS ?= allocator_may_return_null=1
 else
 BUILD    ?= build
 SANFLAGS :=

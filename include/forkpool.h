@@ -78,6 +78,14 @@ typedef struct forkpool_options {
     void (*child_init)(void *arg); /* runs in each new child before its task;
                               INLINE: once, in the calling process, at create   */
     void *child_init_arg;  /* passed to child_init                              */
+    size_t max_memory;     /* address-space limit per child (RLIMIT_AS), bytes;
+                              allocations past it fail with ENOMEM inside the
+                              task; 0: none. Not in INLINE mode.                */
+    long max_cpu_ms;       /* CPU time per task (not wall time); past it the
+                              child gets SIGXCPU, then SIGKILL a second later,
+                              and fails SIGNALED with a message naming the
+                              limit; exec tasks: rounded up to whole seconds;
+                              0: none; negative: EINVAL. Not in INLINE mode.   */
 } forkpool_options;
 
 typedef enum {
@@ -107,7 +115,8 @@ typedef struct forkpool_error {
 
 /*
  * Creates a pool. opts may be NULL (all defaults); it is copied. Returns NULL
- * and sets errno: EINVAL (negative timeout_ms or kill_grace_ms, unknown mode),
+ * and sets errno: EINVAL (negative timeout_ms, kill_grace_ms or max_cpu_ms,
+ * unknown mode),
  * ENOTSUP (FORKPOOL_WORKERS), ENOMEM, or the errno of a failed epoll_create1,
  * timerfd_create or eventfd.
  */

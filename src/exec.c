@@ -142,6 +142,7 @@ struct fp_spawn_args {
     int in, out, err; /* fds for 0, 1, 2; -1: /dev/null (in) or inherit */
     int report;       /* write end of the error pipe                  */
     pid_t parent;
+    const forkpool_options *opts;
 };
 
 /* Moves fd onto target (0, 1 or 2), keeping it open across exec. */
@@ -179,6 +180,7 @@ static int fp_exec_child(void *arg)
     sigset_t none;
 
     fp_child_reset(a->parent);
+    fp_child_limits(a->opts, 1);
     int in = a->in >= 0 ? a->in : open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (in < 0 || fp_child_fd(in, 0) == -1 || (a->out >= 0 && fp_child_fd(a->out, 1) == -1) ||
         (a->err >= 0 && fp_child_fd(a->err, 2) == -1))
@@ -307,6 +309,7 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t)
     a.envp = x->envp ? x->envp : environ;
     a.cwd = x->cwd;
     a.parent = getpid();
+    a.opts = &pool->opts;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     fp_registry_lock();
@@ -478,8 +481,8 @@ void fp_exec_write_input(forkpool_task *t)
     fp_proc_close(t, FP_FD_IN);
 }
 
-/* Settles an exec task from how its program ended (after cancel, timeout
-   and abort were ruled out). */
+/* Settles an exec task from how its program ended (after cancel, timeout,
+   abort and death by a signal were ruled out). */
 void fp_exec_settle(forkpool_task *t, int known, int status)
 {
     forkpool_stats *st = &t->pool->stats;
@@ -490,10 +493,6 @@ void fp_exec_settle(forkpool_task *t, int known, int status)
                      "'%s' exited, and its exit status was taken by someone else "
                      "(SIGCHLD ignored, or waitpid(-1) in the program)",
                      name);
-    } else if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL, "'%s' killed by signal %d (%s)%s", name,
-                     sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "");
     } else if (WEXITSTATUS(status) != 0) {
         fp_task_fail(t, FORKPOOL_ERR_EXITED, WEXITSTATUS(status), NULL,
                      "'%s' exited with status %d", name, WEXITSTATUS(status));

@@ -62,6 +62,7 @@ typedef struct fp_proc {
     int fd[FP_NFDS];
     int slot;         /* index in pool->running                            */
     int gone;         /* reaped, or not ours to signal: never kill(pid)     */
+    long cpu_ms;      /* CPU time the reaped child used                     */
     int64_t started;  /* CLOCK_MONOTONIC ns                                 */
     int64_t deadline; /* timeout due; 0: none                               */
     int64_t kill_at;  /* SIGKILL due (after SIGTERM); 0: none               */
@@ -153,6 +154,7 @@ void fp_reap_now(forkpool_task *t);
 
 int fp_pidfd_open(forkpool *pool, pid_t pid);
 void fp_child_reset(pid_t parent);
+void fp_child_limits(const forkpool_options *o, int exec);
 
 /* exec.c */
 int fp_exec_spawn(forkpool *pool, forkpool_task *t);

@@ -252,6 +252,32 @@ static void fp_fill(forkpool *pool)
 /* ---- ending ---- */
 
 /*
+ * t's child died of a signal we did not send as a timeout or cancel. Names
+ * the program for an exec task, and the limit when it was max_cpu_ms
+ * (SIGXCPU, or the SIGKILL that backs it up) or may have been max_memory.
+ */
+static void fp_fail_signaled(forkpool_task *t, int status)
+{
+    const forkpool_options *o = &t->pool->opts;
+    int sig = WTERMSIG(status);
+    char who[96];
+    if (t->exec)
+        snprintf(who, sizeof who, "'%s'", fp_exec_name(t));
+    else
+        snprintf(who, sizeof who, "task");
+    if (o->max_cpu_ms && (sig == SIGXCPU || (sig == SIGKILL && t->proc->cpu_ms >= o->max_cpu_ms)))
+        fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL,
+                     "%s used %ld ms of CPU, over max_cpu_ms (%ld ms), and was killed (%s)", who,
+                     t->proc->cpu_ms, o->max_cpu_ms, strsignal(sig));
+    else
+        fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL, "%s killed by signal %d (%s)%s%s",
+                     who, sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "",
+                     o->max_memory ? " (max_memory is in force: allocations past it fail, "
+                                     "which a task may not expect)"
+                                   : "");
+}
+
+/*
  * Decides how t ended, from what it sent and how its child exited
  * (known: status is a wait status; else it was reaped by someone else, or
  * the task ran inline).
@@ -271,9 +297,7 @@ static void fp_settle(forkpool_task *t, int known, int status)
                      "task ran past its %ld ms limit and was killed", t->timeout_ms);
         st->timed_out++;
     } else if (known && WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL, "task killed by signal %d (%s)%s",
-                     sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "");
+        fp_fail_signaled(t, status);
         st->failed++;
     } else if (t->exec) {
         fp_exec_settle(t, known, status);
@@ -621,7 +645,7 @@ static int fp_env_no_pidfd(void)
 
 static int fp_check_options(const forkpool_options *o)
 {
-    if (o->timeout_ms < 0 || o->kill_grace_ms < 0 ||
+    if (o->timeout_ms < 0 || o->kill_grace_ms < 0 || o->max_cpu_ms < 0 ||
         (o->mode != FORKPOOL_FRESH && o->mode != FORKPOOL_WORKERS &&
          o->mode != FORKPOOL_INLINE)) {
         errno = EINVAL;

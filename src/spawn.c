@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,11 +127,42 @@ void fp_child_reset(pid_t parent)
             sigaction(sig, &dfl, NULL); /* EINVAL for libc-reserved ones: fine */
 }
 
-/* A forked task's child: fp_child_reset, and none of the library's fds. */
+/*
+ * The pool's resource limits, in a new child. max_memory: RLIMIT_AS.
+ * max_cpu_ms: a CPU-time timer sends SIGXCPU at the limit (a forked task;
+ * timers do not survive exec), and RLIMIT_CPU, whole seconds, backs it up
+ * with SIGKILL one second later (exec: SIGXCPU at the rounded-up limit).
+ * System calls only (safe in a vfork-style child).
+ */
+void fp_child_limits(const forkpool_options *o, int exec)
+{
+    if (o->max_memory) {
+        struct rlimit as = {o->max_memory, o->max_memory};
+        setrlimit(RLIMIT_AS, &as);
+    }
+    if (o->max_cpu_ms) {
+        rlim_t secs = (rlim_t)((o->max_cpu_ms + 999) / 1000);
+        struct rlimit cpu = {exec ? secs : secs + 1, secs + 1};
+        setrlimit(RLIMIT_CPU, &cpu);
+        if (!exec) {
+            struct sigevent ev;
+            timer_t id;
+            memset(&ev, 0, sizeof ev);
+            ev.sigev_notify = SIGEV_SIGNAL;
+            ev.sigev_signo = SIGXCPU;
+            struct itimerspec at = {{0, 0}, {o->max_cpu_ms / 1000, (o->max_cpu_ms % 1000) * 1000000}};
+            if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &id) == 0)
+                timer_settime(id, 0, &at, NULL);
+        }
+    }
+}
+
+/* A forked task's child: fp_child_reset, limits, none of the library's fds. */
 static void fp_child_setup(forkpool *pool)
 {
     sigset_t none;
     fp_child_reset(pool->self);
+    fp_child_limits(&pool->opts, 0);
     fp_child_close_library_fds();
     fp_registry_unlock();
     sigemptyset(&none);
@@ -248,11 +280,12 @@ void fp_kill_group(forkpool_task *t, int sig)
         kill(t->pid, sig);
 }
 
-static pid_t fp_waitpid(pid_t pid, int *status, int flags)
+/* waitpid that goes on through EINTR; ru (may be NULL) gets its usage. */
+static pid_t fp_waitpid(pid_t pid, int *status, struct rusage *ru)
 {
     pid_t r;
     do
-        r = waitpid(pid, status, flags);
+        r = wait4(pid, status, 0, ru);
     while (r == -1 && errno == EINTR);
     return r;
 }
@@ -293,7 +326,12 @@ int fp_proc_reap(forkpool_task *t, int *status)
         return 0;
     kill(-t->pid, SIGKILL);
     t->proc->gone = 1;
-    return fp_waitpid(t->pid, status, 0) == t->pid;
+    struct rusage ru;
+    if (fp_waitpid(t->pid, status, &ru) != t->pid)
+        return 0;
+    t->proc->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
+                      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+    return 1;
 }
 
 /* forkpool_destroy: kill t's group now and reap its child. ECHILD (someone
@@ -303,6 +341,6 @@ void fp_reap_now(forkpool_task *t)
     int status;
     fp_kill_group(t, SIGKILL);
     if (!t->proc->gone)
-        fp_waitpid(t->pid, &status, 0);
+        fp_waitpid(t->pid, &status, NULL);
     t->proc->gone = 1;
 }

@@ -11,6 +11,22 @@
 #include "forkpool.h"
 #include "tap.h"
 
+/* RSS growth allowed after warm-up. Under AddressSanitizer freed blocks sit
+   in its quarantine (256 MiB by default) before reuse, so RSS grows until
+   that is full: the bound there is the quarantine's. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FP_ASAN 1
+#endif
+#endif
+#ifdef FP_ASAN
+#define RSS_BOUND_KIB (300L * 1024)
+#else
+#define RSS_BOUND_KIB 4096L
+#endif
+
 enum { OK, THROW, CRASH, SLOW, CANCEL, NKINDS };
 
 /* Of every 50 tasks: one runs into its timeout, one is cancelled, eight
@@ -129,8 +145,9 @@ int main(void)
     is(s.timed_out, want[SLOW], "stats: timed_out");
     is(s.cancelled, want[CANCEL], "stats: cancelled");
     if (rss_start)
-        ok(rss_max - rss_start < 4096, "parent RSS flat: grew %ld KiB after warm-up (bound 4 MiB)",
-           rss_max - rss_start);
+        ok(rss_max - rss_start < RSS_BOUND_KIB,
+           "parent RSS flat: grew %ld KiB after warm-up (bound %ld KiB)", rss_max - rss_start,
+           RSS_BOUND_KIB);
     else
         ok(1, "parent RSS: too few tasks to measure after warm-up (valgrind run)");
     forkpool_destroy(pool);
