@@ -1762,10 +1762,15 @@ static void halt_check(struct app *a, const struct job *j)
 /* main loop                                                             */
 /* ===================================================================== */
 
-/* Sets a->fatal after printing what failed. */
+/* Sets a->fatal after printing what failed. A reader of our output that
+   went away (`forkpool ... | head`) is no error to report: we stop quietly,
+   killing what runs, and exit as a process killed by SIGPIPE would (141). */
 static void fail_internal(struct app *a, const char *what)
 {
-    say("%s: %s", what, strerror(errno));
+    if (errno == EPIPE)
+        a->stop_signal = SIGPIPE;
+    else
+        say("%s: %s", what, strerror(errno));
     a->fatal = true;
 }
 
@@ -2065,10 +2070,34 @@ static int exit_status(const struct app *a)
     return a->nfail > 100 ? 101 : (int)a->nfail;
 }
 
+/* Opens /dev/null on any of fds 0-2 that is closed, so that no fd we make
+   (the signalfd, the pool's) lands there and is mistaken for a standard
+   stream or handed to a job as one. 0, or -1. */
+static int std_fds_open(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (n != fd) {
+            if (n >= 0)
+                close(n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct app a = {.sigfd = -1, .joblog_fd = -1, .next_seq = 1, .next_print = 1,
                     .halt_status = -1};
+    /* Jobs get default handlers from the library; we want EPIPE, not death,
+       when our reader goes away, so we can still kill what runs. */
+    if (std_fds_open() != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        say("cannot set up standard streams: %s", strerror(errno));
+        return EXIT_USAGE;
+    }
     if (parse_args(&a.o, argc, argv) != 0) {
         opts_free(&a.o);
         return EXIT_USAGE;

@@ -138,6 +138,8 @@ const char *fp_exec_name(const forkpool_task *t)
 struct fp_spawn_args {
     char **paths;     /* candidate files for argv[0], in PATH order */
     char **argv, **envp;
+    char **sh_argv;   /* "sh", <slot for the file>, argv[1..]: a file with
+                         no #! line runs under /bin/sh, as with execvp    */
     const char *cwd;
     int in, out, err; /* fds for 0, 1, 2; -1: /dev/null (in) or inherit */
     int report;       /* write end of the error pipe                  */
@@ -194,6 +196,12 @@ static int fp_exec_child(void *arg)
     for (size_t i = 0; a->paths[i]; i++) {
         execve(a->paths[i], a->argv, a->envp);
         err = errno;
+        if (err == ENOEXEC) {
+            a->sh_argv[1] = a->paths[i]; /* a store, not an allocation */
+            execve("/bin/sh", a->sh_argv, a->envp);
+            err = errno;
+            break;
+        }
         if (err == EACCES)
             denied = 1;
         else if (err != ENOENT && err != ENOTDIR)
@@ -299,12 +307,20 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t)
 
     memset(&a, 0, sizeof a);
     a.paths = fp_exec_paths(x->argv[0]);
-    if (!stack || !a.paths) {
+    size_t argc = 0;
+    while (x->argv[argc])
+        argc++;
+    a.sh_argv = calloc(argc + 2, sizeof(char *));
+    if (!stack || !a.paths || !a.sh_argv) {
         free(stack);
         fp_strv_free(a.paths);
+        free(a.sh_argv);
         errno = ENOMEM;
         return -1;
     }
+    a.sh_argv[0] = "sh";
+    for (size_t i = 1; i < argc; i++)
+        a.sh_argv[i + 1] = x->argv[i];
     a.argv = x->argv;
     a.envp = x->envp ? x->envp : environ;
     a.cwd = x->cwd;
@@ -326,8 +342,13 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t)
         /* Blocking reads of the report: the parent end was made
            non-blocking like the others. */
         fcntl(rep[0], F_SETFL, 0);
+        /* The child runs on this thread's state: a pending cancellation
+           must not act in it (open and write are cancellation points). */
+        int cancel;
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
         pid = clone(fp_exec_child, stack + FP_EXEC_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
         saved = errno;
+        pthread_setcancelstate(cancel, NULL);
     }
     fp_close_if(rep[1]);
     fp_close_if(out[1]);
@@ -363,6 +384,7 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     free(stack);
     fp_strv_free(a.paths);
+    free(a.sh_argv);
     if (pid <= 0) {
         errno = saved;
         return -1;
@@ -372,44 +394,41 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t)
 
 /* ---- serving the program's streams ---- */
 
-/* Appends n bytes of room to b; NULL if that is impossible. */
-static unsigned char *fp_buf_room(fp_buf *b, size_t n)
+/* Appends p[0..n) to b, growing it geometrically. 0, or -1 (no memory). */
+static int fp_buf_append(fp_buf *b, const void *p, size_t n)
 {
-    if (b->cap - b->len >= n)
-        return b->p + b->len;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len < n) {
-        if (cap > SIZE_MAX / 2)
-            return NULL;
-        cap *= 2;
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < n) {
+            if (cap > SIZE_MAX / 2)
+                return -1;
+            cap *= 2;
+        }
+        unsigned char *q = realloc(b->p, cap);
+        if (!q)
+            return -1;
+        b->p = q;
+        b->cap = cap;
     }
-    unsigned char *p = realloc(b->p, cap);
-    if (!p)
-        return NULL;
-    b->p = p;
-    b->cap = cap;
-    return p + b->len;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
 }
 
 /*
  * Reads up to budget bytes of the program's stdout (k = FP_FD_OUT) or
- * stderr (FP_FD_ERR) into its buffer. Over max_output, or out of memory:
- * the task fails with FORKPOOL_ERR_OUTPUT and is killed.
+ * stderr (FP_FD_ERR) into its buffer, through the pool's staging buffer
+ * (so a stream that stays empty costs nothing). Over max_output, or out of
+ * memory: the task fails with FORKPOOL_ERR_OUTPUT and is killed.
  */
 void fp_exec_read(forkpool_task *t, int k, size_t budget)
 {
     fp_proc *pr = t->proc;
     fp_buf *b = k == FP_FD_OUT ? &t->exec->out : &t->exec->err;
+    unsigned char *stage = t->pool->stage;
     size_t max = t->pool->opts.max_output;
     while (pr->fd[k] >= 0 && budget > 0) {
-        unsigned char *room = fp_buf_room(b, FP_READ_CHUNK);
-        if (!room) {
-            fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
-                         "cannot allocate memory for the output of '%s'", fp_exec_name(t));
-            fp_task_abort(t);
-            return;
-        }
-        ssize_t n = read(pr->fd[k], room, FP_READ_CHUNK);
+        ssize_t n = read(pr->fd[k], stage, FP_READ_CHUNK);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -426,12 +445,17 @@ void fp_exec_read(forkpool_task *t, int k, size_t budget)
                 fp_check_soon(t);
             return;
         }
-        b->len += (size_t)n;
         budget -= (size_t)n < budget ? (size_t)n : budget;
-        if (max && b->len > max) {
+        if (max && b->len + (size_t)n > max) {
             fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
                          "'%s' wrote more than max_output (%zu bytes) to std%s",
                          fp_exec_name(t), max, k == FP_FD_OUT ? "out" : "err");
+            fp_task_abort(t);
+            return;
+        }
+        if (fp_buf_append(b, stage, (size_t)n) == -1) {
+            fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
+                         "cannot allocate memory for the output of '%s'", fp_exec_name(t));
             fp_task_abort(t);
             return;
         }

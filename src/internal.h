@@ -147,6 +147,7 @@ int fp_spawn(forkpool *pool, forkpool_task *t);
 void fp_proc_release(forkpool_task *t);
 void fp_proc_close(forkpool_task *t, int k);
 void fp_close_if(int fd);
+int fp_fd_high(int fd);
 void fp_kill_group(forkpool_task *t, int sig);
 int fp_proc_probe(forkpool_task *t);
 int fp_proc_reap(forkpool_task *t, int *status);

@@ -175,7 +175,10 @@ void fp_task_abort(forkpool_task *t)
     t->flags |= FP_T_ABORTED | FP_T_KILLING;
     fp_kill_group(t, SIGKILL);
     t->proc->deadline = t->proc->kill_at = 0;
+    /* Stop reading and feeding it; what was captured so far stays. */
     fp_proc_close(t, FP_FD_OUT);
+    fp_proc_close(t, FP_FD_ERR);
+    fp_proc_close(t, FP_FD_IN);
     fp_check_soon(t);
 }
 
@@ -626,9 +629,9 @@ static void fp_pool_close_fds(forkpool *pool)
 
 static int fp_pool_open_fds(forkpool *pool)
 {
-    pool->epfd = epoll_create1(EPOLL_CLOEXEC);
-    pool->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    pool->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pool->epfd = fp_fd_high(epoll_create1(EPOLL_CLOEXEC));
+    pool->timerfd = fp_fd_high(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    pool->eventfd = fp_fd_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (pool->epfd < 0 || pool->timerfd < 0 || pool->eventfd < 0 ||
         fp_epoll_add(pool, pool->timerfd, FP_EV_TIMER, EPOLLIN) == -1 ||
         fp_epoll_add(pool, pool->eventfd, FP_EV_WAKE, EPOLLIN) == -1)

@@ -69,6 +69,23 @@ void fp_registry_remove(forkpool *pool)
         pool->reg_next->reg_prev = pool->reg_prev;
 }
 
+/*
+ * Moves a library fd that landed on 0, 1 or 2 (the host had closed a
+ * standard stream) to 3 or above, close-on-exec: else a program run with
+ * inherited standard streams would receive it as one. Returns the fd to
+ * use; on failure the original, which still works for the library.
+ */
+int fp_fd_high(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (moved == -1)
+        return fd;
+    close(fd);
+    return moved;
+}
+
 void fp_close_if(int fd)
 {
     if (fd >= 0)
@@ -141,7 +158,7 @@ void fp_child_limits(const forkpool_options *o, int exec)
         setrlimit(RLIMIT_AS, &as);
     }
     if (o->max_cpu_ms) {
-        rlim_t secs = (rlim_t)((o->max_cpu_ms + 999) / 1000);
+        rlim_t secs = (rlim_t)(o->max_cpu_ms / 1000 + (o->max_cpu_ms % 1000 != 0));
         struct rlimit cpu = {exec ? secs : secs + 1, secs + 1};
         setrlimit(RLIMIT_CPU, &cpu);
         if (!exec) {
@@ -175,7 +192,7 @@ int fp_pidfd_open(forkpool *pool, pid_t pid)
     if (!pool->no_pidfd) {
         int fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd >= 0)
-            return fd;
+            return fp_fd_high(fd);
         /* ENOSYS (old kernel, valgrind): poll from now on. Any other
            failure (EMFILE, ...): this task alone is polled. */
         if (errno == ENOSYS)
@@ -221,7 +238,7 @@ int fp_spawn(forkpool *pool, forkpool_task *t)
            which we signal the group before it exists. */
         setpgid(pid, pid);
         t->pid = pid;
-        pr->fd[FP_FD_OUT] = p[0];
+        pr->fd[FP_FD_OUT] = fp_fd_high(p[0]);
         pr->fd[FP_FD_EXIT] = fp_pidfd_open(pool, pid);
         pr->slot = (int)pool->nrunning;
         pool->running[pool->nrunning++] = t;

@@ -4,6 +4,7 @@
    group; it receives only fds 0-2; bad arguments are refused. Run with and
    without pidfd. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -213,6 +214,51 @@ static void bad_args(void)
     ok(!forkpool_task_stderr(NULL, NULL) && errno == EINVAL, "stderr of NULL: EINVAL");
 }
 
+/* A file with no #! line runs under /bin/sh, as execvp would. */
+static void no_shebang(void)
+{
+    char path[] = "/tmp/forkpool-t_exec-XXXXXX";
+    int fd = mkstemp(path);
+    const char body[] = "echo \"plain script $1\"\n";
+    ok(fd >= 0 && write(fd, body, sizeof body - 1) == (ssize_t)sizeof body - 1 &&
+           fchmod(fd, 0700) == 0 && close(fd) == 0,
+       "made a script without #!");
+    forkpool *p = forkpool_create(NULL);
+    forkpool_exec_options o = capture_both();
+    const char *argv[] = {path, "arg", NULL};
+    forkpool_task *t = run(p, argv, &o);
+    size_t n;
+    const char *r = forkpool_task_result(t, &n);
+    is_mem(r, n, "plain script arg\n", 17, "it ran under /bin/sh with its arguments");
+    forkpool_destroy(p);
+    unlink(path);
+}
+
+/* A host that closed stdout: the pool's fds must not land on fd 1, where a
+   program inheriting stdout would receive one. */
+static void closed_stdout(void)
+{
+    int *seen = tap_shared(sizeof(int));
+    pid_t sub = fork();
+    if (sub == 0) {
+        close(1);
+        forkpool *p = forkpool_create(NULL);
+        forkpool_exec_options o = {0};
+        o.capture = FORKPOOL_CAPTURE_STDERR;
+        const char *argv[] = {"sh", "-c", "readlink /proc/self/fd/1 >&2", NULL};
+        forkpool_task *t = forkpool_exec(p, argv, &o);
+        forkpool_wait(t);
+        size_t n;
+        const char *e = forkpool_task_stderr(t, &n);
+        *seen = e && memmem(e, n, "anon_inode", 10) ? 1 : 2;
+        forkpool_destroy(p);
+        _exit(0);
+    }
+    waitpid(sub, NULL, 0);
+    is(*seen, 2, "with stdout closed, no library fd reaches the program as its stdout");
+    tap_shared_free(seen, sizeof(int));
+}
+
 /* The program dies with the pool's process. */
 static void death(void)
 {
@@ -249,6 +295,8 @@ int main(void)
     }
     unsetenv("FORKPOOL_NO_PIDFD");
     bad_args();
+    no_shebang();
+    closed_stdout();
     death();
     is(tap_fd_count(), fds, "no fd left");
     ok(tap_no_children(), "no child left");
