@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 bin=${BUILD:-build}/bench
 
-for b in fresh workloads; do
+for b in fresh workloads queue_mem; do
     if [ ! -x "$bin/$b" ]; then
         echo "bench/run.sh: $bin/$b is missing; run 'make bench'" >&2
         exit 2
@@ -21,6 +21,7 @@ trap 'rm -f "$out"' EXIT INT TERM
 
 "$bin/fresh" >>"$out"
 "$bin/workloads" >>"$out"
+"$bin/queue_mem" >>"$out"
 # The command-line tool against posix_spawn, xargs and GNU parallel: its own
 # table, printed after this one.
 cli_table=$(BUILD=${BUILD:-build} sh bench/cli.sh)

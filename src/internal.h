@@ -40,6 +40,12 @@ typedef struct fp_buf {
     size_t len, cap;
 } fp_buf;
 
+/* A task's failure, allocated when it fails (most tasks never do). */
+typedef struct fp_err {
+    forkpool_error err;
+    char *type, *msg; /* owned copies behind err.type / err.message, or NULL */
+} fp_err;
+
 typedef struct fp_msg {
     struct fp_msg *next;
     size_t len;
@@ -90,15 +96,21 @@ struct forkpool_task {
     forkpool *pool;
     forkpool_fn fn;
     forkpool_task *all_prev, *all_next; /* every task of the pool        */
-    forkpool_task *q_prev, *q_next;     /* the run queue                 */
-    forkpool_task *d_next;              /* the dispatch list             */
+    forkpool_task *q_prev;              /* the run queue                 */
+    union {                             /* a task is on one list at most: */
+        forkpool_task *q_next;          /* the run queue, or             */
+        forkpool_task *d_next;          /* the dispatch list             */
+    };
     fp_handler *handlers;
     uint32_t nhandlers, cap_handlers, next_handler;
     uint32_t flags;
-    int pins;                           /* forkpool_wait in progress     */
-    forkpool_state state;
     pid_t pid;
     int end_rc;                         /* the function's return value   */
+    uint8_t state;                      /* a forkpool_state              */
+    uint8_t err_kind;                   /* e's kind, kept even when e
+                                           could not be allocated         */
+    uint16_t pins;                      /* dispatch or forkpool_wait in
+                                           progress: do not free         */
     long timeout_ms;
     fp_proc *proc;                      /* while the child exists        */
     fp_exec *exec;                      /* a program task, else NULL     */
@@ -106,9 +118,7 @@ struct forkpool_task {
     size_t backlog;                     /* bytes of messages queued      */
     unsigned char *result;
     size_t result_len;
-    forkpool_error err;
-    char *err_type; /* owned copies behind err.type / err.message, or NULL */
-    char *err_msg;
+    fp_err *e;                          /* the failure, or NULL          */
     size_t arg_len;
     unsigned char arg[];
 };
@@ -174,6 +184,8 @@ void fp_run_inline(forkpool_task *t);
 void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const char *type,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void fp_task_free(forkpool_task *t);
+const forkpool_error *fp_task_err(const forkpool_task *t);
+void fp_task_clear_err(forkpool_task *t);
 void fp_task_maybe_free(forkpool_task *t);
 void fp_task_run_handlers(forkpool_task *t);
 int fp_task_settled(const forkpool_task *t);

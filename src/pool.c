@@ -337,9 +337,7 @@ static void fp_settle(forkpool_task *t, int known, int status)
         st->succeeded++;
     }
     if (t->state == FORKPOOL_SUCCEEDED) {
-        free(t->err_type);
-        free(t->err_msg);
-        t->err_type = t->err_msg = NULL;
+        fp_task_clear_err(t);
     } else {
         free(t->result);
         t->result = NULL;

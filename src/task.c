@@ -35,30 +35,66 @@ const char *forkpool_error_kind_name(forkpool_error_kind kind)
     return fp_kind_names[kind];
 }
 
+/* What a failure reads as when there was no memory to record it. */
+#define FP_NOMEM_ERR(k, type)                                                                  \
+    [k] = {k, type, "the task failed, and there was no memory to record how", 0}
+static const forkpool_error fp_nomem_errs[] = {
+    FP_NOMEM_ERR(FORKPOOL_ERR_THROWN, "forkpool.thrown"),
+    FP_NOMEM_ERR(FORKPOOL_ERR_EXITED, "forkpool.exited"),
+    FP_NOMEM_ERR(FORKPOOL_ERR_SIGNALED, "forkpool.signaled"),
+    FP_NOMEM_ERR(FORKPOOL_ERR_TIMEOUT, "forkpool.timeout"),
+    FP_NOMEM_ERR(FORKPOOL_ERR_CANCELLED, "forkpool.cancelled"),
+    FP_NOMEM_ERR(FORKPOOL_ERR_SPAWN, "forkpool.spawn"),
+    FP_NOMEM_ERR(FORKPOOL_ERR_OUTPUT, "forkpool.output"),
+    FP_NOMEM_ERR(FORKPOOL_ERR_PROTOCOL, "forkpool.protocol"),
+};
+
+const forkpool_error *fp_task_err(const forkpool_task *t)
+{
+    return t->e ? &t->e->err : &fp_nomem_errs[t->err_kind];
+}
+
+void fp_task_clear_err(forkpool_task *t)
+{
+    if (!t->e)
+        return;
+    free(t->e->type);
+    free(t->e->msg);
+    free(t->e);
+    t->e = NULL;
+}
+
 /*
  * Records t's failure (replacing any earlier one). type NULL: the kind's own
- * type. If memory is short the message falls back to the kind's name, so the
- * error is never lost and its message never empty.
+ * type. If memory is short the type and message fall back to the kind's
+ * own, or the whole record to a fixed one, so the error is never lost and
+ * its message never empty.
  */
 void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const char *type,
                   const char *fmt, ...)
 {
     char *msg = NULL;
     va_list ap;
-    free(t->err_type);
-    free(t->err_msg);
-    t->err_type = type ? strdup(type) : NULL;
+    t->err_kind = (uint8_t)kind;
+    if (!t->e && !(t->e = calloc(1, sizeof *t->e))) {
+        t->flags |= FP_T_HAS_ERR;
+        return;
+    }
+    fp_err *e = t->e;
+    free(e->type);
+    free(e->msg);
+    e->type = type ? strdup(type) : NULL;
     va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0 || !*msg) {
         free(msg);
         msg = NULL;
     }
     va_end(ap);
-    t->err_msg = msg;
-    t->err.kind = kind;
-    t->err.code = code;
-    t->err.type = t->err_type ? t->err_type : fp_kind_types[kind];
-    t->err.message = msg ? msg : fp_kind_types[kind];
+    e->msg = msg;
+    e->err.kind = kind;
+    e->err.code = code;
+    e->err.type = e->type ? e->type : fp_kind_types[kind];
+    e->err.message = msg ? msg : fp_kind_types[kind];
     t->flags |= FP_T_HAS_ERR;
 }
 
@@ -124,8 +160,7 @@ void fp_task_free(forkpool_task *t)
     free(t->handlers);
     fp_msgs_free(t);
     free(t->result);
-    free(t->err_type);
-    free(t->err_msg);
+    fp_task_clear_err(t);
     fp_exec_free(t->exec);
     free(t);
 }
@@ -253,7 +288,7 @@ static void fp_deliver_messages(forkpool_task *t)
 
 static int fp_catch_matches(const fp_handler *h, const forkpool_task *t)
 {
-    return !h->type || strcmp(h->type, t->err.type) == 0;
+    return !h->type || strcmp(h->type, fp_task_err(t)->type) == 0;
 }
 
 static void fp_call(forkpool_task *t, const fp_handler *h)
@@ -274,10 +309,10 @@ static void fp_call(forkpool_task *t, const fp_handler *h)
             return;
         t->flags |= FP_T_TAKEN;
         pool->in_handler++;
-        h->fn.catch_(t, &t->err, h->ud);
+        h->fn.catch_(t, fp_task_err(t), h->ud);
         break;
     case FP_H_TIMEOUT:
-        if (!failed || t->err.kind != FORKPOOL_ERR_TIMEOUT)
+        if (!failed || t->err_kind != FORKPOOL_ERR_TIMEOUT)
             return;
         pool->in_handler++;
         h->fn.timeout(t, h->ud);
@@ -302,7 +337,7 @@ void fp_task_run_handlers(forkpool_task *t)
     int first = !(t->flags & FP_T_SEEN);
     if (first) {
         t->flags |= FP_T_SEEN;
-        if (t->state == FORKPOOL_FAILED && t->err.kind == FORKPOOL_ERR_TIMEOUT &&
+        if (t->state == FORKPOOL_FAILED && t->err_kind == FORKPOOL_ERR_TIMEOUT &&
             fp_has_handler(t, FP_H_TIMEOUT))
             t->flags |= FP_T_TAKEN;
     }
@@ -346,7 +381,7 @@ const forkpool_error *forkpool_task_error(const forkpool_task *t)
         errno = EINVAL;
         return NULL;
     }
-    return t->state == FORKPOOL_FAILED ? &t->err : NULL;
+    return t->state == FORKPOOL_FAILED ? fp_task_err(t) : NULL;
 }
 
 pid_t forkpool_task_pid(const forkpool_task *t)
