@@ -88,8 +88,7 @@ enum {
     FP_T_GOT_END = 1 << 7,    /* END frame received                       */
     FP_T_THREW = 1 << 8,      /* THROW frame received                     */
     FP_T_ABORTED = 1 << 9,    /* killed for bad output; err already set   */
-    FP_T_HAS_ERR = 1 << 10,   /* err holds the failure                    */
-    FP_T_HAS_RESULT = 1 << 11 /* RESULT frame received                    */
+    FP_T_HAS_RESULT = 1 << 10 /* RESULT frame received                    */
 };
 
 struct forkpool_task {

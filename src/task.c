@@ -76,10 +76,8 @@ void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const ch
     char *msg = NULL;
     va_list ap;
     t->err_kind = (uint8_t)kind;
-    if (!t->e && !(t->e = calloc(1, sizeof *t->e))) {
-        t->flags |= FP_T_HAS_ERR;
-        return;
-    }
+    if (!t->e && !(t->e = calloc(1, sizeof *t->e)))
+        return; /* fp_task_err answers from err_kind */
     fp_err *e = t->e;
     free(e->type);
     free(e->msg);
@@ -95,7 +93,6 @@ void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const ch
     e->err.code = code;
     e->err.type = e->type ? e->type : fp_kind_types[kind];
     e->err.message = msg ? msg : fp_kind_types[kind];
-    t->flags |= FP_T_HAS_ERR;
 }
 
 int fp_task_settled(const forkpool_task *t)
