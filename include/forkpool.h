@@ -58,8 +58,8 @@ typedef int (*forkpool_fn)(forkpool_ctx *ctx, const void *arg, size_t len);
 
 typedef enum {
     FORKPOOL_FRESH,   /* a new child per task (the default)                     */
-    FORKPOOL_WORKERS, /* reused workers: not built yet, forkpool_create fails
-                         with ENOTSUP                                           */
+    FORKPOOL_WORKERS, /* `concurrency` long-lived workers, forked lazily, each
+                         running many tasks in turn (see "WORKERS mode")        */
     FORKPOOL_INLINE   /* in the calling process, for debugging: no isolation, no
                          timeouts, a crash or exit() in a task ends the program */
 } forkpool_mode;
@@ -86,6 +86,19 @@ typedef struct forkpool_options {
                               and fails SIGNALED with a message naming the
                               limit; exec tasks: rounded up to whole seconds;
                               0: none; negative: EINVAL. Not in INLINE mode.   */
+    unsigned max_tasks_per_worker; /* WORKERS: a worker exits after this many
+                              tasks and a fresh one takes its place (bounds
+                              what a leaking task can pile up); 0: never       */
+    int fork_server;       /* non-zero: forkpool_create starts a helper process
+                              and every child (FRESH) or worker (WORKERS) is
+                              forked from it, so starting one costs the same
+                              however large the program has grown since, and
+                              threads started after create cannot leave locks
+                              held in children. A child then sees the program
+                              as it was at forkpool_create, plus its argument
+                              bytes. Exit detection, timeouts and kills work
+                              as without it (children are the pool process's
+                              own, by CLONE_PARENT). Not in INLINE mode.       */
 } forkpool_options;
 
 typedef enum {
@@ -116,9 +129,8 @@ typedef struct forkpool_error {
 /*
  * Creates a pool. opts may be NULL (all defaults); it is copied. Returns NULL
  * and sets errno: EINVAL (negative timeout_ms, kill_grace_ms or max_cpu_ms,
- * unknown mode),
- * ENOTSUP (FORKPOOL_WORKERS), ENOMEM, or the errno of a failed epoll_create1,
- * timerfd_create or eventfd.
+ * unknown mode, fork_server with INLINE), ENOMEM, or the errno of a failed
+ * epoll_create1, timerfd_create, eventfd, or of starting the fork server.
  */
 forkpool *forkpool_create(const forkpool_options *opts);
 
@@ -284,6 +296,58 @@ const void *forkpool_task_stderr(const forkpool_task *t, size_t *len);
 /* An exec task's captured stdout so far, whatever its outcome (a function
    task: its result once it succeeded); NULL + EINVAL for NULL. */
 const void *forkpool_task_stdout(const forkpool_task *t, size_t *len);
+
+/*
+ * WORKERS mode. Each worker is a fork of the program (or of the fork
+ * server) made when a task first needs it; child_init runs once per worker.
+ * A worker sees the program as it was when the worker was forked, not as it
+ * is when a task is queued: pass what a task needs in its argument bytes.
+ * Results, messages, throw, timeouts, cancel and max_output behave as in
+ * FRESH. A task that crashes, exits, times out, is cancelled while running
+ * or breaks the protocol kills only its own worker: it fails with the same
+ * kind as in FRESH, a fresh worker replaces the dead one, and the tasks that
+ * had been sent to that worker but not started run on another worker
+ * untouched. Several tasks are kept in flight per worker; a task counts as
+ * RUNNING from when it is handed to a worker, and its timeout counts from
+ * when the worker is free to start it. forkpool_task_pid gives the worker's
+ * pid. Unlike FRESH, a task's descendants and process-wide changes (signal
+ * handlers, memory it leaks, files it leaves open) outlive the task until
+ * its worker ends: max_tasks_per_worker bounds that. Program tasks
+ * (forkpool_exec) run as in FRESH, each taking one of the concurrency slots.
+ */
+
+/*
+ * Batched map (any mode but INLINE runs it in children; INLINE runs it in
+ * place). Runs fn on each of count items (item_size bytes each, contiguous
+ * at items), many items per round trip; each call sees one item as its
+ * argument and may forkpool_return / forkpool_throw / return non-zero as a
+ * task would (forkpool_send is EINVAL in a map item). on_result runs once
+ * per item, in input order, in the calling thread: result/len the item's
+ * result, err NULL; or, for a failed item, result NULL and err its error
+ * (valid during the call). An item that crashes or times out (timeout_ms
+ * applies to each item) fails only itself: the items after it in its batch
+ * run again elsewhere. Returns the number of failed items, or -1 and errno:
+ * EINVAL (NULL pool/fn/on_result, NULL items with count > 0, item_size 0
+ * with count > 0), EDEADLK (from a handler), ENOMEM, ECANCELED (the pool
+ * was stopped or destroyed meanwhile; on_result has run for a prefix).
+ * Other tasks of the pool keep running and their handlers run meanwhile.
+ */
+typedef void (*forkpool_map_fn)(size_t index, const void *result, size_t len,
+                                const forkpool_error *err, void *ud);
+int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count,
+                 size_t item_size, forkpool_map_fn on_result, void *ud);
+
+/*
+ * In the child: memory for a result of len bytes, built in place. Once the
+ * task function returns 0, the parent sees these bytes as the task's result
+ * with no copy (the parent maps the same pages). Calling it again replaces
+ * the previous buffer. It counts as forkpool_return: after it,
+ * forkpool_return fails with EALREADY, and max_output applies to len.
+ * NULL and errno: EINVAL (NULL ctx), EALREADY (forkpool_return or
+ * forkpool_throw came first), EMSGSIZE (over max_output), ENOMEM, or a
+ * failed memfd_create/mmap's errno. In INLINE mode it is plain memory.
+ */
+void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len);
 
 typedef enum {
     FORKPOOL_QUEUED,
