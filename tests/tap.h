@@ -406,4 +406,41 @@ static inline void tap_shared_free(void *p, size_t size)
         munmap(p, size);
 }
 
+/* -------------------------------------------------------------- variants */
+
+/*
+ * The suite runs once per pool variant: FORKPOOL_TEST_VARIANT is "fresh"
+ * (or unset), "workers" (every FRESH pool a test makes becomes a WORKERS
+ * pool), "server" (fork_server on) or "workers-server" (both). Tests call
+ * forkpool_create as users do; this macro routes them through the variant.
+ * A test whose promise differs between modes asks tap_workers() /
+ * tap_server() and asserts the promise of the mode it runs in.
+ */
+#ifdef FORKPOOL_H
+static inline const char *tap_variant(void)
+{
+    const char *v = getenv("FORKPOOL_TEST_VARIANT");
+    return v && *v ? v : "fresh";
+}
+
+static inline int tap_workers(void) { return strncmp(tap_variant(), "workers", 7) == 0; }
+static inline int tap_server(void) { return strstr(tap_variant(), "server") != NULL; }
+
+static inline forkpool *tap_forkpool_create(const forkpool_options *opts)
+{
+    forkpool_options o;
+    memset(&o, 0, sizeof o);
+    if (opts)
+        o = *opts;
+    if (o.mode == FORKPOOL_FRESH) {
+        if (tap_workers())
+            o.mode = FORKPOOL_WORKERS;
+        if (tap_server())
+            o.fork_server = 1;
+    }
+    return (forkpool_create)(&o);
+}
+#define forkpool_create(opts) tap_forkpool_create(opts)
+#endif
+
 #endif /* FORKPOOL_TESTS_TAP_H */
