@@ -184,23 +184,35 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
     return -1;
 }
 
-/* In a new child, after fp_child_setup: run the task and report its end. */
-_Noreturn void fp_child_main(forkpool_task *t, int fd)
+/* Runs fn(arg) with a fresh ctx on channel fd and reports its end. 0, or
+   -1 if the END frame could not be sent (the parent is gone or gave up). */
+int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len)
 {
-    forkpool *pool = t->pool;
     forkpool_ctx ctx = {fd, NULL, 0, 0};
-    if (pool->opts.child_init)
-        pool->opts.child_init(pool->opts.child_init_arg);
-    int32_t rc = t->fn(&ctx, t->arg, t->arg_len);
+    int32_t rc = fn(&ctx, arg, len);
     struct iovec part = {&rc, sizeof rc};
-    int sent = fp_send_frame(fd, FP_FRAME_END, &part, 1);
+    return fp_send_frame(fd, FP_FRAME_END, &part, 1);
+}
+
+/* Ends a child: its stdio flushed, no atexit handler of the host run. */
+_Noreturn void fp_child_exit(int code)
+{
     fflush(NULL);
 #ifdef FP_COVERAGE
     /* make coverage: _exit skips the atexit hook that writes gcov data. */
     extern void __gcov_dump(void);
     __gcov_dump();
 #endif
-    _exit(sent == 0 ? 0 : 125);
+    _exit(code);
+}
+
+/* In a new child, after fp_child_setup: run the task and report its end. */
+_Noreturn void fp_child_main(forkpool_task *t, int fd)
+{
+    forkpool *pool = t->pool;
+    if (pool->opts.child_init)
+        pool->opts.child_init(pool->opts.child_init_arg);
+    fp_child_exit(fp_child_call(fd, t->fn, t->arg, t->arg_len) == 0 ? 0 : 125);
 }
 
 void fp_run_inline(forkpool_task *t)

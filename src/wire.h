@@ -24,7 +24,9 @@ enum fp_frame_type {
     FP_FRAME_RESULT = 2,  /* forkpool_return: payload = the result            */
     FP_FRAME_THROW = 3,   /* forkpool_throw: i32 code, u32 type length, type,
                              message                                          */
-    FP_FRAME_END = 4      /* the function returned: i32 return value          */
+    FP_FRAME_END = 4,     /* the function returned: i32 return value          */
+    FP_FRAME_TASK = 5     /* parent -> worker only (workers.c); a child that
+                             sends it breaks the protocol                     */
 };
 
 #define FP_WIRE_END_LEN 4
