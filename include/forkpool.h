@@ -307,10 +307,11 @@ const void *forkpool_task_stdout(const forkpool_task *t, size_t *len);
  * or breaks the protocol kills only its own worker: it fails with the same
  * kind as in FRESH, a fresh worker replaces the dead one, and the tasks that
  * had been sent to that worker but not started run on another worker
- * untouched. Several tasks are kept in flight per worker; a task counts as
- * RUNNING from when it is handed to a worker, and its timeout counts from
- * when the worker is free to start it. forkpool_task_pid gives the worker's
- * pid. Unlike FRESH, a task's descendants and process-wide changes (signal
+ * untouched. Several tasks are kept in flight per worker (a worker never
+ * waits for the parent between tasks); one sent ahead counts as QUEUED (state,
+ * stats, pid 0, cancel: it never runs) until it is its worker's current
+ * task, and its timeout counts from then. forkpool_task_pid gives the
+ * worker's pid. Unlike FRESH, a task's descendants and process-wide changes (signal
  * handlers, memory it leaks, files it leaves open) outlive the task until
  * its worker ends: max_tasks_per_worker bounds that. Program tasks
  * (forkpool_exec) run as in FRESH, each taking one of the concurrency slots.

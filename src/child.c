@@ -190,6 +190,9 @@ int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len)
 {
     forkpool_ctx ctx = {fd, NULL, 0, 0};
     int32_t rc = fn(&ctx, arg, len);
+    /* What the task printed is out before the parent hears it ended (a
+       worker's stdio would otherwise hold it until the worker exits). */
+    fflush(NULL);
     struct iovec part = {&rc, sizeof rc};
     return fp_send_frame(fd, FP_FRAME_END, &part, 1);
 }

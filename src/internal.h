@@ -231,6 +231,7 @@ void fp_worker_event(fp_proc *pr, int kind);
 void fp_worker_timers(fp_proc *pr, int64_t now);
 int fp_worker_cancel(forkpool_task *t);
 forkpool_task *fp_worker_last(fp_proc *pr);
+int fp_worker_waiting(const forkpool_task *t);
 void fp_worker_free(fp_proc *pr);
 
 /* pool.c */

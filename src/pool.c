@@ -1063,7 +1063,8 @@ forkpool_stats forkpool_get_stats(const forkpool *pool)
     if (!pool)
         return s;
     s = pool->stats;
-    s.queued = pool->nqueued;
-    s.running = pool->nrunning + (pool->inline_task != NULL);
+    /* A worker's tasks behind its current one count as queued. */
+    s.queued = pool->nqueued + (pool->nrunning - pool->nbusy);
+    s.running = pool->nbusy + (pool->inline_task != NULL);
     return s;
 }
