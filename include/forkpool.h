@@ -327,11 +327,18 @@ const void *forkpool_task_stdout(const forkpool_task *t, size_t *len);
  * result, err NULL; or, for a failed item, result NULL and err its error
  * (valid during the call). An item that crashes or times out (timeout_ms
  * applies to each item) fails only itself: the items after it in its batch
- * run again elsewhere. Returns the number of failed items, or -1 and errno:
+ * run again elsewhere (so do the items before it whose results its batch
+ * had not sent yet: an item may run more than once; on_result runs once).
+ * Returns the number of failed items, or -1 and errno:
  * EINVAL (NULL pool/fn/on_result, NULL items with count > 0, item_size 0
- * with count > 0), EDEADLK (from a handler), ENOMEM, ECANCELED (the pool
- * was stopped or destroyed meanwhile; on_result has run for a prefix).
+ * with count > 0, count * item_size overflowing), EDEADLK (from a handler),
+ * ENOMEM, ECANCELED (the pool was stopped or destroyed meanwhile; on_result
+ * has run for a prefix). count 0: returns 0, calls nothing.
  * Other tasks of the pool keep running and their handlers run meanwhile.
+ * The items are read until it returns: do not change them meanwhile. Runs
+ * go to the pool as tasks (a batch of items each): they take its slots,
+ * count in forkpool_get_stats, and each child runs child_init once; a run's
+ * CPU time counts against max_cpu_ms as a whole.
  */
 typedef void (*forkpool_map_fn)(size_t index, const void *result, size_t len,
                                 const forkpool_error *err, void *ud);

@@ -18,6 +18,8 @@ struct forkpool_ctx {
     int fd;                    /* the channel to the parent; -1 inline  */
     forkpool_task *inline_task;/* INLINE: the task itself               */
     int returned, thrown;
+    fp_item *item;             /* forkpool_map: the item being run; its
+                                  return and throw are recorded there    */
 };
 
 #define FP_BIG_PIPE ((size_t)1 << 20)
@@ -113,6 +115,8 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
         return -1;
     }
     ctx->returned = 1;
+    if (ctx->item)
+        return fp_item_return(ctx->item, data, len);
     if (ctx->inline_task) {
         forkpool_task *t = ctx->inline_task;
         if (fp_inline_over_limit(t, len) || fp_copy_to(&t->result, data, len) == -1)
@@ -127,7 +131,7 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
 
 int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
 {
-    if (!ctx || (!msg && len)) {
+    if (!ctx || ctx->item || (!msg && len)) {
         errno = EINVAL;
         return -1;
     }
@@ -166,7 +170,9 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
         va_end(ap);
     }
     const char *text = msg && *msg ? msg : "task threw an error";
-    if (ctx->inline_task) {
+    if (ctx->item) {
+        fp_item_throw(ctx->item, type, text);
+    } else if (ctx->inline_task) {
         fp_task_fail(ctx->inline_task, FORKPOOL_ERR_THROWN, -1, type, "%s", text);
         ctx->inline_task->flags |= FP_T_THREW;
     } else {
@@ -188,7 +194,7 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
    -1 if the END frame could not be sent (the parent is gone or gave up). */
 int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len)
 {
-    forkpool_ctx ctx = {fd, NULL, 0, 0};
+    forkpool_ctx ctx = {.fd = fd};
     int32_t rc = fn(&ctx, arg, len);
     /* What the task printed is out before the parent hears it ended (a
        worker's stdio would otherwise hold it until the worker exits). */
@@ -218,9 +224,15 @@ _Noreturn void fp_child_main(forkpool_task *t, int fd)
     fp_child_exit(fp_child_call(fd, t->fn, t->arg, t->arg_len) == 0 ? 0 : 125);
 }
 
+int fp_item_call(forkpool_fn fn, fp_item *item, const void *arg, size_t len)
+{
+    forkpool_ctx ctx = {.fd = -1, .item = item};
+    return fn(&ctx, arg, len);
+}
+
 void fp_run_inline(forkpool_task *t)
 {
-    forkpool_ctx ctx = {-1, t, 0, 0};
+    forkpool_ctx ctx = {.fd = -1, .inline_task = t};
     t->end_rc = t->fn(&ctx, t->arg, t->arg_len);
     t->flags |= FP_T_GOT_END;
 }

@@ -686,7 +686,7 @@ static void fp_inline_step(forkpool *pool)
  * act on them, then the handlers they made due. -1 + errno only if epoll
  * fails; EINTR is a turn with no events.
  */
-static int fp_step(forkpool *pool, int timeout_ms)
+int fp_step(forkpool *pool, int timeout_ms)
 {
     struct epoll_event ev[FP_EV_BATCH];
     if (pool->wake_pending)
@@ -943,6 +943,7 @@ void forkpool_stop(forkpool *pool)
 {
     if (!pool || pool->foreign)
         return;
+    pool->stops++;
     while (pool->q_head)
         forkpool_cancel(pool->q_head);
     /* Cancelling a worker's task may send its other tasks back to the
@@ -963,8 +964,8 @@ void forkpool_stop(forkpool *pool)
     }
 }
 
-/* Common entry of await/wait/poll. */
-static int fp_enter(forkpool *pool)
+/* Common entry of await/wait/poll (and forkpool_map). */
+int fp_enter(forkpool *pool)
 {
     if (!pool || pool->foreign) {
         errno = EINVAL;
@@ -979,7 +980,7 @@ static int fp_enter(forkpool *pool)
 }
 
 /* Common exit: frees a pool a handler destroyed. */
-static int fp_leave(forkpool *pool, int rc)
+int fp_leave(forkpool *pool, int rc)
 {
     pool->depth--;
     if (pool->doomed) {
