@@ -92,7 +92,7 @@ $(BUILD)/tests/%: tests/%.c tests/*.h tests/fuzz/*.c $(LIB_A) | $(BUILD)/tests
 # Every C test runs once per pool variant (tests/tap.h): build/variants/V/t_x
 # is a two-line script that runs build/tests/t_x with FORKPOOL_TEST_VARIANT=V
 # (under $$FORKPOOL_TEST_WRAP, e.g. valgrind, if set).
-VARIANTS ?= fresh workers
+VARIANTS ?= fresh workers server workers-server
 VARIANT_TESTS := $(foreach v,$(VARIANTS),$(patsubst $(BUILD)/tests/%,$(BUILD)/variants/$(v)/%,$(TESTS)))
 
 $(BUILD)/variants/%: Makefile
