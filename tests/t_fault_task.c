@@ -303,13 +303,14 @@ static forkpool_options g_opts; /* run_mode's pool options */
 
 /*
  * A task's stdout is the program's stdout as it was when its child's
- * ancestor was forked: with a fork server, at forkpool_create. So with one,
- * a case that redirects stdout runs in a pool made after the redirection
- * (its helper holds the redirected stdout until that pool is destroyed).
+ * ancestor was forked: with a fork server, at forkpool_create; in WORKERS,
+ * when its worker was. So there, a case that redirects stdout runs in a
+ * pool made after the redirection (its helper or workers hold the
+ * redirected stdout until that pool is destroyed).
  */
 static forkpool *pool_for_redirect(forkpool *p)
 {
-    if (!tap_server())
+    if (!tap_server() && !tap_workers())
         return p;
     forkpool *q = forkpool_create(&g_opts);
     if (!q)
