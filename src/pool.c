@@ -704,6 +704,8 @@ int fp_step(forkpool *pool, int timeout_ms)
     }
     if (!pool->nqueued && !pool->nrunning)
         return 0;
+    if (pool->opts.mode == FORKPOOL_WORKERS)
+        fp_fill(pool); /* sends what was queued outside the loop */
     int n = epoll_wait(pool->epfd, ev, FP_EV_BATCH, timeout_ms);
     if (n == -1) {
         if (errno != EINTR)

@@ -37,7 +37,7 @@
 
 #include "internal.h"
 
-#define FP_WORKER_DEPTH 8 /* most tasks in flight per worker            */
+#define FP_WORKER_DEPTH 16 /* most tasks in flight per worker           */
 #define FP_RING 64        /* slots; more than FP_WORKER_DEPTH, so a slot
                              is free again long before its number recurs */
 #define FP_TASK_HDR 16    /* seq, zero, function pointer                */
@@ -57,27 +57,50 @@ struct fp_worker {
     unsigned sent;         /* tasks sent, for max_tasks_per_worker      */
     int ran;               /* it finished a task: it got past child_init */
     int retiring;          /* takes no more tasks (max reached, dying)  */
-    unsigned char *out;    /* request bytes the socket did not take yet */
-    size_t out_len, out_off;
+    unsigned char *out;    /* request bytes: [out_off, out_len) not sent */
+    size_t out_len, out_off, out_cap;
+    int blocked;           /* its socket is full: watched for EPOLLOUT  */
+    int urgent;            /* it is idle until its pending bytes go     */
 };
 
 _Static_assert(sizeof(forkpool_fn) <= 8, "a function pointer fits the TASK header");
 
 /* ------------------------------------------------------------- the worker */
 
-/* Reads exactly n bytes. 1, 0 at EOF before any byte, -1 on error or EOF
-   in the middle. */
-static int fp_read_full(int fd, void *p, size_t n)
+/* The worker's reader of its request socket: one read() takes as many of
+   the requests in flight as have arrived. */
+typedef struct fp_reader {
+    int fd;
+    size_t pos, end;
+    unsigned char buf[64 * 1024];
+} fp_reader;
+
+/* Reads exactly n bytes into p (large ones straight from the socket). 1, 0
+   at EOF before any byte, -1 on error or EOF in the middle. */
+static int fp_read_full(fp_reader *r, void *p, size_t n)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = read(fd, (char *)p + got, n - got);
-        if (r > 0)
-            got += (size_t)r;
-        else if (r == 0)
+        if (r->pos < r->end) {
+            size_t k = r->end - r->pos < n - got ? r->end - r->pos : n - got;
+            memcpy((char *)p + got, r->buf + r->pos, k);
+            r->pos += k;
+            got += k;
+            continue;
+        }
+        int direct = n - got >= sizeof r->buf;
+        ssize_t k = read(r->fd, direct ? (char *)p + got : (char *)r->buf,
+                         direct ? n - got : sizeof r->buf);
+        if (k > 0 && direct) {
+            got += (size_t)k;
+        } else if (k > 0) {
+            r->pos = 0;
+            r->end = (size_t)k;
+        } else if (k == 0) {
             return got ? -1 : 0;
-        else if (errno != EINTR)
+        } else if (errno != EINTR) {
             return -1;
+        }
     }
     return 1;
 }
@@ -182,6 +205,8 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
     unsigned char *buf = NULL;
     size_t cap = 0;
     fp_cpu_timers cpu = {.have = 0};
+    static fp_reader rd;
+    rd.fd = in;
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
@@ -189,7 +214,7 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
         uint32_t magic, type, seq;
         uint64_t len;
         forkpool_fn fn;
-        int r = fp_read_full(in, hdr, sizeof hdr);
+        int r = fp_read_full(&rd, hdr, sizeof hdr);
         if (r == 0)
             fp_child_exit(0);
         memcpy(&magic, hdr, 4);
@@ -204,7 +229,7 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
             if (!buf)
                 fp_child_exit(126);
         }
-        if (fp_read_full(in, buf, len) != 1)
+        if (fp_read_full(&rd, buf, len) != 1)
             fp_child_exit(126);
         memcpy(&seq, buf, 4);
         memcpy(&fn, buf + 8, sizeof fn);
@@ -275,6 +300,12 @@ void fp_worker_free(fp_proc *pr)
     pr->w = NULL;
 }
 
+/* Request bytes wait to be sent (appended, not yet taken by the socket). */
+static int fp_worker_pending(const fp_worker *w)
+{
+    return w->out_off < w->out_len;
+}
+
 /* The worker takes no more tasks (a new one may take its place), and ends
    once it has none left. */
 static void fp_worker_retire(forkpool *pool, fp_proc *pr)
@@ -284,7 +315,7 @@ static void fp_worker_retire(forkpool *pool, fp_proc *pr)
         return;
     w->retiring = 1;
     pool->nworkers--;
-    if (!w->inflight && !w->out)
+    if (!w->inflight && !fp_worker_pending(w))
         fp_proc_close(pool, pr, FP_FD_IN); /* EOF: it exits */
 }
 
@@ -349,11 +380,16 @@ static void fp_worker_head(fp_proc *pr, forkpool_task *t)
     }
 }
 
-/* Sends what is left of the worker's pending request bytes. */
+/*
+ * Sends the worker's pending request bytes, as far as its socket takes
+ * them; if it is full, the rest goes when it drains (EPOLLOUT). Requests
+ * are gathered in one buffer and sent once per turn of the loop, so a
+ * worker's share of a burst of tasks costs one system call.
+ */
 static void fp_worker_flush(forkpool *pool, fp_proc *pr)
 {
     fp_worker *w = pr->w;
-    while (w->out_off < w->out_len) {
+    while (fp_worker_pending(w)) {
         ssize_t n = send(pr->fd[FP_FD_IN], w->out + w->out_off, w->out_len - w->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
@@ -362,62 +398,52 @@ static void fp_worker_flush(forkpool *pool, fp_proc *pr)
         }
         if (n == -1 && errno == EINTR)
             continue;
-        if (n == -1 && errno == EAGAIN)
-            return;
-        break; /* the worker is gone: its exit sends its tasks elsewhere */
+        if (n == -1 && errno == EAGAIN) {
+            if (!w->blocked &&
+                fp_epoll_add(pool, pr->fd[FP_FD_IN], (uint64_t)(uintptr_t)pr | FP_FD_IN,
+                             EPOLLOUT) == 0)
+                w->blocked = 1;
+            if (w->blocked)
+                return;
+        }
+        /* Gone (EPIPE), or its socket broken (or unwatchable): its exit
+           sends its tasks elsewhere, or fails the current one if it never
+           finished a task; a kill makes sure it exits. */
+        fp_kill_group(pr, SIGKILL);
+        fp_worker_retire(pool, pr);
+        break;
     }
-    free(w->out);
-    w->out = NULL;
     w->out_len = w->out_off = 0;
-    epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->fd[FP_FD_IN], NULL);
+    if (w->blocked) {
+        epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->fd[FP_FD_IN], NULL);
+        w->blocked = 0;
+    }
     if (w->retiring && !w->inflight)
         fp_proc_close(pool, pr, FP_FD_IN);
 }
 
-/*
- * Writes t's request to the worker; what the socket does not take now is
- * kept and sent as it drains. 0, or -1: the worker cannot take it (no
- * memory for the rest, or the socket failed).
- */
-static int fp_worker_write(forkpool *pool, fp_proc *pr, forkpool_task *t)
+/* Appends t's request to the worker's pending bytes. 0, or -1 (ENOMEM). */
+static int fp_worker_queue(fp_worker *w, forkpool_task *t)
 {
-    unsigned char hdr[FP_WIRE_HDR], th[FP_TASK_HDR];
-    fp_wire_header(hdr, FP_FRAME_TASK, FP_TASK_HDR + t->arg_len);
-    memset(th, 0, sizeof th);
-    memcpy(th, &t->seq, 4);
-    memcpy(th + 8, &t->fn, sizeof t->fn);
-    struct iovec iov[3] = {{hdr, sizeof hdr}, {th, sizeof th}, {t->arg, t->arg_len}};
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = iov;
-    m.msg_iovlen = 3;
-    size_t total = sizeof hdr + sizeof th + t->arg_len;
-    ssize_t n;
-    do
-        n = sendmsg(pr->fd[FP_FD_IN], &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (n == -1 && errno == EINTR);
-    if (n == (ssize_t)total)
-        return 0;
-    if (n == -1 && errno != EAGAIN) {
-        /* Gone (EPIPE), or its socket broken: its exit sends t elsewhere
-           (or fails it, if it never finished a task). */
-        return -1;
+    size_t need = FP_WIRE_HDR + FP_TASK_HDR + t->arg_len;
+    if (w->out_cap - w->out_len < need) {
+        size_t cap = w->out_cap ? w->out_cap : 4096;
+        while (cap - w->out_len < need)
+            cap *= 2;
+        unsigned char *o = realloc(w->out, cap);
+        if (!o)
+            return -1;
+        w->out = o;
+        w->out_cap = cap;
     }
-    size_t done = n > 0 ? (size_t)n : 0, rest = total - done;
-    fp_worker *w = pr->w;
-    w->out = malloc(rest);
-    if (!w->out)
-        return -1;
-    w->out_len = rest;
-    w->out_off = 0;
-    unsigned char *o = w->out;
-    for (int i = 0; i < 3; i++) {
-        size_t skip = done < iov[i].iov_len ? done : iov[i].iov_len;
-        done -= skip;
-        memcpy(o, (unsigned char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
-        o += iov[i].iov_len - skip;
-    }
-    fp_epoll_add(pool, pr->fd[FP_FD_IN], (uint64_t)(uintptr_t)pr | FP_FD_IN, EPOLLOUT);
+    unsigned char *o = w->out + w->out_len;
+    fp_wire_header(o, FP_FRAME_TASK, FP_TASK_HDR + t->arg_len);
+    memset(o + FP_WIRE_HDR, 0, FP_TASK_HDR);
+    memcpy(o + FP_WIRE_HDR, &t->seq, 4);
+    memcpy(o + FP_WIRE_HDR + 8, &t->fn, sizeof t->fn);
+    if (t->arg_len)
+        memcpy(o + FP_WIRE_HDR + FP_TASK_HDR, t->arg, t->arg_len);
+    w->out_len += need;
     return 0;
 }
 
@@ -436,7 +462,7 @@ static void fp_worker_unlink(forkpool *pool, fp_proc *pr, forkpool_task *t, fork
     pool->nrunning--;
     if (--w->inflight == 0) {
         pool->nbusy--;
-        if (w->retiring && !w->out)
+        if (w->retiring && !fp_worker_pending(w))
             fp_proc_close(pool, pr, FP_FD_IN); /* EOF: it exits */
     }
 }
@@ -456,11 +482,13 @@ static void fp_worker_send(forkpool *pool, fp_proc *pr, forkpool_task *t)
     w->tail = t;
     if (!pr->task)
         fp_worker_head(pr, t);
-    if (w->inflight++ == 0)
+    if (w->inflight++ == 0) {
         pool->nbusy++;
+        w->urgent = 1; /* idle: it waits for this one */
+    }
     pool->nrunning++;
     w->sent++;
-    if (fp_worker_write(pool, pr, t) == -1) {
+    if (fp_worker_queue(w, t) == -1) {
         /* It stays in flight; the worker's exit settles it. */
         fp_kill_group(pr, SIGKILL);
         fp_worker_retire(pool, pr);
@@ -662,7 +690,7 @@ static fp_proc *fp_worker_pick(forkpool *pool, int *spawn)
     for (unsigned i = 0; i < pool->nprocs; i++) {
         fp_proc *pr = pool->procs[i];
         fp_worker *w = pr->w;
-        if (!w || w->retiring || w->out || w->inflight >= FP_WORKER_DEPTH ||
+        if (!w || w->retiring || w->blocked || w->inflight >= FP_WORKER_DEPTH ||
             (!w->inflight && !free_slot))
             continue;
         if (!w->inflight)
@@ -692,7 +720,8 @@ static void fp_workers_steal(forkpool *pool)
         fp_worker_requeue(pool, busiest, 0, busiest->w->inflight / 2);
 }
 
-void fp_workers_fill(forkpool *pool)
+/* Hands queued tasks to workers while any can take one. */
+static void fp_workers_assign(forkpool *pool)
 {
     int stole = 0;
     for (;;) {
@@ -723,5 +752,25 @@ void fp_workers_fill(forkpool *pool)
             return;
         fp_queue_remove(pool, t);
         fp_worker_send(pool, pr, t);
+    }
+}
+
+/*
+ * Hands queued tasks to workers, then sends each worker its share: at once
+ * to an idle worker; to a busy one only from inside the event loop (the
+ * next turn sends tasks queued outside it), so a burst of forkpool_run
+ * calls costs a system call per worker, not per task. A busy worker has
+ * work until then, as a FRESH slot waits for the loop to see its child end.
+ */
+void fp_workers_fill(forkpool *pool)
+{
+    fp_workers_assign(pool);
+    for (unsigned i = 0; i < pool->nprocs; i++) {
+        fp_proc *pr = pool->procs[i];
+        fp_worker *w = pr->w;
+        if (w && !w->blocked && fp_worker_pending(w) && (pool->depth || w->urgent)) {
+            w->urgent = 0;
+            fp_worker_flush(pool, pr);
+        }
     }
 }
