@@ -9,6 +9,7 @@
 #   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail
 #   make coverage        the tests with gcov; prints line coverage of src/
 #   make soak            t_load's mixed load for SOAK_SECONDS (600)
+#   make load            t_load's mix: 100,000 FRESH and 1,000,000 WORKERS tasks
 #   make install PREFIX=/usr/local
 
 CC       ?= cc
@@ -47,7 +48,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --child-silent-after-fork=yes
 
-.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint coverage soak install clean FORCE
+.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint coverage soak load install clean FORCE
 
 all: lib examples cli
 
@@ -119,6 +120,11 @@ demo: $(BUILD)/examples/demo
 SOAK_SECONDS ?= 600
 soak: $(BUILD)/tests/t_load
 	FORKPOOL_SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/t_load
+
+# t_load's mix at size: 100,000 FRESH tasks, then 1,000,000 WORKERS tasks.
+load: $(BUILD)/tests/t_load
+	FORKPOOL_LOAD_TASKS=100000 $(BUILD)/tests/t_load
+	FORKPOOL_TEST_VARIANT=workers FORKPOOL_LOAD_TASKS=1000000 $(BUILD)/tests/t_load
 
 # Line coverage of src/ from the whole suite (C tests and the CLI's).
 coverage:
