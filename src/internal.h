@@ -219,7 +219,7 @@ int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const 
                    size_t len, int extra_fd);
 
 /* tree.c */
-void fp_tree_kill(pid_t root, pid_t group);
+void fp_tree_kill(pid_t root, int all);
 void fp_tree_end_own(void);
 
 /* exec.c */

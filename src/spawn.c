@@ -400,7 +400,7 @@ void fp_kill_group(fp_proc *pr, int sig)
     if (pr->gone)
         return;
     if (sig == SIGKILL || sig == SIGTERM)
-        fp_tree_kill(pr->pid, sig == SIGKILL ? 0 : pr->pid);
+        fp_tree_kill(pr->pid, sig == SIGKILL);
     kill(-pr->pid, sig);
     kill(pr->pid, sig);
 }

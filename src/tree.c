@@ -18,12 +18,16 @@
  * Why the walk is complete. A process that has a SIGKILL pending can no
  * longer finish a fork (copy_process checks for it under the same lock
  * that links the new child), so a child list read after the SIGKILL is
- * final. A process that is to live on (the task child, or a group member
- * that is to get SIGTERM) is SIGSTOPped and the walk waits until each of
- * its threads is seen stopped before reading its list: a fork in progress
- * when SIGSTOP arrived has linked its child by then. A process that dies
- * while we read its list hands its children to the subreaper, whose list is
- * read again: rounds repeat until one finds no new pid (bounded).
+ * final. What is to live on (the task child, and in the SIGTERM kind its
+ * group) is first stopped with one SIGSTOP to the group: a signal sent to
+ * a group while a member is inside fork() is also made pending in the new
+ * child (Linux >= 5.0), so a child whose fork was in flight starts stopped,
+ * in the group, and the group signal that follows reaches it. Only a task
+ * child that left its group, and group members found by the walk (one may
+ * be inside setsid()), are waited for until each thread is seen stopped
+ * before their lists are read. A process that dies while we read its list
+ * hands its children to the subreaper, whose list is read again: rounds
+ * repeat until one finds no new pid (bounded).
  *
  * Without /proc/<pid>/task/<tid>/children (a kernel built without
  * CONFIG_PROC_CHILDREN, or no /proc) nothing is done: the group kill is all
@@ -63,7 +67,8 @@ typedef struct {
     size_t cap, n;
     pid_t *queue;
     size_t qcap, qlen;
-    pid_t root, group; /* group 0: kill every descendant */
+    pid_t root;  /* its pid is also the id of its original group */
+    int all;     /* kill every descendant, not only those outside the group */
     int64_t stop_until; /* no more waiting for SIGSTOPs after this */
     int failed;        /* out of memory: what was found is signalled anyway */
 } fp_tree;
@@ -157,7 +162,7 @@ static void fp_tree_wait_stopped(const fp_tree *w, pid_t pid, pid_t tid)
  */
 static void fp_tree_first_signal(fp_tree *w, fp_tree_node *e)
 {
-    if (!w->group || getpgid(e->pid) != w->group) {
+    if (w->all || getpgid(e->pid) != w->root) {
         kill(e->pid, SIGKILL);
     } else {
         kill(e->pid, SIGSTOP);
@@ -171,7 +176,7 @@ static void fp_tree_found(fp_tree *w, pid_t pid, unsigned round, size_t *fresh)
     int is_new;
     fp_tree_node *e = fp_tree_find(w, pid, &is_new);
     if (!e) {
-        kill(pid, w->group ? SIGSTOP : SIGKILL);
+        kill(pid, w->all ? SIGKILL : SIGSTOP);
         w->failed = 1;
         return;
     }
@@ -247,9 +252,10 @@ static pid_t *fp_tree_threads(pid_t pid)
 }
 
 /*
- * The first time a process is read: a stopped one (the root, or a group
- * member) is waited for until every thread has stopped, and a member that
- * left the group meanwhile is killed after all.
+ * The first time a process is read: a stopped one that must be waited for
+ * (a group member; the root if it left its group) is waited for until every
+ * thread has stopped, and a member that left the group meanwhile is killed
+ * after all.
  */
 static void fp_tree_settle(fp_tree *w, pid_t pid, fp_tree_node *e, const pid_t *tids)
 {
@@ -258,7 +264,7 @@ static void fp_tree_settle(fp_tree *w, pid_t pid, fp_tree_node *e, const pid_t *
         return;
     for (const pid_t *t = tids; *t; t++)
         fp_tree_wait_stopped(w, pid, *t);
-    if (pid != w->root && getpgid(pid) != w->group)
+    if (pid != w->root && getpgid(pid) != w->root)
         kill(pid, SIGKILL);
 }
 
@@ -287,8 +293,9 @@ static size_t fp_tree_round(fp_tree *w, unsigned round)
     return fresh;
 }
 
-/* Walks root's subtree; stop_root: SIGSTOP root first (it is not us). */
-static int fp_tree_walk(pid_t root, pid_t group, int stop_root)
+/* Walks root's subtree; stop_root: SIGSTOP root and its group first (root
+   is not us). */
+static int fp_tree_walk(pid_t root, int all, int stop_root)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)root, (int)root);
@@ -296,15 +303,17 @@ static int fp_tree_walk(pid_t root, pid_t group, int stop_root)
         return -1; /* no CONFIG_PROC_CHILDREN, no /proc, or root is gone */
     fp_tree w = {0};
     w.root = root;
-    w.group = group;
+    w.all = all;
     w.stop_until = fp_now() + FP_TREE_STOP_WAIT_NS;
     int is_new;
     fp_tree_node *e = fp_tree_find(&w, root, &is_new);
     if (!e)
         return -1;
     if (stop_root) {
+        kill(-root, SIGSTOP);
         kill(root, SIGSTOP);
-        e->flags |= FP_TREE_STOPPED;
+        if (getpgid(root) != root)
+            e->flags |= FP_TREE_STOPPED; /* a lone SIGSTOP: wait for it */
     }
     for (unsigned round = 1; round <= FP_TREE_ROUNDS && !w.failed; round++)
         if (fp_tree_round(&w, round) == 0)
@@ -320,16 +329,16 @@ static int fp_tree_walk(pid_t root, pid_t group, int stop_root)
 
 /*
  * Parent side: before root (a live, unreaped task child, so its pid is
- * ours) is signalled. group 0: every descendant is killed; else only those
- * outside process group `group`, and the others are left stopped. root is
- * left stopped either way: the caller follows with SIGKILL, or with SIGTERM
- * and SIGCONT to root and its group. Best effort (out of memory: what was
- * found is signalled); errno is kept.
+ * ours and the id of the group it made) is signalled. all: every
+ * descendant is killed; else only those outside root's group. root and its
+ * group are left stopped either way: the caller follows with SIGKILL, or
+ * with SIGTERM and SIGCONT, to root and its group. Best effort (out of
+ * memory: what was found is signalled); errno is kept.
  */
-void fp_tree_kill(pid_t root, pid_t group)
+void fp_tree_kill(pid_t root, int all)
 {
     int saved = errno;
-    fp_tree_walk(root, group, 1);
+    fp_tree_walk(root, all, 1);
     errno = saved;
 }
 
@@ -359,7 +368,7 @@ void fp_tree_end_own(void)
     const struct timespec nap = {0, 10000000};
     for (int i = 0; i < FP_TREE_REAP_ROUNDS; i++) {
         /* Without the walk, the parent's group kill is all there is. */
-        if (fp_tree_walk(getpid(), 0, 0) == -1)
+        if (fp_tree_walk(getpid(), 1, 0) == -1)
             return;
         pid_t r;
         while ((r = waitpid(-1, NULL, WNOHANG)) > 0 || (r == -1 && errno == EINTR)) {
