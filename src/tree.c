@@ -21,8 +21,9 @@
  * final. What is to live on (the task child, and in the SIGTERM kind its
  * group) is first stopped with one SIGSTOP to the group: a signal sent to
  * a group while a member is inside fork() is also made pending in the new
- * child (Linux >= 5.0), so a child whose fork was in flight starts stopped,
- * in the group, and the group signal that follows reaches it. Only a task
+ * child (older kernels restart that fork instead), so a child whose fork
+ * was in flight starts stopped, in the group, and the group signal that
+ * follows reaches it. Only a task
  * child that left its group, and group members found by the walk (one may
  * be inside setsid()), are waited for until each thread is seen stopped
  * before their lists are read. A process that dies while we read its list
