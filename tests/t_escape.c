@@ -198,14 +198,15 @@ static int recorded_dead(void)
 
 /* Whether every holder died (EOF) within ms * TEST_TIME_SCALE; closes rd.
    On failure the recorded survivors are killed, so they do not keep the
-   TAP pipe open. A worker (WORKERS variant) outlives its task and holds
-   the pipe too: there every recorded descendant must be dead instead. */
+   TAP pipe open. A worker (WORKERS variants) outlives its task and holds
+   the pipe too, and a child forked by the fork server (server variants)
+   never had it: there every recorded descendant must be dead instead. */
 static int holders_gone(struct holders *h, long ms)
 {
     struct pollfd pf = {h->rd, POLLIN, 0};
     char c;
     int r = 0, gone;
-    if (tap_workers()) {
+    if (tap_workers() || tap_server()) {
         gone = recorded_dead();
     } else {
         do
