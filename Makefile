@@ -10,6 +10,7 @@
 #   make coverage        the tests with gcov; prints line coverage of src/
 #   make soak            t_load's mixed load for SOAK_SECONDS (600)
 #   make load            t_load's mix: 100,000 FRESH and 1,000,000 WORKERS tasks
+#   make stress          the flood tests at STRESS_BYTES (4 GiB; ~4 GiB of RAM)
 #   make install PREFIX=/usr/local
 
 CC       ?= cc
@@ -48,7 +49,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --child-silent-after-fork=yes
 
-.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint coverage soak load install clean FORCE
+.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint coverage soak load stress install clean FORCE
 
 all: lib examples cli
 
@@ -125,6 +126,14 @@ soak: $(BUILD)/tests/t_load
 load: $(BUILD)/tests/t_load
 	FORKPOOL_LOAD_TASKS=100000 $(BUILD)/tests/t_load
 	FORKPOOL_TEST_VARIANT=workers FORKPOOL_LOAD_TASKS=1000000 $(BUILD)/tests/t_load
+# t_flood and tests/cli/14-flood.t at full size (make check runs them at
+# 64 MiB): 4 GiB through a task's stdout, a program's, a capture cut at
+# max_output and the tool's pass-through, which holds a job's whole output
+# in memory.
+STRESS_BYTES ?= 4294967296
+stress: $(BUILD)/tests/t_flood $(CLI)
+	FORKPOOL_FLOOD_BYTES=$(STRESS_BYTES) FORKPOOL_BIN=$(abspath $(CLI)) \
+	    $(PROVE) -v --exec '' $(BUILD)/tests/t_flood tests/cli/14-flood.t
 
 # Line coverage of src/ from the whole suite (C tests and the CLI's).
 coverage:

@@ -1544,7 +1544,10 @@ static int job_print(struct app *a, struct job *j)
     const char *out = forkpool_task_stdout(j->task, &on);
     const char *err = forkpool_task_stderr(j->task, &en);
     struct sbuf bo = {0}, be = {0};
-    if (out != NULL)
+    /* Untagged stdout is written straight from the task's buffer: a copy
+       would double the memory a job's large output takes. */
+    bool tagged = tag != NULL;
+    if (out != NULL && tagged)
         add_tagged(&bo, out, on, tag);
     if (err != NULL)
         add_tagged(&be, err, en, tag);
@@ -1560,10 +1563,11 @@ static int job_print(struct app *a, struct job *j)
         sb_adds(&be, "\n");
     }
     free(tag);
-    size_t olen = bo.len, elen = be.len;
+    size_t olen = tagged ? bo.len : on, elen = be.len;
     char *os = sb_take(&bo), *es = sb_take(&be);
+    const char *op = tagged || out == NULL ? os : out;
     int r = -1;
-    if (os != NULL && es != NULL && write_all(STDOUT_FILENO, os, olen) == 0 &&
+    if (os != NULL && es != NULL && write_all(STDOUT_FILENO, op, olen) == 0 &&
         (elen == 0 || (bar_clear(a) == 0 && write_all(STDERR_FILENO, es, elen) == 0)))
         r = 0;
     free(os);

@@ -70,8 +70,9 @@ typedef struct forkpool_options {
     long timeout_ms;       /* default limit per task, counted from its start;
                               0: none; negative: EINVAL                         */
     long kill_grace_ms;    /* on timeout or cancel, SIGTERM to the task's
-                              process group, then SIGKILL after this many ms;
-                              0: 200; negative: EINVAL                          */
+                              process group (descendants that left it are
+                              killed at once), then SIGKILL after this many
+                              ms; 0: 200; negative: EINVAL                      */
     size_t max_output;     /* most bytes in one result or one message; a task
                               that sends more fails with FORKPOOL_ERR_OUTPUT
                               and is killed; 0: unlimited                       */
@@ -150,9 +151,13 @@ void forkpool_destroy(forkpool *pool);
  * (NULL pool or fn, NULL arg with len > 0), ENOMEM. A child that cannot be
  * forked does not make this fail: the task fails with FORKPOOL_ERR_SPAWN.
  *
- * The child leads its own process group. When the task ends, however it
- * ends, what is left of that group (descendants it did not wait for) is
- * killed: nothing a task started outlives it unless it left the group.
+ * The child leads its own process group and is a child subreaper (a
+ * descendant whose parent exits becomes its child). When the task ends,
+ * however it ends, what is left of that group (descendants it did not wait
+ * for) is killed. Descendants that left the group (setsid, setpgid) are
+ * killed too: when the function returns, and before the child is signalled
+ * for a timeout, cancel, bad output or destroy. One that left the group and
+ * outlives a child that crashed or called exit() is orphaned to init.
  */
 forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, size_t len);
 
@@ -262,7 +267,9 @@ int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len);
  * forkpool_exec runs argv[0] (searched in PATH when it has no '/') with
  * argv, and no shell. The child is made with vfork-style clone + execve, so
  * its cost does not grow with the parent's size; it leads its own process
- * group, dies with the parent (PR_SET_PDEATHSIG), starts with default signal
+ * group, is a child subreaper (the flag survives execve: descendants that
+ * left its group are killed on timeout and cancel, not once it exited),
+ * dies with the parent (PR_SET_PDEATHSIG), starts with default signal
  * handlers and an empty mask, and receives only fds 0, 1 and 2. Its result
  * is its captured stdout (empty unless FORKPOOL_CAPTURE_STDOUT). Outcomes:
  * exit status 0: success; non-zero: FORKPOOL_ERR_EXITED, code = status;

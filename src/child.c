@@ -203,10 +203,12 @@ int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len)
     return fp_send_frame(fd, FP_FRAME_END, &part, 1);
 }
 
-/* Ends a child: its stdio flushed, no atexit handler of the host run. */
+/* Ends a child: its stdio flushed, what it started and left running killed
+   (tree.c), no atexit handler of the host run. */
 _Noreturn void fp_child_exit(int code)
 {
     fflush(NULL);
+    fp_tree_end_own();
 #ifdef FP_COVERAGE
     /* make coverage: _exit skips the atexit hook that writes gcov data. */
     extern void __gcov_dump(void);

@@ -218,6 +218,10 @@ int fp_server_spawn(forkpool *pool, forkpool_task *t);
 int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const void *blob,
                    size_t len, int extra_fd);
 
+/* tree.c */
+void fp_tree_kill(pid_t root, int all);
+void fp_tree_end_own(void);
+
 /* exec.c */
 int fp_exec_spawn(forkpool *pool, forkpool_task *t);
 void fp_exec_free(fp_exec *x);

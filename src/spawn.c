@@ -126,12 +126,14 @@ void fp_child_close_library_fds(void)
 
 /*
  * In a new child: its own process group (so a kill reaches its
- * descendants), and death with the parent (checking the parent did not die
- * before that). System calls only.
+ * descendants), child subreaper (so its orphaned descendants stay in its
+ * subtree, where tree.c finds them; kept across exec), and death with the
+ * parent (checking the parent did not die before that). System calls only.
  */
 void fp_child_bind(pid_t parent)
 {
     setpgid(0, 0);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
         _exit(127);
 }
@@ -386,16 +388,23 @@ void fp_proc_close(forkpool *pool, fp_proc *pr, int k)
 }
 
 /*
- * Signals pr's whole process group. The child is unreaped (else pr->gone),
- * so its pid, the group's id, cannot have been reused.
+ * Signals pr's child and its whole process group: the child may have moved
+ * to another group (setpgid) and left descendants in its own. SIGKILL and
+ * SIGTERM first reach the descendants that left the group (tree.c): all of
+ * them are killed before a SIGKILL, those outside the group before a
+ * SIGTERM. The child is unreaped (else pr->gone), so its pid, the group's
+ * id, cannot have been reused.
  */
 void fp_kill_group(fp_proc *pr, int sig)
 {
     if (pr->gone)
         return;
-    if (kill(-pr->pid, sig) == -1 && errno == ESRCH)
-        kill(pr->pid, sig);
+    if (sig == SIGKILL || sig == SIGTERM)
+        fp_tree_kill(pr->pid, sig == SIGKILL);
+    kill(-pr->pid, sig);
+    kill(pr->pid, sig);
 }
+
 /* waitpid that goes on through EINTR; ru (may be NULL) gets its usage. */
 static pid_t fp_waitpid(pid_t pid, int *status, struct rusage *ru)
 {

@@ -112,7 +112,7 @@ int main(void)
     struct books b = {0};
     size_t n = 0, want[NKINDS] = {0};
     long rss_start = 0, rss_max = 0;
-    long long end = tap_now_ms() + seconds * 1000;
+    long long start = tap_now_ms(), end = start + seconds * 1000;
     while (seconds ? tap_now_ms() < end : n < total) {
         /* Keep ~64 queued; cancel every CANCEL task right after it starts. */
         while (forkpool_get_stats(pool).queued < 64) {
@@ -139,7 +139,8 @@ int main(void)
     }
     forkpool_await(pool);
     forkpool_stats s = forkpool_get_stats(pool);
-    diag("%zu tasks; RSS after warm-up %ld KiB, peak %ld KiB", n, rss_start, rss_max);
+    diag("%zu tasks in %lld s; RSS after warm-up %ld KiB, peak %ld KiB, at the end %ld KiB",
+         n, (tap_now_ms() - start) / 1000, rss_start, rss_max, rss_kib());
     is(s.succeeded + s.failed + s.timed_out + s.cancelled, n, "every task ended exactly once");
     is(b.then, want[OK], "then ran once per successful task");
     is(b.wrong, 0, "every result was its own task's");
@@ -153,6 +154,7 @@ int main(void)
        "parent RSS flat: grew %ld KiB after warm-up (bound %ld KiB)", rss_max - rss_start,
        RSS_BOUND_KIB);
     forkpool_destroy(pool);
+    diag("fds: %d before the pool, %d after destroy", fds, tap_fd_count());
     is(tap_fd_count(), fds, "fd count back where it started");
     ok(tap_no_children(), "no child, no zombie");
     return done_testing();
