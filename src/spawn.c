@@ -266,7 +266,7 @@ int fp_procs_reserve(forkpool *pool)
     if (pool->nprocs < pool->cap_procs)
         return 0;
     unsigned cap = pool->cap_procs ? pool->cap_procs * 2 : 4;
-    fp_proc **p = realloc(pool->procs, cap * sizeof *p);
+    fp_proc **p = realloc(pool->procs, cap * sizeof(fp_proc *));
     if (!p) {
         errno = ENOMEM;
         return -1;

@@ -344,7 +344,9 @@ void fp_tree_kill(pid_t root, int all)
 }
 
 /*
- * Child side, once the task function returned: if the child has any child
+ * Child side, once the task function returned (a FRESH child, or a worker
+ * between tasks, which keeps SIGCHLD's disposition and mask as the task
+ * left them): if the child has any child
  * at all (one cheap waitid when it has none), kill its whole subtree and
  * reap until none is left, so nothing the task started outlives it, even
  * what left its process group. Bounded: a task's own threads that still
@@ -358,24 +360,31 @@ void fp_tree_end_own(void)
         return;
     /* A task may have set SIGCHLD to SIG_IGN: the kernel would reap behind
        our back. Blocked, it wakes sigtimedwait instead of a handler. */
-    struct sigaction dfl;
+    struct sigaction dfl, old_act;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &dfl, NULL);
-    sigset_t chld;
+    sigaction(SIGCHLD, &dfl, &old_act);
+    sigset_t chld, old_mask;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, NULL);
+    sigprocmask(SIG_BLOCK, &chld, &old_mask);
     const struct timespec nap = {0, 10000000};
     for (int i = 0; i < FP_TREE_REAP_ROUNDS; i++) {
         /* Without the walk, the parent's group kill is all there is. */
         if (fp_tree_walk(getpid(), 1, 0) == -1)
-            return;
+            break;
         pid_t r;
         while ((r = waitpid(-1, NULL, WNOHANG)) > 0 || (r == -1 && errno == EINTR)) {
         }
         if (r == -1 && errno == ECHILD)
-            return;
+            break;
         sigtimedwait(&chld, NULL, &nap);
     }
+    /* A worker runs more tasks: they find SIGCHLD as the last one left it
+       (a pending SIGCHLD of the reaped children is consumed first). */
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&chld, NULL, &zero) > 0) {
+    }
+    sigaction(SIGCHLD, &old_act, NULL);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
 }

@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -146,55 +145,6 @@ static void fp_worker_cpu_limit(const forkpool_options *o, fp_cpu_timers *ct, in
 }
 
 /*
- * Reads the pids of this process's children into pids (at most max).
- * Returns how many, or -1 if /proc cannot tell (no CONFIG_PROC_CHILDREN).
- */
-static int fp_children(pid_t *pids, int max)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    int n = 0, pid;
-    while (n < max && fscanf(f, "%d", &pid) == 1)
-        pids[n++] = pid;
-    fclose(f);
-    return n;
-}
-
-/*
- * In a worker, after a task: kills and reaps what the task left behind, as
- * a FRESH child's process group is killed when its task ends. The worker is
- * a subreaper, so a descendant whose parent died becomes its child: killing
- * children until none is left reaches every descendant, even one that left
- * the group. Costs one system call when the task left nothing. Without
- * /proc's children lists it only reaps what has exited.
- */
-static void fp_worker_sweep(void)
-{
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
-        return; /* ECHILD: nothing left */
-    for (int round = 0; round < 1000; round++) {
-        pid_t kids[64];
-        int n = fp_children(kids, 64);
-        if (n <= 0)
-            break;
-        for (int i = 0; i < n; i++) {
-            kill(-kids[i], SIGKILL); /* its group, if it leads one */
-            kill(kids[i], SIGKILL);
-        }
-        for (int i = 0; i < n; i++)
-            while (waitpid(kids[i], NULL, 0) == -1 && errno == EINTR)
-                ;
-    }
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
-}
-
-/*
  * The worker's loop: read a task, claim its slot, run it, report its end.
  * Ends (status 0) when the parent closes the request socket; a malformed
  * request (which the parent never sends) ends it with 126.
@@ -207,7 +157,6 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
     fp_cpu_timers cpu = {.have = 0};
     static fp_reader rd;
     rd.fd = in;
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
     for (;;) {
@@ -240,7 +189,7 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
         fp_worker_cpu_limit(&pool->opts, &cpu, 1);
         int sent = fp_child_call(out, fn, buf + FP_TASK_HDR, (size_t)len - FP_TASK_HDR);
         fp_worker_cpu_limit(&pool->opts, &cpu, 0);
-        fp_worker_sweep();
+        fp_tree_end_own(); /* what the task left (the worker is a subreaper) */
         if (sent != 0)
             fp_child_exit(125);
     }
@@ -513,20 +462,26 @@ static int fp_worker_revoke(forkpool *pool, fp_proc *pr, forkpool_task *t)
     return 1;
 }
 
-/* Sends up to `most` of pr's tasks that have not started, taken from the
-   tail and never its current task unless it may go too (all), back to the
-   head of the queue, in order. */
+/* Sends up to `most` of pr's tasks that have not started (a reaped worker:
+   all of them), taken from the tail and never its current task unless it
+   may go too (all), back to the head of the queue, in order. */
 static void fp_worker_requeue(forkpool *pool, fp_proc *pr, int all, unsigned most)
 {
     forkpool_task *take[FP_WORKER_DEPTH];
     unsigned n = 0;
-    for (forkpool_task *t = all ? pr->task : pr->task->w_next; t; t = t->w_next)
+    for (forkpool_task *t = all ? pr->task : pr->task->w_next; t && n < FP_WORKER_DEPTH;
+         t = t->w_next)
         take[n++] = t;
-    /* From the tail, so each goes in front of the ones after it. */
+    /* From the tail, so each goes in front of the ones after it; a dead
+       worker's go whatever their slot says (force). */
     for (unsigned i = 0; i < n && i < most; i++) {
         forkpool_task *t = take[n - 1 - i];
-        if (!fp_worker_revoke(pool, pr, t))
+        if (pr->gone) {
+            fp_worker_unlink(pool, pr, t, n - 1 - i ? take[n - 2 - i] : NULL);
+            t->pid = 0;
+        } else if (!fp_worker_revoke(pool, pr, t)) {
             break;
+        }
         fp_queue_push_front(pool, t);
     }
 }
@@ -600,13 +555,8 @@ static void fp_worker_check_exit(forkpool *pool, fp_proc *pr, int exited)
         }
         /* The rest never started, or (behind a task being killed, whose
            END is ignored) started after it: all run again elsewhere. */
-        while (pr->task) {
-            forkpool_task *last = pr->w->tail, *prev = NULL;
-            for (forkpool_task *i = pr->task; i != last; i = i->w_next)
-                prev = i;
-            fp_worker_unlink(pool, pr, last, prev);
-            fp_queue_push_front(pool, last);
-        }
+        if (pr->task)
+            fp_worker_requeue(pool, pr, 1, FP_WORKER_DEPTH);
     }
     fp_worker_retire(pool, pr);
     fp_proc_retire(pool, pr);
