@@ -150,9 +150,12 @@ int main(void)
     is(b.caught[FORKPOOL_ERR_CANCELLED], want[CANCEL], "each cancelled task was cancelled");
     is(s.timed_out, want[SLOW], "stats: timed_out");
     is(s.cancelled, want[CANCEL], "stats: cancelled");
-    ok(rss_start && rss_max - rss_start < RSS_BOUND_KIB,
-       "parent RSS flat: grew %ld KiB after warm-up (bound %ld KiB)", rss_max - rss_start,
-       RSS_BOUND_KIB);
+    /* Under valgrind, memcheck holds freed blocks back from reuse up to
+       --freelist-vol (20 MB by default): that is the bound there. */
+    const char *pre = getenv("LD_PRELOAD");
+    long bound = pre && strstr(pre, "vgpreload") ? 24L * 1024 : RSS_BOUND_KIB;
+    ok(rss_start && rss_max - rss_start < bound,
+       "parent RSS flat: grew %ld KiB after warm-up (bound %ld KiB)", rss_max - rss_start, bound);
     forkpool_destroy(pool);
     diag("fds: %d before the pool, %d after destroy", fds, tap_fd_count());
     is(tap_fd_count(), fds, "fd count back where it started");
