@@ -13,11 +13,20 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "result.h"
+
+enum { FP_RET_NONE, FP_RET_COPY, FP_RET_BUFFER }; /* forkpool_ctx.returned */
 
 struct forkpool_ctx {
     int fd;                    /* the channel to the parent; -1 inline  */
     forkpool_task *inline_task;/* INLINE: the task itself               */
-    int returned, thrown;
+    int returned, thrown;      /* returned: FP_RET_*                    */
+    size_t max_output;         /* the pool's; 0: none                   */
+    int map_ok;                /* a large result may cross as a memfd:
+                                  the runner then holds it after END
+                                  (fp_rbuf_hold in a FRESH child; a
+                                  worker until the parent acknowledges) */
+    fp_rbuf rbuf;              /* the result, sent at the task's end    */
 };
 
 #define FP_BIG_PIPE ((size_t)1 << 20)
@@ -112,7 +121,7 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
         errno = EALREADY;
         return -1;
     }
-    ctx->returned = 1;
+    ctx->returned = FP_RET_COPY;
     if (ctx->inline_task) {
         forkpool_task *t = ctx->inline_task;
         if (fp_inline_over_limit(t, len) || fp_copy_to(&t->result, data, len) == -1)
@@ -121,8 +130,34 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
         t->flags |= FP_T_HAS_RESULT;
         return 0;
     }
+    /* Over max_output it goes by pipe, for the parent to refuse at the
+       header. */
+    if (ctx->map_ok && len >= FP_MAP_MIN && (!ctx->max_output || len <= ctx->max_output) &&
+        fp_rbuf_copy(&ctx->rbuf, data, len) == 0)
+        return 0;
     struct iovec part = {(void *)data, len};
     return fp_send_frame(ctx->fd, FP_FRAME_RESULT, &part, 1);
+}
+
+void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len)
+{
+    if (!ctx) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (ctx->returned == FP_RET_COPY || ctx->thrown) {
+        errno = EALREADY;
+        return NULL;
+    }
+    if (ctx->max_output && len > ctx->max_output) {
+        errno = EMSGSIZE;
+        return NULL;
+    }
+    void *p = ctx->inline_task ? fp_result_inline(ctx->inline_task, len)
+                               : fp_rbuf_new(&ctx->rbuf, len, ctx->map_ok);
+    if (p)
+        ctx->returned = FP_RET_BUFFER;
+    return p;
 }
 
 int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
@@ -184,28 +219,60 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
     return -1;
 }
 
+/*
+ * The task function returned rc: sends the result it left in ctx->rbuf (if
+ * it succeeded), then END. Returns 1 if the result went as a memfd, which
+ * the caller must then hold (see map_ok), 0 if not, -1 if a write failed.
+ */
+static int fp_send_end(forkpool_ctx *ctx, int32_t rc)
+{
+    fp_rbuf *b = &ctx->rbuf;
+    struct iovec end = {&rc, sizeof rc};
+    int held = 0, sent = 0;
+    if (rc == 0 && !ctx->thrown && fp_rbuf_pending(b)) {
+        unsigned char pl[FP_WIRE_RESULT_FD_LEN];
+        struct iovec part = {pl, sizeof pl};
+        if (b->fd >= 0) {
+            fp_wire_result_fd(pl, b->fd, b->len);
+            held = 1;
+        } else {
+            part = (struct iovec){b->p, b->len};
+        }
+        sent = fp_send_frame(ctx->fd, held ? FP_FRAME_RESULT_FD : FP_FRAME_RESULT, &part, 1);
+    }
+    if (!held)
+        fp_rbuf_free(b);
+    if (sent == 0)
+        sent = fp_send_frame(ctx->fd, FP_FRAME_END, &end, 1);
+    return sent == 0 ? held : -1;
+}
+
 /* In a new child, after fp_child_setup: run the task and report its end. */
 _Noreturn void fp_child_main(forkpool_task *t, int fd)
 {
     forkpool *pool = t->pool;
-    forkpool_ctx ctx = {fd, NULL, 0, 0};
+    forkpool_ctx ctx = {.fd = fd, .max_output = pool->opts.max_output, .map_ok = 1,
+                        .rbuf = FP_RBUF_NONE};
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
     int32_t rc = t->fn(&ctx, t->arg, t->arg_len);
-    struct iovec part = {&rc, sizeof rc};
-    int sent = fp_send_frame(fd, FP_FRAME_END, &part, 1);
+    /* Before END: once the parent has END and the result, it may end us. */
     fflush(NULL);
 #ifdef FP_COVERAGE
     /* make coverage: _exit skips the atexit hook that writes gcov data. */
     extern void __gcov_dump(void);
     __gcov_dump();
 #endif
+    int sent = fp_send_end(&ctx, rc);
+    if (sent == 1)
+        fp_rbuf_hold();
     _exit(sent == 0 ? 0 : 125);
 }
 
 void fp_run_inline(forkpool_task *t)
 {
-    forkpool_ctx ctx = {-1, t, 0, 0};
+    forkpool_ctx ctx = {.fd = -1, .inline_task = t, .max_output = t->pool->opts.max_output,
+                        .rbuf = FP_RBUF_NONE};
     t->end_rc = t->fn(&ctx, t->arg, t->arg_len);
     t->flags |= FP_T_GOT_END;
 }

@@ -88,7 +88,10 @@ enum {
     FP_T_GOT_END = 1 << 7,    /* END frame received                       */
     FP_T_THREW = 1 << 8,      /* THROW frame received                     */
     FP_T_ABORTED = 1 << 9,    /* killed for bad output; err already set   */
-    FP_T_HAS_RESULT = 1 << 10 /* RESULT frame received                    */
+    FP_T_HAS_RESULT = 1 << 10,/* RESULT or RESULT_FD frame received       */
+    FP_T_MAPPED = 1 << 11,    /* result is a mapping (result.c), not heap */
+    FP_T_LOST = 1 << 12       /* RESULT_FD's child ended before the memfd
+                                 was taken; err already set              */
 };
 
 struct forkpool_task {
