@@ -22,10 +22,13 @@
 
 #include "forkpool.h"
 
-/* Smallest result that crosses as a memfd: below it, copying through the
-   pipe is cheaper than creating, sealing, taking and mapping a memfd
-   (bench/bigresult.c measures both). */
-#define FP_MAP_MIN ((size_t)256 << 10)
+/* Smallest result that crosses as a memfd. Below 32 KiB copying through
+   the pipe is cheaper than creating, sealing, taking and mapping a memfd;
+   from 64 KiB the memfd wins (bench/bigresult.c). 128 KiB is also glibc's
+   first mmap threshold: a result this large would likely be a mapping of
+   its own in the parent anyway, so mapped results cost no more of the
+   parent's vm.max_map_count than copied ones. */
+#define FP_MAP_MIN ((size_t)128 << 10)
 
 /* A child's result waiting for its task's end. */
 typedef struct fp_rbuf {

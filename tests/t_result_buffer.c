@@ -13,6 +13,14 @@
 #include "forkpool.h"
 #include "tap.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define FP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FP_ASAN 1
+#endif
+#endif
+
 /* What a task saw, for the parent to check. */
 struct seen {
     void *p[4];
@@ -487,6 +495,65 @@ static void run_undumpable(void)
     forkpool_destroy(p);
 }
 
+#ifndef FP_ASAN
+/* A result in static memory, so the child needs no new mapping. */
+static unsigned char static_result[(size_t)4 << 20];
+
+static int task_return_static(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    fill(static_result, sizeof static_result, 11);
+    return forkpool_return(ctx, static_result, sizeof static_result);
+}
+#endif
+
+/* The parent at its vm.max_map_count (one-page mappings that cannot merge):
+   the memfd cannot be mapped, and the task fails OUTPUT saying so; with
+   mappings free again, the pool goes on. Not under valgrind or ASan, which
+   need mappings of their own. */
+static void run_no_mappings(void)
+{
+#ifndef FP_ASAN
+    if (tap_scale() == 1) {
+        long max = 0;
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+        if (f && fscanf(f, "%ld", &max) == 1 && max > 0 && max <= 1000000) {
+            fclose(f);
+            forkpool *p = forkpool_create(NULL);
+            void **fill_maps = calloc((size_t)max, sizeof *fill_maps);
+            long n = 0;
+            while (n < max) {
+                int prot = n % 2 ? PROT_READ : PROT_READ | PROT_WRITE;
+                void *m = mmap(NULL, 4096, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (m == MAP_FAILED)
+                    break;
+                fill_maps[n++] = m;
+            }
+            int rc;
+            forkpool_task *t = run_wait(p, task_return_static, NULL, 0, &rc);
+            while (n > 0)
+                munmap(fill_maps[--n], 4096);
+            free(fill_maps);
+            expect_fail(t, rc, FORKPOOL_ERR_OUTPUT, "cannot map the task's 4194304-byte result",
+                        "no mappings left");
+            forkpool_task_release(t);
+            t = run_wait(p, task_return_static, NULL, 0, &rc);
+            size_t len = 0;
+            const void *r = forkpool_task_result(t, &len);
+            ok(rc == 0 && r && len == sizeof static_result && check(r, len, 11),
+               "no mappings left: freed again, the same task succeeds");
+            forkpool_task_release(t);
+            forkpool_destroy(p);
+            return;
+        }
+        if (f)
+            fclose(f);
+    }
+#endif
+    ok(1, "no mappings left: skipped (valgrind, ASan, or no vm.max_map_count)");
+}
+
 static void run_inline(void)
 {
     forkpool_options o = {0};
@@ -515,6 +582,7 @@ int main(void)
     run_fresh(0);
     run_fresh(1);
     run_undumpable();
+    run_no_mappings();
     run_inline();
     tap_shared_free(sh, sizeof *sh);
     return done_testing();
