@@ -341,15 +341,15 @@ int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count
  * In the child: memory for a result of len bytes, built in place. Once the
  * task function returns 0, the parent sees these bytes as the task's result
  * with no copy (the parent maps the same pages, read-only; below 128 KiB,
- * where copying costs less, or if the parent may not take the child's
- * memfd because the program is not dumpable, they are copied). Calling it
- * again replaces the previous buffer. It counts as forkpool_return: after
- * it, forkpool_return fails with EALREADY, and max_output applies to len.
- * If the task fails afterwards (throw, non-zero return, crash), the buffer
- * is dropped. NULL and errno: EINVAL (NULL ctx), EALREADY
- * (forkpool_return or forkpool_throw came first), EMSGSIZE (over
- * max_output), ENOMEM; a failed call changes nothing (an earlier buffer
- * stays the result). In INLINE mode it is plain memory.
+ * where copying costs less, in WORKERS mode for now, or if the parent may
+ * not take the child's memfd because the program is not dumpable, they are
+ * copied). Calling it again replaces the previous buffer. It counts as
+ * forkpool_return: after it, forkpool_return fails with EALREADY, and
+ * max_output applies to len. If the task fails afterwards (throw, non-zero
+ * return, crash), the buffer is dropped. NULL and errno: EINVAL (NULL
+ * ctx), EALREADY (forkpool_return or forkpool_throw came first), EMSGSIZE
+ * (over max_output), ENOMEM; a failed call changes nothing (an earlier
+ * buffer stays the result). In INLINE mode it is plain memory.
  */
 void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len);
 

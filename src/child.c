@@ -22,10 +22,9 @@ struct forkpool_ctx {
     forkpool_task *inline_task;/* INLINE: the task itself               */
     int returned, thrown;      /* returned: FP_RET_*                    */
     size_t max_output;         /* the pool's; 0: none                   */
-    int map_ok;                /* a large result may cross as a memfd:
-                                  the runner then holds it after END
-                                  (fp_rbuf_hold in a FRESH child; a
-                                  worker until the parent acknowledges) */
+    int map_ok;                /* a large result may cross as a memfd,
+                                  which the runner then holds after END
+                                  (see fp_child_call)                   */
     fp_rbuf rbuf;              /* the result, sent at the task's end    */
 };
 
@@ -219,6 +218,17 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
     return -1;
 }
 
+/* stdio flushed (and, in make coverage, gcov's counters written). */
+static void fp_child_flush(void)
+{
+    fflush(NULL);
+#ifdef FP_COVERAGE
+    /* make coverage: _exit skips the atexit hook that writes gcov data. */
+    extern void __gcov_dump(void);
+    __gcov_dump();
+#endif
+}
+
 /*
  * The task function returned rc: sends the result it left in ctx->rbuf (if
  * it succeeded), then END. Returns 1 if the result went as a memfd, which
@@ -233,6 +243,8 @@ static int fp_send_end(forkpool_ctx *ctx, int32_t rc)
         unsigned char pl[FP_WIRE_RESULT_FD_LEN];
         struct iovec part = {pl, sizeof pl};
         if (b->fd >= 0) {
+            /* Once the parent has END and the memfd, it may end us. */
+            fp_child_flush();
             fp_wire_result_fd(pl, b->fd, b->len);
             held = 1;
         } else {
@@ -247,26 +259,44 @@ static int fp_send_end(forkpool_ctx *ctx, int32_t rc)
     return sent == 0 ? held : -1;
 }
 
+/*
+ * Runs fn(arg) with a fresh ctx on channel fd and reports its end: the
+ * result the task left, then END. max_output: the pool's. held: where a
+ * result sent as a memfd stays, for a caller that can keep it open until the
+ * parent has it (a FRESH child: fp_rbuf_hold); NULL: results cross as bytes
+ * (a worker, until it holds memfds until the parent acknowledges them).
+ * Returns 0; 1 if *held holds a memfd the parent is taking; -1 if a frame
+ * could not be sent (the parent is gone or gave up).
+ */
+int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
+                  fp_rbuf *held)
+{
+    forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .map_ok = held != NULL,
+                        .rbuf = FP_RBUF_NONE};
+    int r = fp_send_end(&ctx, fn(&ctx, arg, len));
+    if (r == 1)
+        *held = ctx.rbuf;
+    return r;
+}
+
+/* Ends a child: its stdio flushed, no atexit handler of the host run. */
+_Noreturn void fp_child_exit(int code)
+{
+    fp_child_flush();
+    _exit(code);
+}
+
 /* In a new child, after fp_child_setup: run the task and report its end. */
 _Noreturn void fp_child_main(forkpool_task *t, int fd)
 {
     forkpool *pool = t->pool;
-    forkpool_ctx ctx = {.fd = fd, .max_output = pool->opts.max_output, .map_ok = 1,
-                        .rbuf = FP_RBUF_NONE};
+    fp_rbuf held = FP_RBUF_NONE;
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
-    int32_t rc = t->fn(&ctx, t->arg, t->arg_len);
-    /* Before END: once the parent has END and the result, it may end us. */
-    fflush(NULL);
-#ifdef FP_COVERAGE
-    /* make coverage: _exit skips the atexit hook that writes gcov data. */
-    extern void __gcov_dump(void);
-    __gcov_dump();
-#endif
-    int sent = fp_send_end(&ctx, rc);
-    if (sent == 1)
+    int r = fp_child_call(fd, t->fn, t->arg, t->arg_len, pool->opts.max_output, &held);
+    if (r == 1)
         fp_rbuf_hold();
-    _exit(sent == 0 ? 0 : 125);
+    fp_child_exit(r == 0 ? 0 : 125);
 }
 
 void fp_run_inline(forkpool_task *t)

@@ -289,7 +289,7 @@ static int fp_exec_report(int fd)
 }
 
 /*
- * Starts t's program in running slot pool->nrunning. 0, or -1 with errno
+ * Starts t's program and puts its process on the pool's list. 0, or -1 with errno
  * (the program could not be started: t->pid stays 0 and nothing is left).
  * Pipes are made and the child cloned under the registry lock (see
  * spawn.c): no other thread's fork may copy them.
@@ -329,7 +329,7 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     fp_registry_lock();
-    if (fp_exec_pipe(rep, 0) == -1 ||
+    if (fp_procs_reserve(pool) == -1 || fp_exec_pipe(rep, 0) == -1 ||
         ((x->capture & FORKPOOL_CAPTURE_STDOUT) && fp_exec_pipe(out, 0) == -1) ||
         ((x->capture & FORKPOOL_CAPTURE_STDERR) && fp_exec_pipe(err, 0) == -1) ||
         (x->input && fp_exec_pipe(in, 1) == -1)) {
@@ -372,9 +372,7 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t)
         pr->fd[FP_FD_OUT] = out[0];
         pr->fd[FP_FD_ERR] = err[0];
         pr->fd[FP_FD_IN] = in[1];
-        pr->fd[FP_FD_EXIT] = fp_pidfd_open(pool, pid);
-        pr->slot = (int)pool->nrunning;
-        pool->running[pool->nrunning++] = t;
+        fp_proc_attach(pool, pr, pid);
     } else {
         fp_close_if(out[0]);
         fp_close_if(err[0]);
@@ -440,9 +438,9 @@ void fp_exec_read(forkpool_task *t, int k, size_t budget)
             return;
         }
         if (n == 0) {
-            fp_proc_close(t, k);
+            fp_proc_close(t->pool, pr, k);
             if (pr->fd[FP_FD_OUT] < 0 && pr->fd[FP_FD_ERR] < 0)
-                fp_check_soon(t);
+                fp_check_soon(pr);
             return;
         }
         budget -= (size_t)n < budget ? (size_t)n : budget;
@@ -502,7 +500,7 @@ void fp_exec_write_input(forkpool_task *t)
             return;
         break; /* EPIPE: it does not want the rest, which is its right */
     }
-    fp_proc_close(t, FP_FD_IN);
+    fp_proc_close(t->pool, t->proc, FP_FD_IN);
 }
 
 /* Settles an exec task from how its program ended (after cancel, timeout,

@@ -63,11 +63,23 @@ enum {
     FP_NFDS = 4
 };
 
-/* What the parent keeps about a task's child while it exists. */
+typedef struct fp_worker fp_worker; /* workers.c: a WORKERS worker's state */
+
+/*
+ * What the parent keeps about a child process while it exists: a task's
+ * own child (FRESH, or a program), or a worker (w set), which runs the
+ * tasks on its in-flight list one after the other.
+ */
 typedef struct fp_proc {
     int fd[FP_NFDS];
-    int slot;         /* index in pool->running                            */
+    int slot;         /* index in pool->procs                              */
     int gone;         /* reaped, or not ours to signal: never kill(pid)     */
+    pid_t pid;
+    forkpool_task *task; /* the task it runs: its own, or a worker's
+                            current one (NULL while the worker is idle)   */
+    fp_worker *w;     /* a worker's state, else NULL                       */
+    int dead;         /* ended: off the list, to be freed (fp_proc_retire) */
+    struct fp_proc *next_dead;
     long cpu_ms;      /* CPU time the reaped child used                     */
     int64_t started;  /* CLOCK_MONOTONIC ns                                 */
     int64_t deadline; /* timeout due; 0: none                               */
@@ -98,7 +110,10 @@ struct forkpool_task {
     forkpool *pool;
     forkpool_fn fn;
     forkpool_task *all_prev, *all_next; /* every task of the pool        */
-    forkpool_task *q_prev;              /* the run queue                 */
+    union {
+        forkpool_task *q_prev;          /* the run queue, or             */
+        forkpool_task *w_next;          /* a worker's in-flight list     */
+    };
     union {                             /* a task is on one list at most: */
         forkpool_task *q_next;          /* the run queue, or             */
         forkpool_task *d_next;          /* the dispatch list             */
@@ -107,7 +122,11 @@ struct forkpool_task {
     uint32_t nhandlers, cap_handlers, next_handler;
     uint32_t flags;
     pid_t pid;
-    int end_rc;                         /* the function's return value   */
+    union {
+        int end_rc;                     /* the function's return value   */
+        uint32_t seq;                   /* WORKERS, until END: its number
+                                           on its worker's ring           */
+    };
     uint8_t state;                      /* a forkpool_state              */
     uint8_t err_kind;                   /* e's kind, kept even when e
                                            could not be allocated         */
@@ -133,8 +152,13 @@ struct forkpool {
     forkpool_task *all;    /* every task not yet freed                   */
     forkpool_task *q_head, *q_tail;
     forkpool_task *d_head, *d_tail;
-    forkpool_task **running; /* opts.concurrency slots                  */
-    unsigned nrunning;
+    fp_proc **procs;       /* every child process the pool watches     */
+    unsigned nprocs, cap_procs;
+    unsigned nrunning;     /* tasks RUNNING (WORKERS: sent to a worker) */
+    unsigned nbusy;        /* concurrency slots taken: FRESH children,
+                              programs, workers with tasks in flight    */
+    unsigned nworkers;     /* WORKERS: workers taking tasks             */
+    fp_proc *graveyard;    /* ended processes, freed after each turn    */
     size_t nqueued;
     int depth;             /* await/wait/poll nesting (0 or 1)           */
     int in_handler;        /* a handler is running                       */
@@ -156,14 +180,20 @@ void fp_registry_remove(forkpool *pool);
 void fp_registry_lock(void);
 void fp_registry_unlock(void);
 int fp_spawn(forkpool *pool, forkpool_task *t);
-void fp_proc_release(forkpool_task *t);
-void fp_proc_close(forkpool_task *t, int k);
+int fp_fork_fd(int which);
+int fp_procs_reserve(forkpool *pool);
+int fp_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *), void *arg);
+fp_proc *fp_proc_new(forkpool *pool);
+void fp_proc_attach(forkpool *pool, fp_proc *pr, pid_t pid);
+void fp_proc_release(forkpool *pool, fp_proc *pr);
+void fp_proc_free(fp_proc *pr);
+void fp_proc_close(forkpool *pool, fp_proc *pr, int k);
 void fp_close_if(int fd);
 int fp_fd_high(int fd);
-void fp_kill_group(forkpool_task *t, int sig);
-int fp_proc_probe(forkpool_task *t);
-int fp_proc_reap(forkpool_task *t, int *status);
-void fp_reap_now(forkpool_task *t);
+void fp_kill_group(fp_proc *pr, int sig);
+int fp_proc_probe(fp_proc *pr);
+int fp_proc_reap(fp_proc *pr, int *status);
+void fp_reap_now(fp_proc *pr);
 
 int fp_pidfd_open(forkpool *pool, pid_t pid);
 void fp_child_reset(pid_t parent);
@@ -180,6 +210,10 @@ const void *fp_exec_stdout(const forkpool_task *t, size_t *len);
 
 /* child.c */
 _Noreturn void fp_child_main(forkpool_task *t, int fd);
+struct fp_rbuf;
+int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
+                  struct fp_rbuf *held);
+_Noreturn void fp_child_exit(int code);
 void fp_run_inline(forkpool_task *t);
 
 /* task.c */
@@ -195,11 +229,34 @@ int fp_task_settled(const forkpool_task *t);
    (backlog full, no memory) the task's error says why. */
 int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len);
 
+/* workers.c */
+void fp_workers_fill(forkpool *pool);
+int fp_worker_frame(void *ud, unsigned type, unsigned char *payload, size_t len);
+void fp_worker_event(fp_proc *pr, int kind);
+void fp_worker_timers(fp_proc *pr, int64_t now);
+int fp_worker_cancel(forkpool_task *t);
+forkpool_task *fp_worker_last(fp_proc *pr);
+void fp_worker_free(fp_proc *pr);
+
 /* pool.c */
+void fp_settle(forkpool_task *t, int known, int status);
+int fp_task_frame(forkpool_task *t, unsigned type, unsigned char *payload, size_t len);
+void fp_begin_kill(fp_proc *pr, int64_t now);
+int64_t fp_after(int64_t start, long ms);
+int fp_epoll_add(forkpool *pool, int fd, uint64_t data, uint32_t events);
+void fp_queue_push_front(forkpool *pool, forkpool_task *t);
+void fp_queue_remove(forkpool *pool, forkpool_task *t);
+void fp_spawn_failed(forkpool_task *t, int err);
+void fp_fail_signaled(forkpool_task *t, const fp_proc *pr, int status);
 forkpool_task *fp_task_new(forkpool *pool, forkpool_fn fn, const void *arg, size_t len,
                            fp_exec *exec);
 void fp_task_abort(forkpool_task *t);
-void fp_check_soon(forkpool_task *t);
+void fp_check_soon(fp_proc *pr);
+void fp_poll_step(fp_proc *pr, int64_t now);
+void fp_proc_retire(forkpool *pool, fp_proc *pr);
+void fp_proc_read(forkpool *pool, fp_proc *pr, size_t budget);
+void fp_fill(forkpool *pool);
+int fp_start_next(forkpool *pool);
 void fp_dispatch_push(forkpool_task *t);
 void fp_task_finished(forkpool_task *t);
 void fp_arm_timer(forkpool *pool);

@@ -19,15 +19,15 @@
 #include "result.h"
 
 /*
- * epoll data: a task pointer (malloc'd, so at least 8-aligned) with the
- * index of the fd in its proc->fd[] (FP_FD_*) in its low bits; the pool's
- * own fds carry no pointer, only their kind.
+ * epoll data: an fp_proc pointer (malloc'd, so at least 8-aligned) with the
+ * index of the fd in its fd[] (FP_FD_*) in its low bits; the pool's own fds
+ * carry no pointer, only their kind.
  */
 enum { FP_EV_TIMER = 2, FP_EV_WAKE = 3 };
 #define FP_EV_MASK ((uint64_t)3)
 #define FP_EV_BATCH 64
 
-static int fp_epoll_add(forkpool *pool, int fd, uint64_t data, uint32_t events)
+int fp_epoll_add(forkpool *pool, int fd, uint64_t data, uint32_t events)
 {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
@@ -102,7 +102,22 @@ static void fp_queue_push(forkpool *pool, forkpool_task *t)
     pool->nqueued++;
 }
 
-static void fp_queue_remove(forkpool *pool, forkpool_task *t)
+/* Back to the head of the queue: a task a worker took but never started. */
+void fp_queue_push_front(forkpool *pool, forkpool_task *t)
+{
+    t->q_prev = NULL;
+    t->q_next = pool->q_head;
+    if (pool->q_head)
+        pool->q_head->q_prev = t;
+    else
+        pool->q_tail = t;
+    pool->q_head = t;
+    pool->nqueued++;
+    t->state = FORKPOOL_QUEUED;
+    t->pid = 0;
+}
+
+void fp_queue_remove(forkpool *pool, forkpool_task *t)
 {
     if (t->q_prev)
         t->q_prev->q_next = t->q_next;
@@ -122,8 +137,8 @@ static void fp_queue_remove(forkpool *pool, forkpool_task *t)
 void fp_arm_timer(forkpool *pool)
 {
     int64_t at = 0;
-    for (unsigned i = 0; i < pool->nrunning; i++) {
-        const fp_proc *pr = pool->running[i]->proc;
+    for (unsigned i = 0; i < pool->nprocs; i++) {
+        const fp_proc *pr = pool->procs[i];
         const int64_t due[3] = {pr->deadline, pr->kill_at, pr->check_at};
         for (int k = 0; k < 3; k++)
             if (due[k] && (!at || due[k] < at))
@@ -142,50 +157,52 @@ void fp_arm_timer(forkpool *pool)
 }
 
 /* start + ms, saturating: a limit too far to represent never falls due. */
-static int64_t fp_after(int64_t start, long ms)
+int64_t fp_after(int64_t start, long ms)
 {
     if (ms > (INT64_MAX - start) / 1000000)
         return INT64_MAX;
     return start + (int64_t)ms * 1000000;
 }
 
-/* SIGTERM now (and SIGCONT, so a stopped task acts on it), SIGKILL later. */
-static void fp_begin_kill(forkpool_task *t, int64_t now)
+/* SIGTERM now (and SIGCONT, so a stopped task acts on it), SIGKILL later;
+   pr->task is marked as being killed. */
+void fp_begin_kill(fp_proc *pr, int64_t now)
 {
-    fp_proc *pr = t->proc;
+    forkpool_task *t = pr->task;
     t->flags |= FP_T_KILLING;
-    fp_kill_group(t, SIGTERM);
-    fp_kill_group(t, SIGCONT);
+    fp_kill_group(pr, SIGTERM);
+    fp_kill_group(pr, SIGCONT);
     pr->deadline = 0;
     pr->kill_at = fp_after(now, t->pool->opts.kill_grace_ms);
 }
 
 /* Fallback: the child is about to exit (its channel ended); look now, then
    at growing intervals (fp_poll_exit). */
-void fp_check_soon(forkpool_task *t)
+void fp_check_soon(fp_proc *pr)
 {
-    if (t->proc->fd[FP_FD_EXIT] >= 0)
+    if (pr->fd[FP_FD_EXIT] >= 0)
         return;
-    t->proc->check_step = 0;
-    t->proc->check_at = fp_now();
+    pr->check_step = 0;
+    pr->check_at = fp_now();
 }
 
-/* Kills t at once for what it sent; err says why. */
+/* Kills t's child (or worker) at once for what it sent; err says why. */
 void fp_task_abort(forkpool_task *t)
 {
+    fp_proc *pr = t->proc;
     t->flags |= FP_T_ABORTED | FP_T_KILLING;
-    fp_kill_group(t, SIGKILL);
-    t->proc->deadline = t->proc->kill_at = 0;
+    fp_kill_group(pr, SIGKILL);
+    pr->deadline = pr->kill_at = 0;
     /* Stop reading and feeding it; what was captured so far stays. */
-    fp_proc_close(t, FP_FD_OUT);
-    fp_proc_close(t, FP_FD_ERR);
-    fp_proc_close(t, FP_FD_IN);
-    fp_check_soon(t);
+    for (int k = 0; k < FP_NFDS; k++)
+        if (k != FP_FD_EXIT)
+            fp_proc_close(t->pool, pr, k);
+    fp_check_soon(pr);
 }
 
 /* ---- starting ---- */
 
-static void fp_spawn_failed(forkpool_task *t, int err)
+void fp_spawn_failed(forkpool_task *t, int err)
 {
     forkpool *pool = t->pool;
     if (t->exec)
@@ -199,26 +216,43 @@ static void fp_spawn_failed(forkpool_task *t, int err)
     fp_dispatch_push(t);
 }
 
+/* Watches pr's fds; a failure fails and aborts pr->task. */
+static void fp_watch(forkpool *pool, fp_proc *pr, int64_t now)
+{
+    for (int k = 0; k < FP_NFDS; k++) {
+        if (pr->fd[k] < 0 || fp_epoll_add(pool, pr->fd[k], (uint64_t)(uintptr_t)pr | (uint64_t)k,
+                                         k == FP_FD_IN ? EPOLLOUT : EPOLLIN) == 0)
+            continue;
+        fp_task_fail(pr->task, FORKPOOL_ERR_SPAWN, errno, NULL,
+                     "cannot watch the task's child: %s", strerror(errno));
+        fp_task_abort(pr->task);
+        /* Find its exit by polling, whatever is watched. */
+        pr->check_at = now;
+        break;
+    }
+}
+
+/* Starts t in a child of its own (FRESH, or a program). */
 static void fp_start(forkpool_task *t)
 {
     forkpool *pool = t->pool;
-    fp_proc *pr = calloc(1, sizeof *pr);
+    fp_proc *pr = fp_proc_new(pool);
     if (!pr) {
         fp_spawn_failed(t, ENOMEM);
         return;
     }
-    for (int k = 0; k < FP_NFDS; k++)
-        pr->fd[k] = -1;
-    fp_decoder_init(&pr->dec, pool->opts.max_output);
+    pr->task = t;
     t->proc = pr;
     if ((t->exec ? fp_exec_spawn(pool, t) : fp_spawn(pool, t)) == -1) {
         int err = errno;
         t->proc = NULL;
-        free(pr);
+        fp_proc_free(pr);
         fp_spawn_failed(t, err);
         return;
     }
     t->state = FORKPOOL_RUNNING;
+    pool->nrunning++;
+    pool->nbusy++;
     int64_t now = fp_now();
     pr->started = now;
     if (t->timeout_ms)
@@ -228,29 +262,35 @@ static void fp_start(forkpool_task *t)
         pr->check_step = 1000000;
         pr->check_at = now + pr->check_step;
     }
-    for (int k = 0; k < FP_NFDS; k++) {
-        if (pr->fd[k] < 0 || fp_epoll_add(pool, pr->fd[k], (uint64_t)(uintptr_t)t | (uint64_t)k,
-                                         k == FP_FD_IN ? EPOLLOUT : EPOLLIN) == 0)
-            continue;
-        fp_task_fail(t, FORKPOOL_ERR_SPAWN, errno, NULL, "cannot watch the task's child: %s",
-                     strerror(errno));
-        fp_task_abort(t);
-        /* Find its exit by polling, whatever is watched. */
-        pr->check_at = now;
-        break;
-    }
+    fp_watch(pool, pr, now);
+}
+
+/*
+ * Takes the head of the queue off it and starts it in a child of its own,
+ * if a concurrency slot is free (a worker pool's programs come here too).
+ * 1 if it did, 0 if no slot was free.
+ */
+int fp_start_next(forkpool *pool)
+{
+    if (pool->nbusy >= pool->opts.concurrency)
+        return 0;
+    forkpool_task *t = pool->q_head;
+    fp_queue_remove(pool, t);
+    fp_start(t);
+    return 1;
 }
 
 /* Starts queued tasks while slots are free. */
-static void fp_fill(forkpool *pool)
+void fp_fill(forkpool *pool)
 {
     if (pool->opts.mode == FORKPOOL_INLINE)
         return;
-    while (pool->nrunning < pool->opts.concurrency && pool->q_head) {
-        forkpool_task *t = pool->q_head;
-        fp_queue_remove(pool, t);
-        fp_start(t);
+    if (pool->opts.mode == FORKPOOL_WORKERS) {
+        fp_workers_fill(pool);
+        return;
     }
+    while (pool->q_head && fp_start_next(pool))
+        ;
 }
 
 /* ---- ending ---- */
@@ -260,7 +300,7 @@ static void fp_fill(forkpool *pool)
  * the program for an exec task, and the limit when it was max_cpu_ms
  * (SIGXCPU, or the SIGKILL that backs it up) or may have been max_memory.
  */
-static void fp_fail_signaled(forkpool_task *t, int status)
+void fp_fail_signaled(forkpool_task *t, const fp_proc *pr, int status)
 {
     const forkpool_options *o = &t->pool->opts;
     int sig = WTERMSIG(status);
@@ -269,10 +309,10 @@ static void fp_fail_signaled(forkpool_task *t, int status)
         snprintf(who, sizeof who, "'%s'", fp_exec_name(t));
     else
         snprintf(who, sizeof who, "task");
-    if (o->max_cpu_ms && (sig == SIGXCPU || (sig == SIGKILL && t->proc->cpu_ms >= o->max_cpu_ms)))
+    if (o->max_cpu_ms && (sig == SIGXCPU || (sig == SIGKILL && pr->cpu_ms >= o->max_cpu_ms)))
         fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL,
                      "%s used %ld ms of CPU, over max_cpu_ms (%ld ms), and was killed (%s)", who,
-                     t->proc->cpu_ms, o->max_cpu_ms, strsignal(sig));
+                     pr->cpu_ms, o->max_cpu_ms, strsignal(sig));
     else
         fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL, "%s killed by signal %d (%s)%s%s",
                      who, sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "",
@@ -286,7 +326,7 @@ static void fp_fail_signaled(forkpool_task *t, int status)
  * (known: status is a wait status; else it was reaped by someone else, or
  * the task ran inline).
  */
-static void fp_settle(forkpool_task *t, int known, int status)
+void fp_settle(forkpool_task *t, int known, int status)
 {
     forkpool *pool = t->pool;
     forkpool_stats *st = &pool->stats;
@@ -301,7 +341,7 @@ static void fp_settle(forkpool_task *t, int known, int status)
                      "task ran past its %ld ms limit and was killed", t->timeout_ms);
         st->timed_out++;
     } else if (known && WIFSIGNALED(status) && !fp_result_handed_over(t, status)) {
-        fp_fail_signaled(t, status);
+        fp_fail_signaled(t, t->proc, status);
         st->failed++;
     } else if (t->exec) {
         fp_exec_settle(t, known, status);
@@ -344,27 +384,27 @@ static void fp_settle(forkpool_task *t, int known, int status)
     }
 }
 
-/* t's child is gone: release its slot and fds, start the next task. */
+/* t's own child is gone: release its slot and fds, start the next task. */
 void fp_task_finished(forkpool_task *t)
 {
     forkpool *pool = t->pool;
-    fp_proc *pr = t->proc;
-    for (int k = 0; k < FP_NFDS; k++)
-        if (pr->fd[k] >= 0)
-            epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->fd[k], NULL);
-    fp_proc_release(t);
-    fp_decoder_free(&pr->dec);
-    free(pr);
+    fp_proc_retire(pool, t->proc);
     t->proc = NULL;
+    pool->nrunning--;
+    pool->nbusy--;
     fp_dispatch_push(t);
     fp_fill(pool);
 }
 
 /* ---- reading ---- */
 
-static int fp_on_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
+/*
+ * One frame from the child running t. 0, or -1 when t must be killed (its
+ * error is set). END sets t->end_rc; a FRESH child's exit settles t, a
+ * worker's END frame does (workers.c reads END itself).
+ */
+int fp_task_frame(forkpool_task *t, unsigned type, unsigned char *payload, size_t len)
 {
-    forkpool_task *t = ud;
     int32_t rc;
     if (t->flags & FP_T_GOT_END) {
         free(payload);
@@ -418,24 +458,46 @@ static int fp_on_frame(void *ud, unsigned type, unsigned char *payload, size_t l
         t->flags |= FP_T_GOT_END;
         /* It handed its result over as a memfd and waits to be ended. */
         if (t->flags & FP_T_MAPPED)
-            fp_kill_group(t, SIGKILL);
-        fp_check_soon(t);
+            fp_kill_group(t->proc, SIGKILL);
+        fp_check_soon(t->proc);
         return 0;
     }
 }
 
-/*
- * Reads what t's child sent, up to budget bytes (so one chatty task cannot
- * starve the rest). Large payloads are read straight into their buffer.
- */
-static void fp_read(forkpool_task *t, size_t budget)
+static int fp_on_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
 {
-    forkpool *pool = t->pool;
-    fp_proc *pr = t->proc;
-    if (t->exec) {
-        fp_exec_read(t, FP_FD_OUT, budget);
+    fp_proc *pr = ud;
+    return fp_task_frame(pr->task, type, payload, len);
+}
+
+/*
+ * pr's channel failed (kind and message say how): its task fails and it is
+ * killed; a worker with no task is killed alone.
+ */
+static void fp_chan_fail(forkpool *pool, fp_proc *pr, int kind, const char *msg)
+{
+    if (pr->task) {
+        if (kind)
+            fp_task_fail(pr->task, (forkpool_error_kind)kind, 0, NULL, "%s", msg);
+        fp_task_abort(pr->task);
         return;
     }
+    fp_kill_group(pr, SIGKILL);
+    fp_proc_close(pool, pr, FP_FD_OUT);
+    fp_check_soon(pr);
+}
+
+/*
+ * Reads what pr's child sent, up to budget bytes (so one chatty task cannot
+ * starve the rest). Large payloads are read straight into their buffer.
+ */
+void fp_proc_read(forkpool *pool, fp_proc *pr, size_t budget)
+{
+    if (!pr->w && pr->task->exec) {
+        fp_exec_read(pr->task, FP_FD_OUT, budget);
+        return;
+    }
+    fp_frame_fn on_frame = pr->w ? fp_worker_frame : fp_on_frame;
     while (pr->fd[FP_FD_OUT] >= 0 && budget > 0) {
         void *direct;
         size_t want = fp_decoder_direct(&pr->dec, &direct);
@@ -454,24 +516,21 @@ static void fp_read(forkpool_task *t, size_t budget)
                 continue;
             if (errno == EAGAIN)
                 return;
-            fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL, "cannot read from task: %s",
-                         strerror(errno));
-            fp_task_abort(t);
+            char msg[96];
+            snprintf(msg, sizeof msg, "cannot read from task: %s", strerror(errno));
+            fp_chan_fail(pool, pr, FORKPOOL_ERR_PROTOCOL, msg);
             return;
         }
         if (n == 0) {
-            fp_proc_close(t, FP_FD_OUT);
-            fp_check_soon(t);
+            fp_proc_close(pool, pr, FP_FD_OUT);
+            fp_check_soon(pr);
             return;
         }
         budget -= (size_t)n < budget ? (size_t)n : budget;
-        int r = use_direct ? fp_decoder_direct_done(&pr->dec, (size_t)n, fp_on_frame, t)
-                           : fp_decoder_feed(&pr->dec, pool->stage, (size_t)n, fp_on_frame, t);
+        int r = use_direct ? fp_decoder_direct_done(&pr->dec, (size_t)n, on_frame, pr)
+                           : fp_decoder_feed(&pr->dec, pool->stage, (size_t)n, on_frame, pr);
         if (r == -1) {
-            if (pr->dec.error)
-                fp_task_fail(t, (forkpool_error_kind)pr->dec.error, 0, NULL, "%s",
-                             pr->dec.message);
-            fp_task_abort(t);
+            fp_chan_fail(pool, pr, pr->dec.error, pr->dec.message);
             return;
         }
     }
@@ -485,63 +544,102 @@ static void fp_read(forkpool_task *t, size_t budget)
 static void fp_check_exit(forkpool_task *t, int exited)
 {
     int status = 0;
-    if (!exited && fp_proc_probe(t) == 0)
+    if (!exited && fp_proc_probe(t->proc) == 0)
         return;
     /* Everything the child wrote is in the pipe now; a pipe holds at most
        its capacity, so this ends even if a stray descendant keeps writing. */
-    fp_read(t, FP_READ_BUDGET);
+    fp_proc_read(t->pool, t->proc, FP_READ_BUDGET);
     if (t->exec && t->proc->fd[FP_FD_ERR] >= 0)
         fp_exec_read(t, FP_FD_ERR, FP_READ_BUDGET);
-    int known = fp_proc_reap(t, &status);
+    int known = fp_proc_reap(t->proc, &status);
     fp_settle(t, known, status);
     fp_task_finished(t);
 }
 
-/* Fallback exit detection: poll at doubling intervals from 100 us, capped. */
-static void fp_poll_exit(forkpool_task *t, int64_t now)
+/* Fallback exit detection: the next poll, at doubling intervals from
+   100 us, capped. */
+void fp_poll_step(fp_proc *pr, int64_t now)
 {
-    fp_proc *pr = t->proc;
     pr->check_step = pr->check_step ? pr->check_step * 2 : 100000;
     if (pr->check_step > FP_FALLBACK_POLL_NS)
         pr->check_step = FP_FALLBACK_POLL_NS;
     pr->check_at = now + pr->check_step;
-    fp_check_exit(t, 0);
+}
+
+/* Deadlines, kills and polls due for a task's own child. */
+static void fp_task_timers(forkpool_task *t, int64_t now)
+{
+    fp_proc *pr = t->proc;
+    if (pr->check_at && now >= pr->check_at) {
+        fp_poll_step(pr, now);
+        fp_check_exit(t, 0);
+        if (!t->proc)
+            return;
+    }
+    if (pr->deadline && now >= pr->deadline) {
+        /* It may have ended in time, with its exit not yet seen. */
+        fp_check_exit(t, 0);
+        if (!t->proc)
+            return;
+        t->flags |= FP_T_TIMED_OUT;
+        fp_begin_kill(pr, now);
+    }
+    if (pr->kill_at && now >= pr->kill_at) {
+        fp_kill_group(pr, SIGKILL);
+        pr->kill_at = 0;
+    }
 }
 
 /* Acts on deadlines, kills and polls that are due. */
 static void fp_run_timers(forkpool *pool)
 {
     int64_t now = fp_now();
-    /* Backwards: a finishing task swaps the last one into its slot. */
-    for (unsigned i = pool->nrunning; i-- > 0;) {
-        forkpool_task *t = pool->running[i];
-        fp_proc *pr = t->proc;
-        if (pr->check_at && now >= pr->check_at) {
-            fp_poll_exit(t, now);
-            if (!t->proc)
-                continue;
-        }
-        if (pr->deadline && now >= pr->deadline) {
-            /* It may have ended in time, with its exit not yet seen. */
-            fp_check_exit(t, 0);
-            if (!t->proc)
-                continue;
-            t->flags |= FP_T_TIMED_OUT;
-            fp_begin_kill(t, now);
-        }
-        if (pr->kill_at && now >= pr->kill_at) {
-            fp_kill_group(t, SIGKILL);
-            pr->kill_at = 0;
-        }
+    /* Backwards: a process that ends swaps the last one into its slot, and
+       new ones are added at the end. */
+    for (unsigned i = pool->nprocs; i-- > 0;) {
+        if (i >= pool->nprocs)
+            continue;
+        fp_proc *pr = pool->procs[i];
+        if (pr->w)
+            fp_worker_timers(pr, now);
+        else
+            fp_task_timers(pr->task, now);
+    }
+}
+
+/*
+ * A process that ended: off the list (its fds closed), and freed when the
+ * current batch of events is done, since later events of the batch may
+ * still name it.
+ */
+void fp_proc_retire(forkpool *pool, fp_proc *pr)
+{
+    for (int k = 0; k < FP_NFDS; k++)
+        if (pr->fd[k] >= 0)
+            epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->fd[k], NULL);
+    fp_proc_release(pool, pr);
+    pr->dead = 1;
+    pr->next_dead = pool->graveyard;
+    pool->graveyard = pr;
+}
+
+static void fp_bury(forkpool *pool)
+{
+    while (pool->graveyard) {
+        fp_proc *pr = pool->graveyard;
+        pool->graveyard = pr->next_dead;
+        if (pr->w)
+            fp_worker_free(pr);
+        fp_proc_free(pr);
     }
 }
 
 static void fp_handle_event(forkpool *pool, uint64_t data)
 {
-    forkpool_task *t = (forkpool_task *)(uintptr_t)(data & ~FP_EV_MASK);
+    fp_proc *pr = (fp_proc *)(uintptr_t)(data & ~FP_EV_MASK);
     int kind = (int)(data & FP_EV_MASK);
     uint64_t ticks;
-    if (!t) {
+    if (!pr) {
         if (kind == FP_EV_TIMER) {
             /* Only clears readiness; fp_run_timers acts on what is due. */
             if (read(pool->timerfd, &ticks, sizeof ticks) == (ssize_t)sizeof ticks ||
@@ -552,11 +650,16 @@ static void fp_handle_event(forkpool *pool, uint64_t data)
         }
         return;
     }
-    if (!t->proc) /* it finished earlier in this batch */
+    if (pr->dead) /* it ended earlier in this batch */
         return;
+    if (pr->w) {
+        fp_worker_event(pr, kind);
+        return;
+    }
+    forkpool_task *t = pr->task;
     switch (kind) {
     case FP_FD_OUT:
-        fp_read(t, FP_READ_BUDGET);
+        fp_proc_read(pool, pr, FP_READ_BUDGET);
         break;
     case FP_FD_EXIT:
         fp_check_exit(t, 1);
@@ -617,6 +720,7 @@ static int fp_step(forkpool *pool, int timeout_ms)
     for (int i = 0; i < n; i++)
         fp_handle_event(pool, ev[i].data.u64);
     fp_run_timers(pool);
+    fp_bury(pool);
     fp_arm_timer(pool);
     fp_dispatch(pool);
     return 0;
@@ -660,10 +764,6 @@ static int fp_check_options(const forkpool_options *o)
         errno = EINVAL;
         return -1;
     }
-    if (o->mode == FORKPOOL_WORKERS) {
-        errno = ENOTSUP;
-        return -1;
-    }
     return 0;
 }
 
@@ -692,13 +792,11 @@ forkpool *forkpool_create(const forkpool_options *opts)
         pool->epfd = pool->timerfd = pool->eventfd = -1;
         pool->no_pidfd = fp_env_no_pidfd();
         pool->self = getpid();
-        pool->running = calloc(o.concurrency, sizeof(forkpool_task *));
-        if (pool->running && fp_pool_open_fds(pool) == 0) {
+        if (fp_pool_open_fds(pool) == 0) {
             fp_registry_add(pool);
         } else {
-            err = pool->running ? errno : ENOMEM;
+            err = errno;
             fp_pool_close_fds(pool);
-            free(pool->running);
             free(pool);
             pool = NULL;
         }
@@ -716,21 +814,24 @@ forkpool *forkpool_create(const forkpool_options *opts)
 /* Kills and reaps every child, frees every task, closes every fd. */
 static void fp_pool_free(forkpool *pool)
 {
-    while (pool->nrunning) {
-        forkpool_task *t = pool->running[pool->nrunning - 1];
-        fp_reap_now(t);
-        fp_proc_release(t);
-        fp_decoder_free(&t->proc->dec);
-        free(t->proc);
-        t->proc = NULL;
+    while (pool->nprocs) {
+        fp_proc *pr = pool->procs[pool->nprocs - 1];
+        fp_reap_now(pr);
+        fp_proc_release(pool, pr);
+        if (pr->w)
+            fp_worker_free(pr);
+        else
+            pr->task->proc = NULL;
+        fp_proc_free(pr);
     }
+    fp_bury(pool);
     while (pool->all)
         fp_task_free(pool->all);
     fp_registry_lock(); /* see forkpool_create */
     if (!pool->foreign)
         fp_registry_remove(pool);
     fp_pool_close_fds(pool);
-    free(pool->running);
+    free(pool->procs);
     free(pool);
     fp_registry_unlock();
 }
@@ -802,7 +903,8 @@ forkpool_task *forkpool_set_timeout(forkpool_task *t, long ms)
         return NULL;
     }
     t->timeout_ms = ms;
-    if (t->proc && !(t->flags & FP_T_KILLING)) {
+    /* A worker's task that has not come up yet gets its deadline then. */
+    if (t->proc && t->proc->task == t && !(t->flags & FP_T_KILLING)) {
         t->proc->deadline = ms ? fp_after(t->proc->started, ms) : 0;
         fp_arm_timer(t->pool);
     }
@@ -828,6 +930,7 @@ int forkpool_cancel(forkpool_task *t)
         errno = EBUSY; /* INLINE: it runs on our own stack */
         return -1;
     }
+    /* From here on the flag is what settles it CANCELLED, however it ends. */
     t->flags |= FP_T_CANCELLED;
     if (t->state == FORKPOOL_QUEUED) {
         fp_queue_remove(pool, t);
@@ -837,10 +940,10 @@ int forkpool_cancel(forkpool_task *t)
         fp_dispatch_push(t);
         return 0;
     }
-    if (t->proc) {
-        fp_begin_kill(t, fp_now());
-        fp_arm_timer(pool);
-    }
+    if (t->proc->w)
+        return fp_worker_cancel(t);
+    fp_begin_kill(t->proc, fp_now());
+    fp_arm_timer(pool);
     return 0;
 }
 
@@ -850,10 +953,21 @@ void forkpool_stop(forkpool *pool)
         return;
     while (pool->q_head)
         forkpool_cancel(pool->q_head);
-    for (unsigned i = 0; i < pool->nrunning; i++) {
-        forkpool_task *t = pool->running[i];
-        if (!(t->flags & (FP_T_CANCELLED | FP_T_KILLING)))
-            forkpool_cancel(t);
+    /* Cancelling a worker's task may send its other tasks back to the
+       queue: go on until nothing is left to cancel. */
+    for (int again = 1; again;) {
+        again = 0;
+        for (unsigned i = 0; i < pool->nprocs; i++) {
+            fp_proc *pr = pool->procs[i];
+            forkpool_task *t = pr->w ? fp_worker_last(pr) : pr->task;
+            if (t && !(t->flags & (FP_T_CANCELLED | FP_T_KILLING)) &&
+                forkpool_cancel(t) == 0)
+                again = 1;
+        }
+        while (pool->q_head) {
+            forkpool_cancel(pool->q_head);
+            again = 1;
+        }
     }
 }
 

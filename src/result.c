@@ -191,7 +191,7 @@ static int fp_take_fd(const forkpool_task *t, int child_fd)
 #endif
     char path[64];
     struct stat st;
-    snprintf(path, sizeof path, "/proc/%ld/fd/%d", (long)t->pid, child_fd);
+    snprintf(path, sizeof path, "/proc/%ld/fd/%d", (long)t->proc->pid, child_fd);
     int opath = open(path, O_PATH | O_CLOEXEC);
     if (opath < 0)
         return -1;
@@ -244,8 +244,13 @@ int fp_result_take(forkpool_task *t, const unsigned char *payload)
     size_t len;
     fp_take k;
     fp_wire_parse_result_fd(payload, &child_fd, &len);
+    if (t->proc->w) {
+        fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
+                     "malformed frame from task: a worker sent a result fd");
+        return -1;
+    }
     fp_take_and_map(t, child_fd, len, &k);
-    if (k.fd < 0 && fp_proc_probe(t) != 0) {
+    if (k.fd < 0 && fp_proc_probe(t->proc) != 0) {
         /* Settling says more if it can (killed by us, or by a signal). */
         fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
                      "task's child ended before the parent took its %zu-byte result "

@@ -69,7 +69,8 @@ void *fp_result_inline(forkpool_task *t, size_t len);
 /* ---- in the parent ---- */
 
 /* A RESULT_FD frame (payload checked by the decoder): takes, checks and maps
-   the child's memfd as t's result. 0, or -1 with t's error recorded (the
+   the child's memfd as t's result (a worker never sends one: it cannot
+   hold the memfd yet). 0, or -1 with t's error recorded (the
    caller stops reading and kills the child). A child that ended before its
    memfd was taken (killed, or it did not wait) is not killed: t is marked
    FP_T_LOST with its error recorded, and 0 is returned. */

@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -105,8 +106,8 @@ static void fp_child_close_library_fds(void)
         fp_close_if(p->timerfd);
         fp_close_if(p->eventfd);
         p->epfd = p->timerfd = p->eventfd = -1;
-        for (unsigned i = 0; i < p->nrunning; i++) {
-            fp_proc *pr = p->running[i]->proc;
+        for (unsigned i = 0; i < p->nprocs; i++) {
+            fp_proc *pr = p->procs[i];
             for (int k = 0; k < FP_NFDS; k++) {
                 fp_close_if(pr->fd[k]);
                 pr->fd[k] = -1;
@@ -144,19 +145,29 @@ void fp_child_reset(pid_t parent)
             sigaction(sig, &dfl, NULL); /* EINVAL for libc-reserved ones: fine */
 }
 
-/*
- * The pool's resource limits, in a new child. max_memory: RLIMIT_AS.
- * max_cpu_ms: a CPU-time timer sends SIGXCPU at the limit (a forked task;
- * timers do not survive exec), and RLIMIT_CPU, whole seconds, backs it up
- * with SIGKILL one second later (exec: SIGXCPU at the rounded-up limit).
- * System calls only (safe in a vfork-style child).
- */
-void fp_child_limits(const forkpool_options *o, int exec)
+static void fp_as_limit(const forkpool_options *o)
 {
     if (o->max_memory) {
         struct rlimit as = {o->max_memory, o->max_memory};
         setrlimit(RLIMIT_AS, &as);
     }
+}
+
+/*
+ * The pool's resource limits, in a new child. max_memory: RLIMIT_AS.
+ * max_cpu_ms: a CPU-time timer sends SIGXCPU at the limit (a forked task;
+ * timers do not survive exec), and RLIMIT_CPU, whole seconds, backs it up
+ * with SIGKILL one second later (exec: SIGXCPU at the rounded-up limit).
+ * exec < 0: a worker, which gets max_memory only. System calls only (safe
+ * in a vfork-style child).
+ */
+void fp_child_limits(const forkpool_options *o, int exec)
+{
+    if (exec < 0) { /* a worker: max_cpu_ms is set per task (fp_cpu_limit) */
+        fp_as_limit(o);
+        return;
+    }
+    fp_as_limit(o);
     if (o->max_cpu_ms) {
         rlim_t secs = (rlim_t)(o->max_cpu_ms / 1000 + (o->max_cpu_ms % 1000 != 0));
         struct rlimit cpu = {exec ? secs : secs + 1, secs + 1};
@@ -174,12 +185,13 @@ void fp_child_limits(const forkpool_options *o, int exec)
     }
 }
 
-/* A forked task's child: fp_child_reset, limits, none of the library's fds. */
+/* A forked child (task or worker): fp_child_reset, limits (a worker sets
+   the CPU limit per task itself), none of the library's fds. */
 static void fp_child_setup(forkpool *pool)
 {
     sigset_t none;
     fp_child_reset(pool->self);
-    fp_child_limits(&pool->opts, 0);
+    fp_child_limits(&pool->opts, pool->opts.mode == FORKPOOL_WORKERS ? -1 : 0);
     fp_child_close_library_fds();
     fp_registry_unlock();
     sigemptyset(&none);
@@ -205,31 +217,94 @@ int fp_pidfd_open(forkpool *pool, pid_t pid)
     return -1;
 }
 
-/*
- * Forks the child for t and puts it in running slot pool->nrunning. On
- * success t->pid and t->proc's fds are set and 0 is returned; else -1 with
- * errno and nothing is left behind.
- */
-int fp_spawn(forkpool *pool, forkpool_task *t)
+fp_proc *fp_proc_new(forkpool *pool)
 {
-    fp_proc *pr = t->proc;
+    fp_proc *pr = calloc(1, sizeof *pr);
+    if (!pr)
+        return NULL;
+    for (int k = 0; k < FP_NFDS; k++)
+        pr->fd[k] = -1;
+    fp_decoder_init(&pr->dec, pool->opts.max_output);
+    return pr;
+}
+
+void fp_proc_free(fp_proc *pr)
+{
+    fp_decoder_free(&pr->dec);
+    free(pr);
+}
+
+/*
+ * Puts pr, whose child pid was just made, on the pool's list, with its
+ * pidfd. Called with the registry lock held; cannot fail (fp_spawn and
+ * fp_exec_spawn grew the list beforehand with fp_procs_reserve).
+ */
+void fp_proc_attach(forkpool *pool, fp_proc *pr, pid_t pid)
+{
+    pr->pid = pid;
+    pr->fd[FP_FD_EXIT] = fp_pidfd_open(pool, pid);
+    pr->slot = (int)pool->nprocs;
+    pool->procs[pool->nprocs++] = pr;
+}
+
+/* Room for one more process on the list; call with the registry lock
+   held. 0, or -1 + ENOMEM. */
+int fp_procs_reserve(forkpool *pool)
+{
+    if (pool->nprocs < pool->cap_procs)
+        return 0;
+    unsigned cap = pool->cap_procs ? pool->cap_procs * 2 : 4;
+    fp_proc **p = realloc(pool->procs, cap * sizeof *p);
+    if (!p) {
+        errno = ENOMEM;
+        return -1;
+    }
+    pool->procs = p;
+    pool->cap_procs = cap;
+    return 0;
+}
+
+/*
+ * Forks a child for pr with a channel (a pipe: the child writes, the parent
+ * reads pr->fd[FP_FD_OUT]) and, when keep is set, a request socket (the
+ * parent sends on pr->fd[FP_FD_IN], non-blocking, with MSG_NOSIGNAL). The child runs entry(arg) with the
+ * channel's fd in the ctx the entry knows how to find (see fp_fork_chan)
+ * and never returns. On success pr is attached (fp_proc_attach) and 0 is
+ * returned; else -1 with errno and nothing is left behind. In the child,
+ * fp_fork_fd(0) is the channel and fp_fork_fd(1) the request socket.
+ */
+static int fp_fork_chan[2] = {-1, -1};
+
+int fp_fork_fd(int which)
+{
+    return fp_fork_chan[which];
+}
+
+int fp_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *), void *arg)
+{
     sigset_t all, old;
-    int p[2] = {-1, -1}, saved = 0;
+    int p[2] = {-1, -1}, q[2] = {-1, -1}, saved = 0;
     pid_t pid = -1;
 
     /* Output buffered in the parent's stdio would otherwise appear twice. */
     fflush(NULL);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    /* The pipe is made under the lock too: a fork by another thread's pool
-       must never copy an fd that is not yet on the registry. */
+    /* The pipes are made under the lock too: a fork by another thread's
+       pool must never copy an fd that is not yet on the registry. */
     fp_registry_lock();
-    if (pipe2(p, O_CLOEXEC) == 0 && fcntl(p[0], F_SETFL, O_NONBLOCK) == 0) {
+    if (fp_procs_reserve(pool) == 0 && pipe2(p, O_CLOEXEC) == 0 &&
+        fcntl(p[0], F_SETFL, O_NONBLOCK) == 0 &&
+        (!keep || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) == 0)) {
         pid = fork();
         if (pid == 0) {
             close(p[0]);
+            fp_close_if(q[1]);
+            fp_fork_chan[0] = p[1];
+            fp_fork_chan[1] = q[0];
             fp_child_setup(pool);
-            fp_child_main(t, p[1]);
+            entry(arg);
+            _exit(127); /* entries do not return */
         }
     }
     saved = errno;
@@ -237,15 +312,15 @@ int fp_spawn(forkpool *pool, forkpool_task *t)
         /* Also done by the child; whichever runs first closes the race in
            which we signal the group before it exists. */
         setpgid(pid, pid);
-        t->pid = pid;
         pr->fd[FP_FD_OUT] = fp_fd_high(p[0]);
-        pr->fd[FP_FD_EXIT] = fp_pidfd_open(pool, pid);
-        pr->slot = (int)pool->nrunning;
-        pool->running[pool->nrunning++] = t;
+        pr->fd[FP_FD_IN] = fp_fd_high(q[1]);
+        fp_proc_attach(pool, pr, pid);
     } else {
         fp_close_if(p[0]);
+        fp_close_if(q[1]);
     }
     fp_close_if(p[1]);
+    fp_close_if(q[0]);
     fp_registry_unlock();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid <= 0) {
@@ -255,16 +330,29 @@ int fp_spawn(forkpool *pool, forkpool_task *t)
     return 0;
 }
 
-/* Takes t out of its running slot and closes its fds. */
-void fp_proc_release(forkpool_task *t)
+static void fp_task_entry(void *arg)
 {
-    forkpool *pool = t->pool;
-    fp_proc *pr = t->proc;
+    forkpool_task *t = arg;
+    fp_child_main(t, fp_fork_chan[0]);
+}
+
+/* Forks t's own child (FRESH). 0, or -1 + errno. */
+int fp_spawn(forkpool *pool, forkpool_task *t)
+{
+    if (fp_fork(pool, t->proc, 0, fp_task_entry, t) == -1)
+        return -1;
+    t->pid = t->proc->pid;
+    return 0;
+}
+
+/* Takes pr off the pool's list and closes its fds. */
+void fp_proc_release(forkpool *pool, fp_proc *pr)
+{
     fp_registry_lock();
-    unsigned last = --pool->nrunning;
-    pool->running[pr->slot] = pool->running[last];
-    pool->running[pr->slot]->proc->slot = pr->slot;
-    pool->running[last] = NULL;
+    unsigned last = --pool->nprocs;
+    pool->procs[pr->slot] = pool->procs[last];
+    pool->procs[pr->slot]->slot = pr->slot;
+    pool->procs[last] = NULL;
     for (int k = 0; k < FP_NFDS; k++) {
         fp_close_if(pr->fd[k]);
         pr->fd[k] = -1;
@@ -272,13 +360,12 @@ void fp_proc_release(forkpool_task *t)
     fp_registry_unlock();
 }
 
-/* Stops watching and closes one of t's fds (FP_FD_*), if open. */
-void fp_proc_close(forkpool_task *t, int k)
+/* Stops watching and closes one of pr's fds (FP_FD_*), if open. */
+void fp_proc_close(forkpool *pool, fp_proc *pr, int k)
 {
-    fp_proc *pr = t->proc;
     if (pr->fd[k] < 0)
         return;
-    epoll_ctl(t->pool->epfd, EPOLL_CTL_DEL, pr->fd[k], NULL);
+    epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->fd[k], NULL);
     fp_registry_lock();
     close(pr->fd[k]);
     pr->fd[k] = -1;
@@ -286,17 +373,16 @@ void fp_proc_close(forkpool_task *t, int k)
 }
 
 /*
- * Signals t's whole process group. The child is unreaped (else proc->gone),
+ * Signals pr's whole process group. The child is unreaped (else pr->gone),
  * so its pid, the group's id, cannot have been reused.
  */
-void fp_kill_group(forkpool_task *t, int sig)
+void fp_kill_group(fp_proc *pr, int sig)
 {
-    if (t->proc->gone)
+    if (pr->gone)
         return;
-    if (kill(-t->pid, sig) == -1 && errno == ESRCH)
-        kill(t->pid, sig);
+    if (kill(-pr->pid, sig) == -1 && errno == ESRCH)
+        kill(pr->pid, sig);
 }
-
 /* waitpid that goes on through EINTR; ru (may be NULL) gets its usage. */
 static pid_t fp_waitpid(pid_t pid, int *status, struct rusage *ru)
 {
@@ -308,56 +394,56 @@ static pid_t fp_waitpid(pid_t pid, int *status, struct rusage *ru)
 }
 
 /*
- * Has t's child exited? 0: not yet; 1: yes, and it is still a zombie; -1:
+ * Has pr's child exited? 0: not yet; 1: yes, and it is still a zombie; -1:
  * it is gone already, reaped by someone else (the host set SIGCHLD to
  * SIG_IGN, or called waitpid(-1)).
  */
-int fp_proc_probe(forkpool_task *t)
+int fp_proc_probe(fp_proc *pr)
 {
     siginfo_t si;
     int r;
     memset(&si, 0, sizeof si);
     do
-        r = waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        r = waitid(P_PID, (id_t)pr->pid, &si, WEXITED | WNOHANG | WNOWAIT);
     while (r == -1 && errno == EINTR);
     if (r == -1) {
         /* Reaped behind our back just now. Its group may still hold
            descendants, and its id cannot be reused while they live (nor,
            in practice, within the moments since the reap: that takes a
            wrap of the whole pid space), so end them as for any task. */
-        kill(-t->pid, SIGKILL);
-        t->proc->gone = 1;
+        kill(-pr->pid, SIGKILL);
+        pr->gone = 1;
         return -1;
     }
     return si.si_pid != 0;
 }
 
 /*
- * Reaps t's exited child: first kills what is left of its process group,
+ * Reaps pr's exited child: first kills what is left of its process group,
  * while the zombie still pins the group id. Returns 1 with *status set, or 0
  * if someone else reaped it.
  */
-int fp_proc_reap(forkpool_task *t, int *status)
+int fp_proc_reap(fp_proc *pr, int *status)
 {
-    if (t->proc->gone)
+    if (pr->gone)
         return 0;
-    kill(-t->pid, SIGKILL);
-    t->proc->gone = 1;
+    kill(-pr->pid, SIGKILL);
+    pr->gone = 1;
     struct rusage ru;
-    if (fp_waitpid(t->pid, status, &ru) != t->pid)
+    if (fp_waitpid(pr->pid, status, &ru) != pr->pid)
         return 0;
-    t->proc->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
+    pr->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
                       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
     return 1;
 }
 
-/* forkpool_destroy: kill t's group now and reap its child. ECHILD (someone
+/* forkpool_destroy: kill pr's group now and reap its child. ECHILD (someone
    else reaped it) leaves nothing to do. */
-void fp_reap_now(forkpool_task *t)
+void fp_reap_now(fp_proc *pr)
 {
     int status;
-    fp_kill_group(t, SIGKILL);
-    if (!t->proc->gone)
-        fp_waitpid(t->pid, &status, NULL);
-    t->proc->gone = 1;
+    fp_kill_group(pr, SIGKILL);
+    if (!pr->gone)
+        fp_waitpid(pr->pid, &status, NULL);
+    pr->gone = 1;
 }

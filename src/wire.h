@@ -25,7 +25,9 @@ enum fp_frame_type {
     FP_FRAME_THROW = 3,   /* forkpool_throw: i32 code, u32 type length, type,
                              message                                          */
     FP_FRAME_END = 4,     /* the function returned: i32 return value          */
-    FP_FRAME_RESULT_FD = 5 /* the result is in a memfd the child holds open:
+    FP_FRAME_TASK = 5,    /* parent -> worker only (workers.c); a child that
+                             sends it breaks the protocol                     */
+    FP_FRAME_RESULT_FD = 6 /* the result is in a memfd the child holds open:
                               u32 fd number in the child, u64 result length
                               (1 .. max_output); see src/result.c           */
 };

@@ -194,10 +194,14 @@ int main(void)
     tap_watchdog(60);
 
     tap_no_core_dumps();
+    int fds0 = tap_fd_count();
     forkpool *p = forkpool_create(NULL);
     ok(p != NULL, "forkpool_create");
     if (!p)
         bail_out("no pool");
+    /* WORKERS: results cross as bytes (workers cannot hold a memfd yet), and
+       a worker keeps its fds open while the pool lives. */
+    int fresh = !tap_workers();
     int fds = tap_fd_count();
 
     /* Returns 1 GiB, then crashes: first, while the parent's peak RSS is
@@ -213,10 +217,10 @@ int main(void)
     ok(forkpool_task_result(tc, &cl) == NULL && cl == 0, "no result delivered");
     forkpool_task_release(tc);
     long grew = peak_rss_kib() - peak;
-    ok(grew < 64 * 1024, "the parent's peak RSS grew by %ld KiB (< 64 MiB): the bytes never "
-       "reached it", grew);
+    ok(!fresh || grew < 64 * 1024, "the parent's peak RSS grew by %ld KiB (< 64 MiB): the "
+       "bytes never reached it", grew);
     is(result_mappings(), 0, "no result mapping in the parent");
-    is(tap_fd_count(), fds, "no fd left in the parent");
+    ok(!fresh || tap_fd_count() == fds, "no fd left in the parent");
 
     /* 1 GiB result */
     struct big rb = {0};
@@ -229,10 +233,11 @@ int main(void)
     ok(rb.last_ok, "the last bytes are intact");
     size_t l = 0;
     ok(forkpool_task_result(tb, &l) != NULL && l == BIG, "forkpool_task_result: 1 GiB");
-    is(result_mappings(), 1, "it is a mapping of the child's memfd, not a copy");
+    is(result_mappings(), fresh, "it is %s", fresh ? "a mapping of the child's memfd, not a copy"
+                                                   : "bytes (WORKERS)");
     forkpool_task_release(tb); /* unmaps the 1 GiB */
     is(result_mappings(), 0, "released: unmapped");
-    is(tap_fd_count(), fds, "no fd left in the parent");
+    ok(!fresh || tap_fd_count() == fds, "no fd left in the parent");
     forkpool_destroy(p);
 
     /* max_output */
@@ -279,5 +284,6 @@ int main(void)
         forkpool_task_release(all[i]);
     forkpool_destroy(p);
     ok(tap_no_children(), "no children");
+    is(tap_fd_count(), fds0, "the parent's fd count is back to where it was");
     return done_testing();
 }

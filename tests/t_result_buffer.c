@@ -6,7 +6,9 @@
    a sealed memfd, wrong size, gone before it was taken, over max_output)
    fails only that task. Afterwards the parent has its fds back and no
    result mapping. Also with the FORKPOOL_NO_PIDFD fallback (/proc), for a
-   task that made itself non-dumpable (the copy path), and INLINE. */
+   task that made itself non-dumpable (the copy path), and INLINE. In the
+   WORKERS variant results cross as bytes (workers cannot hold a memfd yet)
+   and a worker's RESULT_FD frame is refused. */
 #include <stdint.h>
 #include <sys/prctl.h>
 
@@ -186,7 +188,7 @@ static void put(int fd, const void *p, size_t n)
 static void frame_result_fd(int chan, uint32_t fd, uint64_t len)
 {
     unsigned char f[16 + 12];
-    uint32_t magic = 0x314b5046u, type = 5;
+    uint32_t magic = 0x314b5046u, type = 6; /* RESULT_FD */
     uint64_t plen = 12;
     memcpy(f, &magic, 4);
     memcpy(f + 4, &type, 4);
@@ -326,10 +328,11 @@ static void case_sizes(forkpool *p, const char *mode, int inline_mode)
         is(rc, 0, "%s: %zu-byte buffer: succeeded (%s)", mode, sizes[i], e ? e->message : "ok");
         ok(rec.calls == 1 && rec.exact && n == sizes[i],
            "%s: then got all %zu bytes, byte-exact", mode, sizes[i]);
+        /* WORKERS: bytes, until workers hold memfds (src/result.h). */
+        int mapped = !inline_mode && !tap_workers();
         if (sizes[i] == big_size())
-            is(result_mappings(), inline_mode ? 0 : 1,
-               "%s: the big result is %s", mode,
-               inline_mode ? "plain memory" : "a mapping of the child's memfd");
+            is(result_mappings(), mapped, "%s: the big result is %s", mode,
+               mapped ? "a mapping of the child's memfd" : "plain memory");
         forkpool_task_release(t);
     }
     is(result_mappings(), 0, "%s: released: no result mapping left", mode);
@@ -426,6 +429,12 @@ static void case_hostile(forkpool *p, const char *mode)
         [H_GONE] = {FORKPOOL_ERR_PROTOCOL, "ended before the parent took"},
     };
     for (int m = 0; m < NHOSTILE; m++) {
+        const char *words = want[m].words;
+        forkpool_error_kind kind = want[m].kind;
+        if (tap_workers() && m != H_OVER_LIMIT) {
+            words = "a worker sent a result fd";
+            kind = FORKPOOL_ERR_PROTOCOL;
+        }
         char what[64];
         snprintf(what, sizeof what, "%s: hostile %d", mode, m);
         forkpool_task *t = forkpool_run(p, task_hostile, &m, sizeof m);
@@ -435,13 +444,13 @@ static void case_hostile(forkpool *p, const char *mode)
             ok(TAP_WAIT_UNTIL(tap_pid_dead(forkpool_task_pid(t)), 10000),
                "%s: the child exited before the parent looked", what);
         int rc = forkpool_wait(t);
-        if (m == H_VALID) {
+        if (m == H_VALID && !tap_workers()) {
             size_t n = 0;
             const char *r = forkpool_task_result(t, &n);
             ok(rc == 0 && n == 4096 && r && memcmp(r, "by hand\0", 8) == 0,
                "%s: a hand-made sealed memfd that waits is a result", what);
         } else {
-            expect_fail(t, rc, want[m].kind, want[m].words, what);
+            expect_fail(t, rc, kind, words, what);
         }
         ok(tap_pid_dead(forkpool_task_pid(t)), "%s: the child is gone", what);
         forkpool_task_release(t);
@@ -491,6 +500,7 @@ static void run_undumpable(void)
     is(rc, 0, "non-dumpable task: 4 MiB buffer: succeeded");
     ok(r && n == a.len && check(r, n, a.seed), "non-dumpable task: byte-exact (copied)");
     is(result_mappings(), 0, "non-dumpable task: not a mapping");
+    /* A worker stays non-dumpable: this pool ends here. */
     forkpool_task_release(t);
     forkpool_destroy(p);
 }
@@ -515,7 +525,7 @@ static int task_return_static(forkpool_ctx *ctx, const void *arg, size_t len)
 static void run_no_mappings(void)
 {
 #ifndef FP_ASAN
-    if (tap_scale() == 1) {
+    if (tap_scale() == 1 && !tap_workers()) {
         long max = 0;
         FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
         if (f && fscanf(f, "%ld", &max) == 1 && max > 0 && max <= 1000000) {
@@ -551,7 +561,7 @@ static void run_no_mappings(void)
             fclose(f);
     }
 #endif
-    ok(1, "no mappings left: skipped (valgrind, ASan, or no vm.max_map_count)");
+    ok(1, "no mappings left: skipped (valgrind, ASan, WORKERS, or no vm.max_map_count)");
 }
 
 static void run_inline(void)

@@ -1,0 +1,616 @@
+/*
+ * WORKERS mode: long-lived worker processes, each running many tasks in
+ * turn.
+ *
+ * Parent -> worker: a request socket carrying TASK frames (the wire header,
+ * then u32 sequence number, u32 zero, the function pointer, then the
+ * argument bytes); a socket so that sending to a worker that died cannot
+ * raise SIGPIPE (MSG_NOSIGNAL). Worker -> parent: the channel frames of a
+ * FRESH child (MESSAGE, RESULT, THROW, END), one task after the other, so a
+ * frame belongs to the oldest task in flight that has not sent END: the
+ * worker's current task, pr->task.
+ *
+ * Up to FP_WORKER_DEPTH tasks are in flight per worker, so a worker never
+ * waits for the parent between tasks. A page both map has one slot per
+ * sequence number (mod FP_RING): the parent marks a slot PENDING when it
+ * sends the task, the worker moves it to STARTED (compare-and-swap) just
+ * before running the task, and skips the task if the parent moved it to
+ * REVOKED first. That is how a task that was sent but not started is
+ * cancelled without running, moved to an idle worker, or sent to another
+ * worker when its own dies: only a task that STARTED can be blamed for a
+ * worker's death.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define FP_WORKER_DEPTH 8 /* most tasks in flight per worker            */
+#define FP_RING 64        /* slots; more than FP_WORKER_DEPTH, so a slot
+                             is free again long before its number recurs */
+#define FP_TASK_HDR 16    /* seq, zero, function pointer                */
+
+enum { FP_SLOT_PENDING = 1, FP_SLOT_STARTED, FP_SLOT_REVOKED };
+
+typedef struct fp_ring {
+    _Atomic uint32_t slot[FP_RING];
+} fp_ring;
+
+struct fp_worker {
+    forkpool *pool;
+    fp_ring *ring;         /* shared with the worker process           */
+    forkpool_task *tail;   /* in flight: pr->task ... tail, by w_next   */
+    unsigned inflight;
+    uint32_t seq;          /* the next task's sequence number           */
+    unsigned sent;         /* tasks sent, for max_tasks_per_worker      */
+    int ran;               /* it finished a task: it got past child_init */
+    int retiring;          /* takes no more tasks (max reached, dying)  */
+    unsigned char *out;    /* request bytes the socket did not take yet */
+    size_t out_len, out_off;
+};
+
+_Static_assert(sizeof(forkpool_fn) <= 8, "a function pointer fits the TASK header");
+
+/* ------------------------------------------------------------- the worker */
+
+/* Reads exactly n bytes. 1, 0 at EOF before any byte, -1 on error or EOF
+   in the middle. */
+static int fp_read_full(int fd, void *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)p + got, n - got);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r == 0)
+            return got ? -1 : 0;
+        else if (errno != EINTR)
+            return -1;
+    }
+    return 1;
+}
+
+/* Gives each task its own max_cpu_ms: a CPU-time timer, armed at the task's
+   start relative to what the worker has used so far, and disarmed after. */
+static void fp_worker_cpu_limit(const forkpool_options *o, timer_t *id, int *have, int arm)
+{
+    if (!o->max_cpu_ms)
+        return;
+    if (!*have) {
+        struct sigevent ev;
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_SIGNAL;
+        ev.sigev_signo = SIGXCPU;
+        if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, id) != 0)
+            return;
+        *have = 1;
+    }
+    struct itimerspec at;
+    memset(&at, 0, sizeof at);
+    if (arm) {
+        at.it_value.tv_sec = o->max_cpu_ms / 1000;
+        at.it_value.tv_nsec = (o->max_cpu_ms % 1000) * 1000000;
+    }
+    timer_settime(*id, 0, &at, NULL);
+}
+
+/*
+ * The worker's loop: read a task, claim its slot, run it, report its end.
+ * Ends (status 0) when the parent closes the request socket; a malformed
+ * request (which the parent never sends) ends it with 126.
+ */
+static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
+{
+    unsigned char hdr[FP_WIRE_HDR];
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    timer_t cpu;
+    int have_cpu = 0;
+    if (pool->opts.child_init)
+        pool->opts.child_init(pool->opts.child_init_arg);
+    for (;;) {
+        uint32_t magic, type, seq;
+        uint64_t len;
+        forkpool_fn fn;
+        int r = fp_read_full(in, hdr, sizeof hdr);
+        if (r == 0)
+            fp_child_exit(0);
+        memcpy(&magic, hdr, 4);
+        memcpy(&type, hdr + 4, 4);
+        memcpy(&len, hdr + 8, 8);
+        if (r < 0 || magic != FP_WIRE_MAGIC || type != FP_FRAME_TASK || len < FP_TASK_HDR)
+            fp_child_exit(126);
+        if (len > cap) {
+            free(buf);
+            cap = len;
+            buf = malloc(cap);
+            if (!buf)
+                fp_child_exit(126);
+        }
+        if (fp_read_full(in, buf, len) != 1)
+            fp_child_exit(126);
+        memcpy(&seq, buf, 4);
+        memcpy(&fn, buf + 8, sizeof fn);
+        uint32_t expect = FP_SLOT_PENDING;
+        if (!atomic_compare_exchange_strong(&ring->slot[seq % FP_RING], &expect,
+                                            FP_SLOT_STARTED))
+            continue; /* revoked: it runs elsewhere, or not at all */
+        fp_worker_cpu_limit(&pool->opts, &cpu, &have_cpu, 1);
+        if (fp_child_call(out, fn, buf + FP_TASK_HDR, (size_t)len - FP_TASK_HDR,
+                          pool->opts.max_output, NULL) != 0)
+            fp_child_exit(125);
+        fp_worker_cpu_limit(&pool->opts, &cpu, &have_cpu, 0);
+    }
+}
+
+static void fp_worker_entry(void *arg)
+{
+    fp_worker *w = arg;
+    fp_worker_main(w->pool, w->ring, fp_fork_fd(1), fp_fork_fd(0));
+}
+
+/* ------------------------------------------------------------- the parent */
+
+static fp_ring *fp_ring_new(void)
+{
+    void *p = mmap(NULL, sizeof(fp_ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void fp_worker_free(fp_proc *pr)
+{
+    fp_worker *w = pr->w;
+    for (forkpool_task *t = pr->task; t; t = t->w_next)
+        t->proc = NULL;
+    if (w->ring)
+        munmap(w->ring, sizeof *w->ring);
+    free(w->out);
+    free(w);
+    pr->w = NULL;
+}
+
+/* The worker takes no more tasks (a new one may take its place), and ends
+   once it has none left. */
+static void fp_worker_retire(forkpool *pool, fp_proc *pr)
+{
+    fp_worker *w = pr->w;
+    if (w->retiring)
+        return;
+    w->retiring = 1;
+    pool->nworkers--;
+    if (!w->inflight && !w->out)
+        fp_proc_close(pool, pr, FP_FD_IN); /* EOF: it exits */
+}
+
+/* Forks a new worker. NULL + errno if it cannot be made. */
+static fp_proc *fp_worker_spawn(forkpool *pool)
+{
+    fp_proc *pr = fp_proc_new(pool);
+    fp_worker *w = calloc(1, sizeof *w);
+    if (!pr || !w || !(w->ring = fp_ring_new())) {
+        free(w);
+        if (pr)
+            fp_proc_free(pr);
+        errno = ENOMEM;
+        return NULL;
+    }
+    w->pool = pool;
+    pr->w = w;
+    if (fp_fork(pool, pr, 1, fp_worker_entry, w) == -1) {
+        int err = errno;
+        fp_worker_free(pr);
+        fp_proc_free(pr);
+        errno = err;
+        return NULL;
+    }
+    pool->nworkers++;
+    if (pr->fd[FP_FD_EXIT] < 0)
+        fp_poll_step(pr, fp_now());
+    /* The request socket is watched only while bytes wait for it. */
+    const int kinds[2] = {FP_FD_OUT, FP_FD_EXIT};
+    for (int i = 0; i < 2; i++) {
+        int fd = pr->fd[kinds[i]];
+        if (fd >= 0 &&
+            fp_epoll_add(pool, fd, (uint64_t)(uintptr_t)pr | (uint64_t)kinds[i], EPOLLIN) == -1) {
+            /* Unwatched, its end would never be seen: end it now. */
+            int err = errno;
+            fp_reap_now(pr);
+            fp_worker_retire(pool, pr);
+            fp_proc_retire(pool, pr);
+            errno = err;
+            return NULL;
+        }
+    }
+    return pr;
+}
+
+/* pr's current task is t from now (NULL: it is idle); t's clock starts. */
+static void fp_worker_head(fp_proc *pr, forkpool_task *t)
+{
+    pr->task = t;
+    pr->deadline = 0;
+    if (t) {
+        pr->started = fp_now();
+        if (t->timeout_ms)
+            pr->deadline = fp_after(pr->started, t->timeout_ms);
+    }
+}
+
+/* Sends what is left of the worker's pending request bytes. */
+static void fp_worker_flush(forkpool *pool, fp_proc *pr)
+{
+    fp_worker *w = pr->w;
+    while (w->out_off < w->out_len) {
+        ssize_t n = send(pr->fd[FP_FD_IN], w->out + w->out_off, w->out_len - w->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            w->out_off += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno == EAGAIN)
+            return;
+        break; /* the worker is gone: its exit sends its tasks elsewhere */
+    }
+    free(w->out);
+    w->out = NULL;
+    w->out_len = w->out_off = 0;
+    epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->fd[FP_FD_IN], NULL);
+    if (w->retiring && !w->inflight)
+        fp_proc_close(pool, pr, FP_FD_IN);
+}
+
+/*
+ * Writes t's request to the worker; what the socket does not take now is
+ * kept and sent as it drains. 0, or -1: the worker cannot take it (no
+ * memory for the rest, or the socket failed).
+ */
+static int fp_worker_write(forkpool *pool, fp_proc *pr, forkpool_task *t)
+{
+    unsigned char hdr[FP_WIRE_HDR], th[FP_TASK_HDR];
+    fp_wire_header(hdr, FP_FRAME_TASK, FP_TASK_HDR + t->arg_len);
+    memset(th, 0, sizeof th);
+    memcpy(th, &t->seq, 4);
+    memcpy(th + 8, &t->fn, sizeof t->fn);
+    struct iovec iov[3] = {{hdr, sizeof hdr}, {th, sizeof th}, {t->arg, t->arg_len}};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = 3;
+    size_t total = sizeof hdr + sizeof th + t->arg_len;
+    ssize_t n;
+    do
+        n = sendmsg(pr->fd[FP_FD_IN], &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n == -1 && errno == EINTR);
+    if (n == (ssize_t)total)
+        return 0;
+    if (n == -1 && errno != EAGAIN) {
+        /* Gone (EPIPE), or its socket broken: its exit sends t elsewhere
+           (or fails it, if it never finished a task). */
+        return -1;
+    }
+    size_t done = n > 0 ? (size_t)n : 0, rest = total - done;
+    fp_worker *w = pr->w;
+    w->out = malloc(rest);
+    if (!w->out)
+        return -1;
+    w->out_len = rest;
+    w->out_off = 0;
+    unsigned char *o = w->out;
+    for (int i = 0; i < 3; i++) {
+        size_t skip = done < iov[i].iov_len ? done : iov[i].iov_len;
+        done -= skip;
+        memcpy(o, (unsigned char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+        o += iov[i].iov_len - skip;
+    }
+    fp_epoll_add(pool, pr->fd[FP_FD_IN], (uint64_t)(uintptr_t)pr | FP_FD_IN, EPOLLOUT);
+    return 0;
+}
+
+/* t leaves pr's in-flight list (prev: the task before it, or NULL). */
+static void fp_worker_unlink(forkpool *pool, fp_proc *pr, forkpool_task *t, forkpool_task *prev)
+{
+    fp_worker *w = pr->w;
+    if (prev)
+        prev->w_next = t->w_next;
+    else
+        fp_worker_head(pr, t->w_next);
+    if (w->tail == t)
+        w->tail = prev;
+    t->w_next = NULL;
+    t->proc = NULL;
+    pool->nrunning--;
+    if (--w->inflight == 0) {
+        pool->nbusy--;
+        if (w->retiring && !w->out)
+            fp_proc_close(pool, pr, FP_FD_IN); /* EOF: it exits */
+    }
+}
+
+/* Hands t to the worker: it runs once the tasks ahead of it are done. */
+static void fp_worker_send(forkpool *pool, fp_proc *pr, forkpool_task *t)
+{
+    fp_worker *w = pr->w;
+    t->seq = w->seq++;
+    atomic_store(&w->ring->slot[t->seq % FP_RING], FP_SLOT_PENDING);
+    t->proc = pr;
+    t->pid = pr->pid;
+    t->state = FORKPOOL_RUNNING;
+    t->w_next = NULL;
+    if (w->tail)
+        w->tail->w_next = t;
+    w->tail = t;
+    if (!pr->task)
+        fp_worker_head(pr, t);
+    if (w->inflight++ == 0)
+        pool->nbusy++;
+    pool->nrunning++;
+    w->sent++;
+    if (fp_worker_write(pool, pr, t) == -1) {
+        /* It stays in flight; the worker's exit settles it. */
+        fp_kill_group(pr, SIGKILL);
+        fp_worker_retire(pool, pr);
+        return;
+    }
+    if (pool->opts.max_tasks_per_worker && w->sent >= pool->opts.max_tasks_per_worker)
+        fp_worker_retire(pool, pr);
+}
+
+/* Takes t back from pr if it has not started there. 1 if it did. */
+static int fp_worker_revoke(forkpool *pool, fp_proc *pr, forkpool_task *t)
+{
+    uint32_t expect = FP_SLOT_PENDING;
+    if (!atomic_compare_exchange_strong(&pr->w->ring->slot[t->seq % FP_RING], &expect,
+                                        FP_SLOT_REVOKED))
+        return 0;
+    forkpool_task *prev = NULL;
+    for (forkpool_task *i = pr->task; i != t; i = i->w_next)
+        prev = i;
+    fp_worker_unlink(pool, pr, t, prev);
+    return 1;
+}
+
+/* Sends up to `most` of pr's tasks that have not started, taken from the
+   tail and never its current task unless it may go too (all), back to the
+   head of the queue, in order. */
+static void fp_worker_requeue(forkpool *pool, fp_proc *pr, int all, unsigned most)
+{
+    forkpool_task *take[FP_WORKER_DEPTH];
+    unsigned n = 0;
+    for (forkpool_task *t = all ? pr->task : pr->task->w_next; t; t = t->w_next)
+        take[n++] = t;
+    /* From the tail, so each goes in front of the ones after it. */
+    for (unsigned i = 0; i < n && i < most; i++) {
+        forkpool_task *t = take[n - 1 - i];
+        if (!fp_worker_revoke(pool, pr, t))
+            break;
+        fp_queue_push_front(pool, t);
+    }
+}
+
+forkpool_task *fp_worker_last(fp_proc *pr)
+{
+    return pr->w->tail;
+}
+
+/* Starts killing pr for its current task (timeout, cancel); its other
+   tasks go back to the queue at once. */
+static void fp_worker_kill(forkpool *pool, fp_proc *pr, int64_t now)
+{
+    fp_worker_retire(pool, pr);
+    fp_worker_requeue(pool, pr, 0, FP_WORKER_DEPTH);
+    fp_begin_kill(pr, now);
+}
+
+int fp_worker_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
+{
+    fp_proc *pr = ud;
+    forkpool_task *t = pr->task;
+    int32_t rc;
+    if (!t) {
+        free(payload);
+        return -1; /* a frame for no task: fp_proc_read ends the worker */
+    }
+    /* A task being killed ends as the kill decides: a late END changes
+       nothing (and a second END is a protocol error, as in FRESH). */
+    if (type != FP_FRAME_END || (t->flags & FP_T_KILLING))
+        return fp_task_frame(t, type, payload, len);
+    memcpy(&rc, payload, sizeof rc);
+    free(payload);
+    pr->w->ran = 1;
+    t->end_rc = rc;
+    t->flags |= FP_T_GOT_END;
+    fp_settle(t, 1, 0);
+    fp_worker_unlink(t->pool, pr, t, NULL);
+    fp_dispatch_push(t);
+    return 0;
+}
+
+/*
+ * If pr's worker has exited (exited: known to have), reads what it left,
+ * reaps it, and settles its tasks: its current task fails if it started
+ * there (or the worker died before finishing any task, in child_init, or it
+ * was being killed for it); every other task it held runs elsewhere.
+ */
+static void fp_worker_check_exit(forkpool *pool, fp_proc *pr, int exited)
+{
+    int status = 0;
+    if (!exited && fp_proc_probe(pr) == 0)
+        return;
+    fp_proc_read(pool, pr, FP_READ_BUDGET);
+    int known = fp_proc_reap(pr, &status);
+    forkpool_task *t = pr->task;
+    if (t) {
+        uint32_t st = atomic_load(&pr->w->ring->slot[t->seq % FP_RING]);
+        if (st == FP_SLOT_STARTED || !pr->w->ran ||
+            (t->flags & (FP_T_KILLING | FP_T_CANCELLED | FP_T_ABORTED))) {
+            fp_settle(t, known, status);
+            fp_worker_unlink(pool, pr, t, NULL);
+            fp_dispatch_push(t);
+        }
+        /* The rest never started, or (behind a task being killed, whose
+           END is ignored) started after it: all run again elsewhere. */
+        while (pr->task) {
+            forkpool_task *last = pr->w->tail, *prev = NULL;
+            for (forkpool_task *i = pr->task; i != last; i = i->w_next)
+                prev = i;
+            fp_worker_unlink(pool, pr, last, prev);
+            fp_queue_push_front(pool, last);
+        }
+    }
+    fp_worker_retire(pool, pr);
+    fp_proc_retire(pool, pr);
+    fp_fill(pool);
+}
+
+void fp_worker_event(fp_proc *pr, int kind)
+{
+    forkpool *pool = pr->w->pool;
+    if (kind == FP_FD_OUT)
+        fp_proc_read(pool, pr, FP_READ_BUDGET);
+    else if (kind == FP_FD_EXIT)
+        fp_worker_check_exit(pool, pr, 1);
+    else
+        fp_worker_flush(pool, pr);
+    if (!pr->dead)
+        fp_fill(pool);
+}
+
+void fp_worker_timers(fp_proc *pr, int64_t now)
+{
+    forkpool *pool = pr->w->pool;
+    if (pr->check_at && now >= pr->check_at) {
+        fp_poll_step(pr, now);
+        fp_worker_check_exit(pool, pr, 0);
+        if (pr->dead)
+            return;
+    }
+    if (pr->deadline && now >= pr->deadline) {
+        /* It may have ended in time, with its END not yet read. */
+        forkpool_task *t = pr->task;
+        fp_proc_read(pool, pr, FP_READ_BUDGET);
+        if (pr->task == t && pr->deadline && now >= pr->deadline) {
+            t->flags |= FP_T_TIMED_OUT;
+            fp_worker_kill(pool, pr, now);
+        }
+        fp_fill(pool);
+    }
+    if (pr->kill_at && now >= pr->kill_at) {
+        fp_kill_group(pr, SIGKILL);
+        pr->kill_at = 0;
+    }
+}
+
+/*
+ * forkpool_cancel of a task a worker holds (t->flags has FP_T_CANCELLED).
+ * Not started: it fails at once and never runs. Its current task: the
+ * worker is killed, as a FRESH child would be.
+ */
+int fp_worker_cancel(forkpool_task *t)
+{
+    fp_proc *pr = t->proc;
+    forkpool *pool = t->pool;
+    if (pr->task != t) {
+        if (fp_worker_revoke(pool, pr, t)) {
+            fp_task_fail(t, FORKPOOL_ERR_CANCELLED, 0, NULL, "task cancelled before it started");
+            t->state = FORKPOOL_FAILED;
+            pool->stats.cancelled++;
+            fp_dispatch_push(t);
+            fp_fill(pool);
+            return 0;
+        }
+        /* It started: the END of the tasks before it is in the channel. */
+        fp_proc_read(pool, pr, SIZE_MAX);
+        if (t->proc != pr || pr->task != t)
+            return 0; /* it ended (CANCELLED, by the flag) or its worker died */
+    }
+    fp_worker_kill(pool, pr, fp_now());
+    fp_arm_timer(pool);
+    fp_fill(pool);
+    return 0;
+}
+
+/* The worker to give the next task: an idle one while slots are free,
+   else a new one, else the least loaded busy one. NULL: none can take it. */
+static fp_proc *fp_worker_pick(forkpool *pool, int *spawn)
+{
+    fp_proc *best = NULL;
+    int free_slot = pool->nbusy < pool->opts.concurrency;
+    *spawn = 0;
+    for (unsigned i = 0; i < pool->nprocs; i++) {
+        fp_proc *pr = pool->procs[i];
+        fp_worker *w = pr->w;
+        if (!w || w->retiring || w->out || w->inflight >= FP_WORKER_DEPTH ||
+            (!w->inflight && !free_slot))
+            continue;
+        if (!w->inflight)
+            return pr;
+        if (!best || w->inflight < best->w->inflight)
+            best = pr;
+    }
+    if (free_slot && pool->nworkers < pool->opts.concurrency) {
+        *spawn = 1;
+        return NULL;
+    }
+    return best;
+}
+
+/* A worker that has nothing left takes up to half of the not yet started
+   tasks of the busiest one, so a long task does not hold others up. */
+static void fp_workers_steal(forkpool *pool)
+{
+    fp_proc *busiest = NULL;
+    for (unsigned i = 0; i < pool->nprocs; i++) {
+        fp_proc *pr = pool->procs[i];
+        if (pr->w && pr->w->inflight > 1 && !(pr->task->flags & FP_T_KILLING) &&
+            (!busiest || pr->w->inflight > busiest->w->inflight))
+            busiest = pr;
+    }
+    if (busiest)
+        fp_worker_requeue(pool, busiest, 0, busiest->w->inflight / 2);
+}
+
+void fp_workers_fill(forkpool *pool)
+{
+    int stole = 0;
+    for (;;) {
+        if (!pool->q_head) {
+            /* Steal once, and only for a worker that would sit idle. */
+            int spawn;
+            fp_proc *idle = stole ? NULL : fp_worker_pick(pool, &spawn);
+            if (!idle || idle->w->inflight)
+                return;
+            stole = 1;
+            fp_workers_steal(pool);
+            continue;
+        }
+        forkpool_task *t = pool->q_head;
+        if (t->exec) { /* a program: a child of its own, in a slot */
+            if (!fp_start_next(pool))
+                return;
+            continue;
+        }
+        int spawn;
+        fp_proc *pr = fp_worker_pick(pool, &spawn);
+        if (!pr && spawn && !(pr = fp_worker_spawn(pool))) {
+            fp_queue_remove(pool, t);
+            fp_spawn_failed(t, errno);
+            continue;
+        }
+        if (!pr)
+            return;
+        fp_queue_remove(pool, t);
+        fp_worker_send(pool, pr, t);
+    }
+}
