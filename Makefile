@@ -4,7 +4,7 @@
 #   make check SANITIZE=1  the same, built with ASan+UBSan, in build-san/
 #   make check-valgrind  the tests under valgrind (memcheck, leaks)
 #   make demo            the main job: hash /usr/share/doc in parallel
-#   make bench           benchmarks (see docs/BENCHMARKS.md)
+#   make bench           benchmarks (see docs/BENCHMARKS.md); BENCH_QUICK=1: smoke run
 #   make fuzz            libFuzzer on the wire decoder, FUZZ_SECONDS (60)
 #   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail
 #   make coverage        the tests with gcov; prints line coverage of src/
@@ -137,8 +137,10 @@ fuzz: build-fuzz/fuzz_wire
 $(BUILD)/bench/%: bench/%.c bench/*.h $(LIB_A) | $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
 
-bench: $(BENCHES)
-	BUILD=$(BUILD) sh bench/run.sh
+# BENCH_QUICK=1: a smoke run (fewer tasks and rounds); CHART=FILE: where the
+# chart goes (default $(BUILD)/bench/bench.svg; docs/bench.svg for the docs).
+bench: $(BENCHES) $(CLI)
+	BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) CHART=$(CHART) sh bench/run.sh
 
 # Regenerated every time: it records PREFIX.
 $(BUILD)/forkpool.pc: FORCE

@@ -7,19 +7,23 @@
 #   C  xargs -P2 -n1 /bin/true < FILE
 #   D  GNU parallel -j2 /bin/true :::: FILE   (if installed)
 # Rounds interleave the tools (A B C D A B C D ...), ROUNDS of them (5), so
-# drift in machine load hits every tool alike. Prints a markdown table: median
-# and min..max wall time per job, the ratio of medians to the raw loop, and
-# the goals (forkpool within 1.1x of raw posix_spawn, faster than xargs, at
-# least 4x faster than GNU parallel).
+# drift in machine load hits every tool alike. Prints measurement lines
+# (bench/bench.h's output contract): median and min..max wall time per job,
+# and forkpool's ratio to each other tool, round by round; bench/run.sh
+# turns them into table rows with the goals (forkpool within 1.1x of raw
+# posix_spawn, faster than xargs, at least 4x faster than GNU parallel).
 #
 #   sh bench/cli.sh              (builds build/forkpool and build/bench/spawn_loop)
 #   JOBS=1000 ROUNDS=5 BUILD=build sh bench/cli.sh
+#   BENCH_QUICK=1 sh bench/cli.sh   (200 jobs, 2 rounds: a smoke run)
 set -eu
 cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
-JOBS=${JOBS:-1000}
-ROUNDS=${ROUNDS:-5}
+case ${BENCH_QUICK:-0} in
+'' | 0) JOBS=${JOBS:-1000} ROUNDS=${ROUNDS:-${BENCH_ROUNDS:-5}} ;;
+*) JOBS=${JOBS:-200} ROUNDS=${ROUNDS:-${BENCH_ROUNDS:-2}} ;;
+esac
 PROG=/bin/true
 
 make -s "$BUILD/forkpool" "$BUILD/bench/spawn_loop" >&2
@@ -64,18 +68,18 @@ while [ "$r" -le "$ROUNDS" ]; do
     r=$((r + 1))
 done
 
-# stats TOOL: "median min max" per job, in microseconds
+# stats FILE: "median min max" of the numbers in FILE (one a line)
 stats() {
-    sort -n "$tmp/$1" | awk -v jobs="$JOBS" '
+    sort -g "$1" | awk '
         { v[NR] = $1 }
         END {
             med = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.1f %.1f %.1f\n", med / jobs / 1000, v[1] / jobs / 1000, v[NR] / jobs / 1000
+            printf "%.4g\t%.4g\t%.4g\n", med, v[1], v[NR]
         }'
 }
 
-set -- $(stats raw)
-raw_med=$1
+# per_job TOOL: TOOL's rounds in microseconds per job, one a line
+per_job() { awk -v jobs="$JOBS" '{ printf "%.3f\n", $1 / jobs / 1000 }' "$tmp/$1"; }
 
 label() {
     case $1 in
@@ -86,27 +90,20 @@ label() {
     esac
 }
 
-fp_med=$(stats forkpool | cut -d' ' -f1)
-echo
-echo "machine: $(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(getconf _NPROCESSORS_ONLN) CPUs online; kernel $(uname -r)"
-echo
-echo "| $JOBS x $PROG, -j2 | median per job | min..max per job | vs raw posix_spawn | goal | met |"
-echo "|---|---|---|---|---|---|"
+# Measurement lines (bench/bench.h's output contract): per tool, and the
+# ratio of forkpool to each other tool computed round by round.
 for t in $tools; do
-    set -- $(stats "$t")
-    ratio=$(awk -v a="$1" -v b="$raw_med" 'BEGIN { printf "%.2fx", a / b }')
-    case $t in
-    raw) goal="(the floor)"; met="" ;;
-    forkpool)
-        goal="<= 1.10x raw"
-        met=$(awk -v a="$1" -v b="$raw_med" 'BEGIN { print (a <= 1.10 * b) ? "yes" : "no" }') ;;
-    xargs)
-        goal="forkpool faster"
-        met=$(awk -v f="$fp_med" -v x="$1" 'BEGIN { print (f < x) ? "yes" : "no" }') ;;
-    parallel)
-        goal="forkpool >= 4x faster"
-        met=$(awk -v f="$fp_med" -v p="$1" 'BEGIN { printf "%s (%.1fx)", (p >= 4 * f) ? "yes" : "no", p / f }') ;;
-    esac
-    echo "| $(label "$t") | $1 us | $2..$3 us | $ratio | $goal | $met |"
+    per_job "$t" >"$tmp/$t.us"
+    printf 'M\tcli.%s\t%s\tus/job\t%s, %s x %s\n' "$t" "$(stats "$tmp/$t.us")" \
+        "$(label "$t")" "$JOBS" "$PROG"
 done
-[ "$have_parallel" = 1 ] || echo "| GNU parallel | not installed | | | | |"
+for t in $tools; do
+    [ "$t" = forkpool ] && continue
+    paste "$tmp/forkpool" "$tmp/$t" | awk '{ print $1 / $2 }' >"$tmp/ratio"
+    printf 'M\tcli.ratio_%s\t%s\tx\tforkpool -j2 / %s\n' "$t" "$(stats "$tmp/ratio")" \
+        "$(label "$t")"
+done
+if [ "$have_parallel" = 0 ]; then
+    printf 'NA\tcli.parallel\tGNU parallel not installed\n'
+    printf 'NA\tcli.ratio_parallel\tGNU parallel not installed\n'
+fi

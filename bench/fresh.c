@@ -1,28 +1,58 @@
 /*
- * fresh: the cost of one FRESH-mode task, against the cheapest way to do the
- * same thing by hand.
+ * fresh: the cost of one FRESH-mode task against the cheapest way to do the
+ * same by hand (raw_fork.h), with a tiny parent and with a 256 MiB one, with
+ * and without fork_server.
  *
- * Both sides run TASKS empty tasks with CONC in flight; each task sends 8
- * bytes back to the parent and exits. forkpool: forkpool_run + release, then
- * forkpool_await. Raw: a bare loop of pipe2 + fork (child: write, _exit),
- * poll over the in-flight pipes, read to EOF, waitpid on that pid. The raw
- * loop has no timeouts, no process groups, no error reporting: it is the
- * floor, not a competitor. Rounds alternate A B A B ... so drift (CPU
- * frequency, other load) hits both alike; one untimed warm-up round each.
+ * Every arm runs TASKS empty tasks, CONC in flight; a task sends 8 bytes
+ * back and exits. forkpool: forkpool_run + release, then forkpool_await.
+ * Rounds interleave the arms (tiny parent: raw, forkpool, fork_server;
+ * then the parent touches a 256 MiB allocation: raw, forkpool, fork_server;
+ * then Python; the next round frees the allocation first), so drift hits
+ * all alike. The fork_server pool is created
+ * once, at start, while the program is small, as a program that grows
+ * would do; the other pools are created per round (untimed).
  *
- * Goal (issue #2): forkpool per-task time <= 1.15 x raw.
+ * Goals (issue #3): forkpool/raw <= 1.15 with a tiny parent; with a 256 MiB
+ * parent, fork_server within 1.5x of the tiny-parent FRESH figure.
+ *
+ * Python's ProcessPoolExecutor runs the same tasks as the last arm
+ * (bench/ppe.py, 2 reused workers, start-up included) when python3 is there.
+ *
+ * Until fork_server is built, forkpool_create ignores it (or fails): a probe
+ * task tells (a child forked by a server made at create cannot see a write
+ * the parent made after create), and the fork_server arms report NA.
  */
 #include <forkpool.h>
 
-#include "bench.h"
+#include "raw_fork.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <stdint.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sys/mman.h>
 
-enum { TASKS = 1000, CONC = 2, ROUNDS = 7, WARMUP_TASKS = 100 };
+enum { CONC = 2, BIG_MIB = 256 };
+
+static unsigned tasks, big_tasks;
+
+/* The 256 MiB parent: allocated and touched before a big arm, freed before
+   a tiny one (neither timed). */
+static unsigned char *big;
+static const size_t big_len = (size_t)BIG_MIB << 20;
+
+static int parent_big(int want)
+{
+    if (want && big == NULL) {
+        big = mmap(NULL, big_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (big == MAP_FAILED) {
+            big = NULL;
+            perror("fresh: mmap 256 MiB");
+            return -1;
+        }
+        memset(big, 1, big_len);
+    } else if (!want && big != NULL) {
+        munmap(big, big_len);
+        big = NULL;
+    }
+    return 0;
+}
 
 static int empty_task(forkpool_ctx *ctx, const void *arg, size_t len)
 {
@@ -32,22 +62,15 @@ static int empty_task(forkpool_ctx *ctx, const void *arg, size_t len)
     return forkpool_return(ctx, &v, sizeof v);
 }
 
-/* µs per task with forkpool, or -1 on any failure. Pool creation is not
-   timed (once per program); destroying the pool is, as it reaps nothing
-   here but is part of finishing. */
-static double forkpool_round(unsigned tasks)
+/* µs per task for n empty tasks on pool, or -1 on any failure. */
+static double run_tasks(forkpool *pool, unsigned n)
 {
-    forkpool *pool = forkpool_create(&(forkpool_options){.concurrency = CONC});
-    if (pool == NULL) {
-        perror("forkpool_create");
-        return -1;
-    }
+    forkpool_stats before = forkpool_get_stats(pool);
     double t0 = bench_now();
-    for (unsigned i = 0; i < tasks; i++) {
+    for (unsigned i = 0; i < n; i++) {
         forkpool_task *t = forkpool_run(pool, empty_task, NULL, 0);
         if (t == NULL) {
-            perror("forkpool_run");
-            forkpool_destroy(pool);
+            perror("fresh: forkpool_run");
             return -1;
         }
         forkpool_task_release(t);
@@ -55,141 +78,134 @@ static double forkpool_round(unsigned tasks)
     int unhandled = forkpool_await(pool);
     double elapsed = bench_now() - t0;
     forkpool_stats st = forkpool_get_stats(pool);
-    forkpool_destroy(pool);
-    if (unhandled != 0 || st.succeeded != tasks) {
-        fprintf(stderr, "fresh: forkpool round: await %d, %zu of %u succeeded\n", unhandled,
-                st.succeeded, tasks);
+    if (unhandled != 0 || st.succeeded - before.succeeded != n) {
+        fprintf(stderr, "fresh: await %d, %zu of %u succeeded\n", unhandled,
+                st.succeeded - before.succeeded, n);
         return -1;
     }
-    return elapsed / tasks * 1e6;
+    return elapsed / n * 1e6;
 }
 
-struct slot {
-    pid_t pid; /* 0: free */
-    int fd;    /* read end of the child's pipe */
+/* One arm: which parent, which side, and the server pool if it uses one. */
+struct arm {
+    int big;          /* run with the 256 MiB parent */
+    int raw;          /* the hand-written loop instead of forkpool */
+    forkpool *server; /* non-NULL: run on this fork_server pool */
 };
 
-static int raw_spawn(struct slot *s)
+static double round_fn(void *ud, int warmup)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
+    const struct arm *a = ud;
+    if (parent_big(a->big) != 0)
         return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
+    unsigned n = a->big ? big_tasks : tasks;
+    if (warmup)
+        n = n / 10 + 1;
+    if (a->raw)
+        return raw_fork_loop(n, CONC);
+    if (a->server)
+        return run_tasks(a->server, n);
+    /* Pool creation is not timed (once per program); destroying it is not
+       either: it reaps nothing here. */
+    forkpool *pool = forkpool_create(&(forkpool_options){.concurrency = CONC});
+    if (pool == NULL) {
+        perror("fresh: forkpool_create");
         return -1;
     }
-    if (pid == 0) {
-        uint64_t v = 42;
-        _exit(write(p[1], &v, sizeof v) == (ssize_t)sizeof v ? 0 : 1);
-    }
-    close(p[1]);
-    *s = (struct slot){pid, p[0]};
-    return 0;
+    double us = run_tasks(pool, n);
+    forkpool_destroy(pool);
+    return us;
 }
 
-/* Reads the child's result to EOF and reaps it; 0 if it sent 8 bytes and
-   exited 0. */
-static int raw_finish(struct slot *s)
+static char py_cmd[512];
+
+static double python_round(void *ud, int warmup)
 {
-    char buf[64];
-    size_t got = 0;
-    for (;;) {
-        ssize_t n = read(s->fd, buf, sizeof buf);
-        if (n > 0)
-            got += (size_t)n;
-        else if (n == 0 || errno != EINTR)
-            break;
-    }
-    close(s->fd);
-    int status;
-    pid_t r;
-    while ((r = waitpid(s->pid, &status, 0)) < 0 && errno == EINTR)
-        ;
-    s->pid = 0;
-    return r > 0 && got == sizeof(uint64_t) && WIFEXITED(status) && WEXITSTATUS(status) == 0
-               ? 0
-               : -1;
+    (void)ud;
+    return warmup ? 0 : bench_external(py_cmd); /* each round is its own interpreter */
 }
 
-/* µs per task with the bare loop, or -1 on any failure. */
-static double raw_round(unsigned tasks)
+/* Set to 1 right after the fork_server pool is created: a child forked from
+   the server sees 0. */
+static int written_after_create;
+
+static int probe_task(forkpool_ctx *ctx, const void *arg, size_t len)
 {
-    struct slot slots[CONC] = {{0, -1}};
-    unsigned started = 0, done = 0;
-    int rc = 0;
-    double t0 = bench_now();
-    while (done < tasks && rc == 0) {
-        struct pollfd fds[CONC];
-        int map[CONC], n = 0;
-        for (int i = 0; i < CONC; i++) {
-            if (slots[i].pid == 0 && started < tasks) {
-                if (raw_spawn(&slots[i]) != 0) {
-                    perror("raw: fork");
-                    rc = -1;
-                    break;
-                }
-                started++;
-            }
-            if (slots[i].pid != 0) {
-                fds[n] = (struct pollfd){.fd = slots[i].fd, .events = POLLIN};
-                map[n++] = i;
-            }
-        }
-        if (rc != 0)
-            break;
-        if (poll(fds, (nfds_t)n, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            perror("raw: poll");
-            rc = -1;
-            break;
-        }
-        for (int k = 0; k < n; k++) {
-            if (fds[k].revents == 0)
-                continue;
-            if (raw_finish(&slots[map[k]]) != 0)
-                rc = -1;
-            done++;
-        }
+    (void)arg;
+    (void)len;
+    return forkpool_return(ctx, &written_after_create, sizeof written_after_create);
+}
+
+/* The fork_server pool, or NULL when this build has none (said on stderr). */
+static forkpool *server_pool(void)
+{
+    forkpool *pool =
+        forkpool_create(&(forkpool_options){.concurrency = CONC, .fork_server = 1});
+    if (pool == NULL) {
+        perror("fresh: fork_server: forkpool_create");
+        return NULL;
     }
-    double elapsed = bench_now() - t0;
-    for (int i = 0; i < CONC; i++) /* after an error: no zombies left behind */
-        if (slots[i].pid != 0)
-            raw_finish(&slots[i]);
-    if (rc != 0) {
-        fprintf(stderr, "fresh: raw round failed after %u tasks\n", done);
-        return -1;
+    written_after_create = 1;
+    forkpool_task *t = forkpool_run(pool, probe_task, NULL, 0);
+    size_t len = 0;
+    const int *seen = forkpool_wait(t) == 0 ? forkpool_task_result(t, &len) : NULL;
+    int served = seen && len == sizeof *seen && *seen == 0;
+    forkpool_task_release(t);
+    if (!served) {
+        fprintf(stderr, "fresh: fork_server ignored: the child saw the parent as it is now\n");
+        forkpool_destroy(pool);
+        return NULL;
     }
-    return elapsed / tasks * 1e6;
+    return pool;
 }
 
 int main(void)
 {
-    double fp[ROUNDS], raw[ROUNDS], ratio[ROUNDS];
-    if (forkpool_round(WARMUP_TASKS) < 0 || raw_round(WARMUP_TASKS) < 0)
+    tasks = (unsigned)bench_size(1000, 200);
+    big_tasks = (unsigned)bench_size(1000, 100);
+    const char *py = bench_python();
+    if (py)
+        snprintf(py_cmd, sizeof py_cmd, "'%s' bench/ppe.py --once %u", py, tasks);
+    forkpool *server = server_pool();
+    const char *no_server = server ? NULL : "not built";
+
+    struct arm raw = {0, 1, NULL}, fp = {0, 0, NULL}, sv = {0, 0, server},
+               big_raw = {1, 1, NULL}, big_fp = {1, 0, NULL}, big_sv = {1, 0, server};
+    char w1[96], w2[96], w3[128];
+    snprintf(w1, sizeof w1, "%u empty tasks, %d at a time, tiny parent", tasks, CONC);
+    snprintf(w2, sizeof w2, "%u empty tasks, %d at a time, %d MiB touched parent", big_tasks,
+             CONC, BIG_MIB);
+    snprintf(w3, sizeof w3,
+             "ProcessPoolExecutor, %u empty tasks, %d reused workers, incl. start-up", tasks, CONC);
+    bench_arm arms[] = {
+        {.key = "fresh.raw", .what = w1, .unit = "us/task", .fn = round_fn, .ud = &raw},
+        {.key = "fresh.forkpool", .what = w1, .unit = "us/task", .fn = round_fn, .ud = &fp},
+        {.key = "fresh.server", .what = w1, .unit = "us/task", .fn = round_fn, .ud = &sv,
+         .na = no_server},
+        {.key = "big.raw", .what = w2, .unit = "us/task", .fn = round_fn, .ud = &big_raw},
+        {.key = "big.forkpool", .what = w2, .unit = "us/task", .fn = round_fn, .ud = &big_fp},
+        {.key = "big.server", .what = w2, .unit = "us/task", .fn = round_fn, .ud = &big_sv,
+         .na = no_server},
+        {.key = "fresh.ppe", .what = w3, .unit = "us/task", .fn = python_round,
+         .na = py ? NULL : "python3 not installed", .optional = 1},
+    };
+    enum { RAW, FP, SV, BIG_RAW, BIG_FP, BIG_SV, PY, N };
+    fprintf(stderr, "fresh: %u tasks (%u with the big parent) per round\n", tasks, big_tasks);
+    int rc = bench_interleave(arms, N, bench_rounds(5, 2));
+    parent_big(0);
+    forkpool_destroy(server);
+    if (rc != 0)
         return 1;
-    for (int r = 0; r < ROUNDS; r++) {
-        fp[r] = forkpool_round(TASKS);
-        raw[r] = raw_round(TASKS);
-        if (fp[r] < 0 || raw[r] < 0)
-            return 1;
-        ratio[r] = fp[r] / raw[r];
-        fprintf(stderr, "fresh: round %d: forkpool %.1f us, raw %.1f us per task\n", r + 1,
-                fp[r], raw[r]);
-    }
-    bench_summary f = bench_summarize(fp, ROUNDS), w = bench_summarize(raw, ROUNDS),
-                  q = bench_summarize(ratio, ROUNDS);
-    double overall = f.median / w.median;
-    printf("| fresh: forkpool, %d empty tasks, %d at a time | %.1f us/task | %.1f..%.1f | | |\n",
-           TASKS, CONC, f.median, f.min, f.max);
-    printf("| fresh: raw fork+pipe+waitpid loop, same | %.1f us/task | %.1f..%.1f | | |\n",
-           w.median, w.min, w.max);
-    printf("| fresh: ratio forkpool/raw (medians; range per round) | %.3f | %.3f..%.3f "
-           "| <= 1.15 | %s |\n",
-           overall, q.min, q.max, overall <= 1.15 ? "yes" : "NO");
-    printf("BENCH fresh_us %.1f\nBENCH raw_us %.1f\nBENCH fresh_ratio %.3f\n", f.median,
-           w.median, overall);
+    for (int i = 0; i < N; i++)
+        bench_emit(&arms[i]);
+    bench_emit_ratio("fresh.ratio", &arms[FP], &arms[RAW], "FRESH / raw fork loop");
+    bench_emit_ratio("fresh.server_ratio", &arms[SV], &arms[RAW],
+                     "FRESH with fork_server / raw fork loop, tiny parent");
+    bench_emit_ratio("big.ratio", &arms[BIG_FP], &arms[BIG_RAW],
+                     "FRESH / raw fork loop, both with a 256 MiB parent");
+    bench_emit_ratio("big.server_ratio", &arms[BIG_SV], &arms[FP],
+                     "fork_server with a 256 MiB parent / FRESH with a tiny parent");
+    bench_emit_ratio("fresh.ratio_ppe", &arms[FP], &arms[PY],
+                     "FRESH / ProcessPoolExecutor (reused workers), tiny parent");
     return 0;
 }

@@ -1,40 +1,38 @@
 #!/usr/bin/env python3
-"""Python's concurrent.futures.ProcessPoolExecutor on the `fresh` workload:
-1000 empty tasks with 2 workers, for comparison with bench/fresh.c.
+"""Python's concurrent.futures.ProcessPoolExecutor with 2 workers on empty
+tasks: the peer that bench/fresh.c (1000 tasks) and bench/workers.c (more)
+run as one arm of their interleaved rounds, one interpreter per round.
 
-Not like for like: the executor starts 2 workers once and reuses them, so a
-task costs a pickle round trip over a pipe, not a process. The time includes
-starting and shutting down the executor. Output follows bench/bench.h:
-table rows start with "|", placeholder values are "BENCH key value" lines.
+    ppe.py --once N   one round of N tasks; prints microseconds per task
+
+A round submits N tasks returning 42 and waits for every result; its time
+includes starting and shutting down the executor (2 workers, reused for
+every task), as forkpool's figures include starting and stopping children.
 """
 import concurrent.futures
-import multiprocessing
-import statistics
+import sys
 import time
 
-TASKS, WORKERS, ROUNDS = 1000, 2, 5
+WORKERS = 2
 
 
 def empty():
     return 42
 
 
-def one_round():
+def one_round(tasks):
     t0 = time.perf_counter()
     with concurrent.futures.ProcessPoolExecutor(max_workers=WORKERS) as ex:
-        for f in [ex.submit(empty) for _ in range(TASKS)]:
-            f.result()
-    return (time.perf_counter() - t0) / TASKS * 1e6
+        for f in [ex.submit(empty) for _ in range(tasks)]:
+            if f.result() != 42:
+                raise RuntimeError("wrong result")
+    return (time.perf_counter() - t0) / tasks * 1e6
 
 
 def main():
-    one_round()  # warm-up: imports, page cache
-    us = [one_round() for _ in range(ROUNDS)]
-    med = statistics.median(us)
-    method = multiprocessing.get_start_method()
-    print(f"| python ProcessPoolExecutor, {TASKS} empty tasks, {WORKERS} reused workers "
-          f"({method}), incl. start-up | {med:.1f} us/task | {min(us):.1f}..{max(us):.1f} | | |")
-    print(f"BENCH ppe_us {med:.1f}")
+    if len(sys.argv) != 3 or sys.argv[1] != "--once" or not sys.argv[2].isdigit():
+        sys.exit("usage: ppe.py --once N")
+    print(f"{one_round(int(sys.argv[2])):.3f}")
 
 
 if __name__ == "__main__":

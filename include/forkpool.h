@@ -307,10 +307,11 @@ const void *forkpool_task_stdout(const forkpool_task *t, size_t *len);
  * or breaks the protocol kills only its own worker: it fails with the same
  * kind as in FRESH, a fresh worker replaces the dead one, and the tasks that
  * had been sent to that worker but not started run on another worker
- * untouched. Several tasks are kept in flight per worker; a task counts as
- * RUNNING from when it is handed to a worker, and its timeout counts from
- * when the worker is free to start it. forkpool_task_pid gives the worker's
- * pid. Unlike FRESH, a task's descendants and process-wide changes (signal
+ * untouched. Several tasks are kept in flight per worker (a worker never
+ * waits for the parent between tasks); one sent ahead counts as QUEUED (state,
+ * stats, pid 0, cancel: it never runs) until it is its worker's current
+ * task, and its timeout counts from then. forkpool_task_pid gives the
+ * worker's pid. Unlike FRESH, a task's descendants and process-wide changes (signal
  * handlers, memory it leaks, files it leaves open) outlive the task until
  * its worker ends: max_tasks_per_worker bounds that. Program tasks
  * (forkpool_exec) run as in FRESH, each taking one of the concurrency slots.
@@ -320,17 +321,25 @@ const void *forkpool_task_stdout(const forkpool_task *t, size_t *len);
  * Batched map (any mode but INLINE runs it in children; INLINE runs it in
  * place). Runs fn on each of count items (item_size bytes each, contiguous
  * at items), many items per round trip; each call sees one item as its
- * argument and may forkpool_return / forkpool_throw / return non-zero as a
- * task would (forkpool_send is EINVAL in a map item). on_result runs once
+ * argument and may forkpool_return / forkpool_result_buffer (plain memory,
+ * copied) / forkpool_throw / return non-zero as a task would
+ * (forkpool_send is EINVAL in a map item). on_result runs once
  * per item, in input order, in the calling thread: result/len the item's
  * result, err NULL; or, for a failed item, result NULL and err its error
  * (valid during the call). An item that crashes or times out (timeout_ms
  * applies to each item) fails only itself: the items after it in its batch
- * run again elsewhere. Returns the number of failed items, or -1 and errno:
+ * run again elsewhere (so do the items before it whose results its batch
+ * had not sent yet: an item may run more than once; on_result runs once).
+ * Returns the number of failed items, or -1 and errno:
  * EINVAL (NULL pool/fn/on_result, NULL items with count > 0, item_size 0
- * with count > 0), EDEADLK (from a handler), ENOMEM, ECANCELED (the pool
- * was stopped or destroyed meanwhile; on_result has run for a prefix).
+ * with count > 0, count * item_size overflowing), EDEADLK (from a handler),
+ * ENOMEM, ECANCELED (the pool was stopped or destroyed meanwhile; on_result
+ * has run for a prefix). count 0: returns 0, calls nothing.
  * Other tasks of the pool keep running and their handlers run meanwhile.
+ * The items are read until it returns: do not change them meanwhile. Runs
+ * go to the pool as tasks (a batch of items each): they take its slots,
+ * count in forkpool_get_stats, and each child runs child_init once; a run's
+ * CPU time counts against max_cpu_ms as a whole.
  */
 typedef void (*forkpool_map_fn)(size_t index, const void *result, size_t len,
                                 const forkpool_error *err, void *ud);

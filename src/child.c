@@ -26,6 +26,8 @@ struct forkpool_ctx {
                                   which the runner then holds after END
                                   (see fp_child_call)                   */
     fp_rbuf rbuf;              /* the result, sent at the task's end    */
+    fp_item *item;             /* forkpool_map: the item being run; its
+                                  return and throw are recorded there    */
 };
 
 #define FP_BIG_PIPE ((size_t)1 << 20)
@@ -121,6 +123,8 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
         return -1;
     }
     ctx->returned = FP_RET_COPY;
+    if (ctx->item)
+        return fp_item_return(ctx->item, data, len);
     if (ctx->inline_task) {
         forkpool_task *t = ctx->inline_task;
         if (fp_inline_over_limit(t, len) || fp_copy_to(&t->result, data, len) == -1)
@@ -161,7 +165,7 @@ void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len)
 
 int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
 {
-    if (!ctx || (!msg && len)) {
+    if (!ctx || ctx->item || (!msg && len)) {
         errno = EINVAL;
         return -1;
     }
@@ -200,7 +204,9 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
         va_end(ap);
     }
     const char *text = msg && *msg ? msg : "task threw an error";
-    if (ctx->inline_task) {
+    if (ctx->item) {
+        fp_item_throw(ctx->item, type, text);
+    } else if (ctx->inline_task) {
         fp_task_fail(ctx->inline_task, FORKPOOL_ERR_THROWN, -1, type, "%s", text);
         ctx->inline_task->flags |= FP_T_THREW;
     } else {
@@ -273,7 +279,11 @@ int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t ma
 {
     forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .map_ok = held != NULL,
                         .rbuf = FP_RBUF_NONE};
-    int r = fp_send_end(&ctx, fn(&ctx, arg, len));
+    int32_t rc = fn(&ctx, arg, len);
+    /* What the task printed is out before the parent hears it ended (a
+       worker's stdio would otherwise hold it until the worker exits). */
+    fflush(NULL);
+    int r = fp_send_end(&ctx, rc);
     if (r == 1)
         *held = ctx.rbuf;
     return r;
@@ -297,6 +307,18 @@ _Noreturn void fp_child_main(forkpool_task *t, int fd)
     if (r == 1)
         fp_rbuf_hold();
     fp_child_exit(r == 0 ? 0 : 125);
+}
+
+int fp_item_call(forkpool_fn fn, fp_item *item, const void *arg, size_t len, size_t max_output)
+{
+    forkpool_ctx ctx = {.fd = -1, .item = item, .max_output = max_output, .rbuf = FP_RBUF_NONE};
+    int rc = fn(&ctx, arg, len);
+    /* A result built in place (plain memory here) is the item's result;
+       a failure to keep it is recorded on the item. */
+    if (rc == 0 && !ctx.thrown && fp_rbuf_pending(&ctx.rbuf))
+        (void)fp_item_return(item, ctx.rbuf.p, ctx.rbuf.len);
+    fp_rbuf_free(&ctx.rbuf);
+    return rc;
 }
 
 void fp_run_inline(forkpool_task *t)

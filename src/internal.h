@@ -34,6 +34,7 @@ typedef struct fp_handler {
 } fp_handler;
 
 typedef struct fp_exec fp_exec; /* exec.c: a program task's arguments and output */
+typedef struct fp_item fp_item; /* map.c: one forkpool_map item being run */
 
 typedef struct fp_buf {
     unsigned char *p;
@@ -168,6 +169,7 @@ struct forkpool {
     int wake_pending;      /* eventfd holds a count                      */
     int64_t timer_at;      /* what timerfd is armed for; 0: disarmed     */
     int unhandled;         /* failures no handler took, since last await */
+    unsigned long stops;   /* forkpool_stop calls (forkpool_map notices) */
     forkpool_stats stats;
     forkpool *reg_next, *reg_prev; /* the process-wide registry         */
     unsigned char stage[FP_READ_CHUNK];
@@ -215,6 +217,13 @@ int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t ma
                   struct fp_rbuf *held);
 _Noreturn void fp_child_exit(int code);
 void fp_run_inline(forkpool_task *t);
+/* forkpool_map: fn(arg) with a ctx whose return and throw go to item. */
+int fp_item_call(forkpool_fn fn, fp_item *item, const void *arg, size_t len, size_t max_output);
+
+/* map.c: the child's side of a forkpool_map item (forkpool_return and
+   forkpool_throw on its ctx land here) */
+int fp_item_return(fp_item *item, const void *data, size_t len);
+void fp_item_throw(fp_item *item, const char *type, const char *message);
 
 /* task.c */
 void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const char *type,
@@ -236,6 +245,7 @@ void fp_worker_event(fp_proc *pr, int kind);
 void fp_worker_timers(fp_proc *pr, int64_t now);
 int fp_worker_cancel(forkpool_task *t);
 forkpool_task *fp_worker_last(fp_proc *pr);
+int fp_worker_waiting(const forkpool_task *t);
 void fp_worker_free(fp_proc *pr);
 
 /* pool.c */
@@ -260,5 +270,11 @@ int fp_start_next(forkpool *pool);
 void fp_dispatch_push(forkpool_task *t);
 void fp_task_finished(forkpool_task *t);
 void fp_arm_timer(forkpool *pool);
+/* The event loop, for forkpool_map: enter/leave bracket a drive of the
+   loop as in forkpool_await (EINVAL, EDEADLK; leave frees a doomed pool
+   and fails with ECANCELED); step is one turn of it (forkpool_poll's). */
+int fp_enter(forkpool *pool);
+int fp_leave(forkpool *pool, int rc);
+int fp_step(forkpool *pool, int timeout_ms);
 
 #endif

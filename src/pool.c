@@ -694,7 +694,7 @@ static void fp_inline_step(forkpool *pool)
  * act on them, then the handlers they made due. -1 + errno only if epoll
  * fails; EINTR is a turn with no events.
  */
-static int fp_step(forkpool *pool, int timeout_ms)
+int fp_step(forkpool *pool, int timeout_ms)
 {
     struct epoll_event ev[FP_EV_BATCH];
     if (pool->wake_pending)
@@ -951,6 +951,7 @@ void forkpool_stop(forkpool *pool)
 {
     if (!pool || pool->foreign)
         return;
+    pool->stops++;
     while (pool->q_head)
         forkpool_cancel(pool->q_head);
     /* Cancelling a worker's task may send its other tasks back to the
@@ -971,8 +972,8 @@ void forkpool_stop(forkpool *pool)
     }
 }
 
-/* Common entry of await/wait/poll. */
-static int fp_enter(forkpool *pool)
+/* Common entry of await/wait/poll (and forkpool_map). */
+int fp_enter(forkpool *pool)
 {
     if (!pool || pool->foreign) {
         errno = EINVAL;
@@ -987,7 +988,7 @@ static int fp_enter(forkpool *pool)
 }
 
 /* Common exit: frees a pool a handler destroyed. */
-static int fp_leave(forkpool *pool, int rc)
+int fp_leave(forkpool *pool, int rc)
 {
     pool->depth--;
     if (pool->doomed) {
@@ -1071,7 +1072,8 @@ forkpool_stats forkpool_get_stats(const forkpool *pool)
     if (!pool)
         return s;
     s = pool->stats;
-    s.queued = pool->nqueued;
-    s.running = pool->nrunning + (pool->inline_task != NULL);
+    /* A worker's tasks behind its current one count as queued. */
+    s.queued = pool->nqueued + (pool->nrunning - pool->nbusy);
+    s.running = pool->nbusy + (pool->inline_task != NULL);
     return s;
 }

@@ -353,7 +353,7 @@ forkpool_state forkpool_task_state(const forkpool_task *t)
         errno = EINVAL;
         return FORKPOOL_FAILED;
     }
-    return t->state;
+    return fp_worker_waiting(t) ? FORKPOOL_QUEUED : (forkpool_state)t->state;
 }
 
 const void *forkpool_task_result(const forkpool_task *t, size_t *len)
@@ -388,7 +388,7 @@ pid_t forkpool_task_pid(const forkpool_task *t)
         errno = EINVAL;
         return 0;
     }
-    return t->pid;
+    return fp_worker_waiting(t) ? 0 : t->pid;
 }
 
 void forkpool_task_release(forkpool_task *t)

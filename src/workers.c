@@ -23,12 +23,15 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,28 +82,93 @@ static int fp_read_full(int fd, void *p, size_t n)
     return 1;
 }
 
-/* Gives each task its own max_cpu_ms: a CPU-time timer, armed at the task's
-   start relative to what the worker has used so far, and disarmed after. */
-static void fp_worker_cpu_limit(const forkpool_options *o, timer_t *id, int *have, int arm)
+/*
+ * Gives each task its own max_cpu_ms: two CPU-time timers, armed at the
+ * task's start relative to what the worker has used so far and disarmed
+ * after it: SIGXCPU at the limit, and SIGKILL a second later for a task
+ * that blocks or ignores SIGXCPU (as RLIMIT_CPU backs up a FRESH child's;
+ * a worker cannot use RLIMIT_CPU, which counts its whole life).
+ */
+typedef struct fp_cpu_timers {
+    timer_t id[2];
+    int have;
+} fp_cpu_timers;
+
+static void fp_worker_cpu_limit(const forkpool_options *o, fp_cpu_timers *ct, int arm)
 {
     if (!o->max_cpu_ms)
         return;
-    if (!*have) {
-        struct sigevent ev;
-        memset(&ev, 0, sizeof ev);
-        ev.sigev_notify = SIGEV_SIGNAL;
-        ev.sigev_signo = SIGXCPU;
-        if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, id) != 0)
-            return;
-        *have = 1;
+    if (!ct->have) {
+        const int sig[2] = {SIGXCPU, SIGKILL};
+        for (int i = 0; i < 2; i++) {
+            struct sigevent ev;
+            memset(&ev, 0, sizeof ev);
+            ev.sigev_notify = SIGEV_SIGNAL;
+            ev.sigev_signo = sig[i];
+            if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &ct->id[i]) != 0)
+                return;
+            ct->have = i + 1;
+        }
     }
-    struct itimerspec at;
-    memset(&at, 0, sizeof at);
-    if (arm) {
-        at.it_value.tv_sec = o->max_cpu_ms / 1000;
-        at.it_value.tv_nsec = (o->max_cpu_ms % 1000) * 1000000;
+    for (int i = 0; i < ct->have; i++) {
+        struct itimerspec at;
+        memset(&at, 0, sizeof at);
+        if (arm) {
+            long ms = o->max_cpu_ms + i * 1000L;
+            at.it_value.tv_sec = ms / 1000;
+            at.it_value.tv_nsec = (ms % 1000) * 1000000;
+        }
+        timer_settime(ct->id[i], 0, &at, NULL);
     }
-    timer_settime(*id, 0, &at, NULL);
+}
+
+/*
+ * Reads the pids of this process's children into pids (at most max).
+ * Returns how many, or -1 if /proc cannot tell (no CONFIG_PROC_CHILDREN).
+ */
+static int fp_children(pid_t *pids, int max)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    int n = 0, pid;
+    while (n < max && fscanf(f, "%d", &pid) == 1)
+        pids[n++] = pid;
+    fclose(f);
+    return n;
+}
+
+/*
+ * In a worker, after a task: kills and reaps what the task left behind, as
+ * a FRESH child's process group is killed when its task ends. The worker is
+ * a subreaper, so a descendant whose parent died becomes its child: killing
+ * children until none is left reaches every descendant, even one that left
+ * the group. Costs one system call when the task left nothing. Without
+ * /proc's children lists it only reaps what has exited.
+ */
+static void fp_worker_sweep(void)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+        return; /* ECHILD: nothing left */
+    for (int round = 0; round < 1000; round++) {
+        pid_t kids[64];
+        int n = fp_children(kids, 64);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            kill(-kids[i], SIGKILL); /* its group, if it leads one */
+            kill(kids[i], SIGKILL);
+        }
+        for (int i = 0; i < n; i++)
+            while (waitpid(kids[i], NULL, 0) == -1 && errno == EINTR)
+                ;
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
 }
 
 /*
@@ -113,8 +181,8 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
     unsigned char hdr[FP_WIRE_HDR];
     unsigned char *buf = NULL;
     size_t cap = 0;
-    timer_t cpu;
-    int have_cpu = 0;
+    fp_cpu_timers cpu = {.have = 0};
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
     for (;;) {
@@ -144,11 +212,13 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
         if (!atomic_compare_exchange_strong(&ring->slot[seq % FP_RING], &expect,
                                             FP_SLOT_STARTED))
             continue; /* revoked: it runs elsewhere, or not at all */
-        fp_worker_cpu_limit(&pool->opts, &cpu, &have_cpu, 1);
-        if (fp_child_call(out, fn, buf + FP_TASK_HDR, (size_t)len - FP_TASK_HDR,
-                          pool->opts.max_output, NULL) != 0)
+        fp_worker_cpu_limit(&pool->opts, &cpu, 1);
+        int sent = fp_child_call(out, fn, buf + FP_TASK_HDR, (size_t)len - FP_TASK_HDR,
+                                 pool->opts.max_output, NULL);
+        fp_worker_cpu_limit(&pool->opts, &cpu, 0);
+        fp_worker_sweep();
+        if (sent != 0)
             fp_child_exit(125);
-        fp_worker_cpu_limit(&pool->opts, &cpu, &have_cpu, 0);
     }
 }
 
@@ -378,6 +448,7 @@ static int fp_worker_revoke(forkpool *pool, fp_proc *pr, forkpool_task *t)
     for (forkpool_task *i = pr->task; i != t; i = i->w_next)
         prev = i;
     fp_worker_unlink(pool, pr, t, prev);
+    t->pid = 0;
     return 1;
 }
 
@@ -397,6 +468,13 @@ static void fp_worker_requeue(forkpool *pool, fp_proc *pr, int all, unsigned mos
             break;
         fp_queue_push_front(pool, t);
     }
+}
+
+/* t was sent to a worker ahead of time and is not its current task: to
+   the user it is still queued. */
+int fp_worker_waiting(const forkpool_task *t)
+{
+    return t->state == FORKPOOL_RUNNING && t->proc && t->proc->w && t->proc->task != t;
 }
 
 forkpool_task *fp_worker_last(fp_proc *pr)

@@ -1,5 +1,5 @@
-/* child_init (FRESH mode): runs in each new child, before its task, with
-   child_init_arg; never in the parent. */
+/* child_init: runs in each new child (FRESH: per task; WORKERS: per
+   worker), before its task(s), with child_init_arg; never in the parent. */
 #include "forkpool.h"
 #include "tap.h"
 
@@ -43,7 +43,19 @@ int main(void)
     for (int i = 0; i < 4; i++)
         t[i] = forkpool_run(p, task_report, NULL, 0);
     is(forkpool_await(p), 0, "await");
-    is(atomic_load(&sh->init_calls), 4, "child_init ran once per task");
+    if (tap_workers()) {
+        int distinct = 0;
+        for (int i = 0; i < 4; i++) {
+            int seen = 0;
+            for (int k = 0; k < i; k++)
+                seen |= forkpool_task_pid(t[k]) == forkpool_task_pid(t[i]);
+            distinct += !seen;
+        }
+        ok(distinct >= 1 && distinct <= 2, "WORKERS: at most concurrency (2) workers ran the 4 tasks");
+        is(atomic_load(&sh->init_calls), distinct, "WORKERS: child_init ran once per worker");
+    } else {
+        is(atomic_load(&sh->init_calls), 4, "child_init ran once per task");
+    }
     is(init_flag, 0, "child_init never ran in the parent");
     int seen_before = 1, pids_match = 1;
     for (int i = 0; i < 4; i++) {

@@ -96,6 +96,9 @@ int main(void)
     int fds = tap_fd_count();
     forkpool_options o = {0};
     o.concurrency = 2;
+    /* WORKERS: a worker per task, so every task needs a fork, as in FRESH
+       (and recycling is exercised under injected failures). */
+    o.max_tasks_per_worker = 1;
     forkpool *p = forkpool_create(&o);
     batch(p, 6, 3, &fail_forks, &fork_errno, EAGAIN, "fork EAGAIN");
     batch(p, 6, 2, &fail_forks, &fork_errno, ENOMEM, "fork ENOMEM");

@@ -118,6 +118,13 @@ static void run_modes(int fallback)
     for (int m = 0; m < NMODES; m++) {
         forkpool_task *t = forkpool_run(pool, task_garbage, &m, sizeof m);
         forkpool_set_timeout(t, 5000L * tap_scale());
+        if (m == AFTER_END && tap_workers()) {
+            /* A worker's task ends with its END frame; what follows is
+               not its own, and ends the worker without blaming anyone. */
+            is(forkpool_wait(t), 0, "%s: mode %d: the task ended well at its END", mode_name, m);
+            forkpool_task_release(t);
+            continue;
+        }
         is(forkpool_wait(t), 1, "%s: mode %d fails", mode_name, m);
         const forkpool_error *e = forkpool_task_error(t);
         ok(e && e->kind == want[m].kind, "%s: mode %d kind %s", mode_name, m,
@@ -130,7 +137,8 @@ static void run_modes(int fallback)
     is(forkpool_wait(t), 0, "%s: the pool still works afterwards", mode_name);
     forkpool_task_release(t);
     forkpool_stats s = forkpool_get_stats(pool);
-    is(s.failed, NMODES, "%s: every malformed stream counted as failed", mode_name);
+    is(s.failed, NMODES - tap_workers(), "%s: every malformed stream counted as failed",
+       mode_name);
     forkpool_destroy(pool);
     is(tap_fd_count(), fds, "%s: no fd left", mode_name);
     ok(tap_no_children(), "%s: no child left", mode_name);

@@ -564,6 +564,50 @@ static void run_no_mappings(void)
     ok(1, "no mappings left: skipped (valgrind, ASan, WORKERS, or no vm.max_map_count)");
 }
 
+/* forkpool_map items may build their results in place too (plain memory,
+   copied into the batch's records); a throw after it drops it. */
+static int item_fill(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)len;
+    size_t n;
+    memcpy(&n, arg, sizeof n);
+    void *p = forkpool_result_buffer(ctx, n == 7 ? 1 : n);
+    if (!p)
+        return forkpool_throw(ctx, "buffer", "forkpool_result_buffer: %s", strerror(errno));
+    fill(p, n == 7 ? 1 : n, n);
+    return n == 7 ? forkpool_throw(ctx, "seven", "thrown after filling") : 0;
+}
+
+struct map_rec {
+    int exact, failed_seven, calls;
+};
+
+static void on_item(size_t i, const void *r, size_t n, const forkpool_error *err, void *ud)
+{
+    static const size_t want[] = {0, 10, (size_t)200 << 10, 7, 5000};
+    struct map_rec *m = ud;
+    m->calls++;
+    if (want[i] == 7)
+        m->failed_seven = err && strcmp(err->type, "seven") == 0 && r == NULL;
+    else if (!err && n == want[i] && check(r, n, want[i]))
+        m->exact++;
+}
+
+static void run_map(int inline_mode)
+{
+    const char *mode = inline_mode ? "inline map" : "map";
+    forkpool_options o = {0};
+    o.mode = inline_mode ? FORKPOOL_INLINE : FORKPOOL_FRESH;
+    forkpool *p = forkpool_create(&o);
+    const size_t items[] = {0, 10, (size_t)200 << 10, 7, 5000};
+    struct map_rec m = {0, 0, 0};
+    int failed = forkpool_map(p, item_fill, items, 5, sizeof items[0], on_item, &m);
+    is(failed, 1, "%s: one item failed (it threw after filling)", mode);
+    ok(m.calls == 5 && m.exact == 4, "%s: four in-place results, byte-exact", mode);
+    ok(m.failed_seven, "%s: the throw after filling dropped that item's buffer", mode);
+    forkpool_destroy(p);
+}
+
 static void run_inline(void)
 {
     forkpool_options o = {0};
@@ -593,6 +637,8 @@ int main(void)
     run_fresh(1);
     run_undumpable();
     run_no_mappings();
+    run_map(0);
+    run_map(1);
     run_inline();
     tap_shared_free(sh, sizeof *sh);
     return done_testing();

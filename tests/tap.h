@@ -303,6 +303,50 @@ static inline int tap_no_children(void)
     return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 && errno == ECHILD;
 }
 
+/* How many children this process has, none of them a zombie; -1 if one
+   is a zombie (not reaped) or /proc cannot tell. */
+static inline int tap_live_children(void)
+{
+    char path[64];
+    int n = 0;
+    snprintf(path, sizeof path, "/proc/%d/task", (int)getpid());
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char cpath[600];
+        snprintf(cpath, sizeof cpath, "%s/%s/children", path, e->d_name);
+        FILE *f = fopen(cpath, "r");
+        if (!f) {
+            n = -1;
+            break;
+        }
+        int pid;
+        while (n >= 0 && fscanf(f, "%d", &pid) == 1) {
+            char stat[64], buf[512];
+            snprintf(stat, sizeof stat, "/proc/%d/stat", pid);
+            FILE *g = fopen(stat, "r");
+            size_t k = g ? fread(buf, 1, sizeof buf - 1, g) : 0;
+            if (g)
+                fclose(g);
+            buf[k] = '\0';
+            const char *rp = strrchr(buf, ')');
+            if (!rp || rp[1] != ' ' || rp[2] == 'Z')
+                n = -1;
+            else
+                n++;
+        }
+        fclose(f);
+        if (n < 0)
+            break;
+    }
+    closedir(d);
+    return n;
+}
+
 /* The state letter of /proc/PID/stat ('R', 'S', 'Z', ...), or 0 if gone. */
 static inline char tap_proc_state(pid_t pid)
 {
@@ -425,6 +469,32 @@ static inline const char *tap_variant(void)
 
 static inline int tap_workers(void) { return strncmp(tap_variant(), "workers", 7) == 0; }
 static inline int tap_server(void) { return strstr(tap_variant(), "server") != NULL; }
+
+static inline int tap_workers_fds(void)
+{
+    const char *no = getenv("FORKPOOL_NO_PIDFD");
+    return 2 + (tap_have_pidfd() && !(no && *no && strcmp(no, "0") != 0));
+}
+
+/*
+ * After a test's tasks ended, with the pool still alive: no child of
+ * FRESH's is left (and no fd); a WORKERS pool keeps its idle workers, at
+ * most `max`, each holding its fds in the parent (2, plus a pidfd unless
+ * FORKPOOL_NO_PIDFD or no pidfd_open), and nothing else.
+ */
+static inline int tap_pool_idle_ok(int fds_before, int max, int *fds_now, int *want)
+{
+    *fds_now = tap_fd_count();
+    if (!tap_workers()) {
+        *want = fds_before;
+        return tap_no_children() && *fds_now == fds_before;
+    }
+    /* A worker whose pidfd could not be opened (EMFILE) is polled: it
+       holds one fd fewer. */
+    int w = tap_live_children();
+    *want = fds_before + (w > 0 ? w : 0) * tap_workers_fds();
+    return w >= 0 && w <= max && *fds_now <= *want && *fds_now >= fds_before + 2 * w;
+}
 
 static inline forkpool *tap_forkpool_create(const forkpool_options *opts)
 {

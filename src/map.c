@@ -1,0 +1,748 @@
+/*
+ * forkpool_map: many items per task.
+ *
+ * The items are cut into batches, a contiguous range each; a batch runs as
+ * an ordinary task of the pool (so it works alike in every mode) whose
+ * argument is a small header, followed by the items' bytes unless the child
+ * can read them in place. The task's function (fp_map_batch, in the child)
+ * runs the user's function once per item with a ctx of its own, whose
+ * forkpool_return and forkpool_throw append one record per item to a
+ * buffer; the buffer goes to the parent as forkpool_send messages every
+ * FP_MAP_FLUSH_ITEMS items or FP_MAP_FLUSH_BYTES bytes (sooner under a
+ * timeout, see below), so a batch that dies loses only what it had not sent.
+ * The parent appends each message to its batch's stream, counts the whole
+ * records, and calls on_result for the longest complete prefix of items
+ * after every turn of the loop.
+ *
+ * A run that ends before reporting all its items (crash, exit, timeout, a
+ * malformed stream) leaves a first unreported item. When the child had
+ * reported items one by one up to it (the run's "careful" prefix), or it is
+ * the last, that item is the guilty one: it fails with the run's error and
+ * the rest of the batch runs again. Otherwise the guilty item is one of the
+ * next FP_MAP_FLUSH_ITEMS, so the rest runs again with those reported one by
+ * one, and the next failure there is exact.
+ *
+ * Timeouts (timeout_ms = T, per item): the child reports at least every T/4
+ * (it reads the clock after each item), and every message marks progress. A
+ * run whose last progress is older than T + T/4 has an item that ran past
+ * T (the items completed since the last report took under T/4 together, so
+ * the one running started less than T/4 after it); in the careful prefix,
+ * where each report ends an item, the limit is T from the last report. The
+ * parent cancels such a run and treats it as timed out. A run that has not
+ * reported yet has no such deadline: the task's own limit, T per item plus
+ * one, is the backstop (a child_init that hangs).
+ *
+ * Record stream, native byte order, unaligned: a u32 head whose low 2 bits
+ * say what follows.
+ *   OK:  head = len << 2; len bytes of result (len < 2^30)
+ *   BIG: head = 1; u64 len; len bytes of result
+ *   ERR: head = kind << 2 | 2; i32 code; u32 tlen; u32 mlen; type NUL;
+ *        message NUL. A child sends only THROWN and OUTPUT; the parent
+ *        writes the others itself into its copy of the stream.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define FP_MAP_BATCHES_PER_SLOT 4              /* batches per concurrency slot   */
+#define FP_MAP_WINDOW_PER_SLOT 2               /* batches in flight per slot     */
+#define FP_MAP_BATCH_BYTES ((size_t)1 << 20)   /* most item bytes in one batch   */
+#define FP_MAP_FLUSH_ITEMS 1024                /* a run reports at least every
+                                                  this many items...              */
+#define FP_MAP_FLUSH_BYTES ((size_t)64 << 10)  /* ...or this many bytes          */
+#define FP_MAP_MAX_TEXT (FP_WIRE_MAX_THROW / 2) /* longest error type or message */
+
+enum { FP_REC_OK = 0, FP_REC_BIG = 1, FP_REC_ERR = 2 };
+#define FP_REC_SMALL_MAX (UINT32_MAX >> 2)
+#define FP_REC_ERR_FIXED 16 /* head, code, tlen, mlen */
+
+/* ---- growing buffers ---- */
+
+/* Room for n more bytes at the end of b (its length grows by n), or NULL
+   when there is no memory. */
+static unsigned char *fp_map_grow(fp_buf *b, size_t n)
+{
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < n) {
+            if (cap > SIZE_MAX / 2)
+                return NULL;
+            cap *= 2;
+        }
+        unsigned char *q = realloc(b->p, cap);
+        if (!q)
+            return NULL;
+        b->p = q;
+        b->cap = cap;
+    }
+    unsigned char *at = b->p + b->len;
+    b->len += n;
+    return at;
+}
+
+/* Appends an ERR record; type and message are cut at FP_MAP_MAX_TEXT. */
+static int fp_rec_err(fp_buf *b, forkpool_error_kind kind, int32_t code, const char *type,
+                      const char *msg)
+{
+    uint32_t tl = (uint32_t)strnlen(type, FP_MAP_MAX_TEXT);
+    uint32_t ml = (uint32_t)strnlen(msg, FP_MAP_MAX_TEXT);
+    unsigned char *p = fp_map_grow(b, FP_REC_ERR_FIXED + tl + 1 + ml + 1);
+    if (!p)
+        return -1;
+    uint32_t head = (uint32_t)kind << 2 | FP_REC_ERR;
+    memcpy(p, &head, 4);
+    memcpy(p + 4, &code, 4);
+    memcpy(p + 8, &tl, 4);
+    memcpy(p + 12, &ml, 4);
+    p += FP_REC_ERR_FIXED;
+    memcpy(p, type, tl);
+    p[tl] = '\0';
+    memcpy(p + tl + 1, msg, ml);
+    p[tl + 1 + ml] = '\0';
+    return 0;
+}
+
+/* ---- the parent's state ---- */
+
+typedef struct fp_map fp_map;
+
+/* A range of items, and the run (task) working on what is left of it. */
+typedef struct fp_batch {
+    fp_map *m;             /* NULL: abandoned (see fp_map_finish)           */
+    struct fp_batch *next; /* the batches in item order                     */
+    forkpool_task *task;   /* the current run, or NULL                       */
+    size_t deliver;        /* the item whose record is next in `in`          */
+    size_t reported;       /* items before this have a whole record          */
+    size_t end;            /* one past the batch's last item                  */
+    size_t launch;         /* the current run's first item                    */
+    size_t careful;        /* its leading items reported one by one           */
+    fp_buf in;             /* records [deliver, reported), then a partial one */
+    size_t dpos, scan;     /* offsets of `deliver`'s record and of the end of
+                              the last whole record                           */
+    int64_t progress;      /* when the run last reported; 0: not yet          */
+    int killed;            /* the run was cancelled by us for this kind       */
+} fp_batch;
+
+struct fp_map {
+    forkpool *pool;
+    forkpool_fn fn;
+    const unsigned char *items;
+    size_t count, item_size, per_batch, window;
+    forkpool_map_fn on_result;
+    void *ud;
+    fp_batch *head, *tail;
+    size_t nbatches;
+    size_t next;          /* first item in no batch yet                      */
+    size_t failed;        /* items delivered with an error                   */
+    unsigned long stops;  /* pool->stops when the map began                  */
+    long timeout_ms;      /* per item; 0: none (and always in INLINE)         */
+    int by_ref;           /* children read the items in place                */
+    int err;              /* what ends the map early (an errno)              */
+};
+
+/* The batch task's argument (then, unless by_ref, the items). Its size is
+   a multiple of 16, so the items keep the alignment malloc gives. */
+typedef struct fp_map_hdr {
+    _Alignas(16) forkpool_fn fn;
+    const unsigned char *items; /* the run's first item, in place; NULL: the
+                                   items follow this header                 */
+    fp_batch *inline_to;        /* INLINE: records go straight here          */
+    uint64_t item_size, count;
+    uint64_t careful;           /* leading items reported one by one         */
+    int64_t flush_ns;           /* report at least this often; 0: no clock   */
+    uint64_t max_output;
+} fp_map_hdr;
+
+static int fp_map_over(const fp_map *m)
+{
+    return m->err || m->pool->doomed || m->pool->stops != m->stops;
+}
+
+/* ---- the child's side ---- */
+
+struct fp_item {
+    fp_buf out;            /* records not yet sent                         */
+    size_t start;          /* where the current item's record begins       */
+    int decided;           /* its record is final (thrown, or its result
+                              could not be kept)                            */
+    int broken;            /* no memory even for an error record           */
+    size_t max_output;
+    forkpool_ctx *ctx;     /* the batch task's own, to send with           */
+    fp_batch *inline_to;
+    int64_t flush_ns;      /* report at least this often; 0: no clock      */
+    int64_t flushed_at;    /* when the last report began                    */
+};
+
+static void fp_batch_take(fp_batch *b, const void *p, size_t n);
+
+/* The item's record becomes this error (whatever it returned before). */
+static void fp_item_fail(fp_item *c, forkpool_error_kind kind, int32_t code, const char *type,
+                         const char *msg)
+{
+    c->out.len = c->start;
+    c->decided = 1;
+    if (fp_rec_err(&c->out, kind, code, type, msg) == -1)
+        c->broken = 1;
+}
+
+int fp_item_return(fp_item *c, const void *data, size_t len)
+{
+    char msg[160];
+    int over = c->max_output && len > c->max_output;
+    size_t hl = len <= FP_REC_SMALL_MAX ? 4 : 12;
+    unsigned char *p = over || len > SIZE_MAX - hl ? NULL : fp_map_grow(&c->out, hl + len);
+    if (!p) {
+        int err = over ? EMSGSIZE : ENOMEM;
+        if (over)
+            snprintf(msg, sizeof msg, "map item's result of %zu bytes is over max_output (%zu bytes)",
+                     len, c->max_output);
+        else
+            snprintf(msg, sizeof msg, "map item's result of %zu bytes cannot be kept: %s", len,
+                     strerror(err));
+        fp_item_fail(c, FORKPOOL_ERR_OUTPUT, 0, "forkpool.output", msg);
+        errno = err;
+        return -1;
+    }
+    if (hl == 4) {
+        uint32_t head = (uint32_t)len << 2 | FP_REC_OK;
+        memcpy(p, &head, 4);
+    } else {
+        uint32_t head = FP_REC_BIG;
+        uint64_t l64 = len;
+        memcpy(p, &head, 4);
+        memcpy(p + 4, &l64, 8);
+    }
+    if (len)
+        memcpy(p + hl, data, len);
+    return 0;
+}
+
+void fp_item_throw(fp_item *c, const char *type, const char *message)
+{
+    if (!c->decided)
+        fp_item_fail(c, FORKPOOL_ERR_THROWN, -1, type, message);
+}
+
+/* After the item's function returned rc: its record is complete. */
+static void fp_item_end(fp_item *c, int rc)
+{
+    char msg[64];
+    if (c->decided)
+        return;
+    if (rc != 0) {
+        snprintf(msg, sizeof msg, "map item function returned %d", rc);
+        fp_item_fail(c, FORKPOOL_ERR_THROWN, rc, "forkpool.return", msg);
+    } else if (c->out.len == c->start) {
+        unsigned char *p = fp_map_grow(&c->out, 4);
+        if (p)
+            memset(p, 0, 4); /* OK, 0 bytes */
+        else
+            c->broken = 1;
+    }
+}
+
+/* Sends the buffered records, in messages no larger than max_output.
+   0, or -1 if the parent is gone or gave up on the run. */
+static int fp_item_flush(fp_item *c)
+{
+    if (c->flush_ns)
+        c->flushed_at = fp_now();
+    if (c->inline_to) {
+        fp_batch_take(c->inline_to, c->out.p, c->out.len);
+    } else {
+        /* At least one message, even empty: it marks progress. */
+        size_t off = 0;
+        do {
+            size_t n = c->out.len - off;
+            if (c->max_output && n > c->max_output)
+                n = c->max_output;
+            if (forkpool_send(c->ctx, c->out.p + off, n) == -1)
+                return -1;
+            off += n;
+        } while (off < c->out.len);
+    }
+    c->out.len = 0;
+    return 0;
+}
+
+/* The batch task: each item in turn, reporting as it goes. */
+static int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    fp_map_hdr h;
+    if (len < sizeof h)
+        return forkpool_throw(ctx, "forkpool.protocol", "map batch without its header");
+    memcpy(&h, arg, sizeof h);
+    const unsigned char *items = h.items ? h.items : (const unsigned char *)arg + sizeof h;
+    fp_item c = {.max_output = h.max_output,
+                 .ctx = ctx,
+                 .inline_to = h.inline_to,
+                 .flush_ns = h.flush_ns};
+    int rc = 0;
+    if (!fp_map_grow(&c.out, FP_MAP_FLUSH_BYTES))
+        return forkpool_throw(ctx, "forkpool.map", "map batch: no memory for its records");
+    c.out.len = 0;
+    if (h.flush_ns)
+        rc = fp_item_flush(&c); /* an empty report: the run started */
+    for (uint64_t i = 0, unsent = 0; i < h.count && rc == 0 && !c.broken; i++) {
+        c.start = c.out.len;
+        c.decided = 0;
+        fp_item_end(&c, fp_item_call(h.fn, &c, items + i * h.item_size, h.item_size, c.max_output));
+        if (i < h.careful || ++unsent >= FP_MAP_FLUSH_ITEMS || c.out.len >= FP_MAP_FLUSH_BYTES ||
+            (c.flush_ns && fp_now() - c.flushed_at >= c.flush_ns)) {
+            rc = fp_item_flush(&c);
+            unsent = 0;
+        }
+    }
+    if (rc == 0 && c.broken) {
+        /* The records before the one it could not make are whole: send
+           them, and fail the run at that item. */
+        (void)fp_item_flush(&c);
+        free(c.out.p);
+        return forkpool_throw(ctx, "forkpool.map", "map batch: no memory to record an item");
+    }
+    if (rc == 0)
+        rc = fp_item_flush(&c);
+    free(c.out.p);
+    return rc;
+}
+
+/* ---- the parent's side: taking records ---- */
+
+/*
+ * The size of the record at p[0..avail) if it is whole and well formed
+ * (then > 0), 0 if it is not whole yet, or -1 if it is malformed.
+ */
+static ptrdiff_t fp_rec_size(const unsigned char *p, size_t avail, size_t max_output)
+{
+    uint32_t head, tl, ml;
+    uint64_t len;
+    if (avail < 4)
+        return 0;
+    memcpy(&head, p, 4);
+    switch (head & 3) {
+    case FP_REC_OK:
+        len = head >> 2;
+        if (max_output && len > max_output)
+            return -1;
+        return avail < 4 + len ? 0 : (ptrdiff_t)(4 + len);
+    case FP_REC_BIG:
+        if (avail < 12)
+            return 0;
+        memcpy(&len, p + 4, 8);
+        if (head != FP_REC_BIG || len <= FP_REC_SMALL_MAX || len > PTRDIFF_MAX - 12 ||
+            (max_output && len > max_output))
+            return -1;
+        return avail < 12 + len ? 0 : (ptrdiff_t)(12 + len);
+    case FP_REC_ERR:
+        if (head >> 2 != FORKPOOL_ERR_THROWN && head >> 2 != FORKPOOL_ERR_OUTPUT)
+            return -1;
+        if (avail < FP_REC_ERR_FIXED)
+            return 0;
+        memcpy(&tl, p + 8, 4);
+        memcpy(&ml, p + 12, 4);
+        if (tl == 0 || ml == 0 || tl > FP_MAP_MAX_TEXT || ml > FP_MAP_MAX_TEXT)
+            return -1;
+        len = FP_REC_ERR_FIXED + (uint64_t)tl + 1 + ml + 1;
+        if (avail < len)
+            return 0;
+        p += FP_REC_ERR_FIXED;
+        if (p[tl] != '\0' || p[tl + 1 + ml] != '\0' || memchr(p, '\0', tl) ||
+            memchr(p + tl + 1, '\0', ml))
+            return -1;
+        return (ptrdiff_t)len;
+    default:
+        return -1;
+    }
+}
+
+/*
+ * Takes bytes of b's current run's record stream (a message, or INLINE's
+ * direct report): marks progress and counts the whole records. A malformed
+ * stream, or more records than items, stops taking and cancels the run.
+ */
+static void fp_batch_take(fp_batch *b, const void *p, size_t n)
+{
+    fp_map *m = b->m;
+    if (!m || b->killed || m->err)
+        return;
+    if (m->timeout_ms)
+        b->progress = fp_now();
+    if (n && !fp_map_grow(&b->in, n)) {
+        m->err = ENOMEM;
+        return;
+    }
+    if (n)
+        memcpy(b->in.p + b->in.len - n, p, n);
+    ptrdiff_t size;
+    while ((size = fp_rec_size(b->in.p + b->scan, b->in.len - b->scan,
+                               m->pool->opts.max_output)) > 0 &&
+           b->reported < b->end) {
+        b->scan += (size_t)size;
+        b->reported++;
+    }
+    if (size < 0 || (size > 0 && b->reported == b->end)) {
+        b->in.len = b->scan;
+        b->killed = FORKPOOL_ERR_PROTOCOL;
+        if (b->task)
+            forkpool_cancel(b->task);
+    }
+}
+
+static void fp_batch_message(forkpool_task *t, const void *msg, size_t len, void *ud)
+{
+    (void)t;
+    fp_batch_take(ud, msg, len);
+}
+
+/* Takes a run's failure, so that it does not count as unhandled: what it
+   means for the items is decided by fp_batch_ended. */
+static void fp_batch_caught(forkpool_task *t, const forkpool_error *err, void *ud)
+{
+    (void)t;
+    (void)err;
+    (void)ud;
+}
+
+/* ---- the parent's side: runs ---- */
+
+/* Starts a run for b's unreported items, the first `careful` of them
+   reported one by one. If it cannot, m->err says why. */
+static void fp_batch_run(fp_map *m, fp_batch *b, size_t careful)
+{
+    forkpool *pool = m->pool;
+    size_t n = b->end - b->reported;
+    const unsigned char *first = m->items + b->reported * m->item_size;
+    fp_map_hdr h = {
+        .fn = m->fn,
+        .items = m->by_ref ? first : NULL,
+        .inline_to = pool->opts.mode == FORKPOOL_INLINE ? b : NULL,
+        .item_size = m->item_size,
+        .count = n,
+        .careful = careful,
+        .flush_ns = (int64_t)m->timeout_ms * 250000, /* T/4 */
+        .max_output = pool->opts.max_output,
+    };
+    size_t bytes = sizeof h + (m->by_ref ? 0 : n * m->item_size);
+    const void *arg = &h;
+    unsigned char *copy = NULL;
+    if (!m->by_ref) {
+        if (!(copy = malloc(bytes))) {
+            m->err = ENOMEM;
+            return;
+        }
+        memcpy(copy, &h, sizeof h);
+        memcpy(copy + sizeof h, first, n * m->item_size);
+        arg = copy;
+    }
+    forkpool_task *t = forkpool_run(pool, fp_map_batch, arg, bytes);
+    free(copy);
+    if (!t) {
+        m->err = errno;
+        return;
+    }
+    b->task = t;
+    b->launch = b->reported;
+    b->careful = careful;
+    b->progress = 0;
+    b->killed = 0;
+    /* Whatever the pool's default, the run may take T per item (and one
+       more T for starting): fp_map_deadlines enforces T per item. */
+    long limit = 0;
+    if (m->timeout_ms)
+        limit = (size_t)m->timeout_ms > (size_t)LONG_MAX / (n + 1) ? LONG_MAX
+                                                                   : m->timeout_ms * (long)(n + 1);
+    if (!forkpool_catch(t, fp_batch_caught, NULL) ||
+        !forkpool_on_message(t, fp_batch_message, b) || !forkpool_set_timeout(t, limit)) {
+        m->err = ENOMEM;
+        forkpool_cancel(t);
+    }
+}
+
+/* Queues new batches while fewer than the window are in flight. */
+static void fp_map_launch(fp_map *m)
+{
+    while (m->nbatches < m->window && m->next < m->count && !m->err) {
+        fp_batch *b = calloc(1, sizeof *b);
+        if (!b) {
+            m->err = ENOMEM;
+            return;
+        }
+        b->m = m;
+        b->deliver = b->reported = m->next;
+        b->end = m->count - m->next < m->per_batch ? m->count : m->next + m->per_batch;
+        m->next = b->end;
+        if (m->tail)
+            m->tail->next = b;
+        else
+            m->head = b;
+        m->tail = b;
+        m->nbatches++;
+        fp_batch_run(m, b, 0);
+    }
+}
+
+/* Has t ended, with every message and handler of it run? */
+static int fp_run_done(const forkpool_task *t)
+{
+    return fp_task_settled(t) && !(t->flags & FP_T_IN_DISPATCH) &&
+           t->next_handler == t->nhandlers;
+}
+
+/*
+ * b's run ended (its task is done). If items are left unreported, either
+ * the first of them is known to be the guilty one (it was in the careful
+ * prefix, or it is the last, or nothing ran at all: SPAWN): it fails with
+ * the run's error, and the rest runs again; or the rest runs again with its
+ * first FP_MAP_FLUSH_ITEMS reported one by one.
+ */
+static void fp_batch_ended(fp_map *m, fp_batch *b)
+{
+    forkpool_task *t = b->task;
+    const forkpool_error *e = forkpool_task_error(t);
+    char msg[96];
+    b->task = NULL;
+    b->in.len = b->scan; /* a record cut short */
+    size_t r = b->reported;
+    if (e && e->kind == FORKPOOL_ERR_CANCELLED && !b->killed)
+        m->err = ECANCELED; /* forkpool_stop: fp_map_over knows already */
+    if (r == b->end || fp_map_over(m)) {
+        forkpool_task_release(t);
+        return;
+    }
+    forkpool_error why = {FORKPOOL_ERR_PROTOCOL, "forkpool.protocol",
+                          "map batch ended without reporting every item", 0};
+    if (b->killed == FORKPOOL_ERR_PROTOCOL)
+        why.message = "map batch sent malformed records";
+    else if (b->killed == FORKPOOL_ERR_TIMEOUT || (e && e->kind == FORKPOOL_ERR_TIMEOUT)) {
+        snprintf(msg, sizeof msg, "map item ran past its %ld ms limit and was killed",
+                 m->timeout_ms);
+        why = (forkpool_error){FORKPOOL_ERR_TIMEOUT, "forkpool.timeout", msg, 0};
+    } else if (e)
+        why = *e;
+    int exact = r < b->launch + b->careful || r + 1 == b->end || why.kind == FORKPOOL_ERR_SPAWN;
+    if (exact && fp_rec_err(&b->in, why.kind, why.code, why.type, why.message) == -1)
+        m->err = ENOMEM;
+    forkpool_task_release(t);
+    if (m->err)
+        return;
+    if (!exact) {
+        fp_batch_run(m, b, b->end - r < FP_MAP_FLUSH_ITEMS ? b->end - r : FP_MAP_FLUSH_ITEMS);
+        return;
+    }
+    b->scan = b->in.len;
+    if (++b->reported < b->end)
+        fp_batch_run(m, b, 0);
+}
+
+static void fp_map_reap(fp_map *m)
+{
+    for (fp_batch *b = m->head; b; b = b->next)
+        if (b->task && fp_run_done(b->task))
+            fp_batch_ended(m, b);
+}
+
+/* Cancels runs that went too long without reporting (see the top of the
+   file). Returns the ms until the next such deadline, or -1 for none. */
+static int fp_map_deadlines(fp_map *m)
+{
+    if (!m->timeout_ms)
+        return -1;
+    int64_t now = fp_now(), first = 0, limit = (int64_t)m->timeout_ms * 1000000;
+    for (fp_batch *b = m->head; b; b = b->next) {
+        if (!b->task || !b->progress || b->killed)
+            continue;
+        int64_t due = b->progress + limit + (b->reported < b->launch + b->careful ? 0 : limit / 4);
+        if (now < due) {
+            if (!first || due < first)
+                first = due;
+        } else if (forkpool_cancel(b->task) == 0) {
+            b->killed = FORKPOOL_ERR_TIMEOUT;
+            b->in.len = b->scan;
+        }
+    }
+    if (!first)
+        return -1;
+    int64_t ms = (first - now + 999999) / 1000000;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* ---- the parent's side: delivering ---- */
+
+/* Calls on_result for the record at p (whole and checked). Its size. */
+static size_t fp_map_deliver_one(fp_map *m, size_t index, const unsigned char *p)
+{
+    uint32_t head, tl, ml;
+    uint64_t len;
+    memcpy(&head, p, 4);
+    switch (head & 3) {
+    case FP_REC_OK:
+        m->on_result(index, p + 4, head >> 2, NULL, m->ud);
+        return 4 + (head >> 2);
+    case FP_REC_BIG:
+        memcpy(&len, p + 4, 8);
+        m->on_result(index, p + 12, (size_t)len, NULL, m->ud);
+        return 12 + (size_t)len;
+    default: {
+        forkpool_error e;
+        memcpy(&e.code, p + 4, 4);
+        memcpy(&tl, p + 8, 4);
+        memcpy(&ml, p + 12, 4);
+        e.kind = (forkpool_error_kind)(head >> 2);
+        e.type = (const char *)p + FP_REC_ERR_FIXED;
+        e.message = e.type + tl + 1;
+        m->failed++;
+        m->on_result(index, NULL, 0, &e, m->ud);
+        return FP_REC_ERR_FIXED + tl + 1 + ml + 1;
+    }
+    }
+}
+
+/*
+ * Calls on_result for every item of the complete prefix, batch after
+ * batch, and frees the batches that are done. Stops at once when the map
+ * is over (a callback may have stopped or destroyed the pool).
+ */
+static void fp_map_deliver(fp_map *m)
+{
+    for (fp_batch *b = m->head; b && !fp_map_over(m); b = b->next) {
+        while (b->dpos < b->scan && !fp_map_over(m)) {
+            b->dpos += fp_map_deliver_one(m, b->deliver, b->in.p + b->dpos);
+            b->deliver++;
+        }
+        if (b->dpos) { /* keep only the partial record, at the start */
+            memmove(b->in.p, b->in.p + b->dpos, b->in.len - b->dpos);
+            b->in.len -= b->dpos;
+            b->scan -= b->dpos;
+            b->dpos = 0;
+        }
+        if (b->deliver < b->end)
+            break;
+    }
+    while (m->head && m->head->deliver == m->head->end && !m->head->task) {
+        fp_batch *b = m->head;
+        m->head = b->next;
+        if (!m->head)
+            m->tail = NULL;
+        m->nbatches--;
+        free(b->in.p);
+        free(b);
+    }
+}
+
+/* ---- driving ---- */
+
+static int fp_map_live(const fp_map *m)
+{
+    for (const fp_batch *b = m->head; b; b = b->next)
+        if (b->task)
+            return 1;
+    return 0;
+}
+
+/*
+ * Ends the map: cancels the runs still going and waits for them (their
+ * handlers point at the batches), then frees the batches. A destroyed pool
+ * frees its tasks itself and runs no handler. If the loop fails while
+ * waiting, the batches with a run are left allocated and abandoned (m
+ * NULL), so handlers that still run find memory they may touch.
+ */
+static void fp_map_finish(fp_map *m)
+{
+    forkpool *pool = m->pool;
+    if (!pool->doomed) {
+        for (fp_batch *b = m->head; b; b = b->next)
+            if (b->task)
+                forkpool_cancel(b->task);
+        for (;;) {
+            for (fp_batch *b = m->head; b; b = b->next)
+                if (b->task && fp_run_done(b->task)) {
+                    forkpool_task_release(b->task);
+                    b->task = NULL;
+                }
+            if (pool->doomed || !fp_map_live(m) || fp_step(pool, pool->d_head ? 0 : -1) == -1)
+                break;
+        }
+    }
+    while (m->head) {
+        fp_batch *b = m->head;
+        m->head = b->next;
+        free(b->in.p);
+        b->in.p = NULL;
+        if (b->task && !pool->doomed) {
+            b->m = NULL;
+            forkpool_task_release(b->task);
+        } else {
+            free(b);
+        }
+    }
+}
+
+static int fp_map_drive(fp_map *m)
+{
+    forkpool *pool = m->pool;
+    for (;;) {
+        fp_map_reap(m);
+        fp_map_deliver(m);
+        if (fp_map_over(m) || (!m->head && m->next == m->count))
+            break;
+        fp_map_launch(m);
+        int ms = fp_map_deadlines(m);
+        if (fp_map_over(m))
+            break;
+        /* Handlers that our own calls made due (a cancel, a failed start)
+           run in the step's first dispatch: do not then block. */
+        if (fp_step(pool, pool->d_head ? 0 : ms) == -1) {
+            m->err = errno;
+            break;
+        }
+    }
+    int err = m->err ? m->err : ECANCELED;
+    int over = fp_map_over(m);
+    fp_map_finish(m);
+    if (over) {
+        errno = err;
+        return -1;
+    }
+    return m->failed > INT_MAX ? INT_MAX : (int)m->failed;
+}
+
+int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count,
+                 size_t item_size, forkpool_map_fn on_result, void *ud)
+{
+    if (!pool || !fn || !on_result ||
+        (count && (!items || !item_size || count > SIZE_MAX / item_size))) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!count)
+        return 0;
+    if (fp_enter(pool) == -1)
+        return -1;
+    const forkpool_options *o = &pool->opts;
+    size_t slots = o->concurrency;
+    size_t per = count / (slots * FP_MAP_BATCHES_PER_SLOT);
+    size_t cap = FP_MAP_BATCH_BYTES / item_size;
+    if (per * slots * FP_MAP_BATCHES_PER_SLOT < count)
+        per++;
+    fp_map m = {
+        .pool = pool,
+        .fn = fn,
+        .items = items,
+        .count = count,
+        .item_size = item_size,
+        .per_batch = per < cap ? per : cap ? cap : 1,
+        .window = slots * FP_MAP_WINDOW_PER_SLOT,
+        .on_result = on_result,
+        .ud = ud,
+        .stops = pool->stops,
+        .timeout_ms = o->mode == FORKPOOL_INLINE ? 0 : o->timeout_ms,
+        /* A FRESH child forked from this process now reads them in place. */
+        .by_ref = o->mode == FORKPOOL_INLINE || (o->mode == FORKPOOL_FRESH && !o->fork_server),
+    };
+    return fp_leave(pool, fp_map_drive(&m));
+}
