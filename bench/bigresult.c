@@ -1,37 +1,47 @@
 /*
  * bigresult: how fast a large result crosses from a child to the parent.
  *
- * Part 1, 256 MiB, ROUNDS interleaved rounds of four ways (A B C D A B C D
- * ...), one untimed warm-up each:
- *   raw 64 KiB pipe  a bare fork; the child write()s its buffer into a pipe
- *                    of the default size, the parent read()s it into its own
- *                    buffer, then reaps the child
- *   raw 1 MiB pipe   the same with F_SETPIPE_SZ 1 MiB
- *   forkpool_return  a FRESH task returns its buffer (crosses as a memfd:
- *                    one copy, the parent maps it)
- *   result_buffer    a FRESH task builds its result in forkpool_result_buffer
- *                    memory (no copy at all)
- * Each child fills 256 MiB (memset), then notes the time in shared memory:
- * "cross" is from then until the parent holds the result with every page
- * touched once (a byte per page read and checked), child reaped; "whole" is
- * from fork / forkpool_run until the same point, fill included. Memory at
- * the peak, by construction: raw pipes and forkpool_return hold 2 x 256 MiB
- * (the child's buffer and the parent's copy, or the memfd the parent maps);
- * result_buffer holds 256 MiB.
+ * Part 1: 256 MiB, six arms in interleaved rounds (A B C D E F A B ...),
+ * one untimed warm-up each:
+ *   bigresult.pipe64k  raw: a bare fork; the child write()s its buffer into a
+ *                      pipe of the default size (64 KiB), the parent read()s
+ *                      it into fresh memory. Two copies.
+ *   bigresult.pipe1m   the same with F_SETPIPE_SZ 1 MiB
+ *   bigresult.memfd    raw: the child write()s its buffer into a memfd the
+ *                      parent made before the fork; the parent maps it. One
+ *                      copy: the floor for forkpool_return.
+ *   bigresult.inplace  raw: the child builds its result in that memfd,
+ *                      mapped; the parent maps it. No copy: the floor for
+ *                      forkpool_result_buffer.
+ *   bigresult.return   a FRESH task fills a malloc'd buffer, forkpool_return
+ *                      it, frees it (the result crosses as a memfd)
+ *   bigresult.buffer   a FRESH task builds its result in
+ *                      forkpool_result_buffer memory
+ * Each child fills 256 MiB (memset), then notes the time in shared memory.
+ * The figure ("cross") runs from then until the parent holds the result:
+ * one byte of every page read and checked, the child reaped (forkpool: in
+ * the then handler, which runs once the child is reaped). Also reported:
+ * bigresult.whole_* (from fork / forkpool_run, the fill included) and
+ * bigresult.cpu_* (the parent's CPU time for the whole task). Ratios per
+ * round: ratio_pipe64k = return / pipe64k (goal <= 0.5: 2x faster),
+ * ratio_memfd = return / memfd, ratio_inplace = buffer / inplace (goal
+ * <= 1.1: the cost of mapping). Memory at the peak, by construction: the
+ * pipes, memfd and return hold 2 x 256 MiB (the child's buffer, and the
+ * parent's copy or the memfd), inplace and buffer 256 MiB.
  *
- * "parent CPU" is the CPU time the parent spent on the whole task (fork,
- * reading or mapping, touching, reaping).
+ * Part 2, 16 KiB to 4 MiB: forkpool_return (a memfd from FP_MAP_MIN,
+ * 128 KiB) against the same bytes sent with forkpool_send (always the
+ * pipe), us per task, one task at a time (bigresult.sweep_return_<KiB>,
+ * bigresult.sweep_send_<KiB>): where the memfd starts to pay.
  *
- * Part 2, results from 16 KiB to 4 MiB: forkpool_return (a memfd from
- * FP_MAP_MIN, 128 KiB) against the same bytes sent with forkpool_send
- * (always the pipe), µs per task, to show where the memfd starts to pay.
- *
- * Goal (issue #3): forkpool_return >= 2x faster than the raw 64 KiB pipe.
- * Run: make build/bench/bigresult && build/bench/bigresult
+ * Output: bench/bench.h's M lines; rounds on stderr. BENCH_QUICK=1: 64 MiB,
+ * 3 rounds, a shorter sweep; BENCH_ROUNDS=N: N rounds.
+ * Run alone: make build/bench/bigresult && build/bench/bigresult
  */
 #include <forkpool.h>
 
 #include "bench.h"
+#include "raw_copy.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -40,17 +50,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define BIG ((size_t)256 << 20)
-#define PAGE 4096
-enum { ROUNDS = 7, NWAYS = 4, SWEEP_TASKS = 40, SWEEP_ROUNDS = 5 };
+enum { ROUNDS = 7, QUICK_ROUNDS = 3, SWEEP_TASKS = 40, QUICK_SWEEP_TASKS = 10 };
 
-static const char *const way_name[NWAYS] = {"raw 64 KiB pipe", "raw 1 MiB pipe",
-                                            "forkpool_return", "forkpool_result_buffer"};
+static size_t big;                 /* bytes per result                      */
+static volatile double *filled_at; /* written by each child: buffer full    */
 
-/* Written by the child when its buffer is full. */
-static volatile double *filled_at;
-
-/* CPU time (user + system) this process has used, in ms. */
+/* CPU time (user + system) this process has used, ms. */
 static double cpu_ms(void)
 {
     struct rusage ru;
@@ -59,112 +64,135 @@ static double cpu_ms(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
-/* One measurement, in ms: filled -> held, start -> held, parent CPU. */
+/* One arm's extra figures, per timed round. */
 typedef struct {
-    double cross, whole, cpu;
-} sample;
+    int kind;        /* WAY_*                          */
+    int n;           /* timed rounds recorded so far   */
+    double whole[BENCH_MAX_ROUNDS], cpu[BENCH_MAX_ROUNDS];
+    forkpool *pool;  /* forkpool arms                  */
+} way;
 
-/* Reads a byte of every page and checks it: the parent's cost of having
-   the result in its hands. 0 if every byte is v. */
-static int touch(const unsigned char *p, size_t len, unsigned char v)
+enum { WAY_PIPE64K, WAY_PIPE1M, WAY_MEMFD, WAY_INPLACE, WAY_RETURN, WAY_BUFFER, NWAYS };
+
+/* Records a round; returns the cross time, ms. */
+static double record(way *w, int warmup, double t0, double c0, double t1, double c1)
 {
-    int bad = 0;
-    for (size_t off = 0; off < len; off += PAGE)
-        bad |= p[off] != v;
-    return bad || p[len - 1] != v;
+    if (!warmup && w->n < BENCH_MAX_ROUNDS) {
+        w->whole[w->n] = (t1 - t0) * 1e3;
+        w->cpu[w->n] = c1 - c0;
+        w->n++;
+    }
+    return (t1 - *filled_at) * 1e3;
 }
 
 /* ---- raw ---- */
 
-static int write_all(int fd, const unsigned char *p, size_t len)
+static _Noreturn void raw_child(int kind, int fd)
 {
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
+    unsigned char *b;
+    if (kind == WAY_INPLACE) {
+        if (ftruncate(fd, (off_t)big) != 0)
+            _exit(1);
+        b = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    } else {
+        b = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
-    return 0;
+    if (b == MAP_FAILED)
+        _exit(1);
+    memset(b, RAW_COPY_BYTE, big);
+    *filled_at = bench_now();
+    if (kind != WAY_INPLACE && raw_copy_write_all(fd, b, big) != 0)
+        _exit(1);
+    _exit(0);
 }
 
-/* One raw transfer. 0, or -1 on failure. */
-static int raw_round(int pipe_size, unsigned char v, sample *out)
+/* Reads the pipe into fresh memory; the result stays mapped at *out. */
+static int raw_read(int fd, unsigned char **out)
 {
-    int p[2];
-    unsigned char *dst = malloc(BIG);
-    if (!dst || pipe2(p, O_CLOEXEC) != 0) {
-        free(dst);
+    unsigned char *dst = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                              -1, 0);
+    if (dst == MAP_FAILED)
         return -1;
-    }
-    if (pipe_size)
-        fcntl(p[1], F_SETPIPE_SZ, pipe_size);
-    double t0 = bench_now(), c0 = cpu_ms();
-    pid_t pid = fork();
-    if (pid == 0) {
-        unsigned char *b = malloc(BIG);
-        if (!b)
-            _exit(1);
-        memset(b, v, BIG);
-        *filled_at = bench_now();
-        _exit(write_all(p[1], b, BIG) == 0 ? 0 : 1);
-    }
-    close(p[1]);
     size_t got = 0;
-    while (pid > 0 && got < BIG) {
-        ssize_t n = read(p[0], dst + got, BIG - got);
+    while (got < big) {
+        ssize_t n = read(fd, dst + got, big - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         got += (size_t)n;
     }
-    close(p[0]);
-    int status = -1;
-    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    *out = dst;
+    return got == big ? 0 : -1;
+}
+
+static double raw_round(void *ud, int warmup)
+{
+    way *w = ud;
+    int fds[2] = {-1, -1}, rc = 0, st = 0;
+    unsigned char *res = MAP_FAILED;
+    if (w->kind == WAY_PIPE64K || w->kind == WAY_PIPE1M) {
+        if (pipe2(fds, O_CLOEXEC) != 0)
+            return -1;
+        if (w->kind == WAY_PIPE1M && fcntl(fds[1], F_SETPIPE_SZ, 1 << 20) < (1 << 20))
+            rc = -1;
+    } else if ((fds[0] = memfd_create("bigresult", MFD_CLOEXEC)) < 0) {
+        return -1;
+    }
+    double t0 = bench_now(), c0 = cpu_ms();
+    pid_t pid = rc == 0 ? fork() : -1;
+    if (pid == 0) {
+        if (fds[1] >= 0)
+            close(fds[0]);
+        raw_child(w->kind, fds[1] >= 0 ? fds[1] : fds[0]);
+    }
+    if (fds[1] >= 0) {
+        close(fds[1]);
+        if (pid > 0)
+            rc = raw_read(fds[0], &res);
+    }
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    int bad = got != BIG || status != 0 || touch(dst, BIG, v);
-    double t1 = bench_now();
-    out->cpu = cpu_ms() - c0;
-    free(dst);
-    out->cross = (t1 - *filled_at) * 1e3;
-    out->whole = (t1 - t0) * 1e3;
-    return bad ? -1 : 0;
+    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        rc = -1;
+    if (rc == 0 && res == MAP_FAILED) {
+        res = mmap(NULL, big, PROT_READ, MAP_SHARED, fds[0], 0);
+        rc = res == MAP_FAILED ? -1 : 0;
+    }
+    if (rc == 0)
+        rc = raw_copy_check(res, big);
+    double t1 = bench_now(), c1 = cpu_ms();
+    if (res != MAP_FAILED)
+        munmap(res, big);
+    close(fds[0]);
+    return rc == 0 ? record(w, warmup, t0, c0, t1, c1) : -1;
 }
 
 /* ---- forkpool ---- */
 
-struct big_arg {
-    int in_place;
-    unsigned char v;
-};
-
 static int task_big(forkpool_ctx *ctx, const void *arg, size_t len)
 {
     (void)len;
-    const struct big_arg *a = arg;
-    if (a->in_place) {
-        unsigned char *b = forkpool_result_buffer(ctx, BIG);
+    int in_place = *(const int *)arg;
+    if (in_place) {
+        unsigned char *b = forkpool_result_buffer(ctx, big);
         if (!b)
             return 1;
-        memset(b, a->v, BIG);
+        memset(b, RAW_COPY_BYTE, big);
         *filled_at = bench_now();
         return 0;
     }
-    unsigned char *b = malloc(BIG);
+    unsigned char *b = malloc(big);
     if (!b)
         return 1;
-    memset(b, a->v, BIG);
+    memset(b, RAW_COPY_BYTE, big);
     *filled_at = bench_now();
-    int rc = forkpool_return(ctx, b, BIG);
+    int rc = forkpool_return(ctx, b, big);
     free(b);
     return rc;
 }
 
 struct got {
-    unsigned char v; /* expected */
     int bad;
     double t1, c1;
 };
@@ -173,83 +201,70 @@ static void then_big(forkpool_task *t, const void *r, size_t len, void *ud)
 {
     (void)t;
     struct got *g = ud;
-    g->bad = len != BIG || touch(r, len, g->v);
+    g->bad = len != big || raw_copy_check(r, len) != 0;
     g->t1 = bench_now();
     g->c1 = cpu_ms();
 }
 
-static int fp_round(forkpool *pool, int in_place, unsigned char v, sample *out)
+static double fp_round(void *ud, int warmup)
 {
-    struct big_arg a = {in_place, v};
-    struct got g = {v, 1, 0, 0};
+    way *w = ud;
+    int in_place = w->kind == WAY_BUFFER;
+    struct got g = {1, 0, 0};
     double t0 = bench_now(), c0 = cpu_ms();
-    forkpool_task *t = forkpool_then(forkpool_run(pool, task_big, &a, sizeof a), then_big, &g);
+    forkpool_task *t = forkpool_then(forkpool_run(w->pool, task_big, &in_place, sizeof in_place),
+                                     then_big, &g);
     int rc = forkpool_wait(t);
     forkpool_task_release(t);
     if (rc != 0 || g.bad)
         return -1;
-    out->cross = (g.t1 - *filled_at) * 1e3;
-    out->whole = (g.t1 - t0) * 1e3;
-    out->cpu = g.c1 - c0;
-    return 0;
-}
-
-static int run_way(forkpool *pool, int way, unsigned char v, sample *out)
-{
-    switch (way) {
-    case 0:
-        return raw_round(0, v, out);
-    case 1:
-        return raw_round(1 << 20, v, out);
-    default:
-        return fp_round(pool, way == 3, v, out);
-    }
-}
-
-static void print_way(int way, const char *what, const double *v, const char *unit)
-{
-    bench_summary m = bench_summarize(v, ROUNDS);
-    printf("| bigresult: 256 MiB, %s: %s | %.1f %s | %.1f..%.1f | | |\n", way_name[way], what,
-           m.median, unit, m.min, m.max);
+    return record(w, warmup, t0, c0, g.t1, g.c1);
 }
 
 static int part_big(forkpool *pool)
 {
-    double cross[NWAYS][ROUNDS], whole[NWAYS][ROUNDS], cpu[NWAYS][ROUNDS], ratio[ROUNDS];
-    for (int r = -1; r < ROUNDS; r++) { /* -1: warm-up */
-        for (int way = 0; way < NWAYS; way++) {
-            sample s;
-            if (run_way(pool, way, (unsigned char)(r + 2), &s) != 0) {
-                fprintf(stderr, "bigresult: %s failed\n", way_name[way]);
-                return -1;
-            }
-            if (r >= 0) {
-                cross[way][r] = s.cross;
-                whole[way][r] = s.whole;
-                cpu[way][r] = s.cpu;
-            }
-        }
-        if (r < 0)
-            continue;
-        ratio[r] = cross[0][r] / cross[2][r];
-        fprintf(stderr, "bigresult: round %d: cross %.0f / %.0f / %.0f / %.0f ms\n", r + 1,
-                cross[0][r], cross[1][r], cross[2][r], cross[3][r]);
+    static const char *const keys[NWAYS] = {"pipe64k", "pipe1m", "memfd",
+                                            "inplace", "return", "buffer"};
+    static const char *const what[NWAYS] = {
+        "raw: write() into a 64 KiB pipe, parent read()s",
+        "raw: write() into a 1 MiB pipe, parent read()s",
+        "raw: write() into a memfd, parent maps it",
+        "raw: built in a shared memfd, parent maps it",
+        "forkpool_return (crosses as a memfd)",
+        "forkpool_result_buffer (built in place)",
+    };
+    way ways[NWAYS];
+    bench_arm arms[NWAYS];
+    char key[NWAYS][48], text[NWAYS][160];
+    for (int i = 0; i < NWAYS; i++) {
+        ways[i] = (way){.kind = i, .pool = pool};
+        snprintf(key[i], sizeof key[i], "bigresult.%s", keys[i]);
+        snprintf(text[i], sizeof text[i],
+                 "%zu MiB, %s: from the child's full buffer to the parent holding it", big >> 20,
+                 what[i]);
+        arms[i] = (bench_arm){.key = key[i], .what = text[i], .unit = "ms",
+                              .fn = i >= WAY_RETURN ? fp_round : raw_round, .ud = &ways[i]};
     }
-    for (int way = 0; way < NWAYS; way++) {
-        print_way(way, "child filled it -> parent holds it", cross[way], "ms");
-        print_way(way, "whole task, fill included", whole[way], "ms");
-        print_way(way, "parent CPU time for the whole task", cpu[way], "ms");
+    if (bench_interleave(arms, NWAYS, bench_rounds(ROUNDS, QUICK_ROUNDS)) != 0)
+        return -1;
+    for (int i = 0; i < NWAYS; i++) {
+        char k[64], t[200];
+        bench_emit(&arms[i]);
+        snprintf(k, sizeof k, "bigresult.whole_%s", keys[i]);
+        snprintf(t, sizeof t, "%zu MiB, %s: whole task, from fork, fill included", big >> 20,
+                 what[i]);
+        bench_emit_values(k, ways[i].whole, ways[i].n, "ms", t);
+        snprintf(k, sizeof k, "bigresult.cpu_%s", keys[i]);
+        snprintf(t, sizeof t, "%zu MiB, %s: the parent's CPU time for the whole task", big >> 20,
+                 what[i]);
+        bench_emit_values(k, ways[i].cpu, ways[i].n, "ms", t);
     }
-    bench_summary q = bench_summarize(ratio, ROUNDS);
-    double m0 = bench_summarize(cross[0], ROUNDS).median,
-           m2 = bench_summarize(cross[2], ROUNDS).median,
-           m3 = bench_summarize(cross[3], ROUNDS).median;
-    printf("| bigresult: speed-up of forkpool_return over the raw 64 KiB pipe (medians; range "
-           "per round) | %.2fx | %.2f..%.2f | >= 2x | %s |\n",
-           m0 / m2, q.min, q.max, m0 / m2 >= 2 ? "yes" : "NO");
-    printf("BENCH bigresult_raw64k_ms %.1f\nBENCH bigresult_return_ms %.1f\n"
-           "BENCH bigresult_buffer_ms %.1f\nBENCH bigresult_speedup %.2f\n",
-           m0, m2, m3, m0 / m2);
+    bench_emit_ratio("bigresult.ratio_pipe64k", &arms[WAY_RETURN], &arms[WAY_PIPE64K],
+                     "forkpool_return / raw 64 KiB pipe, per round");
+    bench_emit_ratio("bigresult.ratio_memfd", &arms[WAY_RETURN], &arms[WAY_MEMFD],
+                     "forkpool_return / raw memfd copy, per round");
+    bench_emit_ratio("bigresult.ratio_inplace", &arms[WAY_BUFFER], &arms[WAY_INPLACE],
+                     "forkpool_result_buffer / raw memfd built in place, per round");
     return 0;
 }
 
@@ -278,64 +293,70 @@ static void got_bytes(forkpool_task *t, const void *r, size_t len, void *ud)
     *sum += len + ((const unsigned char *)r)[len - 1];
 }
 
-/* µs per task for SWEEP_TASKS tasks of n bytes each, one at a time. */
-static double sweep_round(forkpool *pool, size_t n, int send)
+struct sweep {
+    forkpool *pool;
+    size_t n;
+    int send;
+};
+
+/* us per task, tasks of n bytes one at a time. */
+static double sweep_round(void *ud, int warmup)
 {
-    unsigned char arg[sizeof n + sizeof send];
-    size_t sum = 0;
-    memcpy(arg, &n, sizeof n);
-    memcpy(arg + sizeof n, &send, sizeof send);
+    const struct sweep *s = ud;
+    unsigned char arg[sizeof s->n + sizeof s->send];
+    size_t sum = 0, tasks = bench_size(SWEEP_TASKS, QUICK_SWEEP_TASKS);
+    (void)warmup;
+    memcpy(arg, &s->n, sizeof s->n);
+    memcpy(arg + sizeof s->n, &s->send, sizeof s->send);
     double t0 = bench_now();
-    for (int i = 0; i < SWEEP_TASKS; i++) {
-        forkpool_task *t = forkpool_run(pool, task_sized, arg, sizeof arg);
-        if (send)
+    for (size_t i = 0; i < tasks; i++) {
+        forkpool_task *t = forkpool_run(s->pool, task_sized, arg, sizeof arg);
+        if (s->send)
             forkpool_on_message(t, got_bytes, &sum);
         else
             forkpool_then(t, got_bytes, &sum);
         forkpool_task_release(t);
     }
-    int unhandled = forkpool_await(pool);
-    double us = (bench_now() - t0) / SWEEP_TASKS * 1e6;
-    return unhandled == 0 && sum == SWEEP_TASKS * (n + 7) ? us : -1;
+    int unhandled = forkpool_await(s->pool);
+    double us = (bench_now() - t0) / (double)tasks * 1e6;
+    return unhandled == 0 && sum == tasks * (s->n + 7) ? us : -1;
 }
 
 static int part_sweep(forkpool *pool)
 {
-    static const size_t sizes[] = {(size_t)16 << 10,  (size_t)64 << 10, (size_t)128 << 10,
-                                   (size_t)256 << 10, (size_t)1 << 20,  (size_t)4 << 20};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        double ret[SWEEP_ROUNDS], snd[SWEEP_ROUNDS];
-        sweep_round(pool, sizes[i], 0);
-        sweep_round(pool, sizes[i], 1);
-        for (int r = 0; r < SWEEP_ROUNDS; r++) {
-            ret[r] = sweep_round(pool, sizes[i], 0);
-            snd[r] = sweep_round(pool, sizes[i], 1);
-            if (ret[r] < 0 || snd[r] < 0) {
-                fprintf(stderr, "bigresult: sweep at %zu bytes failed\n", sizes[i]);
-                return -1;
-            }
+    static const size_t kib[] = {16, 64, 128, 256, 1024, 4096};
+    for (size_t i = 0; i < sizeof kib / sizeof kib[0]; i++) {
+        struct sweep s[2] = {{pool, kib[i] << 10, 0}, {pool, kib[i] << 10, 1}};
+        char key[2][48], text[2][128];
+        bench_arm arms[2];
+        for (int k = 0; k < 2; k++) {
+            snprintf(key[k], sizeof key[k], "bigresult.sweep_%s_%zu", k ? "send" : "return",
+                     kib[i]);
+            snprintf(text[k], sizeof text[k], "%zu KiB results, one task at a time, %s", kib[i],
+                     k ? "sent with forkpool_send (the pipe)" : "forkpool_return");
+            arms[k] = (bench_arm){.key = key[k], .what = text[k], .unit = "us/task",
+                                  .fn = sweep_round, .ud = &s[k]};
         }
-        bench_summary a = bench_summarize(ret, SWEEP_ROUNDS), b = bench_summarize(snd, SWEEP_ROUNDS);
-        printf("| bigresult: %zu KiB, forkpool_return | %.0f us/task | %.0f..%.0f | | |\n",
-               sizes[i] >> 10, a.median, a.min, a.max);
-        printf("| bigresult: %zu KiB, the same bytes by forkpool_send (pipe) | %.0f us/task | "
-               "%.0f..%.0f | | |\n",
-               sizes[i] >> 10, b.median, b.min, b.max);
+        if (bench_interleave(arms, 2, bench_rounds(5, 2)) != 0)
+            return -1;
+        bench_emit(&arms[0]);
+        bench_emit(&arms[1]);
     }
     return 0;
 }
 
 int main(void)
 {
+    big = bench_size((size_t)256 << 20, (size_t)64 << 20);
     filled_at = mmap(NULL, sizeof *filled_at, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                      -1, 0);
     if (filled_at == MAP_FAILED) {
-        perror("mmap");
+        perror("bigresult: mmap");
         return 1;
     }
     forkpool *pool = forkpool_create(&(forkpool_options){.concurrency = 1});
     if (!pool) {
-        perror("forkpool_create");
+        perror("bigresult: forkpool_create");
         return 1;
     }
     int rc = part_big(pool) == 0 && part_sweep(pool) == 0 ? 0 : 1;
