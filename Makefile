@@ -89,11 +89,23 @@ $(BUILD)/tests/%: tests/%.c tests/*.h tests/fuzz/*.c $(LIB_A) | $(BUILD)/tests
 # the tool under valgrind in check-valgrind, with the pidfd fallback that
 # valgrind would pick anyway (it warns on stderr about pidfd_open, which the
 # tests compare byte for byte).
-check: $(TESTS) $(CLI)
-	FORKPOOL_BIN=$(abspath $(CLI)) $(PROVE) --exec '' $(TESTS) $(CLI_TESTS)
+# Every C test runs once per pool variant (tests/tap.h): build/variants/V/t_x
+# is a two-line script that runs build/tests/t_x with FORKPOOL_TEST_VARIANT=V
+# (under $$FORKPOOL_TEST_WRAP, e.g. valgrind, if set).
+VARIANTS ?= fresh workers
+VARIANT_TESTS := $(foreach v,$(VARIANTS),$(patsubst $(BUILD)/tests/%,$(BUILD)/variants/$(v)/%,$(TESTS)))
 
-check-valgrind: $(TESTS) $(CLI)
-	TEST_TIME_SCALE=10 $(PROVE) --exec '$(VALGRIND)' $(TESTS)
+$(BUILD)/variants/%: Makefile
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nFORKPOOL_TEST_VARIANT=%s exec $${FORKPOOL_TEST_WRAP} %s "$$@"\n' \
+	    $(notdir $(patsubst %/,%,$(dir $@))) $(abspath $(BUILD)/tests/$(notdir $@)) > $@
+	@chmod +x $@
+
+check: $(TESTS) $(VARIANT_TESTS) $(CLI)
+	FORKPOOL_BIN=$(abspath $(CLI)) $(PROVE) --exec '' $(VARIANT_TESTS) $(CLI_TESTS)
+
+check-valgrind: $(TESTS) $(VARIANT_TESTS) $(CLI)
+	TEST_TIME_SCALE=10 FORKPOOL_TEST_WRAP='$(VALGRIND)' $(PROVE) --exec '' $(VARIANT_TESTS)
 	$(if $(CLI_TESTS),TEST_TIME_SCALE=10 FORKPOOL_BIN=$(abspath $(CLI)) FORKPOOL_NO_PIDFD=1 \
 	    FORKPOOL_WRAP='$(VALGRIND)' $(PROVE) --exec '' $(CLI_TESTS))
 

@@ -1,0 +1,263 @@
+/* WORKERS mode's own promises: workers are reused and recycled after
+   max_tasks_per_worker; a crash, exit or timeout fails only the guilty task
+   and every task that was sent to the dead worker but not started runs
+   elsewhere, exactly once; a task waiting behind another is cancelled
+   without running and its clock starts when it starts; a long task does
+   not hold up the tasks sent behind it; a worker sees the program as it
+   was when it was forked; a worker killed from outside while idle costs no
+   task. (The rest of WORKERS' behaviour is the whole suite, run with
+   FORKPOOL_TEST_VARIANT=workers.) */
+#include "forkpool.h"
+#include "tap.h"
+
+#define N 64
+
+struct shared {
+    _Atomic int runs[N];    /* how many times each task index ran */
+    _Atomic int started[N]; /* set when it starts                 */
+};
+static struct shared *sh;
+static int gate[2]; /* a pipe made before any worker: long tasks block on it */
+static int program_state = 1;
+
+enum { OK, CRASH, EXIT7, SLEEP, WAIT_GATE, REPORT_STATE };
+
+struct job {
+    int what, index;
+    long ms;
+};
+
+static int task_job(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    struct job j;
+    char c;
+    (void)len;
+    memcpy(&j, arg, sizeof j);
+    atomic_store(&sh->started[j.index], 1);
+    atomic_fetch_add(&sh->runs[j.index], 1);
+    switch (j.what) {
+    case CRASH:
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
+        break;
+    case EXIT7:
+        exit(7);
+    case SLEEP:
+        tap_sleep_ms(j.ms);
+        break;
+    case WAIT_GATE:
+        if (read(gate[0], &c, 1) != 1)
+            return 1;
+        break;
+    case REPORT_STATE:
+        return forkpool_return(ctx, &program_state, sizeof program_state);
+    default:
+        break;
+    }
+    int pid = (int)getpid();
+    return forkpool_return(ctx, &pid, sizeof pid);
+}
+
+static forkpool_task *run(forkpool *p, int what, int index, long ms)
+{
+    struct job j = {what, index, ms};
+    return forkpool_run(p, task_job, &j, sizeof j);
+}
+
+static forkpool *make(unsigned concurrency, unsigned max_tasks)
+{
+    forkpool_options o = {0};
+    o.mode = FORKPOOL_WORKERS;
+    o.concurrency = concurrency;
+    o.max_tasks_per_worker = max_tasks;
+    forkpool *p = forkpool_create(&o);
+    if (!p)
+        bail_out("forkpool_create(WORKERS) failed");
+    memset(sh, 0, sizeof *sh);
+    return p;
+}
+
+static int result_pid(forkpool_task *t)
+{
+    size_t n = 0;
+    const int *r = forkpool_task_result(t, &n);
+    return r && n == sizeof(int) ? *r : -1;
+}
+
+static void reuse_and_recycle(void)
+{
+    forkpool *p = make(2, 0);
+    forkpool_task *t[10];
+    for (int i = 0; i < 10; i++)
+        t[i] = run(p, OK, i, 0);
+    is(forkpool_await(p), 0, "reuse: 10 tasks succeed");
+    int pids[10], distinct = 0;
+    for (int i = 0; i < 10; i++) {
+        pids[i] = result_pid(t[i]);
+        int seen = 0;
+        for (int k = 0; k < i; k++)
+            seen |= pids[k] == pids[i];
+        distinct += !seen;
+        forkpool_task_release(t[i]);
+    }
+    ok(distinct >= 1 && distinct <= 2, "reuse: 10 tasks ran in %d worker(s), at most 2", distinct);
+    forkpool_destroy(p);
+
+    p = make(2, 3);
+    for (int i = 0; i < 10; i++)
+        t[i] = run(p, OK, i, 0);
+    is(forkpool_await(p), 0, "recycle: 10 tasks succeed with max_tasks_per_worker 3");
+    int most = 0;
+    distinct = 0;
+    for (int i = 0; i < 10; i++) {
+        pids[i] = result_pid(t[i]);
+        int same = 0, seen = 0;
+        for (int k = 0; k < 10; k++)
+            same += pids[k] == pids[i];
+        for (int k = 0; k < i; k++)
+            seen |= pids[k] == pids[i];
+        distinct += !seen;
+        most = same > most ? same : most;
+    }
+    for (int i = 0; i < 10; i++)
+        forkpool_task_release(t[i]);
+    ok(most <= 3, "recycle: no worker ran more than 3 tasks (most: %d)", most);
+    ok(distinct >= 4, "recycle: so at least 4 workers ran them (%d)", distinct);
+    forkpool_destroy(p);
+    ok(tap_no_children(), "recycle: destroy left no worker");
+}
+
+/* One worker, several tasks sent to it at once: the one that dies fails,
+   the ones sent behind it run (on a new worker) exactly once. */
+static void only_the_guilty(int what, forkpool_error_kind kind, long timeout_ms, const char *name)
+{
+    forkpool *p = make(1, 0);
+    forkpool_task *t[6];
+    for (int i = 0; i < 6; i++) {
+        t[i] = run(p, i == 2 ? what : OK, i, what == SLEEP ? 60000 : 0);
+        if (i == 2 && timeout_ms)
+            forkpool_set_timeout(t[i], timeout_ms);
+    }
+    int rc = forkpool_await(p);
+    is(rc, 1, "%s: exactly one failure", name);
+    const forkpool_error *e = forkpool_task_error(t[2]);
+    ok(e && e->kind == kind, "%s: the guilty task failed %s (%s)", name,
+       forkpool_error_kind_name(kind), e ? e->message : "no error");
+    int others = 1, once = 1;
+    for (int i = 0; i < 6; i++) {
+        if (i != 2)
+            others &= forkpool_task_state(t[i]) == FORKPOOL_SUCCEEDED;
+        once &= atomic_load(&sh->runs[i]) == 1;
+        forkpool_task_release(t[i]);
+    }
+    ok(others, "%s: the 5 others succeeded", name);
+    ok(once, "%s: each task ran exactly once", name);
+    forkpool_destroy(p);
+}
+
+/* Behind a task that runs until the gate opens: a cancelled task never
+   runs; one with a short limit does not time out while it waits. */
+static void waiting_tasks(void)
+{
+    forkpool *p = make(1, 0);
+    forkpool_task *head = run(p, WAIT_GATE, 0, 0);
+    forkpool_task *victim = run(p, OK, 1, 0);
+    forkpool_task *patient = run(p, SLEEP, 2, 1);
+    long limit = 100L * tap_scale();
+    forkpool_set_timeout(patient, limit);
+    forkpool_poll(p, 0);
+    is(forkpool_task_state(victim), FORKPOOL_QUEUED, "waiting: a task behind a running one is QUEUED");
+    is(forkpool_task_pid(victim), 0, "waiting: and has no pid yet");
+    is(forkpool_cancel(victim), 0, "waiting: cancel it");
+    /* Long past the patient task's limit, had its clock started. */
+    long long until = tap_now_ms() + 3 * limit;
+    while (tap_now_ms() < until)
+        forkpool_poll(p, (int)(until - tap_now_ms()));
+    if (write(gate[1], "x", 1) != 1)
+        bail_out("gate");
+    is(forkpool_await(p), 1, "waiting: one failure (the cancelled task)");
+    const forkpool_error *e = forkpool_task_error(victim);
+    ok(e && e->kind == FORKPOOL_ERR_CANCELLED, "waiting: the cancelled task: CANCELLED (%s)",
+       e ? e->message : "none");
+    is(atomic_load(&sh->runs[1]), 0, "waiting: and it never ran");
+    is(forkpool_task_state(patient), FORKPOOL_SUCCEEDED,
+       "waiting: its limit counts from the task's start, not from the wait before it");
+    forkpool_task_release(head);
+    forkpool_task_release(victim);
+    forkpool_task_release(patient);
+    forkpool_destroy(p);
+}
+
+static int short_done;
+static void on_short(forkpool_task *t, const void *r, size_t n, void *ud)
+{
+    (void)t; (void)r; (void)n; (void)ud;
+    if (++short_done == 12 && write(gate[1], "x", 1) != 1)
+        bail_out("gate");
+}
+
+/* A long task must not hold up the tasks sent to its worker behind it: the
+   long one waits for the 12 short ones, so a stuck one would hang here. */
+static void no_head_of_line_blocking(void)
+{
+    forkpool *p = make(2, 0);
+    forkpool_task *lng = run(p, WAIT_GATE, 0, 0);
+    forkpool_task_release(lng);
+    for (int i = 0; i < 12; i++) {
+        forkpool_task *t = run(p, SLEEP, 1 + i, 2);
+        forkpool_then(t, on_short, NULL);
+        forkpool_task_release(t);
+    }
+    is(forkpool_await(p), 0, "fairness: the short tasks behind a long one ran on the other worker");
+    is(short_done, 12, "fairness: all 12 finished before the long one was let go");
+    forkpool_destroy(p);
+}
+
+static void snapshot_and_outside_kill(void)
+{
+    forkpool *p = make(1, 0);
+    program_state = 1;
+    forkpool_task *a = run(p, REPORT_STATE, 0, 0);
+    forkpool_wait(a);
+    program_state = 2;
+    forkpool_task *b = run(p, REPORT_STATE, 1, 0);
+    forkpool_wait(b);
+    size_t n;
+    const int *ra = forkpool_task_result(a, &n), *rb = forkpool_task_result(b, &n);
+    ok(ra && rb && *ra == 1 && *rb == 1,
+       "snapshot: a worker sees the program as it was when it was forked");
+    pid_t w = forkpool_task_pid(b);
+    forkpool_task_release(a);
+    forkpool_task_release(b);
+
+    /* Killed from outside while idle: the next task gets a new worker. */
+    kill(w, SIGKILL);
+    ok(tap_wait_pid_dead(w, 5000) || tap_proc_state(w) == 'Z', "outside kill: the idle worker died");
+    forkpool_task *c = run(p, OK, 2, 0);
+    is(forkpool_wait(c), 0, "outside kill: the next task runs");
+    ok(result_pid(c) != (int)w, "outside kill: on a new worker");
+    forkpool_task_release(c);
+    forkpool_stats s = forkpool_get_stats(p);
+    is((long)s.failed, 0L, "outside kill: no task failed");
+    forkpool_destroy(p);
+}
+
+int main(void)
+{
+    tap_watchdog(60);
+    sh = tap_shared(sizeof *sh);
+    if (pipe(gate) == -1)
+        bail_out("pipe");
+    int fds = tap_fd_count();
+    reuse_and_recycle();
+    only_the_guilty(CRASH, FORKPOOL_ERR_SIGNALED, 0, "crash");
+    only_the_guilty(EXIT7, FORKPOOL_ERR_EXITED, 0, "exit");
+    only_the_guilty(SLEEP, FORKPOOL_ERR_TIMEOUT, 200, "timeout");
+    waiting_tasks();
+    no_head_of_line_blocking();
+    snapshot_and_outside_kill();
+    is(tap_fd_count(), fds, "no fd left");
+    ok(tap_no_children(), "no child left");
+    tap_shared_free(sh, sizeof *sh);
+    return done_testing();
+}
