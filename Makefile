@@ -92,7 +92,7 @@ $(BUILD)/tests/%: tests/%.c tests/*.h tests/fuzz/*.c $(LIB_A) | $(BUILD)/tests
 # Every C test runs once per pool variant (tests/tap.h): build/variants/V/t_x
 # is a two-line script that runs build/tests/t_x with FORKPOOL_TEST_VARIANT=V
 # (under $$FORKPOOL_TEST_WRAP, e.g. valgrind, if set).
-VARIANTS ?= fresh workers
+VARIANTS ?= fresh workers server workers-server
 VARIANT_TESTS := $(foreach v,$(VARIANTS),$(patsubst $(BUILD)/tests/%,$(BUILD)/variants/$(v)/%,$(TESTS)))
 
 $(BUILD)/variants/%: Makefile
@@ -101,11 +101,15 @@ $(BUILD)/variants/%: Makefile
 	    $(notdir $(patsubst %/,%,$(dir $@))) $(abspath $(BUILD)/tests/$(notdir $@)) > $@
 	@chmod +x $@
 
+# Tests mostly wait on children, so they run three at a time (two under
+# valgrind, which is CPU-bound); each is independent of the others.
+JOBS ?= 3
+
 check: $(TESTS) $(VARIANT_TESTS) $(CLI)
-	FORKPOOL_BIN=$(abspath $(CLI)) $(PROVE) --exec '' $(VARIANT_TESTS) $(CLI_TESTS)
+	FORKPOOL_BIN=$(abspath $(CLI)) $(PROVE) -j$(JOBS) --exec '' $(VARIANT_TESTS) $(CLI_TESTS)
 
 check-valgrind: $(TESTS) $(VARIANT_TESTS) $(CLI)
-	TEST_TIME_SCALE=10 FORKPOOL_TEST_WRAP='$(VALGRIND)' $(PROVE) --exec '' $(VARIANT_TESTS)
+	TEST_TIME_SCALE=10 FORKPOOL_TEST_WRAP='$(VALGRIND)' $(PROVE) -j2 --exec '' $(VARIANT_TESTS)
 	$(if $(CLI_TESTS),TEST_TIME_SCALE=10 FORKPOOL_BIN=$(abspath $(CLI)) FORKPOOL_NO_PIDFD=1 \
 	    FORKPOOL_WRAP='$(VALGRIND)' $(PROVE) --exec '' $(CLI_TESTS))
 

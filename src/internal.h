@@ -150,6 +150,10 @@ struct forkpool {
     int epfd, timerfd, eventfd;
     int no_pidfd;          /* pidfd_open unavailable: poll for exits    */
     pid_t self;            /* the pool's process, for PR_SET_PDEATHSIG   */
+    pid_t srv_pid;         /* the fork server (server.c); 0: none        */
+    int srv_fd;            /* our end of its socket; -1: none            */
+    int srv_blob_fd;       /* a large request's memfd while it is sent   */
+    unsigned char *srv_stage; /* a request's bytes while it is out       */
     forkpool_task *all;    /* every task not yet freed                   */
     forkpool_task *q_head, *q_tail;
     forkpool_task *d_head, *d_tail;
@@ -198,8 +202,24 @@ int fp_proc_reap(fp_proc *pr, int *status);
 void fp_reap_now(fp_proc *pr);
 
 int fp_pidfd_open(forkpool *pool, pid_t pid);
+void fp_child_bind(pid_t parent);
 void fp_child_reset(pid_t parent);
+void fp_child_close_library_fds(void);
 void fp_child_limits(const forkpool_options *o, int exec);
+
+/* server.c: the fork server (opts.fork_server). An entry runs in a child
+   forked from the helper, with the helper's copy of the pool, the request's
+   blob and fds; it must not return (it ends with _exit). */
+typedef void (*fp_entry)(forkpool *pool, const void *blob, size_t len, const int *fds,
+                         int nfds);
+int fp_server_start(forkpool *pool);
+void fp_server_stop(forkpool *pool);
+void fp_server_forget(forkpool *pool);
+pid_t fp_server_fork(forkpool *pool, fp_entry entry, const void *blob, size_t len,
+                     const int *fds, int nfds);
+int fp_server_spawn(forkpool *pool, forkpool_task *t);
+int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const void *blob,
+                   size_t len, int extra_fd);
 
 /* exec.c */
 int fp_exec_spawn(forkpool *pool, forkpool_task *t);

@@ -209,7 +209,8 @@ void fp_spawn_failed(forkpool_task *t, int err)
         fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot run '%s': %s",
                      fp_exec_name(t), strerror(err));
     else
-        fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot start the task's child: %s",
+        fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot start the task's child%s: %s",
+                     pool->opts.fork_server ? " (through the fork server)" : "",
                      strerror(err));
     t->state = FORKPOOL_FAILED;
     pool->stats.failed++;
@@ -756,11 +757,14 @@ static int fp_env_no_pidfd(void)
     return no && *no && strcmp(no, "0") != 0;
 }
 
+static void fp_pool_free(forkpool *pool);
+
 static int fp_check_options(const forkpool_options *o)
 {
     if (o->timeout_ms < 0 || o->kill_grace_ms < 0 || o->max_cpu_ms < 0 ||
         (o->mode != FORKPOOL_FRESH && o->mode != FORKPOOL_WORKERS &&
-         o->mode != FORKPOOL_INLINE)) {
+         o->mode != FORKPOOL_INLINE) ||
+        (o->fork_server && o->mode == FORKPOOL_INLINE)) {
         errno = EINVAL;
         return -1;
     }
@@ -790,6 +794,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
     if (pool) {
         pool->opts = o;
         pool->epfd = pool->timerfd = pool->eventfd = -1;
+        pool->srv_fd = pool->srv_blob_fd = -1;
         pool->no_pidfd = fp_env_no_pidfd();
         pool->self = getpid();
         if (fp_pool_open_fds(pool) == 0) {
@@ -802,6 +807,11 @@ forkpool *forkpool_create(const forkpool_options *opts)
         }
     }
     fp_registry_unlock();
+    if (pool && o.fork_server && fp_server_start(pool) == -1) {
+        err = errno;
+        fp_pool_free(pool);
+        pool = NULL;
+    }
     if (!pool) {
         errno = err;
         return NULL;
@@ -827,6 +837,7 @@ static void fp_pool_free(forkpool *pool)
     fp_bury(pool);
     while (pool->all)
         fp_task_free(pool->all);
+    fp_server_stop(pool);
     fp_registry_lock(); /* see forkpool_create */
     if (!pool->foreign)
         fp_registry_remove(pool);

@@ -99,9 +99,10 @@ void fp_close_if(int fd)
  * the host's atexit cleanup, say) can signal, reap or close anything through
  * its copy; forkpool_destroy then only frees the copy's memory.
  */
-static void fp_child_close_library_fds(void)
+void fp_child_close_library_fds(void)
 {
     for (forkpool *p = fp_registry; p; p = p->reg_next) {
+        fp_server_forget(p);
         fp_close_if(p->epfd);
         fp_close_if(p->timerfd);
         fp_close_if(p->eventfd);
@@ -124,20 +125,29 @@ static void fp_child_close_library_fds(void)
 }
 
 /*
+ * In a new child: its own process group (so a kill reaches its
+ * descendants), and death with the parent (checking the parent did not die
+ * before that). System calls only.
+ */
+void fp_child_bind(pid_t parent)
+{
+    setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+        _exit(127);
+}
+
+/*
  * The first steps of every new child, a fork or an exec's vfork-style clone:
- * its own process group (so a kill reaches its descendants), death with the
- * parent (checking the parent did not die before that), and default
- * handlers for every signal. System calls only, so it is safe in a child
- * that shares the parent's memory. The caller empties the signal mask once
- * its other set-up is done (the parent blocked everything across the fork,
- * so no host handler ran in the child in between).
+ * fp_child_bind, and default handlers for every signal. System calls only,
+ * so it is safe in a child that shares the parent's memory. The caller
+ * empties the signal mask once its other set-up is done (the parent blocked
+ * everything across the fork, so no host handler ran in the child in
+ * between).
  */
 void fp_child_reset(pid_t parent)
 {
     struct sigaction dfl;
-    setpgid(0, 0);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
-        _exit(127);
+    fp_child_bind(parent);
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++)
@@ -336,9 +346,12 @@ static void fp_task_entry(void *arg)
     fp_child_main(t, fp_fork_chan[0]);
 }
 
-/* Forks t's own child (FRESH). 0, or -1 + errno. */
+/* Forks t's own child (FRESH), from the fork server if the pool has one.
+   0, or -1 + errno. */
 int fp_spawn(forkpool *pool, forkpool_task *t)
 {
+    if (pool->opts.fork_server)
+        return fp_server_spawn(pool, t);
     if (fp_fork(pool, t->proc, 0, fp_task_entry, t) == -1)
         return -1;
     t->pid = t->proc->pid;

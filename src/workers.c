@@ -230,11 +230,38 @@ static void fp_worker_entry(void *arg)
 
 /* ------------------------------------------------------------- the parent */
 
-static fp_ring *fp_ring_new(void)
+/* The ring, in a memfd (*fd) so that a worker forked from the fork server
+   can map it too. NULL + errno on failure. */
+static fp_ring *fp_ring_new(int *fd)
 {
-    void *p = mmap(NULL, sizeof(fp_ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    void *p = MAP_FAILED;
+    *fd = memfd_create("forkpool-ring", MFD_CLOEXEC);
+    if (*fd >= 0 && ftruncate(*fd, sizeof(fp_ring)) == 0)
+        p = mmap(NULL, sizeof(fp_ring), PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+    if (p == MAP_FAILED) {
+        int err = errno;
+        fp_close_if(*fd);
+        *fd = -1;
+        errno = err;
+        return NULL;
+    }
+    return p;
+}
+
+/* A worker forked from the fork server: fds are {channel, request socket,
+   the ring's memfd}. */
+static void fp_srv_worker_entry(forkpool *pool, const void *blob, size_t len, const int *fds,
+                                int nfds)
+{
+    (void)blob;
+    (void)len;
+    if (nfds < 3)
+        _exit(127);
+    void *ring = mmap(NULL, sizeof(fp_ring), PROT_READ | PROT_WRITE, MAP_SHARED, fds[2], 0);
+    close(fds[2]);
+    if (ring == MAP_FAILED)
+        _exit(127);
+    fp_worker_main(pool, ring, fds[1], fds[0]);
 }
 
 void fp_worker_free(fp_proc *pr)
@@ -267,7 +294,8 @@ static fp_proc *fp_worker_spawn(forkpool *pool)
 {
     fp_proc *pr = fp_proc_new(pool);
     fp_worker *w = calloc(1, sizeof *w);
-    if (!pr || !w || !(w->ring = fp_ring_new())) {
+    int ring_fd = -1;
+    if (!pr || !w) {
         free(w);
         if (pr)
             fp_proc_free(pr);
@@ -276,8 +304,14 @@ static fp_proc *fp_worker_spawn(forkpool *pool)
     }
     w->pool = pool;
     pr->w = w;
-    if (fp_fork(pool, pr, 1, fp_worker_entry, w) == -1) {
-        int err = errno;
+    w->ring = fp_ring_new(&ring_fd);
+    int rc = !w->ring ? -1
+             : pool->opts.fork_server
+                 ? fp_server_proc(pool, pr, 1, fp_srv_worker_entry, NULL, 0, ring_fd)
+                 : fp_fork(pool, pr, 1, fp_worker_entry, w);
+    int err = errno;
+    fp_close_if(ring_fd);
+    if (rc == -1) {
         fp_worker_free(pr);
         fp_proc_free(pr);
         errno = err;

@@ -2,15 +2,45 @@
    them in this test program: each task whose child cannot be made fails
    with FORKPOOL_ERR_SPAWN and the errno, through its catch handler, with a
    message; nothing hangs or leaks; once the system recovers, the same pool
-   runs tasks again. */
+   runs tasks again. With a fork server, a task's child is not made by fork()
+   here but by the helper's clone, which fails instead. */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
 
 #include "forkpool.h"
 #include "tap.h"
 
 /* How many of the next calls fail, and with which errno. */
 static int fail_forks, fork_errno, fail_pipes, pipe_errno;
+
+/* The same for the fork server's clones: in shared memory, as the helper
+   is a snapshot of this program made at forkpool_create. */
+struct clones {
+    int fail, err;
+};
+static struct clones *clones;
+
+/* Reads six arguments whatever the call passed, as libc's syscall() does. */
+long syscall(long n, ...)
+{
+    static long (*real)(long, ...);
+    long a[6];
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (n == SYS_clone && (a[0] & CLONE_PARENT) && clones && clones->fail > 0) {
+        clones->fail--;
+        errno = clones->err;
+        return -1;
+    }
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "syscall");
+    return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
 
 pid_t fork(void)
 {
@@ -99,15 +129,20 @@ int main(void)
     /* WORKERS: a worker per task, so every task needs a fork, as in FRESH
        (and recycling is exercised under injected failures). */
     o.max_tasks_per_worker = 1;
+    clones = tap_shared(sizeof *clones);
     forkpool *p = forkpool_create(&o);
-    batch(p, 6, 3, &fail_forks, &fork_errno, EAGAIN, "fork EAGAIN");
-    batch(p, 6, 2, &fail_forks, &fork_errno, ENOMEM, "fork ENOMEM");
+    int *forks = tap_server() ? &clones->fail : &fail_forks;
+    int *forks_errno = tap_server() ? &clones->err : &fork_errno;
+    batch(p, 6, 3, forks, forks_errno, EAGAIN, "fork EAGAIN");
+    batch(p, 6, 2, forks, forks_errno, ENOMEM, "fork ENOMEM");
     batch(p, 6, 2, &fail_pipes, &pipe_errno, EMFILE, "pipe2 EMFILE");
-    batch(p, 6, 0, &fail_forks, &fork_errno, 0, "recovered");
+    batch(p, 6, 0, forks, forks_errno, 0, "recovered");
     forkpool_stats st = forkpool_get_stats(p);
     is(st.failed, 7, "stats count the 7 spawn failures");
     forkpool_destroy(p);
     is(tap_fd_count(), fds, "no fd left");
     ok(tap_no_children(), "no child left");
+    tap_shared_free(clones, sizeof *clones);
+    clones = NULL;
     return done_testing();
 }

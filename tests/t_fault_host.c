@@ -557,15 +557,12 @@ static void test_sigpipe(int fallback)
     dup2(pfd[1], STDOUT_FILENO);
     close(pfd[1]);
     close(pfd[0]);
-    if (tap_workers()) {
-        /* A worker has the stdout it was forked with: a new pool's first
-           worker is forked now, with the broken one. */
-        forkpool_destroy(p);
-        p = forkpool_create(&o);
-        if (!p)
-            bail_out("forkpool_create failed");
-    }
-    t = forkpool_run(p, task_write_stdout, NULL, 0);
+    /* With a fork server, a child's stdout is the program's at create; a
+       worker's is the one it was forked with. A new pool's are this one. */
+    forkpool *q = tap_server() || tap_workers() ? forkpool_create(&o) : p;
+    if (!q)
+        bail_out("forkpool_create failed");
+    t = forkpool_run(q, task_write_stdout, NULL, 0);
     forkpool_set_timeout(t, safety_ms());
     rc = forkpool_wait(t);
     dup2(saved, STDOUT_FILENO);
@@ -575,6 +572,8 @@ static void test_sigpipe(int fallback)
        "%s sigpipe: task writing to a broken stdout: SIGNALED SIGPIPE (%s: %s)", mode,
        kind_of(e), e ? e->message : "");
     forkpool_task_release(t);
+    if (q != p)
+        forkpool_destroy(q);
     ok(pool_works(p), "%s sigpipe: the pool works afterwards", mode);
 
     forkpool_destroy(p);

@@ -299,6 +299,49 @@ static void case_block_all(forkpool *p, const char *mode, int fds)
     still_fine(p, mode, what, fds);
 }
 
+static forkpool_options g_opts; /* run_mode's pool options */
+
+/*
+ * A task's stdout is the program's stdout as it was when its child's
+ * ancestor was forked: with a fork server, at forkpool_create; in WORKERS,
+ * when its worker was. So there, a case that redirects stdout runs in a
+ * pool made after the redirection (its helper or workers hold the
+ * redirected stdout until that pool is destroyed).
+ */
+static forkpool *pool_for_redirect(forkpool *p)
+{
+    if (!tap_server() && !tap_workers())
+        return p;
+    forkpool *q = forkpool_create(&g_opts);
+    if (!q)
+        bail_out("forkpool_create failed");
+    return q;
+}
+
+/* What case_flood_stdout checks, copied out before its pool may go. */
+struct flood_outcome {
+    forkpool_state state, busy_state;
+    char error[256];
+    char result[8];
+    size_t result_len, busy_len;
+};
+
+static void flood_collect(forkpool_task *t, forkpool_task *busy, struct flood_outcome *o)
+{
+    const forkpool_error *e = forkpool_task_error(t);
+    size_t n = 0;
+    const void *r = forkpool_task_result(t, &n);
+    o->state = forkpool_task_state(t);
+    snprintf(o->error, sizeof o->error, "%s", e ? e->message : "none");
+    o->result_len = n;
+    if (r)
+        memcpy(o->result, r, n < sizeof o->result ? n : sizeof o->result);
+    forkpool_task_result(busy, &o->busy_len);
+    o->busy_state = forkpool_task_state(busy);
+    forkpool_task_release(t);
+    forkpool_task_release(busy);
+}
+
 /* stdout is a pipe the test drains between forkpool_poll calls while the
    parent is also busy reading a 16 MiB result; the TAP stdout is put back
    before anything is printed. */
@@ -315,8 +358,10 @@ static void case_flood_stdout(forkpool *p, const char *mode, int fds)
     dup2(pfd[1], STDOUT_FILENO);
     close(pfd[1]);
 
-    forkpool_task *busy = forkpool_run(p, task_busy_result, NULL, 0);
-    forkpool_task *t = forkpool_run(p, task_flood_stdout, NULL, 0);
+    forkpool *q = pool_for_redirect(p);
+    struct flood_outcome out;
+    forkpool_task *busy = forkpool_run(q, task_busy_result, NULL, 0);
+    forkpool_task *t = forkpool_run(q, task_flood_stdout, NULL, 0);
     forkpool_set_timeout(busy, safety_ms());
     forkpool_set_timeout(t, safety_ms());
     size_t got = 0, bad = 0;
@@ -325,16 +370,20 @@ static void case_flood_stdout(forkpool *p, const char *mode, int fds)
     /* No timing: block in poll() until the pool or the pipe has something;
        ends when both tasks are done and the pipe reached EOF. */
     while (more || !eof) {
-        struct pollfd pf[2] = {{pfd[0], POLLIN, 0}, {forkpool_fd(p), POLLIN, 0}};
+        struct pollfd pf[2] = {{pfd[0], POLLIN, 0}, {forkpool_fd(q), POLLIN, 0}};
         if (poll(pf, more ? 2 : 1, -1) == -1 && errno != EINTR)
             break;
         if (more) {
-            int left = forkpool_poll(p, 0);
+            int left = forkpool_poll(q, 0);
             if (left < 0)
                 break;
             more = left > 0;
-            if (!more)
+            if (!more) {
                 close(STDOUT_FILENO); /* our copy of the write end: EOF when drained */
+                flood_collect(t, busy, &out);
+                if (q != p)
+                    forkpool_destroy(q); /* and its helper's copy */
+            }
         }
         ssize_t k;
         while ((k = read(pfd[0], buf, sizeof buf)) > 0) {
@@ -349,19 +398,14 @@ static void case_flood_stdout(forkpool *p, const char *mode, int fds)
     close(saved);
     close(pfd[0]);
 
-    const forkpool_error *e = forkpool_task_error(t);
-    size_t n = 0;
-    const void *r = forkpool_task_result(t, &n);
-    is(forkpool_task_state(t), FORKPOOL_SUCCEEDED, "%s: %s: it succeeded (error: %s)", mode,
-       what, e ? e->message : "none");
-    is_mem(r, n, "flooded", 7, "%s: %s: with its result", mode, what);
+    if (more) /* the loop broke early */
+        flood_collect(t, busy, &out);
+    is(out.state, FORKPOOL_SUCCEEDED, "%s: %s: it succeeded (error: %s)", mode, what, out.error);
+    is_mem(out.result, out.result_len, "flooded", 7, "%s: %s: with its result", mode, what);
     is(got, STDOUT_BYTES, "%s: %s: all of it reached stdout, stdio buffer flushed", mode, what);
     is(bad, 0, "%s: %s: and nothing else", mode, what);
-    forkpool_task_result(busy, &n);
-    ok(forkpool_task_state(busy) == FORKPOOL_SUCCEEDED && n == ((size_t)16 << 20),
+    ok(out.busy_state == FORKPOOL_SUCCEEDED && out.busy_len == ((size_t)16 << 20),
        "%s: %s: the task alongside got its 16 MiB result", mode, what);
-    forkpool_task_release(t);
-    forkpool_task_release(busy);
     still_fine(p, mode, what, fds);
 }
 
@@ -377,7 +421,8 @@ static void case_flood_devnull(forkpool *p, const char *mode, int fds)
     dup2(null, STDOUT_FILENO);
     close(null);
     int rc;
-    forkpool_task *t = run_wait(p, task_flood_stdout, safety_ms(), &rc);
+    forkpool *q = pool_for_redirect(p);
+    forkpool_task *t = run_wait(q, task_flood_stdout, safety_ms(), &rc);
     dup2(saved, STDOUT_FILENO);
     close(saved);
     const forkpool_error *e = forkpool_task_error(t);
@@ -386,6 +431,8 @@ static void case_flood_devnull(forkpool *p, const char *mode, int fds)
     is(rc, 0, "%s: %s: it succeeded (error: %s)", mode, what, e ? e->message : "none");
     is_mem(r, n, "flooded", 7, "%s: %s: with its result", mode, what);
     forkpool_task_release(t);
+    if (q != p)
+        forkpool_destroy(q);
     still_fine(p, mode, what, fds);
 }
 
@@ -446,6 +493,7 @@ static void run_mode(int fallback)
     forkpool_options o = {0};
     o.concurrency = 2;
     o.kill_grace_ms = 100;
+    g_opts = o;
     forkpool *p = forkpool_create(&o);
     if (!p)
         bail_out("forkpool_create failed");

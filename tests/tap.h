@@ -366,6 +366,48 @@ static inline char tap_proc_state(pid_t pid)
     return p[2];
 }
 
+/* The parent of pid, from /proc/PID/stat, or 0 if it is gone. */
+static inline pid_t tap_proc_ppid(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    int ppid = 0;
+    if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+        return 0;
+    return (pid_t)ppid;
+}
+
+/* This process's children, running or zombie (a scan of /proc). When pids
+   is not NULL, the first max of them are stored there. */
+static inline int tap_children(pid_t *pids, int max)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    pid_t me = getpid();
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0 || tap_proc_ppid(pid) != me)
+            continue;
+        if (pids && n < max)
+            pids[n] = pid;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
 /*
  * True when pid no longer runs: it does not exist, or it is a zombie that
  * nobody reaped yet (a task's orphaned grandchild is reaped by init or a
@@ -477,21 +519,22 @@ static inline int tap_workers_fds(void)
 }
 
 /*
- * After a test's tasks ended, with the pool still alive: no child of
- * FRESH's is left (and no fd); a WORKERS pool keeps its idle workers, at
- * most `max`, each holding its fds in the parent (2, plus a pidfd unless
- * FORKPOOL_NO_PIDFD or no pidfd_open), and nothing else.
+ * After a test's tasks ended, with one pool still alive (its fds counted in
+ * fds_before): FRESH leaves no child and no fd; a WORKERS pool keeps its
+ * idle workers, at most `max`, each holding its fds in the parent (2, plus
+ * a pidfd unless FORKPOOL_NO_PIDFD or no pidfd_open); a fork server is one
+ * more child, whose fds were there before.
  */
 static inline int tap_pool_idle_ok(int fds_before, int max, int *fds_now, int *want)
 {
     *fds_now = tap_fd_count();
+    int w = tap_live_children() - tap_server();
     if (!tap_workers()) {
         *want = fds_before;
-        return tap_no_children() && *fds_now == fds_before;
+        return w == 0 && *fds_now == fds_before;
     }
     /* A worker whose pidfd could not be opened (EMFILE) is polled: it
        holds one fd fewer. */
-    int w = tap_live_children();
     *want = fds_before + (w > 0 ? w : 0) * tap_workers_fds();
     return w >= 0 && w <= max && *fds_now <= *want && *fds_now >= fds_before + 2 * w;
 }
@@ -511,6 +554,27 @@ static inline forkpool *tap_forkpool_create(const forkpool_options *opts)
     return (forkpool_create)(&o);
 }
 #define forkpool_create(opts) tap_forkpool_create(opts)
+
+/*
+ * For checks made while pools are alive: true when this process has no
+ * child but, in the fork-server variants, the `pools` live pools' helpers
+ * (each a running process, never a zombie).
+ */
+static inline int tap_no_task_children(int pools)
+{
+    if (!tap_server())
+        return tap_no_children();
+    pid_t kids[16];
+    int n = tap_children(kids, 16);
+    if (n != pools || n > 16)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        char st = tap_proc_state(kids[i]);
+        if (st == 0 || st == 'Z' || st == 'X' || st == 'x')
+            return 0;
+    }
+    return 1;
+}
 #endif
 
 #endif /* FORKPOOL_TESTS_TAP_H */
