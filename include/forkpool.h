@@ -328,8 +328,9 @@ const void *forkpool_task_stdout(const forkpool_task *t, size_t *len);
  * Batched map (any mode but INLINE runs it in children; INLINE runs it in
  * place). Runs fn on each of count items (item_size bytes each, contiguous
  * at items), many items per round trip; each call sees one item as its
- * argument and may forkpool_return / forkpool_throw / return non-zero as a
- * task would (forkpool_send is EINVAL in a map item). on_result runs once
+ * argument and may forkpool_return / forkpool_result_buffer (plain memory,
+ * copied) / forkpool_throw / return non-zero as a task would
+ * (forkpool_send is EINVAL in a map item). on_result runs once
  * per item, in input order, in the calling thread: result/len the item's
  * result, err NULL; or, for a failed item, result NULL and err its error
  * (valid during the call). An item that crashes or times out (timeout_ms
@@ -355,12 +356,16 @@ int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count
 /*
  * In the child: memory for a result of len bytes, built in place. Once the
  * task function returns 0, the parent sees these bytes as the task's result
- * with no copy (the parent maps the same pages). Calling it again replaces
- * the previous buffer. It counts as forkpool_return: after it,
- * forkpool_return fails with EALREADY, and max_output applies to len.
- * NULL and errno: EINVAL (NULL ctx), EALREADY (forkpool_return or
- * forkpool_throw came first), EMSGSIZE (over max_output), ENOMEM, or a
- * failed memfd_create/mmap's errno. In INLINE mode it is plain memory.
+ * with no copy (the parent maps the same pages, read-only; below 128 KiB,
+ * where copying costs less, in WORKERS mode for now, or if the parent may
+ * not take the child's memfd because the program is not dumpable, they are
+ * copied). Calling it again replaces the previous buffer. It counts as
+ * forkpool_return: after it, forkpool_return fails with EALREADY, and
+ * max_output applies to len. If the task fails afterwards (throw, non-zero
+ * return, crash), the buffer is dropped. NULL and errno: EINVAL (NULL
+ * ctx), EALREADY (forkpool_return or forkpool_throw came first), EMSGSIZE
+ * (over max_output), ENOMEM; a failed call changes nothing (an earlier
+ * buffer stays the result). In INLINE mode it is plain memory.
  */
 void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len);
 

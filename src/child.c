@@ -13,11 +13,19 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "result.h"
+
+enum { FP_RET_NONE, FP_RET_COPY, FP_RET_BUFFER }; /* forkpool_ctx.returned */
 
 struct forkpool_ctx {
     int fd;                    /* the channel to the parent; -1 inline  */
     forkpool_task *inline_task;/* INLINE: the task itself               */
-    int returned, thrown;
+    int returned, thrown;      /* returned: FP_RET_*                    */
+    size_t max_output;         /* the pool's; 0: none                   */
+    int map_ok;                /* a large result may cross as a memfd,
+                                  which the runner then holds after END
+                                  (see fp_child_call)                   */
+    fp_rbuf rbuf;              /* the result, sent at the task's end    */
     fp_item *item;             /* forkpool_map: the item being run; its
                                   return and throw are recorded there    */
 };
@@ -114,7 +122,7 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
         errno = EALREADY;
         return -1;
     }
-    ctx->returned = 1;
+    ctx->returned = FP_RET_COPY;
     if (ctx->item)
         return fp_item_return(ctx->item, data, len);
     if (ctx->inline_task) {
@@ -125,8 +133,34 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
         t->flags |= FP_T_HAS_RESULT;
         return 0;
     }
+    /* Over max_output it goes by pipe, for the parent to refuse at the
+       header. */
+    if (ctx->map_ok && len >= FP_MAP_MIN && (!ctx->max_output || len <= ctx->max_output) &&
+        fp_rbuf_copy(&ctx->rbuf, data, len) == 0)
+        return 0;
     struct iovec part = {(void *)data, len};
     return fp_send_frame(ctx->fd, FP_FRAME_RESULT, &part, 1);
+}
+
+void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len)
+{
+    if (!ctx) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (ctx->returned == FP_RET_COPY || ctx->thrown) {
+        errno = EALREADY;
+        return NULL;
+    }
+    if (ctx->max_output && len > ctx->max_output) {
+        errno = EMSGSIZE;
+        return NULL;
+    }
+    void *p = ctx->inline_task ? fp_result_inline(ctx->inline_task, len)
+                               : fp_rbuf_new(&ctx->rbuf, len, ctx->map_ok);
+    if (p)
+        ctx->returned = FP_RET_BUFFER;
+    return p;
 }
 
 int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
@@ -190,22 +224,9 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
     return -1;
 }
 
-/* Runs fn(arg) with a fresh ctx on channel fd and reports its end. 0, or
-   -1 if the END frame could not be sent (the parent is gone or gave up). */
-int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len)
-{
-    forkpool_ctx ctx = {.fd = fd};
-    int32_t rc = fn(&ctx, arg, len);
-    /* What the task printed is out before the parent hears it ended (a
-       worker's stdio would otherwise hold it until the worker exits). */
-    fflush(NULL);
-    struct iovec part = {&rc, sizeof rc};
-    return fp_send_frame(fd, FP_FRAME_END, &part, 1);
-}
-
-/* Ends a child: its stdio flushed, what it started and left running killed
-   (tree.c), no atexit handler of the host run. */
-_Noreturn void fp_child_exit(int code)
+/* stdio flushed, what the task started and left running killed (tree.c),
+   and, in make coverage, gcov's counters written. */
+static void fp_child_flush(void)
 {
     fflush(NULL);
     fp_tree_end_own();
@@ -214,6 +235,66 @@ _Noreturn void fp_child_exit(int code)
     extern void __gcov_dump(void);
     __gcov_dump();
 #endif
+}
+
+/*
+ * The task function returned rc: sends the result it left in ctx->rbuf (if
+ * it succeeded), then END. Returns 1 if the result went as a memfd, which
+ * the caller must then hold (see map_ok), 0 if not, -1 if a write failed.
+ */
+static int fp_send_end(forkpool_ctx *ctx, int32_t rc)
+{
+    fp_rbuf *b = &ctx->rbuf;
+    struct iovec end = {&rc, sizeof rc};
+    int held = 0, sent = 0;
+    if (rc == 0 && !ctx->thrown && fp_rbuf_pending(b)) {
+        unsigned char pl[FP_WIRE_RESULT_FD_LEN];
+        struct iovec part = {pl, sizeof pl};
+        if (b->fd >= 0) {
+            /* Once the parent has END and the memfd, it may end us. */
+            fp_child_flush();
+            fp_wire_result_fd(pl, b->fd, b->len);
+            held = 1;
+        } else {
+            part = (struct iovec){b->p, b->len};
+        }
+        sent = fp_send_frame(ctx->fd, held ? FP_FRAME_RESULT_FD : FP_FRAME_RESULT, &part, 1);
+    }
+    if (!held)
+        fp_rbuf_free(b);
+    if (sent == 0)
+        sent = fp_send_frame(ctx->fd, FP_FRAME_END, &end, 1);
+    return sent == 0 ? held : -1;
+}
+
+/*
+ * Runs fn(arg) with a fresh ctx on channel fd and reports its end: the
+ * result the task left, then END. max_output: the pool's. held: where a
+ * result sent as a memfd stays, for a caller that can keep it open until the
+ * parent has it (a FRESH child: fp_rbuf_hold); NULL: results cross as bytes
+ * (a worker, until it holds memfds until the parent acknowledges them).
+ * Returns 0; 1 if *held holds a memfd the parent is taking; -1 if a frame
+ * could not be sent (the parent is gone or gave up).
+ */
+int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
+                  fp_rbuf *held)
+{
+    forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .map_ok = held != NULL,
+                        .rbuf = FP_RBUF_NONE};
+    int32_t rc = fn(&ctx, arg, len);
+    /* What the task printed is out before the parent hears it ended (a
+       worker's stdio would otherwise hold it until the worker exits). */
+    fflush(NULL);
+    int r = fp_send_end(&ctx, rc);
+    if (r == 1)
+        *held = ctx.rbuf;
+    return r;
+}
+
+/* Ends a child: its stdio flushed, no atexit handler of the host run. */
+_Noreturn void fp_child_exit(int code)
+{
+    fp_child_flush();
     _exit(code);
 }
 
@@ -221,20 +302,31 @@ _Noreturn void fp_child_exit(int code)
 _Noreturn void fp_child_main(forkpool_task *t, int fd)
 {
     forkpool *pool = t->pool;
+    fp_rbuf held = FP_RBUF_NONE;
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
-    fp_child_exit(fp_child_call(fd, t->fn, t->arg, t->arg_len) == 0 ? 0 : 125);
+    int r = fp_child_call(fd, t->fn, t->arg, t->arg_len, pool->opts.max_output, &held);
+    if (r == 1)
+        fp_rbuf_hold();
+    fp_child_exit(r == 0 ? 0 : 125);
 }
 
-int fp_item_call(forkpool_fn fn, fp_item *item, const void *arg, size_t len)
+int fp_item_call(forkpool_fn fn, fp_item *item, const void *arg, size_t len, size_t max_output)
 {
-    forkpool_ctx ctx = {.fd = -1, .item = item};
-    return fn(&ctx, arg, len);
+    forkpool_ctx ctx = {.fd = -1, .item = item, .max_output = max_output, .rbuf = FP_RBUF_NONE};
+    int rc = fn(&ctx, arg, len);
+    /* A result built in place (plain memory here) is the item's result;
+       a failure to keep it is recorded on the item. */
+    if (rc == 0 && !ctx.thrown && fp_rbuf_pending(&ctx.rbuf))
+        (void)fp_item_return(item, ctx.rbuf.p, ctx.rbuf.len);
+    fp_rbuf_free(&ctx.rbuf);
+    return rc;
 }
 
 void fp_run_inline(forkpool_task *t)
 {
-    forkpool_ctx ctx = {.fd = -1, .inline_task = t};
+    forkpool_ctx ctx = {.fd = -1, .inline_task = t, .max_output = t->pool->opts.max_output,
+                        .rbuf = FP_RBUF_NONE};
     t->end_rc = t->fn(&ctx, t->arg, t->arg_len);
     t->flags |= FP_T_GOT_END;
 }

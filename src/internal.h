@@ -101,7 +101,10 @@ enum {
     FP_T_GOT_END = 1 << 7,    /* END frame received                       */
     FP_T_THREW = 1 << 8,      /* THROW frame received                     */
     FP_T_ABORTED = 1 << 9,    /* killed for bad output; err already set   */
-    FP_T_HAS_RESULT = 1 << 10 /* RESULT frame received                    */
+    FP_T_HAS_RESULT = 1 << 10,/* RESULT or RESULT_FD frame received       */
+    FP_T_MAPPED = 1 << 11,    /* result is a mapping (result.c), not heap */
+    FP_T_LOST = 1 << 12       /* RESULT_FD's child ended before the memfd
+                                 was taken; err already set              */
 };
 
 struct forkpool_task {
@@ -233,11 +236,13 @@ const void *fp_exec_stdout(const forkpool_task *t, size_t *len);
 
 /* child.c */
 _Noreturn void fp_child_main(forkpool_task *t, int fd);
-int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len);
+struct fp_rbuf;
+int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
+                  struct fp_rbuf *held);
 _Noreturn void fp_child_exit(int code);
 void fp_run_inline(forkpool_task *t);
 /* forkpool_map: fn(arg) with a ctx whose return and throw go to item. */
-int fp_item_call(forkpool_fn fn, fp_item *item, const void *arg, size_t len);
+int fp_item_call(forkpool_fn fn, fp_item *item, const void *arg, size_t len, size_t max_output);
 
 /* map.c: the child's side of a forkpool_map item (forkpool_return and
    forkpool_throw on its ctx land here) */

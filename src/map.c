@@ -291,7 +291,7 @@ static int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
     for (uint64_t i = 0, unsent = 0; i < h.count && rc == 0 && !c.broken; i++) {
         c.start = c.out.len;
         c.decided = 0;
-        fp_item_end(&c, fp_item_call(h.fn, &c, items + i * h.item_size, h.item_size));
+        fp_item_end(&c, fp_item_call(h.fn, &c, items + i * h.item_size, h.item_size, c.max_output));
         if (i < h.careful || ++unsent >= FP_MAP_FLUSH_ITEMS || c.out.len >= FP_MAP_FLUSH_BYTES ||
             (c.flush_ns && fp_now() - c.flushed_at >= c.flush_ns)) {
             rc = fp_item_flush(&c);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "result.h"
 
 /*
  * epoll data: an fp_proc pointer (malloc'd, so at least 8-aligned) with the
@@ -340,7 +341,7 @@ void fp_settle(forkpool_task *t, int known, int status)
         fp_task_fail(t, FORKPOOL_ERR_TIMEOUT, 0, NULL,
                      "task ran past its %ld ms limit and was killed", t->timeout_ms);
         st->timed_out++;
-    } else if (known && WIFSIGNALED(status)) {
+    } else if (known && WIFSIGNALED(status) && !fp_result_handed_over(t, status)) {
         fp_fail_signaled(t, t->proc, status);
         st->failed++;
     } else if (t->exec) {
@@ -367,7 +368,7 @@ void fp_settle(forkpool_task *t, int known, int status)
                      "task exited with status %d after its function returned",
                      WEXITSTATUS(status));
         st->failed++;
-    } else if (t->flags & FP_T_THREW) {
+    } else if (t->flags & (FP_T_THREW | FP_T_LOST)) {
         st->failed++;
     } else if (t->end_rc != 0) {
         fp_task_fail(t, FORKPOOL_ERR_THROWN, t->end_rc, "forkpool.return",
@@ -380,9 +381,7 @@ void fp_settle(forkpool_task *t, int known, int status)
     if (t->state == FORKPOOL_SUCCEEDED) {
         fp_task_clear_err(t);
     } else {
-        free(t->result);
-        t->result = NULL;
-        t->result_len = 0;
+        fp_result_free(t);
     }
 }
 
@@ -418,11 +417,17 @@ int fp_task_frame(forkpool_task *t, unsigned type, unsigned char *payload, size_
     case FP_FRAME_MESSAGE:
         return fp_msg_push(t, payload, len); /* -1: it recorded why */
     case FP_FRAME_RESULT:
+    case FP_FRAME_RESULT_FD:
         if (t->flags & FP_T_HAS_RESULT) {
             free(payload);
             fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
                          "malformed frame from task: a second result");
             return -1;
+        }
+        if (type == FP_FRAME_RESULT_FD) {
+            int r = fp_result_take(t, payload);
+            free(payload);
+            return r;
         }
         t->result = payload;
         t->result_len = len;
@@ -452,6 +457,9 @@ int fp_task_frame(forkpool_task *t, unsigned type, unsigned char *payload, size_
         free(payload);
         t->end_rc = rc;
         t->flags |= FP_T_GOT_END;
+        /* It handed its result over as a memfd and waits to be ended. */
+        if (t->flags & FP_T_MAPPED)
+            fp_kill_group(t->proc, SIGKILL);
         fp_check_soon(t->proc);
         return 0;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "result.h"
 
 static const char *const fp_kind_names[] = {
     [FORKPOOL_ERR_THROWN] = "thrown",       [FORKPOOL_ERR_EXITED] = "exited",
@@ -156,7 +157,7 @@ void fp_task_free(forkpool_task *t)
         free(t->handlers[i].type);
     free(t->handlers);
     fp_msgs_free(t);
-    free(t->result);
+    fp_result_free(t);
     fp_task_clear_err(t);
     fp_exec_free(t->exec);
     free(t);

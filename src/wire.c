@@ -1,6 +1,7 @@
 #include "wire.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +40,30 @@ static int fp_fail(fp_decoder *d, int kind, const char *fmt, ...)
     return -1;
 }
 
+/* A RESULT_FD payload names a plausible fd and a result length within
+   max_output (0 bytes never cross as a memfd). */
+static int fp_check_result_fd(fp_decoder *d)
+{
+    uint32_t fd;
+    uint64_t len;
+    memcpy(&fd, d->buf, 4);
+    memcpy(&len, d->buf + 4, 8);
+    if (fd > INT32_MAX || len == 0)
+        return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+                       "malformed frame from task: result fd %lu of %llu bytes",
+                       (unsigned long)fd, (unsigned long long)len);
+    if (len > d->max_data || len > PTRDIFF_MAX)
+        return fp_fail(d, FORKPOOL_ERR_OUTPUT,
+                       "task sent %llu bytes, over max_output (%llu bytes)",
+                       (unsigned long long)len, (unsigned long long)d->max_data);
+    return 0;
+}
+
 /* Hands the finished frame to fn and resets for the next header. */
 static int fp_emit(fp_decoder *d, fp_frame_fn fn, void *ud)
 {
+    if (d->type == FP_FRAME_RESULT_FD && fp_check_result_fd(d) != 0)
+        return -1;
     unsigned char *p = d->buf;
     size_t len = d->len;
     unsigned type = d->type;
@@ -87,6 +109,12 @@ static int fp_header_done(fp_decoder *d, fp_frame_fn fn, void *ud)
         if (len != FP_WIRE_END_LEN)
             return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
                            "malformed frame from task: end frame of %llu bytes",
+                           (unsigned long long)len);
+        break;
+    case FP_FRAME_RESULT_FD:
+        if (len != FP_WIRE_RESULT_FD_LEN)
+            return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+                           "malformed frame from task: result fd frame of %llu bytes",
                            (unsigned long long)len);
         break;
     default:
@@ -182,6 +210,24 @@ int fp_decoder_direct_done(fp_decoder *d, size_t n, fp_frame_fn fn, void *ud)
     if (d->got == d->len)
         return fp_emit(d, fn, ud);
     return 0;
+}
+
+void fp_wire_result_fd(unsigned char p[FP_WIRE_RESULT_FD_LEN], int fd, size_t len)
+{
+    uint32_t f = (uint32_t)fd;
+    uint64_t l = len;
+    memcpy(p, &f, 4);
+    memcpy(p + 4, &l, 8);
+}
+
+void fp_wire_parse_result_fd(const unsigned char *p, int *fd, size_t *len)
+{
+    uint32_t f;
+    uint64_t l;
+    memcpy(&f, p, 4);
+    memcpy(&l, p + 4, 8);
+    *fd = (int)f;
+    *len = (size_t)l;
 }
 
 int fp_wire_parse_throw(const unsigned char *p, size_t len, int *code, const char **type,

@@ -25,11 +25,15 @@ enum fp_frame_type {
     FP_FRAME_THROW = 3,   /* forkpool_throw: i32 code, u32 type length, type,
                              message                                          */
     FP_FRAME_END = 4,     /* the function returned: i32 return value          */
-    FP_FRAME_TASK = 5     /* parent -> worker only (workers.c); a child that
+    FP_FRAME_TASK = 5,    /* parent -> worker only (workers.c); a child that
                              sends it breaks the protocol                     */
+    FP_FRAME_RESULT_FD = 6 /* the result is in a memfd the child holds open:
+                              u32 fd number in the child, u64 result length
+                              (1 .. max_output); see src/result.c           */
 };
 
 #define FP_WIRE_END_LEN 4
+#define FP_WIRE_RESULT_FD_LEN 12
 
 /*
  * Receives one whole frame. payload is malloc'd (NULL when len is 0) and
@@ -39,7 +43,8 @@ enum fp_frame_type {
 typedef int (*fp_frame_fn)(void *ud, unsigned type, unsigned char *payload, size_t len);
 
 typedef struct fp_decoder {
-    size_t max_data;               /* limit for MESSAGE and RESULT payloads */
+    size_t max_data;               /* limit for MESSAGE and RESULT payloads
+                                      and RESULT_FD's result length         */
     unsigned char hdr[FP_WIRE_HDR];
     size_t hdr_got;
     unsigned type;                 /* of the frame whose payload is being read */
@@ -68,6 +73,11 @@ int fp_decoder_idle(const fp_decoder *d);
 
 /* Writes a header for a frame of this type and payload length. */
 void fp_wire_header(unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len);
+
+/* Encodes a RESULT_FD payload. */
+void fp_wire_result_fd(unsigned char p[FP_WIRE_RESULT_FD_LEN], int fd, size_t len);
+/* Reads a RESULT_FD payload the decoder delivered (it has checked it). */
+void fp_wire_parse_result_fd(const unsigned char *p, int *fd, size_t *len);
 
 /* Splits a THROW payload. 0, or -1 if it is malformed. */
 int fp_wire_parse_throw(const unsigned char *p, size_t len, int *code, const char **type,

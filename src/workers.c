@@ -187,7 +187,8 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
                                             FP_SLOT_STARTED))
             continue; /* revoked: it runs elsewhere, or not at all */
         fp_worker_cpu_limit(&pool->opts, &cpu, 1);
-        int sent = fp_child_call(out, fn, buf + FP_TASK_HDR, (size_t)len - FP_TASK_HDR);
+        int sent = fp_child_call(out, fn, buf + FP_TASK_HDR, (size_t)len - FP_TASK_HDR,
+                                 pool->opts.max_output, NULL);
         fp_worker_cpu_limit(&pool->opts, &cpu, 0);
         fp_tree_end_own(); /* what the task left (the worker is a subreaper) */
         if (sent != 0)

@@ -1,11 +1,71 @@
-/* A 1 GiB result arrives whole (no deadlock on the pipe), and max_output:
-   a result or message over the limit fails with FORKPOOL_ERR_OUTPUT (and the
-   task is killed), exactly at the limit succeeds. */
+/* A 1 GiB result arrives whole, as a mapping of the child's memfd (no
+   deadlock, one copy), and is unmapped on release; a task that returns
+   1 GiB and then crashes fails with nothing delivered and costs the parent
+   no memory; and max_output: a result or message over the limit fails with
+   FORKPOOL_ERR_OUTPUT (and the task is killed), exactly at the limit
+   succeeds. */
 #include "forkpool.h"
 #include "tap.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define FP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FP_ASAN 1
+#endif
+#endif
+
 #define BIG ((size_t)1 << 30)
 #define PAGE 4096
+
+/* The return-then-crash case: 1 GiB, or 64 MiB under valgrind or ASan,
+   where filling 1 GiB takes too long. */
+static size_t crash_size(void)
+{
+#ifdef FP_ASAN
+    return (size_t)64 << 20;
+#else
+    return tap_scale() > 1 ? (size_t)64 << 20 : BIG;
+#endif
+}
+
+static int task_big_then_crash(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    size_t n = crash_size();
+    unsigned char *b = malloc(n);
+    if (!b)
+        return forkpool_throw(ctx, "oom", "malloc failed");
+    memset(b, 0xCD, n);
+    if (forkpool_return(ctx, b, n) != 0)
+        return forkpool_throw(ctx, "return", "forkpool_return: %d", errno);
+    raise(SIGSEGV);
+    return 0;
+}
+
+/* Mappings of result memfds in this process. */
+static int result_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int n = 0;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "forkpool-result"))
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* This process's peak RSS so far, KiB. */
+static long peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
 
 static int task_big(forkpool_ctx *ctx, const void *arg, size_t len)
 {
@@ -133,11 +193,36 @@ int main(void)
 {
     tap_watchdog(60);
 
-    /* 1 GiB result */
+    tap_no_core_dumps();
+    int fds0 = tap_fd_count();
     forkpool *p = forkpool_create(NULL);
     ok(p != NULL, "forkpool_create");
     if (!p)
         bail_out("no pool");
+    /* WORKERS: results cross as bytes (workers cannot hold a memfd yet), and
+       a worker keeps its fds open while the pool lives. */
+    int fresh = !tap_workers();
+    int fds = tap_fd_count();
+
+    /* Returns 1 GiB, then crashes: first, while the parent's peak RSS is
+       still small. */
+    long peak = peak_rss_kib();
+    forkpool_task *tc = forkpool_run(p, task_big_then_crash, NULL, 0);
+    is(forkpool_wait(tc), 1, "%zu MiB returned, then SIGSEGV: the task failed",
+       crash_size() >> 20);
+    const forkpool_error *ec = forkpool_task_error(tc);
+    ok(ec && ec->kind == FORKPOOL_ERR_SIGNALED && ec->code == SIGSEGV, "SIGNALED, SIGSEGV (%s)",
+       ec ? ec->message : "no error");
+    size_t cl = 1;
+    ok(forkpool_task_result(tc, &cl) == NULL && cl == 0, "no result delivered");
+    forkpool_task_release(tc);
+    long grew = peak_rss_kib() - peak;
+    ok(!fresh || grew < 64 * 1024, "the parent's peak RSS grew by %ld KiB (< 64 MiB): the "
+       "bytes never reached it", grew);
+    is(result_mappings(), 0, "no result mapping in the parent");
+    ok(!fresh || tap_fd_count() == fds, "no fd left in the parent");
+
+    /* 1 GiB result */
     struct big rb = {0};
     forkpool_task *tb = forkpool_then(forkpool_run(p, task_big, NULL, 0), then_big, &rb);
     is(forkpool_wait(tb), 0, "1 GiB result: task succeeded (no deadlock)");
@@ -148,7 +233,11 @@ int main(void)
     ok(rb.last_ok, "the last bytes are intact");
     size_t l = 0;
     ok(forkpool_task_result(tb, &l) != NULL && l == BIG, "forkpool_task_result: 1 GiB");
-    forkpool_task_release(tb); /* frees the 1 GiB */
+    is(result_mappings(), fresh, "it is %s", fresh ? "a mapping of the child's memfd, not a copy"
+                                                   : "bytes (WORKERS)");
+    forkpool_task_release(tb); /* unmaps the 1 GiB */
+    is(result_mappings(), 0, "released: unmapped");
+    ok(!fresh || tap_fd_count() == fds, "no fd left in the parent");
     forkpool_destroy(p);
 
     /* max_output */
@@ -195,5 +284,6 @@ int main(void)
         forkpool_task_release(all[i]);
     forkpool_destroy(p);
     ok(tap_no_children(), "no children");
+    is(tap_fd_count(), fds0, "the parent's fd count is back to where it was");
     return done_testing();
 }

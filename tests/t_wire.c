@@ -12,7 +12,8 @@
 #include "fuzz/fuzz_wire.c"
 
 struct seen {
-    int frames, results, ends, end_rc;
+    int frames, results, ends, end_rc, fds, fd;
+    size_t fd_len;
     char result[64];
 };
 
@@ -24,6 +25,10 @@ static int collect(void *ud, unsigned type, unsigned char *p, size_t len)
         s->results++;
         memcpy(s->result, p, len);
         s->result[len] = '\0';
+    }
+    if (type == FP_FRAME_RESULT_FD) {
+        s->fds++;
+        fp_wire_parse_result_fd(p, &s->fd, &s->fd_len);
     }
     if (type == FP_FRAME_END) {
         int32_t rc;
@@ -44,10 +49,12 @@ static size_t frame(unsigned char *out, unsigned type, const void *p, size_t len
 
 static void every_cut(void)
 {
-    unsigned char buf[256];
+    unsigned char buf[256], fdp[FP_WIRE_RESULT_FD_LEN];
     int32_t rc = 7;
+    fp_wire_result_fd(fdp, 5, (size_t)3 << 30);
     size_t n = frame(buf, FP_FRAME_MESSAGE, "m", 1);
     n += frame(buf + n, FP_FRAME_RESULT, "result!", 7);
+    n += frame(buf + n, FP_FRAME_RESULT_FD, fdp, sizeof fdp);
     n += frame(buf + n, FP_FRAME_END, &rc, sizeof rc);
     int all_ok = 1;
     for (size_t cut = 1; cut <= n; cut++) {
@@ -59,11 +66,12 @@ static void every_cut(void)
             if (fp_decoder_feed(&d, buf + off, k, collect, &s) != 0)
                 all_ok = 0;
         }
-        all_ok &= s.frames == 3 && s.results == 1 && strcmp(s.result, "result!") == 0 &&
-                  s.ends == 1 && s.end_rc == 7 && fp_decoder_idle(&d);
+        all_ok &= s.frames == 4 && s.results == 1 && strcmp(s.result, "result!") == 0 &&
+                  s.fds == 1 && s.fd == 5 && s.fd_len == (size_t)3 << 30 && s.ends == 1 &&
+                  s.end_rc == 7 && fp_decoder_idle(&d);
         fp_decoder_free(&d);
     }
-    ok(all_ok, "three frames decode the same in reads of every size from 1 to %zu", n);
+    ok(all_ok, "four frames decode the same in reads of every size from 1 to %zu", n);
 }
 
 static void expect_error(const void *bytes, size_t n, size_t max, forkpool_error_kind kind,
@@ -90,6 +98,25 @@ static void errors(void)
     expect_error(buf, n, 0, FORKPOOL_ERR_PROTOCOL, "end frame", "short end frame");
     n = frame(buf, FP_FRAME_THROW, "abc", 3);
     expect_error(buf, n, 0, FORKPOOL_ERR_PROTOCOL, "error frame", "short error frame");
+
+    unsigned char fdp[FP_WIRE_RESULT_FD_LEN + 1] = {0};
+    n = frame(buf, FP_FRAME_RESULT_FD, fdp, sizeof fdp);
+    expect_error(buf, n, 0, FORKPOOL_ERR_PROTOCOL, "result fd frame of 13 bytes",
+                 "result fd frame too long");
+    fp_wire_result_fd(fdp, 3, 0);
+    n = frame(buf, FP_FRAME_RESULT_FD, fdp, FP_WIRE_RESULT_FD_LEN);
+    expect_error(buf, n, 0, FORKPOOL_ERR_PROTOCOL, "result fd 3 of 0 bytes",
+                 "result fd of 0 bytes");
+    uint32_t neg = 0x80000000u;
+    fp_wire_result_fd(fdp, 3, 10);
+    memcpy(fdp, &neg, 4);
+    n = frame(buf, FP_FRAME_RESULT_FD, fdp, FP_WIRE_RESULT_FD_LEN);
+    expect_error(buf, n, 0, FORKPOOL_ERR_PROTOCOL, "result fd 2147483648",
+                 "result fd number past INT_MAX");
+    fp_wire_result_fd(fdp, 3, 10);
+    n = frame(buf, FP_FRAME_RESULT_FD, fdp, FP_WIRE_RESULT_FD_LEN);
+    expect_error(buf, n, 9, FORKPOOL_ERR_OUTPUT, "over max_output",
+                 "result fd over the limit");
 
     int code;
     const char *t, *m;

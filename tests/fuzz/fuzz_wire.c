@@ -15,10 +15,15 @@
 
 #include "wire.h"
 
+struct fuzz_state {
+    size_t frames;
+    size_t max; /* 0: unlimited */
+};
+
 static int on_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
 {
-    size_t *frames = ud;
-    (*frames)++;
+    struct fuzz_state *st = ud;
+    st->frames++;
     if (type == FP_FRAME_THROW) {
         int code;
         const char *t, *m;
@@ -31,9 +36,17 @@ static int on_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
         }
     } else if (type == FP_FRAME_END && len != FP_WIRE_END_LEN) {
         abort();
+    } else if (type == FP_FRAME_RESULT_FD) {
+        int fd;
+        size_t rlen;
+        if (len != FP_WIRE_RESULT_FD_LEN)
+            abort();
+        fp_wire_parse_result_fd(payload, &fd, &rlen);
+        if (fd < 0 || rlen == 0 || (st->max && rlen > st->max))
+            abort(); /* the decoder lets only a usable fd and length through */
     }
     free(payload);
-    return *frames > 64 ? -1 : 0; /* exercise the callback stopping it */
+    return st->frames > 64 ? -1 : 0; /* exercise the callback stopping it */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -47,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
     fp_decoder d;
-    size_t frames = 0;
+    struct fuzz_state st = {0, max};
     fp_decoder_init(&d, max);
     while (size > 0) {
         void *dst;
@@ -57,9 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n > want)
                 n = want;
             memcpy(dst, data, n);
-            r = fp_decoder_direct_done(&d, n, on_frame, &frames);
+            r = fp_decoder_direct_done(&d, n, on_frame, &st);
         } else {
-            r = fp_decoder_feed(&d, data, n, on_frame, &frames);
+            r = fp_decoder_feed(&d, data, n, on_frame, &st);
         }
         if (r == -1) {
             if (d.error && d.message[0] == '\0')
