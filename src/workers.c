@@ -356,10 +356,16 @@ static void fp_worker_flush(forkpool *pool, fp_proc *pr)
             if (w->blocked)
                 return;
         }
-        /* Gone (EPIPE), or its socket broken (or unwatchable): its exit
-           sends its tasks elsewhere, or fails the current one if it never
-           finished a task; a kill makes sure it exits. */
-        fp_kill_group(pr, SIGKILL);
+        /* Gone (EPIPE, ECONNRESET): its exit settles its tasks. Its
+           socket broken or unwatchable: the current task fails SPAWN with
+           the errno, the worker is killed, its other tasks go elsewhere. */
+        if (errno != EPIPE && errno != ECONNRESET && pr->task) {
+            fp_task_fail(pr->task, FORKPOOL_ERR_SPAWN, errno, NULL,
+                         "cannot send the task to its worker: %s", strerror(errno));
+            fp_task_abort(pr->task);
+        } else {
+            fp_kill_group(pr, SIGKILL);
+        }
         fp_worker_retire(pool, pr);
         break;
     }

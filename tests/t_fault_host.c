@@ -751,8 +751,15 @@ int main(void)
         test_signal_storm(fb);
         run_mix(fb, 1);
         run_mix(fb, 0);
-        test_nofile(fb, 6);
-        test_nofile(fb, 2);
+        /* valgrind emulates RLIMIT_NOFILE itself, and a worker's socket
+           made under a lowered limit then fails its own fd check (EBADF on
+           send): under valgrind the WORKERS variants test the limit in
+           the normal and ASan runs only. */
+        const char *pre = getenv("LD_PRELOAD");
+        if (!(tap_workers() && pre && strstr(pre, "vgpreload"))) {
+            test_nofile(fb, 6);
+            test_nofile(fb, 2);
+        }
         test_sigpipe(fb);
     }
     test_hammer();
