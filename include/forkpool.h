@@ -99,7 +99,10 @@ typedef struct forkpool_options {
                               as it was at forkpool_create, plus its argument
                               bytes. Exit detection, timeouts and kills work
                               as without it (children are the pool process's
-                              own, by CLONE_PARENT). Not in INLINE mode.       */
+                              own, by CLONE_PARENT). A helper that dies is
+                              replaced at the next start (a snapshot of the
+                              program then); if that fails, the task fails
+                              FORKPOOL_ERR_SPAWN. Not in INLINE mode.          */
 } forkpool_options;
 
 typedef enum {
@@ -317,11 +320,15 @@ const void *forkpool_task_stdout(const forkpool_task *t, size_t *len);
  * untouched. Several tasks are kept in flight per worker (a worker never
  * waits for the parent between tasks); one sent ahead counts as QUEUED (state,
  * stats, pid 0, cancel: it never runs) until it is its worker's current
- * task, and its timeout counts from then. forkpool_task_pid gives the
- * worker's pid. Unlike FRESH, a task's descendants and process-wide changes (signal
- * handlers, memory it leaks, files it leaves open) outlive the task until
- * its worker ends: max_tasks_per_worker bounds that. Program tasks
- * (forkpool_exec) run as in FRESH, each taking one of the concurrency slots.
+ * task, and its timeout counts from then; an idle worker takes over tasks
+ * waiting behind a long one. forkpool_task_pid gives the worker's pid.
+ * Processes a task leaves behind are killed and reaped when it returns, and
+ * stdio is flushed, as in FRESH. Unlike FRESH, what a task changes in its
+ * process (globals, signal handlers, memory it leaks, files it leaves open)
+ * is seen by the next task on that worker: max_tasks_per_worker bounds
+ * that. A WORKERS task's result crosses as bytes, also one made with
+ * forkpool_result_buffer. Program tasks (forkpool_exec) run as in FRESH,
+ * each taking one of the concurrency slots.
  */
 
 /*
