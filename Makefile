@@ -5,7 +5,7 @@
 #   make check-valgrind  the tests under valgrind (memcheck, leaks)
 #   make demo            the main job: hash /usr/share/doc in parallel
 #   make bench           benchmarks (see docs/BENCHMARKS.md); BENCH_QUICK=1: smoke run
-#   make fuzz            libFuzzer on the wire decoder, FUZZ_SECONDS (60)
+#   make fuzz            libFuzzer on each decoder (wire, map records), FUZZ_SECONDS (60) each
 #   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail
 #   make coverage        the tests with gcov; prints line coverage of src/
 #   make soak            t_load's mixed load for SOAK_SECONDS (600)
@@ -161,9 +161,16 @@ build-fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c src/wire.c src/wire.h
 	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -Iinclude -Isrc tests/fuzz/fuzz_wire.c src/wire.c -o $@
 
-fuzz: build-fuzz/fuzz_wire
+build-fuzz/fuzz_map: tests/fuzz/fuzz_map.c src/maprec.c src/maprec.h src/wire.h
+	mkdir -p build-fuzz/corpus_map
+	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -Iinclude -Isrc tests/fuzz/fuzz_map.c src/maprec.c -o $@
+
+fuzz: build-fuzz/fuzz_wire build-fuzz/fuzz_map
 	build-fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=build-fuzz/ build-fuzz/corpus tests/fuzz/corpus_wire
+	build-fuzz/fuzz_map -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/map- build-fuzz/corpus_map tests/fuzz/corpus_map
 
 $(BUILD)/bench/%: bench/%.c bench/*.h $(LIB_A) | $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)

@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "maprec.h"
 
 #define FP_MAP_BATCHES_PER_SLOT 4              /* batches per concurrency slot   */
 #define FP_MAP_WINDOW_PER_SLOT 2               /* batches in flight per slot     */
@@ -55,11 +56,7 @@
 #define FP_MAP_FLUSH_ITEMS 1024                /* a run reports at least every
                                                   this many items...              */
 #define FP_MAP_FLUSH_BYTES ((size_t)64 << 10)  /* ...or this many bytes          */
-#define FP_MAP_MAX_TEXT (FP_WIRE_MAX_THROW / 2) /* longest error type or message */
 
-enum { FP_REC_OK = 0, FP_REC_BIG = 1, FP_REC_ERR = 2 };
-#define FP_REC_SMALL_MAX (UINT32_MAX >> 2)
-#define FP_REC_ERR_FIXED 16 /* head, code, tlen, mlen */
 
 /* ---- growing buffers ---- */
 
@@ -313,52 +310,6 @@ static int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
 
 /* ---- the parent's side: taking records ---- */
 
-/*
- * The size of the record at p[0..avail) if it is whole and well formed
- * (then > 0), 0 if it is not whole yet, or -1 if it is malformed.
- */
-static ptrdiff_t fp_rec_size(const unsigned char *p, size_t avail, size_t max_output)
-{
-    uint32_t head, tl, ml;
-    uint64_t len;
-    if (avail < 4)
-        return 0;
-    memcpy(&head, p, 4);
-    switch (head & 3) {
-    case FP_REC_OK:
-        len = head >> 2;
-        if (max_output && len > max_output)
-            return -1;
-        return avail < 4 + len ? 0 : (ptrdiff_t)(4 + len);
-    case FP_REC_BIG:
-        if (avail < 12)
-            return 0;
-        memcpy(&len, p + 4, 8);
-        if (head != FP_REC_BIG || len <= FP_REC_SMALL_MAX || len > PTRDIFF_MAX - 12 ||
-            (max_output && len > max_output))
-            return -1;
-        return avail < 12 + len ? 0 : (ptrdiff_t)(12 + len);
-    case FP_REC_ERR:
-        if (head >> 2 != FORKPOOL_ERR_THROWN && head >> 2 != FORKPOOL_ERR_OUTPUT)
-            return -1;
-        if (avail < FP_REC_ERR_FIXED)
-            return 0;
-        memcpy(&tl, p + 8, 4);
-        memcpy(&ml, p + 12, 4);
-        if (tl == 0 || ml == 0 || tl > FP_MAP_MAX_TEXT || ml > FP_MAP_MAX_TEXT)
-            return -1;
-        len = FP_REC_ERR_FIXED + (uint64_t)tl + 1 + ml + 1;
-        if (avail < len)
-            return 0;
-        p += FP_REC_ERR_FIXED;
-        if (p[tl] != '\0' || p[tl + 1 + ml] != '\0' || memchr(p, '\0', tl) ||
-            memchr(p + tl + 1, '\0', ml))
-            return -1;
-        return (ptrdiff_t)len;
-    default:
-        return -1;
-    }
-}
 
 /*
  * Takes bytes of b's current run's record stream (a message, or INLINE's
