@@ -193,6 +193,14 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
         fp_tree_end_own(); /* what the task left (the worker is a subreaper) */
         if (sent != 0)
             fp_child_exit(125);
+#ifdef FP_COVERAGE
+        /* make coverage: a worker is often killed, not exited; its counts
+           are written after each task (and zeroed, so none count twice). */
+        extern void __gcov_dump(void);
+        extern void __gcov_reset(void);
+        __gcov_dump();
+        __gcov_reset();
+#endif
     }
 }
 

@@ -5,8 +5,8 @@
    without running and its clock starts when it starts; a long task does
    not hold up the tasks sent behind it; a worker sees the program as it
    was when it was forked; a worker killed from outside while idle costs no
-   task. (The rest of WORKERS' behaviour is the whole suite, run with
-   FORKPOOL_TEST_VARIANT=workers.) */
+   task; arguments larger than a socket holds arrive intact. (The rest of
+   WORKERS' behaviour is the whole suite, run with FORKPOOL_TEST_VARIANT=workers.) */
 #include "forkpool.h"
 #include "tap.h"
 
@@ -76,6 +76,46 @@ static forkpool *make(unsigned concurrency, unsigned max_tasks)
     memset(sh, 0, sizeof *sh);
     return p;
 }
+
+#define BIG_ARG ((size_t)1 << 20)
+
+/* Returns the sum of its argument's bytes: a megabyte per task fills a
+   worker's request socket, so the rest goes as it drains. */
+static int task_sum(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    uint64_t sum = len;
+    for (size_t i = 0; i < len; i++)
+        sum += ((const unsigned char *)arg)[i];
+    return forkpool_return(ctx, &sum, sizeof sum);
+}
+
+static void big_arguments(void)
+{
+    forkpool *p = make(2, 0);
+    unsigned char *arg = malloc(BIG_ARG);
+    forkpool_task *t[8];
+    uint64_t want[8];
+    for (int i = 0; i < 8; i++) {
+        want[i] = BIG_ARG;
+        for (size_t k = 0; k < BIG_ARG; k++) {
+            arg[k] = (unsigned char)(k * 31 + (size_t)i);
+            want[i] += arg[k];
+        }
+        t[i] = forkpool_run(p, task_sum, arg, BIG_ARG);
+    }
+    free(arg);
+    is(forkpool_await(p), 0, "big arguments: 8 tasks of 1 MiB each succeed");
+    int right = 1;
+    for (int i = 0; i < 8; i++) {
+        size_t n = 0;
+        const uint64_t *r = forkpool_task_result(t[i], &n);
+        right &= r && n == sizeof *r && *r == want[i];
+        forkpool_task_release(t[i]);
+    }
+    ok(right, "big arguments: each worker got its tasks' bytes intact");
+    forkpool_destroy(p);
+}
+
 
 static int result_pid(forkpool_task *t)
 {
@@ -250,6 +290,7 @@ int main(void)
         bail_out("pipe");
     int fds = tap_fd_count();
     reuse_and_recycle();
+    big_arguments();
     only_the_guilty(CRASH, FORKPOOL_ERR_SIGNALED, 0, "crash");
     only_the_guilty(EXIT7, FORKPOOL_ERR_EXITED, 0, "exit");
     only_the_guilty(SLEEP, FORKPOOL_ERR_TIMEOUT, 200, "timeout");
