@@ -71,10 +71,12 @@ static int check(const void *p, size_t len, uint64_t seed)
 }
 
 /* arg: {size_t len, uint64_t seed}: one buffer of len bytes, filled. */
+/* No padding: WORKERS sends argument bytes through a socket, and memcheck
+   calls uninitialised padding sent to a system call an error. */
 struct fill_arg {
     size_t len;
     uint64_t seed;
-    int then; /* THEN_*: what to do after filling */
+    int64_t then; /* THEN_*: what to do after filling */
 };
 enum { THEN_RETURN, THEN_THROW, THEN_NONZERO, THEN_CRASH, THEN_UNDUMPABLE };
 
