@@ -7,13 +7,6 @@
 #include "forkpool.h"
 #include "tap.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define FP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FP_ASAN 1
-#endif
-#endif
 
 #define BIG ((size_t)1 << 30)
 #define PAGE 4096
@@ -44,20 +37,6 @@ static int task_big_then_crash(forkpool_ctx *ctx, const void *arg, size_t len)
     return 0;
 }
 
-/* Mappings of result memfds in this process. */
-static int result_mappings(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    char line[512];
-    int n = 0;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "forkpool-result"))
-            n++;
-    fclose(f);
-    return n;
-}
 
 /* This process's peak RSS so far, KiB. */
 static long peak_rss_kib(void)
@@ -219,7 +198,7 @@ int main(void)
     long grew = peak_rss_kib() - peak;
     ok(!fresh || grew < 64 * 1024, "the parent's peak RSS grew by %ld KiB (< 64 MiB): the "
        "bytes never reached it", grew);
-    is(result_mappings(), 0, "no result mapping in the parent");
+    is(tap_result_mappings(), 0, "no result mapping in the parent");
     ok(!fresh || tap_fd_count() == fds, "no fd left in the parent");
 
     /* 1 GiB result */
@@ -233,10 +212,10 @@ int main(void)
     ok(rb.last_ok, "the last bytes are intact");
     size_t l = 0;
     ok(forkpool_task_result(tb, &l) != NULL && l == BIG, "forkpool_task_result: 1 GiB");
-    is(result_mappings(), fresh, "it is %s", fresh ? "a mapping of the child's memfd, not a copy"
+    is(tap_result_mappings(), fresh, "it is %s", fresh ? "a mapping of the child's memfd, not a copy"
                                                    : "bytes (WORKERS)");
     forkpool_task_release(tb); /* unmaps the 1 GiB */
-    is(result_mappings(), 0, "released: unmapped");
+    is(tap_result_mappings(), 0, "released: unmapped");
     ok(!fresh || tap_fd_count() == fds, "no fd left in the parent");
     forkpool_destroy(p);
 

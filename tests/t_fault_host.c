@@ -609,13 +609,6 @@ static atomic_int hammer_park, hammer_parked, hammer_park_on;
    leaves the child deadlocked in malloc (seen here: 2 runs in 12). That is
    the sanitizer's limit, not the library's; glibc's malloc, which a normal
    build uses, resets its locks in the child. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FP_ASAN 1
-#endif
-#endif
 
 static int park_across_forks(void)
 {

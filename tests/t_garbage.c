@@ -7,26 +7,6 @@
 #include "forkpool.h"
 #include "tap.h"
 
-static int channel_fd(void)
-{
-    for (int fd = 3; fd < 256; fd++) {
-        char path[64], target[64];
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        ssize_t k = readlink(path, target, sizeof target - 1);
-        if (k > 0) {
-            target[k] = '\0';
-            if (strncmp(target, "pipe:", 5) == 0)
-                return fd;
-        }
-    }
-    return -1;
-}
-
-static void put(int fd, const void *p, size_t n)
-{
-    if (write(fd, p, n) != (ssize_t)n)
-        _exit(90);
-}
 
 static void header(int fd, uint32_t type, uint64_t len)
 {
@@ -35,7 +15,7 @@ static void header(int fd, uint32_t type, uint64_t len)
     memcpy(h, &magic, 4);
     memcpy(h + 4, &type, 4);
     memcpy(h + 8, &len, 8);
-    put(fd, h, sizeof h);
+    tap_put(fd, h, sizeof h);
 }
 
 enum { BAD_MAGIC, HUGE_RESULT, BAD_THROW, TRUNCATED, AFTER_END, UNKNOWN_TYPE, BAD_END, NMODES };
@@ -44,14 +24,14 @@ static int task_garbage(forkpool_ctx *ctx, const void *arg, size_t len)
 {
     (void)ctx;
     (void)len;
-    int mode, fd = channel_fd();
+    int mode, fd = tap_channel_fd();
     int32_t zero = 0;
     memcpy(&mode, arg, sizeof mode);
     if (fd < 0)
         _exit(91);
     switch (mode) {
     case BAD_MAGIC:
-        put(fd, "garbage garbage garbage!", 24);
+        tap_put(fd, "garbage garbage garbage!", 24);
         break;
     case HUGE_RESULT: /* then hang: the parent must not wait for 4 EiB */
         header(fd, 2, (uint64_t)1 << 62);
@@ -59,17 +39,17 @@ static int task_garbage(forkpool_ctx *ctx, const void *arg, size_t len)
     case BAD_THROW: {
         uint32_t type_len = 0xffffffffu;
         header(fd, 3, 8);
-        put(fd, &zero, 4);
-        put(fd, &type_len, 4);
+        tap_put(fd, &zero, 4);
+        tap_put(fd, &type_len, 4);
         break;
     }
     case TRUNCATED:
         header(fd, 2, 100);
-        put(fd, "short", 5);
+        tap_put(fd, "short", 5);
         break;
     case AFTER_END:
         header(fd, 4, 4);
-        put(fd, &zero, 4);
+        tap_put(fd, &zero, 4);
         header(fd, 1, 0);
         break;
     case UNKNOWN_TYPE:
@@ -77,7 +57,7 @@ static int task_garbage(forkpool_ctx *ctx, const void *arg, size_t len)
         break;
     case BAD_END:
         header(fd, 4, 3);
-        put(fd, "abc", 3);
+        tap_put(fd, "abc", 3);
         break;
     }
     _exit(0);

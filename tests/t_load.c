@@ -16,13 +16,6 @@
 /* RSS growth allowed after warm-up. Under AddressSanitizer freed blocks sit
    in its quarantine (256 MiB by default) before reuse, so RSS grows until
    that is full: the bound there is the quarantine's. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FP_ASAN 1
-#endif
-#endif
 #ifdef FP_ASAN
 #define RSS_BOUND_KIB (300L * 1024)
 #else

@@ -15,13 +15,6 @@
 #include "forkpool.h"
 #include "tap.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define FP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FP_ASAN 1
-#endif
-#endif
 
 /* What a task saw, for the parent to check. */
 struct seen {
@@ -172,26 +165,6 @@ static int task_orders(forkpool_ctx *ctx, const void *arg, size_t len)
 
 /* ---- hostile children: raw RESULT_FD frames ---- */
 
-static int channel_fd(void)
-{
-    for (int fd = 3; fd < 256; fd++) {
-        char path[64], target[64];
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        ssize_t k = readlink(path, target, sizeof target - 1);
-        if (k > 0) {
-            target[k] = '\0';
-            if (strncmp(target, "pipe:", 5) == 0)
-                return fd;
-        }
-    }
-    return -1;
-}
-
-static void put(int fd, const void *p, size_t n)
-{
-    if (write(fd, p, n) != (ssize_t)n)
-        _exit(90);
-}
 
 static void frame_result_fd(int chan, uint32_t fd, uint64_t len)
 {
@@ -203,7 +176,7 @@ static void frame_result_fd(int chan, uint32_t fd, uint64_t len)
     memcpy(f + 8, &plen, 8);
     memcpy(f + 16, &fd, 4);
     memcpy(f + 20, &len, 8);
-    put(chan, f, sizeof f);
+    tap_put(chan, f, sizeof f);
 }
 
 static void frame_end(int chan)
@@ -216,7 +189,7 @@ static void frame_end(int chan)
     memcpy(f + 4, &type, 4);
     memcpy(f + 8, &plen, 8);
     memcpy(f + 16, &rc, 4);
-    put(chan, f, sizeof f);
+    tap_put(chan, f, sizeof f);
 }
 
 static int memfd_of(size_t len, int seal)
@@ -235,7 +208,7 @@ static int task_hostile(forkpool_ctx *ctx, const void *arg, size_t len)
 {
     (void)ctx;
     (void)len;
-    int mode = *(const int *)arg, chan = channel_fd();
+    int mode = *(const int *)arg, chan = tap_channel_fd();
     if (chan < 0)
         _exit(91);
     switch (mode) {
@@ -272,20 +245,6 @@ static int task_hostile(forkpool_ctx *ctx, const void *arg, size_t len)
 
 /* ---- checks ---- */
 
-/* Mappings of result memfds in this process. */
-static int result_mappings(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    char line[512];
-    int n = 0;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "forkpool-result"))
-            n++;
-    fclose(f);
-    return n;
-}
 
 static forkpool_task *run_wait(forkpool *p, forkpool_fn fn, const void *arg, size_t len,
                                int *rc)
@@ -339,11 +298,11 @@ static void case_sizes(forkpool *p, const char *mode, int inline_mode)
         /* WORKERS: bytes, until workers hold memfds (src/result.h). */
         int mapped = !inline_mode && !tap_workers();
         if (sizes[i] == big_size())
-            is(result_mappings(), mapped, "%s: the big result is %s", mode,
+            is(tap_result_mappings(), mapped, "%s: the big result is %s", mode,
                mapped ? "a mapping of the child's memfd" : "plain memory");
         forkpool_task_release(t);
     }
-    is(result_mappings(), 0, "%s: released: no result mapping left", mode);
+    is(tap_result_mappings(), 0, "%s: released: no result mapping left", mode);
 }
 
 static void case_twice(forkpool *p, const char *mode)
@@ -491,7 +450,7 @@ static void run_fresh(int fallback)
 
     case_orders(mode, 0);
     is(tap_fd_count(), fds, "%s: the parent's fd count is back to where it was", mode);
-    is(result_mappings(), 0, "%s: no result mapping left", mode);
+    is(tap_result_mappings(), 0, "%s: no result mapping left", mode);
     ok(tap_no_children(), "%s: no child left", mode);
 }
 
@@ -507,7 +466,7 @@ static void run_undumpable(void)
     const void *r = forkpool_task_result(t, &n);
     is(rc, 0, "non-dumpable task: 4 MiB buffer: succeeded");
     ok(r && n == a.len && check(r, n, a.seed), "non-dumpable task: byte-exact (copied)");
-    is(result_mappings(), 0, "non-dumpable task: not a mapping");
+    is(tap_result_mappings(), 0, "non-dumpable task: not a mapping");
     /* A worker stays non-dumpable: this pool ends here. */
     forkpool_task_release(t);
     forkpool_destroy(p);

@@ -35,6 +35,15 @@
 #define __NR_pidfd_open 434
 #endif
 
+/* FP_ASAN: built with AddressSanitizer (gcc or clang). */
+#if defined(__SANITIZE_ADDRESS__)
+#define FP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FP_ASAN 1
+#endif
+#endif
+
 /* ------------------------------------------------------------------ state */
 
 struct tap_state {
@@ -303,85 +312,38 @@ static inline int tap_no_children(void)
     return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 && errno == ECHILD;
 }
 
-/* How many children this process has, none of them a zombie; -1 if one
-   is a zombie (not reaped) or /proc cannot tell. */
-static inline int tap_live_children(void)
+/* What follows "PID (comm)" in /proc/PID/stat, in buf; NULL if gone. */
+static inline const char *tap_proc_stat(pid_t pid, char *buf, size_t size)
 {
     char path[64];
-    int n = 0;
-    snprintf(path, sizeof path, "/proc/%d/task", (int)getpid());
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char cpath[600];
-        snprintf(cpath, sizeof cpath, "%s/%s/children", path, e->d_name);
-        FILE *f = fopen(cpath, "r");
-        if (!f) {
-            n = -1;
-            break;
-        }
-        int pid;
-        while (n >= 0 && fscanf(f, "%d", &pid) == 1) {
-            char stat[64], buf[512];
-            snprintf(stat, sizeof stat, "/proc/%d/stat", pid);
-            FILE *g = fopen(stat, "r");
-            size_t k = g ? fread(buf, 1, sizeof buf - 1, g) : 0;
-            if (g)
-                fclose(g);
-            buf[k] = '\0';
-            const char *rp = strrchr(buf, ')');
-            if (!rp || rp[1] != ' ' || rp[2] == 'Z')
-                n = -1;
-            else
-                n++;
-        }
-        fclose(f);
-        if (n < 0)
-            break;
-    }
-    closedir(d);
-    return n;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p + 1 : NULL;
 }
 
 /* The state letter of /proc/PID/stat ('R', 'S', 'Z', ...), or 0 if gone. */
 static inline char tap_proc_state(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ')
-        return 0;
-    return p[2];
+    char buf[512];
+    const char *p = tap_proc_stat(pid, buf, sizeof buf);
+    return p ? p[1] : 0;
 }
 
 /* The parent of pid, from /proc/PID/stat, or 0 if it is gone. */
 static inline pid_t tap_proc_ppid(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
+    char buf[512];
+    const char *p = tap_proc_stat(pid, buf, sizeof buf);
     int ppid = 0;
-    if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+    if (!p || sscanf(p, " %*c %d", &ppid) != 1)
         return 0;
     return (pid_t)ppid;
 }
@@ -425,6 +387,58 @@ static inline int tap_pid_dead(pid_t pid)
 static inline int tap_wait_pid_dead(pid_t pid, long ms)
 {
     return TAP_WAIT_UNTIL(tap_pid_dead(pid), ms);
+}
+
+/* How many children this process has, none of them a zombie; -1 if one
+   is a zombie (not reaped) or /proc cannot tell. */
+static inline int tap_live_children(void)
+{
+    pid_t kids[64];
+    int n = tap_children(kids, 64);
+    for (int i = 0; i < n && i < 64; i++) {
+        char st = tap_proc_state(kids[i]);
+        if (st == 0 || st == 'Z' || st == 'X' || st == 'x')
+            return -1;
+    }
+    return n;
+}
+
+/* In a task child: its channel, the one pipe among its fds. */
+static inline int tap_channel_fd(void)
+{
+    for (int fd = 3; fd < 256; fd++) {
+        char path[64], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(path, target, sizeof target - 1);
+        if (k > 0) {
+            target[k] = '\0';
+            if (strncmp(target, "pipe:", 5) == 0)
+                return fd;
+        }
+    }
+    return -1;
+}
+
+/* In a task child: writes all n bytes, or exits 90. */
+static inline void tap_put(int fd, const void *p, size_t n)
+{
+    if (write(fd, p, n) != (ssize_t)n)
+        _exit(90);
+}
+
+/* Mappings of result memfds in this process. */
+static inline int tap_result_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int n = 0;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "forkpool-result"))
+            n++;
+    fclose(f);
+    return n;
 }
 
 /* Whether the kernel (and valgrind, if we run under it) has pidfd_open. */
@@ -564,16 +578,7 @@ static inline int tap_no_task_children(int pools)
 {
     if (!tap_server())
         return tap_no_children();
-    pid_t kids[16];
-    int n = tap_children(kids, 16);
-    if (n != pools || n > 16)
-        return 0;
-    for (int i = 0; i < n; i++) {
-        char st = tap_proc_state(kids[i]);
-        if (st == 0 || st == 'Z' || st == 'X' || st == 'x')
-            return 0;
-    }
-    return 1;
+    return tap_live_children() == pools;
 }
 #endif
 
