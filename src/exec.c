@@ -393,7 +393,7 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t)
 /* ---- serving the program's streams ---- */
 
 /* Appends p[0..n) to b, growing it geometrically. 0, or -1 (no memory). */
-static int fp_buf_append(fp_buf *b, const void *p, size_t n)
+int fp_buf_append(fp_buf *b, const void *p, size_t n)
 {
     if (b->cap - b->len < n) {
         size_t cap = b->cap ? b->cap : 4096;

@@ -226,6 +226,8 @@ void fp_tree_kill(pid_t root, int all);
 void fp_tree_end_own(void);
 
 /* exec.c */
+/* Appends p[0..n) to b, growing it geometrically. 0, or -1 (no memory). */
+int fp_buf_append(fp_buf *b, const void *p, size_t n);
 int fp_exec_spawn(forkpool *pool, forkpool_task *t);
 void fp_exec_free(fp_exec *x);
 const char *fp_exec_name(const forkpool_task *t);

@@ -56,8 +56,8 @@ struct fp_worker {
     unsigned sent;         /* tasks sent, for max_tasks_per_worker      */
     int ran;               /* it finished a task: it got past child_init */
     int retiring;          /* takes no more tasks (max reached, dying)  */
-    unsigned char *out;    /* request bytes: [out_off, out_len) not sent */
-    size_t out_len, out_off, out_cap;
+    fp_buf out;            /* request bytes: [out_off, out.len) not sent */
+    size_t out_off;
     int blocked;           /* its socket is full: watched for EPOLLOUT  */
     int urgent;            /* it is idle until its pending bytes go     */
 };
@@ -253,7 +253,7 @@ void fp_worker_free(fp_proc *pr)
         t->proc = NULL;
     if (w->ring)
         munmap(w->ring, sizeof *w->ring);
-    free(w->out);
+    free(w->out.p);
     free(w);
     pr->w = NULL;
 }
@@ -261,7 +261,7 @@ void fp_worker_free(fp_proc *pr)
 /* Request bytes wait to be sent (appended, not yet taken by the socket). */
 static int fp_worker_pending(const fp_worker *w)
 {
-    return w->out_off < w->out_len;
+    return w->out_off < w->out.len;
 }
 
 /* The worker takes no more tasks (a new one may take its place), and ends
@@ -348,7 +348,7 @@ static void fp_worker_flush(forkpool *pool, fp_proc *pr)
 {
     fp_worker *w = pr->w;
     while (fp_worker_pending(w)) {
-        ssize_t n = send(pr->fd[FP_FD_IN], w->out + w->out_off, w->out_len - w->out_off,
+        ssize_t n = send(pr->fd[FP_FD_IN], w->out.p + w->out_off, w->out.len - w->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             w->out_off += (size_t)n;
@@ -377,7 +377,7 @@ static void fp_worker_flush(forkpool *pool, fp_proc *pr)
         fp_worker_retire(pool, pr);
         break;
     }
-    w->out_len = w->out_off = 0;
+    w->out.len = w->out_off = 0;
     if (w->blocked) {
         epoll_ctl(pool->epfd, EPOLL_CTL_DEL, pr->fd[FP_FD_IN], NULL);
         w->blocked = 0;
@@ -389,25 +389,17 @@ static void fp_worker_flush(forkpool *pool, fp_proc *pr)
 /* Appends t's request to the worker's pending bytes. 0, or -1 (ENOMEM). */
 static int fp_worker_queue(fp_worker *w, forkpool_task *t)
 {
-    size_t need = FP_WIRE_HDR + FP_TASK_HDR + t->arg_len;
-    if (w->out_cap - w->out_len < need) {
-        size_t cap = w->out_cap ? w->out_cap : 4096;
-        while (cap - w->out_len < need)
-            cap *= 2;
-        unsigned char *o = realloc(w->out, cap);
-        if (!o)
-            return -1;
-        w->out = o;
-        w->out_cap = cap;
+    unsigned char hdr[FP_WIRE_HDR + FP_TASK_HDR];
+    fp_wire_header(hdr, FP_FRAME_TASK, FP_TASK_HDR + t->arg_len);
+    memset(hdr + FP_WIRE_HDR, 0, FP_TASK_HDR);
+    memcpy(hdr + FP_WIRE_HDR, &t->seq, 4);
+    memcpy(hdr + FP_WIRE_HDR + 8, &t->fn, sizeof t->fn);
+    size_t was = w->out.len;
+    if (fp_buf_append(&w->out, hdr, sizeof hdr) == -1 ||
+        fp_buf_append(&w->out, t->arg, t->arg_len) == -1) {
+        w->out.len = was;
+        return -1;
     }
-    unsigned char *o = w->out + w->out_len;
-    fp_wire_header(o, FP_FRAME_TASK, FP_TASK_HDR + t->arg_len);
-    memset(o + FP_WIRE_HDR, 0, FP_TASK_HDR);
-    memcpy(o + FP_WIRE_HDR, &t->seq, 4);
-    memcpy(o + FP_WIRE_HDR + 8, &t->fn, sizeof t->fn);
-    if (t->arg_len)
-        memcpy(o + FP_WIRE_HDR + FP_TASK_HDR, t->arg, t->arg_len);
-    w->out_len += need;
     return 0;
 }
 
