@@ -19,12 +19,11 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "launch.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-
-#define FP_EXEC_STACK ((size_t)64 * 1024)
 
 extern char **environ;
 
@@ -136,15 +135,15 @@ const char *fp_exec_name(const forkpool_task *t)
 /* What the vfork child needs, prepared by the parent: the child may not
    allocate (it shares the parent's memory and malloc's locks). */
 struct fp_spawn_args {
+    forkpool *pool;
+    forkpool_task *t;
     char **paths;     /* candidate files for argv[0], in PATH order */
     char **argv, **envp;
     char **sh_argv;   /* "sh", <slot for the file>, argv[1..]: a file with
                          no #! line runs under /bin/sh, as with execvp    */
     const char *cwd;
-    int in, out, err; /* fds for 0, 1, 2; -1: /dev/null (in) or inherit */
-    int report;       /* write end of the error pipe                  */
-    pid_t parent;
-    const forkpool_options *opts;
+    int out[2], err[2], in[2]; /* pipes for 1, 2, 0; -1: inherit (0:
+                                  /dev/null)                           */
 };
 
 /* Moves fd onto target (0, 1 or 2), keeping it open across exec. */
@@ -155,16 +154,7 @@ static int fp_child_fd(int fd, int target)
     return dup2(fd, target) == -1 ? -1 : 0;
 }
 
-static _Noreturn void fp_child_fail(const struct fp_spawn_args *a, int err)
-{
-    ssize_t w;
-    do
-        w = write(a->report, &err, sizeof err);
-    while (w == -1 && errno == EINTR);
-    _exit(127);
-}
-
-/* Marks every fd from 3 up close-on-exec (the error pipe is already). */
+/* Marks every fd from 3 up close-on-exec (the report pipe is already). */
 static void fp_child_cloexec_all(void)
 {
 #ifdef SYS_close_range
@@ -176,19 +166,21 @@ static void fp_child_cloexec_all(void)
         fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 }
 
-static int fp_exec_child(void *arg)
+/* The vfork child (launch.c has reset it): system calls only. */
+static void fp_exec_child(void *arg, int report)
 {
     const struct fp_spawn_args *a = arg;
     sigset_t none;
 
-    fp_child_reset(a->parent);
-    fp_child_limits(a->opts, 1);
-    int in = a->in >= 0 ? a->in : open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (in < 0 || fp_child_fd(in, 0) == -1 || (a->out >= 0 && fp_child_fd(a->out, 1) == -1) ||
-        (a->err >= 0 && fp_child_fd(a->err, 2) == -1))
-        fp_child_fail(a, errno);
+    int step = fp_child_limits(&a->pool->opts, FP_LIMITS_PROGRAM);
+    if (step)
+        fp_setup_fail(report, errno, step);
+    int in = a->in[0] >= 0 ? a->in[0] : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (in < 0 || fp_child_fd(in, 0) == -1 || (a->out[1] >= 0 && fp_child_fd(a->out[1], 1) == -1) ||
+        (a->err[1] >= 0 && fp_child_fd(a->err[1], 2) == -1))
+        fp_setup_fail(report, errno, FP_STEP_FDS);
     if (a->cwd && chdir(a->cwd) == -1)
-        fp_child_fail(a, errno);
+        fp_setup_fail(report, errno, FP_STEP_CWD);
     fp_child_cloexec_all();
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -207,7 +199,8 @@ static int fp_exec_child(void *arg)
         else if (err != ENOENT && err != ENOTDIR)
             break;
     }
-    fp_child_fail(a, denied && (err == ENOENT || err == ENOTDIR) ? EACCES : err);
+    fp_setup_fail(report, denied && (err == ENOENT || err == ENOTDIR) ? EACCES : err,
+                  FP_STEP_EXEC);
 }
 
 /* ---- spawning ---- */
@@ -253,66 +246,57 @@ fail:
     return NULL;
 }
 
-/* A pipe whose ends are both >= 3 (so dup2 onto 0..2 cannot clobber them)
-   and close-on-exec; the parent's end (0: read, 1: write) non-blocking. */
-static int fp_exec_pipe(int p[2], int parent_end)
+/* Under the registry lock (launch.c): the program's pipes. */
+static int fp_exec_prepare(void *arg)
 {
-    if (pipe2(p, O_CLOEXEC) == -1)
+    struct fp_spawn_args *a = arg;
+    fp_exec *x = a->t->exec;
+    if (fp_procs_reserve(a->pool) == -1 ||
+        ((x->capture & FORKPOOL_CAPTURE_STDOUT) && fp_launch_pipe(a->out, 0) == -1) ||
+        ((x->capture & FORKPOOL_CAPTURE_STDERR) && fp_launch_pipe(a->err, 0) == -1) ||
+        (x->input && fp_launch_pipe(a->in, 1) == -1))
         return -1;
-    for (int i = 0; i < 2; i++)
-        if (p[i] < 3) {
-            int moved = fcntl(p[i], F_DUPFD_CLOEXEC, 3);
-            if (moved == -1)
-                goto fail;
-            close(p[i]);
-            p[i] = moved;
-        }
-    if (fcntl(p[parent_end], F_SETFL, O_NONBLOCK) == -1)
-        goto fail;
     return 0;
-fail:
-    fp_close_if(p[0]);
-    fp_close_if(p[1]);
-    p[0] = p[1] = -1;
-    return -1;
 }
 
-/* Reads the child's report: 0 if it exec'd (EOF), else its errno. */
-static int fp_exec_report(int fd)
+/* Under the registry lock: the program's process joins the pool's list
+   with the parent's ends of its pipes, or the pipes go. */
+static void fp_exec_done(void *arg, pid_t pid)
 {
-    int err = 0;
-    ssize_t r;
-    do
-        r = read(fd, &err, sizeof err);
-    while (r == -1 && errno == EINTR);
-    return r == (ssize_t)sizeof err ? err : 0;
+    struct fp_spawn_args *a = arg;
+    fp_proc *pr = a->t->proc;
+    fp_close_if(a->out[1]);
+    fp_close_if(a->err[1]);
+    fp_close_if(a->in[0]);
+    if (pid > 0) {
+        a->t->pid = pid;
+        pr->fd[FP_FD_OUT] = a->out[0];
+        pr->fd[FP_FD_ERR] = a->err[0];
+        pr->fd[FP_FD_IN] = a->in[1];
+        fp_proc_attach(a->pool, pr, pid);
+    } else {
+        fp_close_if(a->out[0]);
+        fp_close_if(a->err[0]);
+        fp_close_if(a->in[1]);
+    }
 }
 
 /*
- * Starts t's program and puts its process on the pool's list. 0, or -1 with errno
- * (the program could not be started: t->pid stays 0 and nothing is left).
- * Pipes are made and the child cloned under the registry lock (see
- * spawn.c): no other thread's fork may copy them.
+ * Starts t's program and puts its process on the pool's list. 0, or -1 with
+ * errno (the program could not be started: t->pid stays 0 and nothing is
+ * left) and *step the set-up step that failed (0: the launch itself).
  */
-int fp_exec_spawn(forkpool *pool, forkpool_task *t)
+int fp_exec_spawn(forkpool *pool, forkpool_task *t, int *step)
 {
     fp_exec *x = t->exec;
-    fp_proc *pr = t->proc;
-    struct fp_spawn_args a;
-    int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, rep[2] = {-1, -1};
-    int saved = 0;
-    pid_t pid = -1;
-    sigset_t all, old;
-    char *stack = malloc(FP_EXEC_STACK);
-
-    memset(&a, 0, sizeof a);
+    struct fp_spawn_args a = {.pool = pool, .t = t, .out = {-1, -1}, .err = {-1, -1},
+                              .in = {-1, -1}};
     a.paths = fp_exec_paths(x->argv[0]);
     size_t argc = 0;
     while (x->argv[argc])
         argc++;
     a.sh_argv = calloc(argc + 2, sizeof(char *));
-    if (!stack || !a.paths || !a.sh_argv) {
-        free(stack);
+    if (!a.paths || !a.sh_argv) {
         fp_strv_free(a.paths);
         free(a.sh_argv);
         errno = ENOMEM;
@@ -324,70 +308,15 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t)
     a.argv = x->argv;
     a.envp = x->envp ? x->envp : environ;
     a.cwd = x->cwd;
-    a.parent = getpid();
-    a.opts = &pool->opts;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    fp_registry_lock();
-    if (fp_procs_reserve(pool) == -1 || fp_exec_pipe(rep, 0) == -1 ||
-        ((x->capture & FORKPOOL_CAPTURE_STDOUT) && fp_exec_pipe(out, 0) == -1) ||
-        ((x->capture & FORKPOOL_CAPTURE_STDERR) && fp_exec_pipe(err, 0) == -1) ||
-        (x->input && fp_exec_pipe(in, 1) == -1)) {
-        saved = errno;
-    } else {
-        a.in = in[0];
-        a.out = out[1];
-        a.err = err[1];
-        a.report = rep[1];
-        /* Blocking reads of the report: the parent end was made
-           non-blocking like the others. */
-        fcntl(rep[0], F_SETFL, 0);
-        /* The child runs on this thread's state: a pending cancellation
-           must not act in it (open and write are cancellation points). */
-        int cancel;
-        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-        pid = clone(fp_exec_child, stack + FP_EXEC_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
-        saved = errno;
-        pthread_setcancelstate(cancel, NULL);
-    }
-    fp_close_if(rep[1]);
-    fp_close_if(out[1]);
-    fp_close_if(err[1]);
-    fp_close_if(in[0]);
-    if (pid > 0) {
-        /* With CLONE_VFORK the child has exec'd or failed by now; under
-           tools that turn it into a plain fork (valgrind) this waits. */
-        int failed = fp_exec_report(rep[0]);
-        if (failed) {
-            int status;
-            while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-                ;
-            saved = failed;
-            pid = -1;
-        }
-    }
-    fp_close_if(rep[0]);
-    if (pid > 0) {
-        t->pid = pid;
-        pr->fd[FP_FD_OUT] = out[0];
-        pr->fd[FP_FD_ERR] = err[0];
-        pr->fd[FP_FD_IN] = in[1];
-        fp_proc_attach(pool, pr, pid);
-    } else {
-        fp_close_if(out[0]);
-        fp_close_if(err[0]);
-        fp_close_if(in[1]);
-    }
-    fp_registry_unlock();
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    free(stack);
+    fp_launch l = {FP_LAUNCH_VFORK, getpid(), 1, fp_exec_prepare, fp_exec_child, fp_exec_done,
+                   &a, 0};
+    pid_t pid = fp_launch_run(&l);
+    int err = errno;
+    *step = l.step;
     fp_strv_free(a.paths);
     free(a.sh_argv);
-    if (pid <= 0) {
-        errno = saved;
-        return -1;
-    }
-    return 0;
+    errno = err;
+    return pid > 0 ? 0 : -1;
 }
 
 /* ---- serving the program's streams ---- */

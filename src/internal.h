@@ -103,8 +103,10 @@ enum {
     FP_T_ABORTED = 1 << 9,    /* killed for bad output; err already set   */
     FP_T_HAS_RESULT = 1 << 10,/* RESULT or RESULT_FD frame received       */
     FP_T_MAPPED = 1 << 11,    /* result is a mapping (result.c), not heap */
-    FP_T_LOST = 1 << 12       /* RESULT_FD's child ended before the memfd
+    FP_T_LOST = 1 << 12,      /* RESULT_FD's child ended before the memfd
                                  was taken; err already set              */
+    FP_T_UNSET = 1 << 13      /* SPAWN frame: its child's set-up failed
+                                 before the task ran; err already set    */
 };
 
 struct forkpool_task {
@@ -186,9 +188,9 @@ void fp_registry_remove(forkpool *pool);
 void fp_registry_lock(void);
 void fp_registry_unlock(void);
 int fp_spawn(forkpool *pool, forkpool_task *t);
-int fp_fork_fd(int which);
 int fp_procs_reserve(forkpool *pool);
-int fp_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *), void *arg);
+int fp_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *arg, int chan, int req),
+            void *arg);
 fp_proc *fp_proc_new(forkpool *pool);
 void fp_proc_attach(forkpool *pool, fp_proc *pr, pid_t pid);
 void fp_proc_release(forkpool *pool, fp_proc *pr);
@@ -202,10 +204,7 @@ int fp_proc_reap(fp_proc *pr, int *status);
 void fp_reap_now(fp_proc *pr);
 
 int fp_pidfd_open(forkpool *pool, pid_t pid);
-void fp_child_bind(pid_t parent);
-void fp_child_reset(pid_t parent);
 void fp_child_close_library_fds(void);
-void fp_child_limits(const forkpool_options *o, int exec);
 
 /* server.c: the fork server (opts.fork_server). An entry runs in a child
    forked from the helper, with the helper's copy of the pool, the request's
@@ -228,7 +227,7 @@ void fp_tree_end_own(void);
 /* exec.c */
 /* Appends p[0..n) to b, growing it geometrically. 0, or -1 (no memory). */
 int fp_buf_append(fp_buf *b, const void *p, size_t n);
-int fp_exec_spawn(forkpool *pool, forkpool_task *t);
+int fp_exec_spawn(forkpool *pool, forkpool_task *t, int *step);
 void fp_exec_free(fp_exec *x);
 const char *fp_exec_name(const forkpool_task *t);
 void fp_exec_read(forkpool_task *t, int k, size_t budget);
@@ -282,7 +281,7 @@ int64_t fp_after(int64_t start, long ms);
 int fp_epoll_add(forkpool *pool, int fd, uint64_t data, uint32_t events);
 void fp_queue_push_front(forkpool *pool, forkpool_task *t);
 void fp_queue_remove(forkpool *pool, forkpool_task *t);
-void fp_spawn_failed(forkpool_task *t, int err);
+void fp_spawn_failed(forkpool_task *t, int err, int step);
 void fp_fail_signaled(forkpool_task *t, const fp_proc *pr, int status);
 forkpool_task *fp_task_new(forkpool *pool, forkpool_fn fn, const void *arg, size_t len,
                            fp_exec *exec);

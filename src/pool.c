@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "launch.h"
 #include "result.h"
 
 /*
@@ -202,10 +203,15 @@ void fp_task_abort(forkpool_task *t)
 
 /* ---- starting ---- */
 
-void fp_spawn_failed(forkpool_task *t, int err)
+/* The start of t failed (err; step: the child's set-up step that
+   failed, 0 if none did): t fails SPAWN. */
+void fp_spawn_failed(forkpool_task *t, int err, int step)
 {
     forkpool *pool = t->pool;
-    if (t->exec)
+    if (t->exec && step && step != FP_STEP_EXEC)
+        fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot run '%s': %s failed: %s",
+                     fp_exec_name(t), fp_launch_step_name(step), strerror(err));
+    else if (t->exec)
         fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot run '%s': %s",
                      fp_exec_name(t), strerror(err));
     else
@@ -239,16 +245,17 @@ static void fp_start(forkpool_task *t)
     forkpool *pool = t->pool;
     fp_proc *pr = fp_proc_new(pool);
     if (!pr) {
-        fp_spawn_failed(t, ENOMEM);
+        fp_spawn_failed(t, ENOMEM, 0);
         return;
     }
     pr->task = t;
     t->proc = pr;
-    if ((t->exec ? fp_exec_spawn(pool, t) : fp_spawn(pool, t)) == -1) {
+    int step = 0;
+    if ((t->exec ? fp_exec_spawn(pool, t, &step) : fp_spawn(pool, t)) == -1) {
         int err = errno;
         t->proc = NULL;
         fp_proc_free(pr);
-        fp_spawn_failed(t, err);
+        fp_spawn_failed(t, err, step);
         return;
     }
     t->state = FORKPOOL_RUNNING;
@@ -332,7 +339,7 @@ void fp_settle(forkpool_task *t, int known, int status)
     forkpool *pool = t->pool;
     forkpool_stats *st = &pool->stats;
     t->state = FORKPOOL_FAILED;
-    if (t->flags & FP_T_ABORTED) {
+    if (t->flags & (FP_T_ABORTED | FP_T_UNSET)) {
         st->failed++;
     } else if (t->flags & FP_T_CANCELLED) {
         fp_task_fail(t, FORKPOOL_ERR_CANCELLED, 0, NULL, "task cancelled while running");
@@ -450,6 +457,16 @@ int fp_task_frame(forkpool_task *t, unsigned type, unsigned char *payload, size_
         free(tcopy);
         free(payload);
         t->flags |= FP_T_THREW;
+        return 0;
+    }
+    case FP_FRAME_SPAWN: {
+        int err, step;
+        fp_wire_parse_spawn(payload, &err, &step);
+        free(payload);
+        fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "cannot start the task's %s: %s failed: %s",
+                     t->proc->w ? "worker" : "child", fp_launch_step_name(step),
+                     strerror(err));
+        t->flags |= FP_T_UNSET;
         return 0;
     }
     default: /* FP_FRAME_END: the decoder checked its length */

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "launch.h"
 
 #define FP_SRV_INLINE ((size_t)64 * 1024) /* larger blobs travel in a memfd */
 #define FP_SRV_MAXFDS 4                    /* fds per request, besides that memfd */
@@ -94,45 +95,50 @@ static int fp_srv_reply_send(int fd, pid_t pid, int err)
  * pthread_setaffinity_np, pthread_getcpuclockid, mutex ownership), and the
  * robust-mutex list, which the kernel forgets in a new process.
  */
-static _Noreturn void fp_srv_child(const fp_srv *s, const fp_srv_req *rq, int *fds, int nfds)
+/* A request being served: what the cloned child needs. */
+struct fp_srv_job {
+    const fp_srv *s;
+    const fp_srv_req *rq;
+    int *fds;
+    int nfds;
+};
+
+static void fp_srv_child(void *arg, int report)
 {
+    const struct fp_srv_job *j = arg;
+    const fp_srv *s = j->s;
+    const fp_srv_req *rq = j->rq;
     forkpool *pool = s->pool;
     const void *blob = s->buf + sizeof *rq;
     sigset_t none;
+    (void)report;
     if (s->tid)
         *s->tid = (int)syscall(SYS_gettid);
     if (s->robust)
         syscall(SYS_set_robust_list, s->robust, s->robust_len);
-    fp_child_bind(pool->self);
     /* Refused: the pool gave up on this request (the helper was silent
        too long) and may ask again with the same fds. */
-    if (fp_srv_reply_send(s->fd, getpid(), 0) == -1)
+    if (fp_srv_reply_send(s->fd, getpid(), 0) == -1 || j->nfds < 1)
         _exit(127);
     close(s->fd);
+    /* From here on the pool knows the child: a failure is reported on its
+       channel, the first fd. */
     if (rq->memfd) {
         /* Mapped before fp_child_limits, so max_memory cannot refuse it. */
-        blob = mmap(NULL, (size_t)rq->len, PROT_READ, MAP_PRIVATE, fds[nfds], 0);
-        close(fds[nfds]);
+        blob = mmap(NULL, (size_t)rq->len, PROT_READ, MAP_PRIVATE, j->fds[j->nfds], 0);
+        close(j->fds[j->nfds]);
         if (blob == MAP_FAILED)
-            _exit(127);
+            fp_setup_fail(j->fds[0], errno, FP_STEP_ALLOC);
     }
-    fp_child_limits(&pool->opts, pool->opts.mode == FORKPOOL_WORKERS ? -1 : 0);
+    int step = fp_child_limits(&pool->opts, pool->opts.mode == FORKPOOL_WORKERS
+                                                ? FP_LIMITS_WORKER
+                                                : FP_LIMITS_TASK);
+    if (step)
+        fp_setup_fail(j->fds[0], errno, step);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    rq->entry(pool, blob, (size_t)rq->len, fds, nfds);
+    rq->entry(pool, blob, (size_t)rq->len, j->fds, j->nfds);
     _exit(127);
-}
-
-/* A fork whose child is the helper's parent's (the pool process's) child. */
-static pid_t fp_srv_clone(void)
-{
-    /* Every pointer argument is 0, so only the argument order of the
-       architectures that put the stack first matters. */
-#if defined(__s390__) || defined(__CRIS__)
-    return (pid_t)syscall(SYS_clone, 0, CLONE_PARENT | SIGCHLD, 0, 0, 0);
-#else
-    return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-#endif
 }
 
 /* Receives one request; returns the number of fds in fds[], or -1 with an
@@ -184,9 +190,9 @@ static _Noreturn void fp_srv_loop(const fp_srv *s)
             continue;
         }
         const fp_srv_req *rq = (const fp_srv_req *)s->buf;
-        pid_t pid = fp_srv_clone();
-        if (pid == 0)
-            fp_srv_child(s, rq, fds, rq->nfds);
+        struct fp_srv_job j = {s, rq, fds, rq->nfds};
+        fp_launch l = {FP_LAUNCH_SIBLING, s->pool->self, 0, NULL, fp_srv_child, NULL, &j, 0};
+        pid_t pid = fp_launch_run(&l);
         if (pid < 0)
             fp_srv_reply_send(s->fd, 0, errno);
         for (int i = 0; i < n; i++)
@@ -195,16 +201,13 @@ static _Noreturn void fp_srv_loop(const fp_srv *s)
 }
 
 /*
- * The helper, just forked (the registry lock held, every signal blocked):
- * set up as a task child is, except that signals stay blocked for good.
+ * The helper, just forked and set up as a task child is (launch.c), except
+ * that signals stay blocked for good.
  */
 static _Noreturn void fp_srv_main(forkpool *pool, int fd)
 {
     fp_srv s;
     memset(&s, 0, sizeof s);
-    fp_child_reset(pool->self);
-    fp_child_close_library_fds();
-    fp_registry_unlock();
     s.pool = pool;
     s.fd = fd;
     s.buf = mmap(NULL, sizeof(fp_srv_req) + FP_SRV_INLINE, PROT_READ | PROT_WRITE,
@@ -229,43 +232,50 @@ static int fp_srv_ours(const forkpool *pool)
     return !pool->foreign && pool->self == getpid();
 }
 
-/*
- * Starts the helper. 0, or -1 and errno (socketpair, fork). The socket and
- * the fork are made under the registry lock, as a task's pipe and fork are.
- */
+/* Starting the helper (fp_server_start): its socket, made under the
+   registry lock as a task's pipe is. */
+struct fp_srv_start {
+    forkpool *pool;
+    int sv[2];
+};
+
+static int fp_srv_prepare(void *arg)
+{
+    struct fp_srv_start *st = arg;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st->sv) == -1)
+        return -1;
+    /* On the registry before the fork, so the helper closes it too. */
+    st->pool->srv_fd = fp_fd_high(st->sv[0]);
+    return 0;
+}
+
+static void fp_srv_start_child(void *arg, int report)
+{
+    struct fp_srv_start *st = arg;
+    (void)report;
+    fp_srv_main(st->pool, st->sv[1]);
+}
+
+static void fp_srv_started(void *arg, pid_t pid)
+{
+    struct fp_srv_start *st = arg;
+    close(st->sv[1]);
+    if (pid > 0) {
+        st->pool->srv_pid = pid;
+    } else {
+        close(st->pool->srv_fd);
+        st->pool->srv_fd = -1;
+    }
+}
+
+/* Starts the helper. 0, or -1 and errno (socketpair, fork). */
 int fp_server_start(forkpool *pool)
 {
-    int sv[2], err = 0;
-    pid_t pid = -1;
-    sigset_t all, old;
-    /* Output buffered in stdio would otherwise be written by children too. */
-    fflush(NULL);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    fp_registry_lock();
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0) {
-        /* On the registry before the fork, so the helper closes it too. */
-        pool->srv_fd = fp_fd_high(sv[0]);
-        pid = fork();
-        if (pid == 0)
-            fp_srv_main(pool, sv[1]);
-        err = errno;
-        close(sv[1]);
-        if (pid > 0) {
-            pool->srv_pid = pid;
-        } else {
-            close(pool->srv_fd);
-            pool->srv_fd = -1;
-        }
-    } else {
-        err = errno;
-    }
-    fp_registry_unlock();
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0) {
-        errno = err;
+    struct fp_srv_start st = {pool, {-1, -1}};
+    fp_launch l = {FP_LAUNCH_FORK, pool->self, 1, fp_srv_prepare, fp_srv_start_child,
+                   fp_srv_started, &st, 0};
+    if (fp_launch_run(&l) == -1)
         return -1;
-    }
     /* Bounds each send and receive: a helper stopped by someone (SIGSTOP)
        cannot hang the pool. */
     struct timeval tv = {FP_SRV_TIMEOUT_MS / 1000, (FP_SRV_TIMEOUT_MS % 1000) * 1000};
@@ -517,9 +527,10 @@ static void fp_srv_task_entry(forkpool *pool, const void *blob, size_t len, cons
 {
     forkpool_fn fn;
     size_t arg_len = len - sizeof fn;
+    (void)nfds; /* at least the channel: fp_srv_child checked */
     forkpool_task *t = calloc(1, sizeof *t + arg_len);
-    if (!t || nfds < 1)
-        _exit(127);
+    if (!t)
+        fp_setup_fail(fds[0], ENOMEM, FP_STEP_ALLOC);
     memcpy(&fn, blob, sizeof fn);
     t->pool = pool;
     t->fn = fn;

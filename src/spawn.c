@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "launch.h"
 
 static pthread_mutex_t fp_registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static forkpool *fp_registry;
@@ -124,92 +125,6 @@ void fp_child_close_library_fds(void)
     fp_registry = NULL;
 }
 
-/*
- * In a new child: its own process group (so a kill reaches its
- * descendants), child subreaper (so its orphaned descendants stay in its
- * subtree, where tree.c finds them; kept across exec), and death with the
- * parent (checking the parent did not die before that). System calls only.
- */
-void fp_child_bind(pid_t parent)
-{
-    setpgid(0, 0);
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
-        _exit(127);
-}
-
-/*
- * The first steps of every new child, a fork or an exec's vfork-style clone:
- * fp_child_bind, and default handlers for every signal. System calls only,
- * so it is safe in a child that shares the parent's memory. The caller
- * empties the signal mask once its other set-up is done (the parent blocked
- * everything across the fork, so no host handler ran in the child in
- * between).
- */
-void fp_child_reset(pid_t parent)
-{
-    struct sigaction dfl;
-    fp_child_bind(parent);
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL); /* EINVAL for libc-reserved ones: fine */
-}
-
-static void fp_as_limit(const forkpool_options *o)
-{
-    if (o->max_memory) {
-        struct rlimit as = {o->max_memory, o->max_memory};
-        setrlimit(RLIMIT_AS, &as);
-    }
-}
-
-/*
- * The pool's resource limits, in a new child. max_memory: RLIMIT_AS.
- * max_cpu_ms: a CPU-time timer sends SIGXCPU at the limit (a forked task;
- * timers do not survive exec), and RLIMIT_CPU, whole seconds, backs it up
- * with SIGKILL one second later (exec: SIGXCPU at the rounded-up limit).
- * exec < 0: a worker, which gets max_memory only. System calls only (safe
- * in a vfork-style child).
- */
-void fp_child_limits(const forkpool_options *o, int exec)
-{
-    if (exec < 0) { /* a worker: max_cpu_ms is set per task (fp_cpu_limit) */
-        fp_as_limit(o);
-        return;
-    }
-    fp_as_limit(o);
-    if (o->max_cpu_ms) {
-        rlim_t secs = (rlim_t)(o->max_cpu_ms / 1000 + (o->max_cpu_ms % 1000 != 0));
-        struct rlimit cpu = {exec ? secs : secs + 1, secs + 1};
-        setrlimit(RLIMIT_CPU, &cpu);
-        if (!exec) {
-            struct sigevent ev;
-            timer_t id;
-            memset(&ev, 0, sizeof ev);
-            ev.sigev_notify = SIGEV_SIGNAL;
-            ev.sigev_signo = SIGXCPU;
-            struct itimerspec at = {{0, 0}, {o->max_cpu_ms / 1000, (o->max_cpu_ms % 1000) * 1000000}};
-            if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &id) == 0)
-                timer_settime(id, 0, &at, NULL);
-        }
-    }
-}
-
-/* A forked child (task or worker): fp_child_reset, limits (a worker sets
-   the CPU limit per task itself), none of the library's fds. */
-static void fp_child_setup(forkpool *pool)
-{
-    sigset_t none;
-    fp_child_reset(pool->self);
-    fp_child_limits(&pool->opts, pool->opts.mode == FORKPOOL_WORKERS ? -1 : 0);
-    fp_child_close_library_fds();
-    fp_registry_unlock();
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 int fp_pidfd_open(forkpool *pool, pid_t pid)
 {
 #ifdef SYS_pidfd_open
@@ -279,73 +194,78 @@ int fp_procs_reserve(forkpool *pool)
 /*
  * Forks a child for pr with a channel (a pipe: the child writes, the parent
  * reads pr->fd[FP_FD_OUT]) and, when keep is set, a request socket (the
- * parent sends on pr->fd[FP_FD_IN], non-blocking, with MSG_NOSIGNAL). The child runs entry(arg) with the
- * channel's fd in the ctx the entry knows how to find (see fp_fork_chan)
- * and never returns. On success pr is attached (fp_proc_attach) and 0 is
- * returned; else -1 with errno and nothing is left behind. In the child,
- * fp_fork_fd(0) is the channel and fp_fork_fd(1) the request socket.
+ * parent sends on pr->fd[FP_FD_IN], non-blocking, with MSG_NOSIGNAL). The
+ * child sets the pool's limits (a failure is reported on the channel),
+ * then runs entry(arg, channel, request socket or -1) and never returns. On
+ * success pr is attached (fp_proc_attach) and 0 is returned; else -1 with
+ * errno and nothing is left behind.
  */
-static int fp_fork_chan[2] = {-1, -1};
+struct fp_chan_fork {
+    forkpool *pool;
+    fp_proc *pr;
+    int keep;
+    int p[2], q[2];
+    void (*entry)(void *arg, int chan, int req);
+    void *arg;
+};
 
-int fp_fork_fd(int which)
+static int fp_chan_prepare(void *arg)
 {
-    return fp_fork_chan[which];
+    struct fp_chan_fork *f = arg;
+    if (fp_procs_reserve(f->pool) == 0 && pipe2(f->p, O_CLOEXEC) == 0 &&
+        fcntl(f->p[0], F_SETFL, O_NONBLOCK) == 0 &&
+        (!f->keep || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->q) == 0))
+        return 0;
+    int err = errno;
+    fp_close_if(f->p[0]);
+    fp_close_if(f->p[1]);
+    errno = err;
+    return -1;
 }
 
-int fp_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *), void *arg)
+static void fp_chan_child(void *arg, int report)
 {
-    sigset_t all, old;
-    int p[2] = {-1, -1}, q[2] = {-1, -1}, saved = 0;
-    pid_t pid = -1;
+    struct fp_chan_fork *f = arg;
+    sigset_t none;
+    (void)report;
+    close(f->p[0]); /* the parent's ends, not on the registry yet */
+    fp_close_if(f->q[1]);
+    int step = fp_child_limits(&f->pool->opts,
+                               f->keep ? FP_LIMITS_WORKER : FP_LIMITS_TASK);
+    if (step)
+        fp_setup_fail(f->p[1], errno, step);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    f->entry(f->arg, f->p[1], f->q[0]);
+}
 
-    /* Output buffered in the parent's stdio would otherwise appear twice. */
-    fflush(NULL);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    /* The pipes are made under the lock too: a fork by another thread's
-       pool must never copy an fd that is not yet on the registry. */
-    fp_registry_lock();
-    if (fp_procs_reserve(pool) == 0 && pipe2(p, O_CLOEXEC) == 0 &&
-        fcntl(p[0], F_SETFL, O_NONBLOCK) == 0 &&
-        (!keep || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) == 0)) {
-        pid = fork();
-        if (pid == 0) {
-            close(p[0]);
-            fp_close_if(q[1]);
-            fp_fork_chan[0] = p[1];
-            fp_fork_chan[1] = q[0];
-            fp_child_setup(pool);
-            entry(arg);
-            _exit(127); /* entries do not return */
-        }
-    }
-    saved = errno;
+static void fp_chan_done(void *arg, pid_t pid)
+{
+    struct fp_chan_fork *f = arg;
     if (pid > 0) {
-        /* Also done by the child; whichever runs first closes the race in
-           which we signal the group before it exists. */
-        setpgid(pid, pid);
-        pr->fd[FP_FD_OUT] = fp_fd_high(p[0]);
-        pr->fd[FP_FD_IN] = fp_fd_high(q[1]);
-        fp_proc_attach(pool, pr, pid);
+        f->pr->fd[FP_FD_OUT] = fp_fd_high(f->p[0]);
+        f->pr->fd[FP_FD_IN] = fp_fd_high(f->q[1]);
+        fp_proc_attach(f->pool, f->pr, pid);
     } else {
-        fp_close_if(p[0]);
-        fp_close_if(q[1]);
+        fp_close_if(f->p[0]);
+        fp_close_if(f->q[1]);
     }
-    fp_close_if(p[1]);
-    fp_close_if(q[0]);
-    fp_registry_unlock();
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid <= 0) {
-        errno = saved;
-        return -1;
-    }
-    return 0;
+    fp_close_if(f->p[1]);
+    fp_close_if(f->q[0]);
 }
 
-static void fp_task_entry(void *arg)
+int fp_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *, int, int), void *arg)
 {
-    forkpool_task *t = arg;
-    fp_child_main(t, fp_fork_chan[0]);
+    struct fp_chan_fork f = {pool, pr, keep, {-1, -1}, {-1, -1}, entry, arg};
+    fp_launch l = {FP_LAUNCH_FORK, pool->self, 1, fp_chan_prepare, fp_chan_child,
+                   fp_chan_done, &f, 0};
+    return fp_launch_run(&l) == -1 ? -1 : 0;
+}
+
+static void fp_task_entry(void *arg, int chan, int req)
+{
+    (void)req;
+    fp_child_main(arg, chan);
 }
 
 /* Forks t's own child (FRESH), from the fork server if the pool has one.

@@ -111,6 +111,12 @@ static int fp_header_done(fp_decoder *d, fp_frame_fn fn, void *ud)
                            "malformed frame from task: end frame of %llu bytes",
                            (unsigned long long)len);
         break;
+    case FP_FRAME_SPAWN:
+        if (len != FP_WIRE_SPAWN_LEN)
+            return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+                           "malformed frame from task: spawn frame of %llu bytes",
+                           (unsigned long long)len);
+        break;
     case FP_FRAME_RESULT_FD:
         if (len != FP_WIRE_RESULT_FD_LEN)
             return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
@@ -228,6 +234,30 @@ void fp_wire_parse_result_fd(const unsigned char *p, int *fd, size_t *len)
     memcpy(&l, p + 4, 8);
     *fd = (int)f;
     *len = (size_t)l;
+}
+
+void fp_wire_spawn(unsigned char f[FP_WIRE_HDR + FP_WIRE_SPAWN_LEN], int err, int step)
+{
+    int32_t e = err, st = step;
+    fp_wire_header(f, FP_FRAME_SPAWN, FP_WIRE_SPAWN_LEN);
+    memcpy(f + FP_WIRE_HDR, &e, 4);
+    memcpy(f + FP_WIRE_HDR + 4, &st, 4);
+}
+
+void fp_wire_parse_spawn(const unsigned char *p, int *err, int *step)
+{
+    int32_t e, st;
+    memcpy(&e, p, 4);
+    memcpy(&st, p + 4, 4);
+    *err = e;
+    *step = st;
+}
+
+int fp_wire_is(const unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len)
+{
+    unsigned char want[FP_WIRE_HDR];
+    fp_wire_header(want, type, len);
+    return memcmp(hdr, want, FP_WIRE_HDR) == 0;
 }
 
 int fp_wire_parse_throw(const unsigned char *p, size_t len, int *code, const char **type,

@@ -27,13 +27,16 @@ enum fp_frame_type {
     FP_FRAME_END = 4,     /* the function returned: i32 return value          */
     FP_FRAME_TASK = 5,    /* parent -> worker only (workers.c); a child that
                              sends it breaks the protocol                     */
-    FP_FRAME_RESULT_FD = 6 /* the result is in a memfd the child holds open:
-                              u32 fd number in the child, u64 result length
-                              (1 .. max_output); see src/result.c           */
+    FP_FRAME_RESULT_FD = 6, /* the result is in a memfd the child holds open:
+                               u32 fd number in the child, u64 result length
+                               (1 .. max_output); see src/result.c          */
+    FP_FRAME_SPAWN = 7    /* the child's set-up failed before the task ran:
+                             i32 errno, i32 step (launch.h); it exits 127   */
 };
 
 #define FP_WIRE_END_LEN 4
 #define FP_WIRE_RESULT_FD_LEN 12
+#define FP_WIRE_SPAWN_LEN 8
 
 /*
  * Receives one whole frame. payload is malloc'd (NULL when len is 0) and
@@ -78,6 +81,13 @@ void fp_wire_header(unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len);
 void fp_wire_result_fd(unsigned char p[FP_WIRE_RESULT_FD_LEN], int fd, size_t len);
 /* Reads a RESULT_FD payload the decoder delivered (it has checked it). */
 void fp_wire_parse_result_fd(const unsigned char *p, int *fd, size_t *len);
+
+/* Encodes a whole SPAWN frame (header and payload). */
+void fp_wire_spawn(unsigned char f[FP_WIRE_HDR + FP_WIRE_SPAWN_LEN], int err, int step);
+/* Reads a SPAWN payload the decoder delivered (it has checked its length). */
+void fp_wire_parse_spawn(const unsigned char *p, int *err, int *step);
+/* 1 if hdr is a valid header of a frame of this type and payload length. */
+int fp_wire_is(const unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len);
 
 /* Splits a THROW payload. 0, or -1 if it is malformed. */
 int fp_wire_parse_throw(const unsigned char *p, size_t len, int *code, const char **type,

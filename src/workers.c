@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "launch.h"
 
 #define FP_WORKER_DEPTH 16 /* most tasks in flight per worker           */
 #define FP_RING 64        /* slots; more than FP_WORKER_DEPTH, so a slot
@@ -105,46 +106,6 @@ static int fp_read_full(fp_reader *r, void *p, size_t n)
 }
 
 /*
- * Gives each task its own max_cpu_ms: two CPU-time timers, armed at the
- * task's start relative to what the worker has used so far and disarmed
- * after it: SIGXCPU at the limit, and SIGKILL a second later for a task
- * that blocks or ignores SIGXCPU (as RLIMIT_CPU backs up a FRESH child's;
- * a worker cannot use RLIMIT_CPU, which counts its whole life).
- */
-typedef struct fp_cpu_timers {
-    timer_t id[2];
-    int have;
-} fp_cpu_timers;
-
-static void fp_worker_cpu_limit(const forkpool_options *o, fp_cpu_timers *ct, int arm)
-{
-    if (!o->max_cpu_ms)
-        return;
-    if (!ct->have) {
-        const int sig[2] = {SIGXCPU, SIGKILL};
-        for (int i = 0; i < 2; i++) {
-            struct sigevent ev;
-            memset(&ev, 0, sizeof ev);
-            ev.sigev_notify = SIGEV_SIGNAL;
-            ev.sigev_signo = sig[i];
-            if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &ct->id[i]) != 0)
-                return;
-            ct->have = i + 1;
-        }
-    }
-    for (int i = 0; i < ct->have; i++) {
-        struct itimerspec at;
-        memset(&at, 0, sizeof at);
-        if (arm) {
-            long ms = o->max_cpu_ms + i * 1000L;
-            at.it_value.tv_sec = ms / 1000;
-            at.it_value.tv_nsec = (ms % 1000) * 1000000;
-        }
-        timer_settime(ct->id[i], 0, &at, NULL);
-    }
-}
-
-/*
  * The worker's loop: read a task, claim its slot, run it, report its end.
  * Ends (status 0) when the parent closes the request socket; a malformed
  * request (which the parent never sends) ends it with 126.
@@ -154,9 +115,11 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
     unsigned char hdr[FP_WIRE_HDR];
     unsigned char *buf = NULL;
     size_t cap = 0;
-    fp_cpu_timers cpu = {.have = 0};
+    fp_cpu_timers cpu;
     static fp_reader rd;
     rd.fd = in;
+    if (fp_cpu_timers_new(&cpu, pool->opts.max_cpu_ms) == -1)
+        fp_setup_fail(out, errno, FP_STEP_CPU);
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
     for (;;) {
@@ -186,10 +149,10 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
         if (!atomic_compare_exchange_strong(&ring->slot[seq % FP_RING], &expect,
                                             FP_SLOT_STARTED))
             continue; /* revoked: it runs elsewhere, or not at all */
-        fp_worker_cpu_limit(&pool->opts, &cpu, 1);
+        fp_cpu_timers_arm(&cpu, 1);
         int sent = fp_child_call(out, fn, buf + FP_TASK_HDR, (size_t)len - FP_TASK_HDR,
                                  pool->opts.max_output, NULL);
-        fp_worker_cpu_limit(&pool->opts, &cpu, 0);
+        fp_cpu_timers_arm(&cpu, 0);
         fp_tree_end_own(); /* what the task left (the worker is a subreaper) */
         if (sent != 0)
             fp_child_exit(125);
@@ -204,10 +167,10 @@ static _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int 
     }
 }
 
-static void fp_worker_entry(void *arg)
+static void fp_worker_entry(void *arg, int chan, int req)
 {
     fp_worker *w = arg;
-    fp_worker_main(w->pool, w->ring, fp_fork_fd(1), fp_fork_fd(0));
+    fp_worker_main(w->pool, w->ring, req, chan);
 }
 
 /* ------------------------------------------------------------- the parent */
@@ -242,7 +205,7 @@ static void fp_srv_worker_entry(forkpool *pool, const void *blob, size_t len, co
     void *ring = mmap(NULL, sizeof(fp_ring), PROT_READ | PROT_WRITE, MAP_SHARED, fds[2], 0);
     close(fds[2]);
     if (ring == MAP_FAILED)
-        _exit(127);
+        fp_setup_fail(fds[0], errno, FP_STEP_ALLOC);
     fp_worker_main(pool, ring, fds[1], fds[0]);
 }
 
@@ -702,7 +665,7 @@ static void fp_workers_assign(forkpool *pool)
         fp_proc *pr = fp_worker_pick(pool, &spawn);
         if (!pr && spawn && !(pr = fp_worker_spawn(pool))) {
             fp_queue_remove(pool, t);
-            fp_spawn_failed(t, errno);
+            fp_spawn_failed(t, errno, 0);
             continue;
         }
         if (!pr)
