@@ -12,8 +12,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "child.h"
+#include "pool.h"
 #include "result.h"
+#include "task.h"
+#include "tree.h"
+#include "wire.h"
 
 enum { FP_RET_NONE, FP_RET_COPY, FP_RET_BUFFER }; /* forkpool_ctx.returned */
 
@@ -27,7 +31,8 @@ struct forkpool_ctx {
                                   (see fp_child_call)                   */
     fp_rbuf rbuf;              /* the result, sent at the task's end    */
     fp_item *item;             /* forkpool_map: the item being run; its
-                                  return and throw are recorded there    */
+                                  return and throw go there, through     */
+    const fp_item_ops *item_ops;
 };
 
 #define FP_BIG_PIPE ((size_t)1 << 20)
@@ -124,7 +129,7 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
     }
     ctx->returned = FP_RET_COPY;
     if (ctx->item)
-        return fp_item_return(ctx->item, data, len);
+        return ctx->item_ops->ret(ctx->item, data, len);
     if (ctx->inline_task) {
         forkpool_task *t = ctx->inline_task;
         if (fp_inline_over_limit(t, len) || fp_copy_to(&t->result, data, len) == -1)
@@ -205,7 +210,7 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
     }
     const char *text = msg && *msg ? msg : "task threw an error";
     if (ctx->item) {
-        fp_item_throw(ctx->item, type, text);
+        ctx->item_ops->throw_(ctx->item, type, text);
     } else if (ctx->inline_task) {
         fp_task_fail(ctx->inline_task, FORKPOOL_ERR_THROWN, -1, type, "%s", text);
         ctx->inline_task->flags |= FP_T_THREW;
@@ -311,14 +316,16 @@ _Noreturn void fp_child_main(forkpool_task *t, int fd)
     fp_child_exit(r == 0 ? 0 : 125);
 }
 
-int fp_item_call(forkpool_fn fn, fp_item *item, const void *arg, size_t len, size_t max_output)
+int fp_item_call(forkpool_fn fn, fp_item *item, const fp_item_ops *ops, const void *arg,
+                 size_t len, size_t max_output)
 {
-    forkpool_ctx ctx = {.fd = -1, .item = item, .max_output = max_output, .rbuf = FP_RBUF_NONE};
+    forkpool_ctx ctx = {.fd = -1, .item = item, .item_ops = ops, .max_output = max_output,
+                        .rbuf = FP_RBUF_NONE};
     int rc = fn(&ctx, arg, len);
     /* A result built in place (plain memory here) is the item's result;
        a failure to keep it is recorded on the item. */
     if (rc == 0 && !ctx.thrown && fp_rbuf_pending(&ctx.rbuf))
-        (void)fp_item_return(item, ctx.rbuf.p, ctx.rbuf.len);
+        (void)ops->ret(item, ctx.rbuf.p, ctx.rbuf.len);
     fp_rbuf_free(&ctx.rbuf);
     return rc;
 }

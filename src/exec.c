@@ -18,117 +18,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "clock.h"
+#include "fresh.h"
 #include "launch.h"
+#include "pool.h"
+#include "program.h"
+#include "task.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
 extern char **environ;
-
-struct fp_exec {
-    char **argv;            /* NULL-terminated copies                     */
-    char **envp;            /* NULL: the parent's environ at spawn time    */
-    char *cwd;
-    unsigned char *input;   /* stdin bytes, or NULL: /dev/null             */
-    size_t input_len, input_off;
-    int capture;
-    fp_buf out, err;        /* what was captured                          */
-};
-
-/* ---- copies of the caller's arguments ---- */
-
-static char **fp_strv_dup(const char *const *v)
-{
-    size_t n = 0;
-    while (v[n])
-        n++;
-    char **c = calloc(n + 1, sizeof *c);
-    if (!c)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (!(c[i] = strdup(v[i]))) {
-            while (i-- > 0)
-                free(c[i]);
-            free(c);
-            return NULL;
-        }
-    return c;
-}
-
-static void fp_strv_free(char **v)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
-void fp_exec_free(fp_exec *x)
-{
-    if (!x)
-        return;
-    fp_strv_free(x->argv);
-    fp_strv_free(x->envp);
-    free(x->cwd);
-    free(x->input);
-    free(x->out.p);
-    free(x->err.p);
-    free(x);
-}
-
-static fp_exec *fp_exec_new(const char *const argv[], const forkpool_exec_options *o)
-{
-    fp_exec *x = calloc(1, sizeof *x);
-    if (!x)
-        return NULL;
-    x->capture = o ? o->capture : 0;
-    x->argv = fp_strv_dup(argv);
-    int ok = x->argv != NULL;
-    if (ok && o && o->envp)
-        ok = (x->envp = fp_strv_dup(o->envp)) != NULL;
-    if (ok && o && o->cwd)
-        ok = (x->cwd = strdup(o->cwd)) != NULL;
-    if (ok && o && o->input) {
-        x->input = malloc(o->input_len ? o->input_len : 1);
-        ok = x->input != NULL;
-        if (ok) {
-            memcpy(x->input, o->input, o->input_len);
-            x->input_len = o->input_len;
-        }
-    }
-    if (!ok) {
-        fp_exec_free(x);
-        errno = ENOMEM;
-        return NULL;
-    }
-    return x;
-}
-
-forkpool_task *forkpool_exec(forkpool *pool, const char *const argv[],
-                             const forkpool_exec_options *opts)
-{
-    if (!pool || !argv || !argv[0] || !argv[0][0] || pool->opts.mode == FORKPOOL_INLINE ||
-        (opts && (opts->capture & ~(FORKPOOL_CAPTURE_STDOUT | FORKPOOL_CAPTURE_STDERR))) ||
-        (opts && !opts->input && opts->input_len)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    fp_exec *x = fp_exec_new(argv, opts);
-    if (!x)
-        return NULL;
-    forkpool_task *t = fp_task_new(pool, NULL, NULL, 0, x);
-    if (!t)
-        fp_exec_free(x);
-    return t;
-}
-
-const char *fp_exec_name(const forkpool_task *t)
-{
-    return t->exec->argv[0];
-}
 
 /* ---- the child ---- */
 
@@ -251,7 +152,7 @@ static int fp_exec_prepare(void *arg)
 {
     struct fp_spawn_args *a = arg;
     fp_exec *x = a->t->exec;
-    if (fp_procs_reserve(a->pool) == -1 ||
+    if (fp_procs_reserve(&a->pool->procs) == -1 ||
         ((x->capture & FORKPOOL_CAPTURE_STDOUT) && fp_launch_pipe(a->out, 0) == -1) ||
         ((x->capture & FORKPOOL_CAPTURE_STDERR) && fp_launch_pipe(a->err, 0) == -1) ||
         (x->input && fp_launch_pipe(a->in, 1) == -1))
@@ -273,7 +174,7 @@ static void fp_exec_done(void *arg, pid_t pid)
         pr->fd[FP_FD_OUT] = a->out[0];
         pr->fd[FP_FD_ERR] = a->err[0];
         pr->fd[FP_FD_IN] = a->in[1];
-        fp_proc_attach(a->pool, pr, pid);
+        fp_proc_attach(pr, pid);
     } else {
         fp_close_if(a->out[0]);
         fp_close_if(a->err[0]);
@@ -282,12 +183,13 @@ static void fp_exec_done(void *arg, pid_t pid)
 }
 
 /*
- * Starts t's program and puts its process on the pool's list. 0, or -1 with
+ * Starts t's program in pr and puts pr on the pool's list. 0, or -1 with
  * errno (the program could not be started: t->pid stays 0 and nothing is
  * left) and *step the set-up step that failed (0: the launch itself).
  */
-int fp_exec_spawn(forkpool *pool, forkpool_task *t, int *step)
+static int fp_exec_launch(fp_proc *pr, forkpool_task *t, int *step)
 {
+    forkpool *pool = pr->pool;
     fp_exec *x = t->exec;
     struct fp_spawn_args a = {.pool = pool, .t = t, .out = {-1, -1}, .err = {-1, -1},
                               .in = {-1, -1}};
@@ -321,38 +223,17 @@ int fp_exec_spawn(forkpool *pool, forkpool_task *t, int *step)
 
 /* ---- serving the program's streams ---- */
 
-/* Appends p[0..n) to b, growing it geometrically. 0, or -1 (no memory). */
-int fp_buf_append(fp_buf *b, const void *p, size_t n)
-{
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < n) {
-            if (cap > SIZE_MAX / 2)
-                return -1;
-            cap *= 2;
-        }
-        unsigned char *q = realloc(b->p, cap);
-        if (!q)
-            return -1;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
 /*
  * Reads up to budget bytes of the program's stdout (k = FP_FD_OUT) or
  * stderr (FP_FD_ERR) into its buffer, through the pool's staging buffer
  * (so a stream that stays empty costs nothing). Over max_output, or out of
  * memory: the task fails with FORKPOOL_ERR_OUTPUT and is killed.
  */
-void fp_exec_read(forkpool_task *t, int k, size_t budget)
+static void fp_exec_read(forkpool_task *t, int k, size_t budget)
 {
     fp_proc *pr = t->proc;
     fp_buf *b = k == FP_FD_OUT ? &t->exec->out : &t->exec->err;
-    unsigned char *stage = t->pool->stage;
+    unsigned char *stage = pr->set->stage;
     size_t max = t->pool->opts.max_output;
     while (pr->fd[k] >= 0 && budget > 0) {
         ssize_t n = read(pr->fd[k], stage, FP_READ_CHUNK);
@@ -361,13 +242,13 @@ void fp_exec_read(forkpool_task *t, int k, size_t budget)
                 continue;
             if (errno != EAGAIN) {
                 fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL, "cannot read the output of '%s': %s",
-                             fp_exec_name(t), strerror(errno));
+                             t->exec->argv[0], strerror(errno));
                 fp_task_abort(t);
             }
             return;
         }
         if (n == 0) {
-            fp_proc_close(t->pool, pr, k);
+            fp_proc_close(pr, k);
             if (pr->fd[FP_FD_OUT] < 0 && pr->fd[FP_FD_ERR] < 0)
                 fp_check_soon(pr);
             return;
@@ -376,13 +257,13 @@ void fp_exec_read(forkpool_task *t, int k, size_t budget)
         if (max && b->len + (size_t)n > max) {
             fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
                          "'%s' wrote more than max_output (%zu bytes) to std%s",
-                         fp_exec_name(t), max, k == FP_FD_OUT ? "out" : "err");
+                         t->exec->argv[0], max, k == FP_FD_OUT ? "out" : "err");
             fp_task_abort(t);
             return;
         }
         if (fp_buf_append(b, stage, (size_t)n) == -1) {
             fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
-                         "cannot allocate memory for the output of '%s'", fp_exec_name(t));
+                         "cannot allocate memory for the output of '%s'", t->exec->argv[0]);
             fp_task_abort(t);
             return;
         }
@@ -413,7 +294,7 @@ static ssize_t fp_write_nosigpipe(int fd, const void *p, size_t n)
 
 /* Feeds the program's stdin as far as the pipe takes it; closes it (EOF)
    once all is written, or when the program stopped reading. */
-void fp_exec_write_input(forkpool_task *t)
+static void fp_exec_write_input(forkpool_task *t)
 {
     fp_exec *x = t->exec;
     int fd = t->proc->fd[FP_FD_IN];
@@ -429,67 +310,69 @@ void fp_exec_write_input(forkpool_task *t)
             return;
         break; /* EPIPE: it does not want the rest, which is its right */
     }
-    fp_proc_close(t->pool, t->proc, FP_FD_IN);
+    fp_proc_close(t->proc, FP_FD_IN);
 }
 
-/* Settles an exec task from how its program ended (after cancel, timeout,
-   abort and death by a signal were ruled out). */
-void fp_exec_settle(forkpool_task *t, int known, int status)
+/* Settles a program's task from how it ended. */
+static void fp_exec_settle(forkpool_task *t, const fp_proc *pr, int known, int status)
 {
     forkpool_stats *st = &t->pool->stats;
-    const char *name = fp_exec_name(t);
+    const char *name = t->exec->argv[0];
+    char who[96];
+    snprintf(who, sizeof who, "'%s'", name);
+    if (fp_settle_common(t, known, status, who, pr->cpu_ms)) {
+        fp_settle_end(t);
+        return;
+    }
     t->state = FORKPOOL_FAILED;
     if (!known) {
         fp_task_fail(t, FORKPOOL_ERR_EXITED, -1, NULL,
                      "'%s' exited, and its exit status was taken by someone else "
                      "(SIGCHLD ignored, or waitpid(-1) in the program)",
                      name);
+        st->failed++;
     } else if (WEXITSTATUS(status) != 0) {
         fp_task_fail(t, FORKPOOL_ERR_EXITED, WEXITSTATUS(status), NULL,
                      "'%s' exited with status %d", name, WEXITSTATUS(status));
+        st->failed++;
     } else {
         t->state = FORKPOOL_SUCCEEDED;
         st->succeeded++;
-        return;
     }
-    st->failed++;
+    fp_settle_end(t);
 }
 
-static const void *fp_buf_get(const fp_buf *b, size_t *len)
+static void fp_exec_launch_failed(forkpool_task *t, int err, int step)
 {
-    if (len)
-        *len = b->len;
-    return b->p ? (const void *)b->p : (const void *)"";
+    if (step && step != FP_STEP_EXEC)
+        fp_spawn_failed(t, err, "cannot run '%s': %s failed: %s", t->exec->argv[0],
+                        fp_launch_step_name(step), strerror(err));
+    else
+        fp_spawn_failed(t, err, "cannot run '%s': %s", t->exec->argv[0], strerror(err));
 }
 
-/* An exec task's result: its captured stdout. */
-const void *fp_exec_stdout(const forkpool_task *t, size_t *len)
+static void fp_exec_io(fp_proc *pr, int k, size_t budget)
 {
-    return fp_buf_get(&t->exec->out, len);
+    if (k == FP_FD_IN)
+        fp_exec_write_input(pr->task);
+    else
+        fp_exec_read(pr->task, k, budget);
 }
 
-const void *forkpool_task_stdout(const forkpool_task *t, size_t *len)
+static void fp_exec_exited(fp_proc *pr, int known, int status)
 {
-    if (len)
-        *len = 0;
-    if (!t) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (t->exec)
-        return fp_buf_get(&t->exec->out, len);
-    return forkpool_task_result(t, len);
+    fp_exec_settle(pr->task, pr, known, status);
+    fp_own_finished(pr->task);
 }
 
-const void *forkpool_task_stderr(const forkpool_task *t, size_t *len)
-{
-    if (len)
-        *len = 0;
-    if (!t) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (t->exec)
-        return fp_buf_get(&t->exec->err, len);
-    return "";
-}
+const fp_proc_ops fp_exec_ops = {
+    .name = "program",
+    .launch = fp_exec_launch,
+    .launch_failed = fp_exec_launch_failed,
+    .io = fp_exec_io,
+    .exited = fp_exec_exited,
+    .expired = fp_own_expired,
+    .cancel = fp_own_cancel,
+    .last = fp_own_last,
+    .destroy = fp_own_destroy,
+};

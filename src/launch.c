@@ -24,8 +24,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
 #include "launch.h"
+#include "registry.h"
+#include "wire.h"
 
 #define FP_VFORK_STACK ((size_t)64 * 1024)
 
@@ -281,7 +282,7 @@ pid_t fp_launch_run(fp_launch *l)
             if (pid == 0) {
                 if (l->how == FP_LAUNCH_FORK) {
                     fp_child_reset(l->parent);
-                    fp_child_close_library_fds();
+                    fp_registry_forget_all();
                     if (l->locked)
                         fp_registry_unlock();
                 } else {

@@ -47,8 +47,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "buf.h"
+#include "child.h"
+#include "clock.h"
 #include "maprec.h"
+#include "pool.h"
+#include "task.h"
 
 #define FP_MAP_BATCHES_PER_SLOT 4              /* batches per concurrency slot   */
 #define FP_MAP_WINDOW_PER_SLOT 2               /* batches in flight per slot     */
@@ -58,37 +62,13 @@
 #define FP_MAP_FLUSH_BYTES ((size_t)64 << 10)  /* ...or this many bytes          */
 
 
-/* ---- growing buffers ---- */
-
-/* Room for n more bytes at the end of b (its length grows by n), or NULL
-   when there is no memory. */
-static unsigned char *fp_map_grow(fp_buf *b, size_t n)
-{
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < n) {
-            if (cap > SIZE_MAX / 2)
-                return NULL;
-            cap *= 2;
-        }
-        unsigned char *q = realloc(b->p, cap);
-        if (!q)
-            return NULL;
-        b->p = q;
-        b->cap = cap;
-    }
-    unsigned char *at = b->p + b->len;
-    b->len += n;
-    return at;
-}
-
 /* Appends an ERR record; type and message are cut at FP_MAP_MAX_TEXT. */
 static int fp_rec_err(fp_buf *b, forkpool_error_kind kind, int32_t code, const char *type,
                       const char *msg)
 {
     uint32_t tl = (uint32_t)strnlen(type, FP_MAP_MAX_TEXT);
     uint32_t ml = (uint32_t)strnlen(msg, FP_MAP_MAX_TEXT);
-    unsigned char *p = fp_map_grow(b, FP_REC_ERR_FIXED + tl + 1 + ml + 1);
+    unsigned char *p = fp_buf_grow(b, FP_REC_ERR_FIXED + tl + 1 + ml + 1);
     if (!p)
         return -1;
     uint32_t head = (uint32_t)kind << 2 | FP_REC_ERR;
@@ -187,12 +167,12 @@ static void fp_item_fail(fp_item *c, forkpool_error_kind kind, int32_t code, con
         c->broken = 1;
 }
 
-int fp_item_return(fp_item *c, const void *data, size_t len)
+static int fp_item_return(fp_item *c, const void *data, size_t len)
 {
     char msg[160];
     int over = c->max_output && len > c->max_output;
     size_t hl = len <= FP_REC_SMALL_MAX ? 4 : 12;
-    unsigned char *p = over || len > SIZE_MAX - hl ? NULL : fp_map_grow(&c->out, hl + len);
+    unsigned char *p = over || len > SIZE_MAX - hl ? NULL : fp_buf_grow(&c->out, hl + len);
     if (!p) {
         int err = over ? EMSGSIZE : ENOMEM;
         if (over)
@@ -219,11 +199,13 @@ int fp_item_return(fp_item *c, const void *data, size_t len)
     return 0;
 }
 
-void fp_item_throw(fp_item *c, const char *type, const char *message)
+static void fp_item_throw(fp_item *c, const char *type, const char *message)
 {
     if (!c->decided)
         fp_item_fail(c, FORKPOOL_ERR_THROWN, -1, type, message);
 }
+
+static const fp_item_ops fp_item_sink = {fp_item_return, fp_item_throw};
 
 /* After the item's function returned rc: its record is complete. */
 static void fp_item_end(fp_item *c, int rc)
@@ -235,7 +217,7 @@ static void fp_item_end(fp_item *c, int rc)
         snprintf(msg, sizeof msg, "map item function returned %d", rc);
         fp_item_fail(c, FORKPOOL_ERR_THROWN, rc, "forkpool.return", msg);
     } else if (c->out.len == c->start) {
-        unsigned char *p = fp_map_grow(&c->out, 4);
+        unsigned char *p = fp_buf_grow(&c->out, 4);
         if (p)
             memset(p, 0, 4); /* OK, 0 bytes */
         else
@@ -280,7 +262,7 @@ static int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
                  .inline_to = h.inline_to,
                  .flush_ns = h.flush_ns};
     int rc = 0;
-    if (!fp_map_grow(&c.out, FP_MAP_FLUSH_BYTES))
+    if (!fp_buf_grow(&c.out, FP_MAP_FLUSH_BYTES))
         return forkpool_throw(ctx, "forkpool.map", "map batch: no memory for its records");
     c.out.len = 0;
     if (h.flush_ns)
@@ -288,7 +270,8 @@ static int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
     for (uint64_t i = 0, unsent = 0; i < h.count && rc == 0 && !c.broken; i++) {
         c.start = c.out.len;
         c.decided = 0;
-        fp_item_end(&c, fp_item_call(h.fn, &c, items + i * h.item_size, h.item_size, c.max_output));
+        fp_item_end(&c, fp_item_call(h.fn, &c, &fp_item_sink, items + i * h.item_size, h.item_size,
+                                      c.max_output));
         if (i < h.careful || ++unsent >= FP_MAP_FLUSH_ITEMS || c.out.len >= FP_MAP_FLUSH_BYTES ||
             (c.flush_ns && fp_now() - c.flushed_at >= c.flush_ns)) {
             rc = fp_item_flush(&c);
@@ -323,7 +306,7 @@ static void fp_batch_take(fp_batch *b, const void *p, size_t n)
         return;
     if (m->timeout_ms)
         b->progress = fp_now();
-    if (n && !fp_map_grow(&b->in, n)) {
+    if (n && !fp_buf_grow(&b->in, n)) {
         m->err = ENOMEM;
         return;
     }
@@ -437,13 +420,6 @@ static void fp_map_launch(fp_map *m)
     }
 }
 
-/* Has t ended, with every message and handler of it run? */
-static int fp_run_done(const forkpool_task *t)
-{
-    return fp_task_settled(t) && !(t->flags & FP_T_IN_DISPATCH) &&
-           t->next_handler == t->nhandlers;
-}
-
 /*
  * b's run ended (its task is done). If items are left unreported, either
  * the first of them is known to be the guilty one (it was in the careful
@@ -493,7 +469,7 @@ static void fp_batch_ended(fp_map *m, fp_batch *b)
 static void fp_map_reap(fp_map *m)
 {
     for (fp_batch *b = m->head; b; b = b->next)
-        if (b->task && fp_run_done(b->task))
+        if (b->task && fp_task_done(b->task))
             fp_batch_ended(m, b);
 }
 
@@ -611,7 +587,7 @@ static void fp_map_finish(fp_map *m)
                 forkpool_cancel(b->task);
         for (;;) {
             for (fp_batch *b = m->head; b; b = b->next)
-                if (b->task && fp_run_done(b->task)) {
+                if (b->task && fp_task_done(b->task)) {
                     forkpool_task_release(b->task);
                     b->task = NULL;
                 }

@@ -26,8 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "pool.h"
+#include "registry.h"
 #include "result.h"
+#include "task.h"
 
 #define FP_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
@@ -244,11 +246,6 @@ int fp_result_take(forkpool_task *t, const unsigned char *payload)
     size_t len;
     fp_take k;
     fp_wire_parse_result_fd(payload, &child_fd, &len);
-    if (t->proc->w) {
-        fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
-                     "malformed frame from task: a worker sent a result fd");
-        return -1;
-    }
     fp_take_and_map(t, child_fd, len, &k);
     if (k.fd < 0 && fp_proc_probe(t->proc) != 0) {
         /* Settling says more if it can (killed by us, or by a signal). */
@@ -287,21 +284,4 @@ int fp_result_take(forkpool_task *t, const unsigned char *payload)
     t->result_len = len;
     t->flags |= FP_T_HAS_RESULT | FP_T_MAPPED;
     return 0;
-}
-
-int fp_result_handed_over(const forkpool_task *t, int status)
-{
-    const uint32_t both = FP_T_MAPPED | FP_T_GOT_END;
-    return (t->flags & both) == both && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-}
-
-void fp_result_free(forkpool_task *t)
-{
-    if (t->flags & FP_T_MAPPED)
-        munmap(t->result, t->result_len);
-    else
-        free(t->result);
-    t->result = NULL;
-    t->result_len = 0;
-    t->flags &= ~(uint32_t)FP_T_MAPPED;
 }

@@ -75,10 +75,6 @@ void *fp_result_inline(forkpool_task *t, size_t len);
    memfd was taken (killed, or it did not wait) is not killed: t is marked
    FP_T_LOST with its error recorded, and 0 is returned. */
 int fp_result_take(forkpool_task *t, const unsigned char *payload);
-/* The child was SIGKILLed after it handed over its result and reported its
-   end: not a crash, the parent did that. */
-int fp_result_handed_over(const forkpool_task *t, int status);
-/* Frees (or unmaps) t's result; t then has none. */
-void fp_result_free(forkpool_task *t);
+
 
 #endif

@@ -44,8 +44,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "clock.h"
 #include "launch.h"
+#include "pool.h"
+#include "registry.h"
+#include "server.h"
 
 #define FP_SRV_INLINE ((size_t)64 * 1024) /* larger blobs travel in a memfd */
 #define FP_SRV_MAXFDS 4                    /* fds per request, besides that memfd */
@@ -419,7 +422,7 @@ static pid_t fp_srv_ask(forkpool *pool, const fp_srv_req *rq, const void *blob,
  * Not in a copy of the pool (EINVAL); at most FP_SRV_MAXFDS fds (EINVAL).
  * Not with the registry lock held.
  */
-pid_t fp_server_fork(forkpool *pool, fp_entry entry, const void *blob, size_t len,
+static pid_t fp_server_fork(forkpool *pool, fp_entry entry, const void *blob, size_t len,
                      const int *fds, int nfds)
 {
     fp_srv_req rq = {entry, len, nfds, len > FP_SRV_INLINE};
@@ -463,22 +466,13 @@ pid_t fp_server_fork(forkpool *pool, fp_entry entry, const void *blob, size_t le
 
 /* ---- FRESH tasks through the server ---- */
 
-/*
- * fp_fork through the fork server: a child for pr with a channel (pr's
- * FP_FD_OUT) and, when keep is set, a request socket (pr's FP_FD_IN), plus
- * extra_fd (or -1) for the child. entry gets, in this order, the channel,
- * the request socket (keep) and extra_fd (if not -1). The child's ends are made under the
- * registry lock and parked in pr's free slots while pr sits on the pool's
- * list (so a fork by another thread meanwhile closes them in its child), so
- * the lock is not held across the round trip. 0, or -1 + errno with nothing
- * left behind.
- */
+/* fp_chan_fork through the fork server (server.h). */
 int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const void *blob,
                    size_t len, int extra_fd)
 {
     int p[2] = {-1, -1}, q[2] = {-1, -1};
     fp_registry_lock();
-    if (fp_procs_reserve(pool) == -1 || pipe2(p, O_CLOEXEC) == -1 ||
+    if (fp_procs_reserve(&pool->procs) == -1 || pipe2(p, O_CLOEXEC) == -1 ||
         fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
         (keep && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) == -1)) {
         int err = errno;
@@ -492,9 +486,7 @@ int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const 
     pr->fd[FP_FD_IN] = keep ? fp_fd_high(q[1]) : -1;
     pr->fd[FP_FD_EXIT] = p[1]; /* parked until the child has them */
     pr->fd[FP_FD_ERR] = q[0];
-    pr->gone = 1;              /* no child yet: nothing to signal */
-    pr->slot = (int)pool->nprocs;
-    pool->procs[pool->nprocs++] = pr;
+    fp_proc_park(pr);
     fp_registry_unlock();
 
     int fds[3], nfds = 0;
@@ -505,7 +497,7 @@ int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const 
     pid_t pid = fp_server_fork(pool, entry, blob, len, fds, nfds);
     if (pid < 0) {
         int err = errno;
-        fp_proc_release(pool, pr);
+        fp_proc_release(pr);
         errno = err;
         return -1;
     }
@@ -515,50 +507,7 @@ int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const 
     pr->fd[FP_FD_ERR] = -1;
     pr->gone = 0; /* it made its own process group before it sent its pid */
     pr->pid = pid;
-    pr->fd[FP_FD_EXIT] = fp_pidfd_open(pool, pid);
+    pr->fd[FP_FD_EXIT] = fp_proc_pidfd(&pool->procs, pid);
     fp_registry_unlock();
     return 0;
-}
-
-/* The child's side of a FRESH task: rebuilds the task from {fn, argument
-   bytes} and runs it. */
-static void fp_srv_task_entry(forkpool *pool, const void *blob, size_t len, const int *fds,
-                              int nfds)
-{
-    forkpool_fn fn;
-    size_t arg_len = len - sizeof fn;
-    (void)nfds; /* at least the channel: fp_srv_child checked */
-    forkpool_task *t = calloc(1, sizeof *t + arg_len);
-    if (!t)
-        fp_setup_fail(fds[0], ENOMEM, FP_STEP_ALLOC);
-    memcpy(&fn, blob, sizeof fn);
-    t->pool = pool;
-    t->fn = fn;
-    t->arg_len = arg_len;
-    memcpy(t->arg, (const unsigned char *)blob + sizeof fn, arg_len);
-    fp_child_main(t, fds[0]);
-}
-
-/* fp_spawn for a FRESH pool with a fork server: the same contract. */
-int fp_server_spawn(forkpool *pool, forkpool_task *t)
-{
-    size_t len = sizeof t->fn + t->arg_len;
-    /* Reachable from the pool while the request is out: a helper another
-       thread forks meanwhile holds a copy of it, and in that copy this
-       thread does not exist (a leak checker there would call it lost). */
-    unsigned char *blob = pool->srv_stage = malloc(len);
-    if (!blob) {
-        errno = ENOMEM;
-        return -1;
-    }
-    memcpy(blob, &t->fn, sizeof t->fn);
-    memcpy(blob + sizeof t->fn, t->arg, t->arg_len);
-    int rc = fp_server_proc(pool, t->proc, 0, fp_srv_task_entry, blob, len, -1);
-    int saved = errno;
-    free(blob);
-    pool->srv_stage = NULL;
-    if (rc == 0)
-        t->pid = t->proc->pid;
-    errno = saved;
-    return rc;
 }

@@ -1,15 +1,21 @@
 /*
  * The parent's handle on a task: adding handlers, running them, reading its
- * outcome, errors, release.
+ * outcome, errors, release; the run queue and the dispatch list; the
+ * outcome ladder's common steps.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "internal.h"
-#include "result.h"
+#include "pool.h"
+#include "program.h"
+#include "task.h"
 
 static const char *const fp_kind_names[] = {
     [FORKPOOL_ERR_THROWN] = "thrown",       [FORKPOOL_ERR_EXITED] = "exited",
@@ -99,6 +105,199 @@ void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const ch
 int fp_task_settled(const forkpool_task *t)
 {
     return t->state == FORKPOOL_SUCCEEDED || t->state == FORKPOOL_FAILED;
+}
+
+int fp_task_done(const forkpool_task *t)
+{
+    return fp_task_settled(t) && !(t->flags & FP_T_IN_DISPATCH) &&
+           t->next_handler == t->nhandlers;
+}
+
+int fp_task_waiting(const forkpool_task *t)
+{
+    return t->state == FORKPOOL_RUNNING && t->proc && t->proc->task != t;
+}
+
+void fp_result_free(forkpool_task *t)
+{
+    if (t->flags & FP_T_MAPPED)
+        munmap(t->result, t->result_len);
+    else
+        free(t->result);
+    t->result = NULL;
+    t->result_len = 0;
+    t->flags &= ~(uint32_t)FP_T_MAPPED;
+}
+
+/* ---- the outcome ladder ---- */
+
+/* A memfd result's child was SIGKILLed by the parent after it sent END:
+   not a crash. */
+static int fp_result_handed_over(const forkpool_task *t, int status)
+{
+    const uint32_t both = FP_T_MAPPED | FP_T_GOT_END;
+    return (t->flags & both) == both && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+/* t's process died of a signal we did not send as a timeout or cancel.
+   Names the limit when it was max_cpu_ms (SIGXCPU, or the SIGKILL that backs
+   it up) or may have been max_memory. */
+static void fp_fail_signaled(forkpool_task *t, const char *who, long cpu_ms, int status)
+{
+    const forkpool_options *o = &t->pool->opts;
+    int sig = WTERMSIG(status);
+    if (o->max_cpu_ms && (sig == SIGXCPU || (sig == SIGKILL && cpu_ms >= o->max_cpu_ms)))
+        fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL,
+                     "%s used %ld ms of CPU, over max_cpu_ms (%ld ms), and was killed (%s)", who,
+                     cpu_ms, o->max_cpu_ms, strsignal(sig));
+    else
+        fp_task_fail(t, FORKPOOL_ERR_SIGNALED, sig, NULL, "%s killed by signal %d (%s)%s%s",
+                     who, sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "",
+                     o->max_memory ? " (max_memory is in force: allocations past it fail, "
+                                     "which a task may not expect)"
+                                   : "");
+}
+
+int fp_settle_common(forkpool_task *t, int known, int status, const char *who, long cpu_ms)
+{
+    forkpool_stats *st = &t->pool->stats;
+    t->state = FORKPOOL_FAILED;
+    if (t->flags & (FP_T_ABORTED | FP_T_UNSET)) {
+        st->failed++;
+    } else if (t->flags & FP_T_CANCELLED) {
+        fp_task_fail(t, FORKPOOL_ERR_CANCELLED, 0, NULL, "task cancelled while running");
+        st->cancelled++;
+    } else if (t->flags & FP_T_TIMED_OUT) {
+        fp_task_fail(t, FORKPOOL_ERR_TIMEOUT, 0, NULL,
+                     "task ran past its %ld ms limit and was killed", t->timeout_ms);
+        st->timed_out++;
+    } else if (known && WIFSIGNALED(status) && !fp_result_handed_over(t, status)) {
+        fp_fail_signaled(t, who, cpu_ms, status);
+        st->failed++;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+void fp_settle_end(forkpool_task *t)
+{
+    if (t->state == FORKPOOL_SUCCEEDED)
+        fp_task_clear_err(t);
+    else
+        fp_result_free(t);
+}
+
+void fp_task_abort(forkpool_task *t)
+{
+    t->flags |= FP_T_ABORTED | FP_T_KILLING;
+    fp_proc_abort(t->proc);
+}
+
+void fp_cancel_unstarted(forkpool_task *t)
+{
+    fp_task_fail(t, FORKPOOL_ERR_CANCELLED, 0, NULL, "task cancelled before it started");
+    t->state = FORKPOOL_FAILED;
+    t->pool->stats.cancelled++;
+    fp_dispatch_push(t);
+}
+
+void fp_spawn_failed(forkpool_task *t, int err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fp_task_fail(t, FORKPOOL_ERR_SPAWN, err, NULL, "%s", msg);
+    t->state = FORKPOOL_FAILED;
+    t->pool->stats.failed++;
+    fp_dispatch_push(t);
+}
+
+/* ---- the run queue and the dispatch list ---- */
+
+void fp_queue_push(forkpool *pool, forkpool_task *t)
+{
+    t->q_next = NULL;
+    t->q_prev = pool->q_tail;
+    if (pool->q_tail)
+        pool->q_tail->q_next = t;
+    else
+        pool->q_head = t;
+    pool->q_tail = t;
+    pool->nqueued++;
+}
+
+void fp_queue_push_front(forkpool *pool, forkpool_task *t)
+{
+    t->q_prev = NULL;
+    t->q_next = pool->q_head;
+    if (pool->q_head)
+        pool->q_head->q_prev = t;
+    else
+        pool->q_tail = t;
+    pool->q_head = t;
+    pool->nqueued++;
+    t->state = FORKPOOL_QUEUED;
+    t->pid = 0;
+}
+
+void fp_queue_remove(forkpool *pool, forkpool_task *t)
+{
+    if (t->q_prev)
+        t->q_prev->q_next = t->q_next;
+    else
+        pool->q_head = t->q_next;
+    if (t->q_next)
+        t->q_next->q_prev = t->q_prev;
+    else
+        pool->q_tail = t->q_prev;
+    t->q_prev = t->q_next = NULL;
+    pool->nqueued--;
+}
+
+void fp_wake(forkpool *pool)
+{
+    uint64_t one = 1;
+    if (pool->wake_pending)
+        return;
+    /* Fails only if the counter would overflow, which one pending wake
+       cannot make happen. */
+    if (write(pool->eventfd, &one, sizeof one) == (ssize_t)sizeof one)
+        pool->wake_pending = 1;
+}
+
+void fp_dispatch_push(forkpool_task *t)
+{
+    forkpool *pool = t->pool;
+    if (t->flags & FP_T_IN_DISPATCH)
+        return;
+    t->flags |= FP_T_IN_DISPATCH;
+    t->d_next = NULL;
+    if (pool->d_tail)
+        pool->d_tail->d_next = t;
+    else
+        pool->d_head = t;
+    pool->d_tail = t;
+    if (!pool->depth)
+        fp_wake(pool);
+}
+
+void fp_dispatch_run(forkpool *pool)
+{
+    forkpool_task *t;
+    while (!pool->doomed && (t = pool->d_head)) {
+        pool->d_head = t->d_next;
+        if (!pool->d_head)
+            pool->d_tail = NULL;
+        t->flags &= ~(uint32_t)FP_T_IN_DISPATCH;
+        t->pins++;
+        fp_task_run_handlers(t);
+        t->pins--;
+        if (!pool->doomed)
+            fp_task_maybe_free(t);
+    }
 }
 
 int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len)
@@ -353,7 +552,7 @@ forkpool_state forkpool_task_state(const forkpool_task *t)
         errno = EINVAL;
         return FORKPOOL_FAILED;
     }
-    return fp_worker_waiting(t) ? FORKPOOL_QUEUED : (forkpool_state)t->state;
+    return fp_task_waiting(t) ? FORKPOOL_QUEUED : (forkpool_state)t->state;
 }
 
 const void *forkpool_task_result(const forkpool_task *t, size_t *len)
@@ -367,7 +566,7 @@ const void *forkpool_task_result(const forkpool_task *t, size_t *len)
     if (t->state != FORKPOOL_SUCCEEDED)
         return NULL;
     if (t->exec)
-        return fp_exec_stdout(t, len);
+        return fp_buf_get(&t->exec->out, len);
     if (len)
         *len = t->result_len;
     return t->result ? (const void *)t->result : (const void *)"";
@@ -388,7 +587,7 @@ pid_t forkpool_task_pid(const forkpool_task *t)
         errno = EINVAL;
         return 0;
     }
-    return fp_worker_waiting(t) ? 0 : t->pid;
+    return fp_task_waiting(t) ? 0 : t->pid;
 }
 
 void forkpool_task_release(forkpool_task *t)
@@ -397,4 +596,30 @@ void forkpool_task_release(forkpool_task *t)
         return;
     t->flags |= FP_T_RELEASED;
     fp_task_maybe_free(t);
+}
+
+const void *forkpool_task_stdout(const forkpool_task *t, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!t) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (t->exec)
+        return fp_buf_get(&t->exec->out, len);
+    return forkpool_task_result(t, len);
+}
+
+const void *forkpool_task_stderr(const forkpool_task *t, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!t) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (t->exec)
+        return fp_buf_get(&t->exec->err, len);
+    return "";
 }

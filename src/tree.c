@@ -45,7 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "clock.h"
+#include "tree.h"
 
 #define FP_TREE_ROUNDS 256              /* walks of one tree, at most         */
 #define FP_TREE_STOP_WAIT_NS 200000000LL /* most time one walk waits for

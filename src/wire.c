@@ -260,6 +260,27 @@ int fp_wire_is(const unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len)
     return memcmp(hdr, want, FP_WIRE_HDR) == 0;
 }
 
+_Static_assert(sizeof(void (*)(void)) <= 8, "a function pointer fits a call's header");
+
+void fp_call_header(unsigned char h[FP_CALL_HDR], uint32_t seq, void (*fn)(void))
+{
+    memset(h, 0, FP_CALL_HDR);
+    memcpy(h, &seq, 4);
+    memcpy(h + 8, &fn, sizeof fn);
+}
+
+int fp_call_parse(const unsigned char *p, size_t len, uint32_t *seq, void (**fn)(void),
+                  const unsigned char **arg, size_t *arg_len)
+{
+    if (len < FP_CALL_HDR)
+        return -1;
+    memcpy(seq, p, 4);
+    memcpy(fn, p + 8, sizeof *fn);
+    *arg = p + FP_CALL_HDR;
+    *arg_len = len - FP_CALL_HDR;
+    return 0;
+}
+
 int fp_wire_parse_throw(const unsigned char *p, size_t len, int *code, const char **type,
                         size_t *type_len, const char **msg, size_t *msg_len)
 {

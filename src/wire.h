@@ -89,6 +89,19 @@ void fp_wire_parse_spawn(const unsigned char *p, int *err, int *step);
 /* 1 if hdr is a valid header of a frame of this type and payload length. */
 int fp_wire_is(const unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len);
 
+/*
+ * A call: a task's function and its argument, as it crosses to a process
+ * that runs it (a worker's TASK frame payload, a fork server request's
+ * blob): u32 sequence number (a worker's ring slot; 0 elsewhere), u32 zero,
+ * the function pointer (valid in the receiver: a fork of this program), then
+ * the argument bytes.
+ */
+#define FP_CALL_HDR 16
+void fp_call_header(unsigned char h[FP_CALL_HDR], uint32_t seq, void (*fn)(void));
+/* Splits a call of len bytes. 0, or -1 if it is too short. */
+int fp_call_parse(const unsigned char *p, size_t len, uint32_t *seq, void (**fn)(void),
+                  const unsigned char **arg, size_t *arg_len);
+
 /* Splits a THROW payload. 0, or -1 if it is malformed. */
 int fp_wire_parse_throw(const unsigned char *p, size_t len, int *code, const char **type,
                         size_t *type_len, const char **msg, size_t *msg_len);

@@ -1,0 +1,46 @@
+/*
+ * The child's side of a task (child.c): the forkpool_ctx functions, running
+ * the task's function and reporting its end on the channel; INLINE mode,
+ * where the same functions write straight into the task; and a ctx for one
+ * forkpool_map item, whose return and throw go to the item's record.
+ */
+#ifndef FP_CHILD_H
+#define FP_CHILD_H
+
+#include <stddef.h>
+
+#include "forkpool.h"
+#include "result.h"
+
+/* In a new child, set up: runs child_init and the task, reports its end,
+   exits. */
+_Noreturn void fp_child_main(forkpool_task *t, int fd);
+/*
+ * Runs fn(arg) with a fresh ctx on channel fd and reports its end: the
+ * result the task left, then END. max_output: the pool's. held: where a
+ * result sent as a memfd stays, for a caller that can keep it open until the
+ * parent has it (a FRESH child: fp_rbuf_hold); NULL: results cross as bytes.
+ * 0; 1 if *held holds a memfd the parent is taking; -1 if a frame could not
+ * be sent (the parent is gone or gave up).
+ */
+int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
+                  fp_rbuf *held);
+/* Ends a child: its stdio flushed, what it left running killed, no atexit
+   handler of the host run. */
+_Noreturn void fp_child_exit(int code);
+/* INLINE: runs t's function in this process, its outcome recorded in t. */
+void fp_run_inline(forkpool_task *t);
+
+/* forkpool_map's item (map.c), and where its ctx's return and throw go. */
+typedef struct fp_item fp_item;
+typedef struct fp_item_ops {
+    int (*ret)(fp_item *item, const void *data, size_t len);
+    void (*throw_)(fp_item *item, const char *type, const char *message);
+} fp_item_ops;
+/* fn(arg) with a ctx whose return and throw go to item through ops; a
+   result built in place (forkpool_result_buffer) is returned to it at the
+   end. fn's return value. */
+int fp_item_call(forkpool_fn fn, fp_item *item, const fp_item_ops *ops, const void *arg,
+                 size_t len, size_t max_output);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * A WORKERS worker: what its process and the parent share (worker.c runs
+ * the worker's loop; workers.c is the parent's side).
+ *
+ * Parent -> worker: a request socket carrying TASK frames (the wire header,
+ * then a call: wire.h); a socket so that sending to a worker that died
+ * cannot raise SIGPIPE (MSG_NOSIGNAL). Worker -> parent: the channel frames
+ * of a FRESH child (MESSAGE, RESULT, THROW, END), one task after the other,
+ * so a frame belongs to the oldest task in flight that has not sent END:
+ * the worker's current task.
+ *
+ * A page both map (a memfd, so a worker forked from the fork server maps it
+ * too) has one slot per sequence number (mod FP_RING): the parent marks a
+ * slot PENDING when it sends the task, the worker moves it to STARTED
+ * (compare-and-swap) just before running the task, and skips the task if
+ * the parent moved it to REVOKED first. That is how a task that was sent
+ * but not started is cancelled without running, moved to an idle worker, or
+ * sent to another worker when its own dies: only a task that STARTED can be
+ * blamed for a worker's death.
+ */
+#ifndef FP_WORKER_H
+#define FP_WORKER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "forkpool.h"
+
+#define FP_WORKER_DEPTH 16 /* most tasks in flight per worker           */
+#define FP_RING 64        /* slots; more than FP_WORKER_DEPTH, so a slot
+                             is free again long before its number recurs */
+
+enum { FP_SLOT_PENDING = 1, FP_SLOT_STARTED, FP_SLOT_REVOKED };
+
+typedef struct fp_ring {
+    _Atomic uint32_t slot[FP_RING];
+} fp_ring;
+
+/*
+ * The worker's loop, in a new worker (set up: limits, signals): child_init,
+ * then read a task, claim its slot, run it, report its end, end what it
+ * left; until the parent closes the request socket `in` (exit 0). out is
+ * its channel. A malformed request (which the parent never sends) ends it
+ * with 126.
+ */
+_Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out);
+
+#endif

@@ -1,0 +1,12 @@
+/* WORKERS mode (workers.c): long-lived worker processes, each running
+   many tasks in turn. */
+#ifndef FP_WORKERS_H
+#define FP_WORKERS_H
+
+#include "forkpool.h"
+
+/* WORKERS mode's fill: hands queued tasks to workers (a program to a
+   process of its own) and sends each worker its share. */
+void fp_workers_fill(forkpool *pool);
+
+#endif
