@@ -17,6 +17,7 @@
 #include "pool.h"
 #include "server.h"
 #include "task.h"
+#include "wire.h"
 
 /* ---- a task's own process, whatever its kind ---- */
 
@@ -109,21 +110,23 @@ static void fp_fresh_entry(void *arg, int chan, int req)
 }
 
 /* The child's side of a FRESH task forked from the fork server: rebuilds
-   the task from the call (server.h's encoding) and runs it. */
+   the task from its call (wire.h) and runs it. */
 static void fp_fresh_srv_entry(forkpool *pool, const void *blob, size_t len, const int *fds,
                                int nfds)
 {
     (void)nfds; /* at least the channel: the server checked */
-    forkpool_fn fn;
-    size_t arg_len = len - sizeof fn;
-    forkpool_task *t = calloc(1, sizeof *t + arg_len);
-    if (!t)
-        fp_setup_fail(fds[0], ENOMEM, FP_STEP_ALLOC);
-    memcpy(&fn, blob, sizeof fn);
+    uint32_t seq;
+    void (*fn)(void);
+    const unsigned char *arg;
+    size_t arg_len;
+    forkpool_task *t = NULL;
+    if (fp_call_parse(blob, len, &seq, &fn, &arg, &arg_len) == -1 ||
+        !(t = calloc(1, sizeof *t + arg_len)))
+        fp_setup_fail(fds[0], t ? EPROTO : ENOMEM, FP_STEP_ALLOC);
     t->pool = pool;
-    t->fn = fn;
+    t->fn = (forkpool_fn)fn;
     t->arg_len = arg_len;
-    memcpy(t->arg, (const unsigned char *)blob + sizeof fn, arg_len);
+    memcpy(t->arg, arg, arg_len);
     fp_child_main(t, fds[0]);
 }
 
@@ -133,7 +136,7 @@ static int fp_fresh_launch(fp_proc *pr, forkpool_task *t, int *step)
     *step = 0;
     int rc;
     if (pool->opts.fork_server) {
-        size_t len = sizeof t->fn + t->arg_len;
+        size_t len = FP_CALL_HDR + t->arg_len;
         /* Reachable from the pool while the request is out: a helper another
            thread forks meanwhile holds a copy of it, and in that copy this
            thread does not exist (a leak checker there would call it lost). */
@@ -142,8 +145,8 @@ static int fp_fresh_launch(fp_proc *pr, forkpool_task *t, int *step)
             errno = ENOMEM;
             return -1;
         }
-        memcpy(blob, &t->fn, sizeof t->fn);
-        memcpy(blob + sizeof t->fn, t->arg, t->arg_len);
+        fp_call_header(blob, 0, (void (*)(void))t->fn);
+        memcpy(blob + FP_CALL_HDR, t->arg, t->arg_len);
         rc = fp_server_proc(pool, pr, 0, fp_fresh_srv_entry, blob, len, -1);
         int saved = errno;
         free(blob);

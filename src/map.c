@@ -50,6 +50,7 @@
 #include "buf.h"
 #include "child.h"
 #include "clock.h"
+#include "mapitem.h"
 #include "maprec.h"
 #include "pool.h"
 #include "task.h"
@@ -57,32 +58,7 @@
 #define FP_MAP_BATCHES_PER_SLOT 4              /* batches per concurrency slot   */
 #define FP_MAP_WINDOW_PER_SLOT 2               /* batches in flight per slot     */
 #define FP_MAP_BATCH_BYTES ((size_t)1 << 20)   /* most item bytes in one batch   */
-#define FP_MAP_FLUSH_ITEMS 1024                /* a run reports at least every
-                                                  this many items...              */
-#define FP_MAP_FLUSH_BYTES ((size_t)64 << 10)  /* ...or this many bytes          */
 
-
-/* Appends an ERR record; type and message are cut at FP_MAP_MAX_TEXT. */
-static int fp_rec_err(fp_buf *b, forkpool_error_kind kind, int32_t code, const char *type,
-                      const char *msg)
-{
-    uint32_t tl = (uint32_t)strnlen(type, FP_MAP_MAX_TEXT);
-    uint32_t ml = (uint32_t)strnlen(msg, FP_MAP_MAX_TEXT);
-    unsigned char *p = fp_buf_grow(b, FP_REC_ERR_FIXED + tl + 1 + ml + 1);
-    if (!p)
-        return -1;
-    uint32_t head = (uint32_t)kind << 2 | FP_REC_ERR;
-    memcpy(p, &head, 4);
-    memcpy(p + 4, &code, 4);
-    memcpy(p + 8, &tl, 4);
-    memcpy(p + 12, &ml, 4);
-    p += FP_REC_ERR_FIXED;
-    memcpy(p, type, tl);
-    p[tl] = '\0';
-    memcpy(p + tl + 1, msg, ml);
-    p[tl + 1 + ml] = '\0';
-    return 0;
-}
 
 /* ---- the parent's state ---- */
 
@@ -122,173 +98,9 @@ struct fp_map {
     int err;              /* what ends the map early (an errno)              */
 };
 
-/* The batch task's argument (then, unless by_ref, the items). Its size is
-   a multiple of 16, so the items keep the alignment malloc gives. */
-typedef struct fp_map_hdr {
-    _Alignas(16) forkpool_fn fn;
-    const unsigned char *items; /* the run's first item, in place; NULL: the
-                                   items follow this header                 */
-    fp_batch *inline_to;        /* INLINE: records go straight here          */
-    uint64_t item_size, count;
-    uint64_t careful;           /* leading items reported one by one         */
-    int64_t flush_ns;           /* report at least this often; 0: no clock   */
-    uint64_t max_output;
-} fp_map_hdr;
-
 static int fp_map_over(const fp_map *m)
 {
     return m->err || m->pool->doomed || m->pool->stops != m->stops;
-}
-
-/* ---- the child's side ---- */
-
-struct fp_item {
-    fp_buf out;            /* records not yet sent                         */
-    size_t start;          /* where the current item's record begins       */
-    int decided;           /* its record is final (thrown, or its result
-                              could not be kept)                            */
-    int broken;            /* no memory even for an error record           */
-    size_t max_output;
-    forkpool_ctx *ctx;     /* the batch task's own, to send with           */
-    fp_batch *inline_to;
-    int64_t flush_ns;      /* report at least this often; 0: no clock      */
-    int64_t flushed_at;    /* when the last report began                    */
-};
-
-static void fp_batch_take(fp_batch *b, const void *p, size_t n);
-
-/* The item's record becomes this error (whatever it returned before). */
-static void fp_item_fail(fp_item *c, forkpool_error_kind kind, int32_t code, const char *type,
-                         const char *msg)
-{
-    c->out.len = c->start;
-    c->decided = 1;
-    if (fp_rec_err(&c->out, kind, code, type, msg) == -1)
-        c->broken = 1;
-}
-
-static int fp_item_return(fp_item *c, const void *data, size_t len)
-{
-    char msg[160];
-    int over = c->max_output && len > c->max_output;
-    size_t hl = len <= FP_REC_SMALL_MAX ? 4 : 12;
-    unsigned char *p = over || len > SIZE_MAX - hl ? NULL : fp_buf_grow(&c->out, hl + len);
-    if (!p) {
-        int err = over ? EMSGSIZE : ENOMEM;
-        if (over)
-            snprintf(msg, sizeof msg, "map item's result of %zu bytes is over max_output (%zu bytes)",
-                     len, c->max_output);
-        else
-            snprintf(msg, sizeof msg, "map item's result of %zu bytes cannot be kept: %s", len,
-                     strerror(err));
-        fp_item_fail(c, FORKPOOL_ERR_OUTPUT, 0, "forkpool.output", msg);
-        errno = err;
-        return -1;
-    }
-    if (hl == 4) {
-        uint32_t head = (uint32_t)len << 2 | FP_REC_OK;
-        memcpy(p, &head, 4);
-    } else {
-        uint32_t head = FP_REC_BIG;
-        uint64_t l64 = len;
-        memcpy(p, &head, 4);
-        memcpy(p + 4, &l64, 8);
-    }
-    if (len)
-        memcpy(p + hl, data, len);
-    return 0;
-}
-
-static void fp_item_throw(fp_item *c, const char *type, const char *message)
-{
-    if (!c->decided)
-        fp_item_fail(c, FORKPOOL_ERR_THROWN, -1, type, message);
-}
-
-static const fp_item_ops fp_item_sink = {fp_item_return, fp_item_throw};
-
-/* After the item's function returned rc: its record is complete. */
-static void fp_item_end(fp_item *c, int rc)
-{
-    char msg[64];
-    if (c->decided)
-        return;
-    if (rc != 0) {
-        snprintf(msg, sizeof msg, "map item function returned %d", rc);
-        fp_item_fail(c, FORKPOOL_ERR_THROWN, rc, "forkpool.return", msg);
-    } else if (c->out.len == c->start) {
-        unsigned char *p = fp_buf_grow(&c->out, 4);
-        if (p)
-            memset(p, 0, 4); /* OK, 0 bytes */
-        else
-            c->broken = 1;
-    }
-}
-
-/* Sends the buffered records, in messages no larger than max_output.
-   0, or -1 if the parent is gone or gave up on the run. */
-static int fp_item_flush(fp_item *c)
-{
-    if (c->flush_ns)
-        c->flushed_at = fp_now();
-    if (c->inline_to) {
-        fp_batch_take(c->inline_to, c->out.p, c->out.len);
-    } else {
-        /* At least one message, even empty: it marks progress. */
-        size_t off = 0;
-        do {
-            size_t n = c->out.len - off;
-            if (c->max_output && n > c->max_output)
-                n = c->max_output;
-            if (forkpool_send(c->ctx, c->out.p + off, n) == -1)
-                return -1;
-            off += n;
-        } while (off < c->out.len);
-    }
-    c->out.len = 0;
-    return 0;
-}
-
-/* The batch task: each item in turn, reporting as it goes. */
-static int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
-{
-    fp_map_hdr h;
-    if (len < sizeof h)
-        return forkpool_throw(ctx, "forkpool.protocol", "map batch without its header");
-    memcpy(&h, arg, sizeof h);
-    const unsigned char *items = h.items ? h.items : (const unsigned char *)arg + sizeof h;
-    fp_item c = {.max_output = h.max_output,
-                 .ctx = ctx,
-                 .inline_to = h.inline_to,
-                 .flush_ns = h.flush_ns};
-    int rc = 0;
-    if (!fp_buf_grow(&c.out, FP_MAP_FLUSH_BYTES))
-        return forkpool_throw(ctx, "forkpool.map", "map batch: no memory for its records");
-    c.out.len = 0;
-    if (h.flush_ns)
-        rc = fp_item_flush(&c); /* an empty report: the run started */
-    for (uint64_t i = 0, unsent = 0; i < h.count && rc == 0 && !c.broken; i++) {
-        c.start = c.out.len;
-        c.decided = 0;
-        fp_item_end(&c, fp_item_call(h.fn, &c, &fp_item_sink, items + i * h.item_size, h.item_size,
-                                      c.max_output));
-        if (i < h.careful || ++unsent >= FP_MAP_FLUSH_ITEMS || c.out.len >= FP_MAP_FLUSH_BYTES ||
-            (c.flush_ns && fp_now() - c.flushed_at >= c.flush_ns)) {
-            rc = fp_item_flush(&c);
-            unsent = 0;
-        }
-    }
-    if (rc == 0 && c.broken) {
-        /* The records before the one it could not make are whole: send
-           them, and fail the run at that item. */
-        (void)fp_item_flush(&c);
-        free(c.out.p);
-        return forkpool_throw(ctx, "forkpool.map", "map batch: no memory to record an item");
-    }
-    if (rc == 0)
-        rc = fp_item_flush(&c);
-    free(c.out.p);
-    return rc;
 }
 
 /* ---- the parent's side: taking records ---- */
@@ -299,8 +111,9 @@ static int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
  * direct report): marks progress and counts the whole records. A malformed
  * stream, or more records than items, stops taking and cancels the run.
  */
-static void fp_batch_take(fp_batch *b, const void *p, size_t n)
+static void fp_batch_take(void *to, const void *p, size_t n)
 {
+    fp_batch *b = to;
     fp_map *m = b->m;
     if (!m || b->killed || m->err)
         return;
@@ -355,6 +168,7 @@ static void fp_batch_run(fp_map *m, fp_batch *b, size_t careful)
         .fn = m->fn,
         .items = m->by_ref ? first : NULL,
         .inline_to = pool->opts.mode == FORKPOOL_INLINE ? b : NULL,
+        .inline_take = fp_batch_take,
         .item_size = m->item_size,
         .count = n,
         .careful = careful,
