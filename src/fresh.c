@@ -58,7 +58,8 @@ int fp_start_own(forkpool *pool, forkpool_task *t)
 
 void fp_fresh_fill(forkpool *pool)
 {
-    while (pool->q_head && fp_start_own(pool, pool->q_head))
+    forkpool_task *t;
+    while ((t = fp_queue_head(pool)) && fp_start_own(pool, t))
         ;
 }
 
@@ -77,7 +78,7 @@ void fp_own_expired(fp_proc *pr, int64_t now)
 {
     /* It may have ended in time, with its exit not yet seen. */
     fp_proc_check_exit(pr, 0);
-    if (pr->dead)
+    if (fp_proc_dead(pr))
         return;
     pr->task->flags |= FP_T_TIMED_OUT | FP_T_KILLING;
     fp_proc_terminate(pr, now);

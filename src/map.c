@@ -67,7 +67,7 @@ typedef struct fp_map fp_map;
 /* A range of items, and the run (task) working on what is left of it. */
 typedef struct fp_batch {
     fp_map *m;             /* NULL: abandoned (see fp_map_finish)           */
-    struct fp_batch *next; /* the batches in item order                     */
+    fp_list node;          /* on the map's batches, in item order           */
     forkpool_task *task;   /* the current run, or NULL                       */
     size_t deliver;        /* the item whose record is next in `in`          */
     size_t reported;       /* items before this have a whole record          */
@@ -88,7 +88,7 @@ struct fp_map {
     size_t count, item_size, per_batch, window;
     forkpool_map_fn on_result;
     void *ud;
-    fp_batch *head, *tail;
+    fp_list batches;
     size_t nbatches;
     size_t next;          /* first item in no batch yet                      */
     size_t failed;        /* items delivered with an error                   */
@@ -97,6 +97,21 @@ struct fp_map {
     int by_ref;           /* children read the items in place                */
     int err;              /* what ends the map early (an errno)              */
 };
+
+static fp_batch *fp_batch_first(fp_map *m)
+{
+    fp_list *n = fp_list_first(&m->batches);
+    return n ? FP_LIST_ITEM(n, fp_batch, node) : NULL;
+}
+
+static fp_batch *fp_batch_next(fp_map *m, fp_batch *b)
+{
+    fp_list *n = fp_list_next(&m->batches, &b->node);
+    return n ? FP_LIST_ITEM(n, fp_batch, node) : NULL;
+}
+
+/* Each batch, in item order. */
+#define FP_BATCHES(b, m) for (fp_batch *b = fp_batch_first(m); b; b = fp_batch_next(m, b))
 
 static int fp_map_over(const fp_map *m)
 {
@@ -224,11 +239,7 @@ static void fp_map_launch(fp_map *m)
         b->deliver = b->reported = m->next;
         b->end = m->count - m->next < m->per_batch ? m->count : m->next + m->per_batch;
         m->next = b->end;
-        if (m->tail)
-            m->tail->next = b;
-        else
-            m->head = b;
-        m->tail = b;
+        fp_list_push_tail(&m->batches, &b->node);
         m->nbatches++;
         fp_batch_run(m, b, 0);
     }
@@ -282,7 +293,7 @@ static void fp_batch_ended(fp_map *m, fp_batch *b)
 
 static void fp_map_reap(fp_map *m)
 {
-    for (fp_batch *b = m->head; b; b = b->next)
+    FP_BATCHES(b, m)
         if (b->task && fp_task_done(b->task))
             fp_batch_ended(m, b);
 }
@@ -294,7 +305,7 @@ static int fp_map_deadlines(fp_map *m)
     if (!m->timeout_ms)
         return -1;
     int64_t now = fp_now(), first = 0, limit = (int64_t)m->timeout_ms * 1000000;
-    for (fp_batch *b = m->head; b; b = b->next) {
+    FP_BATCHES(b, m) {
         if (!b->task || !b->progress || b->killed)
             continue;
         int64_t due = b->progress + limit + (b->reported < b->launch + b->careful ? 0 : limit / 4);
@@ -350,7 +361,9 @@ static size_t fp_map_deliver_one(fp_map *m, size_t index, const unsigned char *p
  */
 static void fp_map_deliver(fp_map *m)
 {
-    for (fp_batch *b = m->head; b && !fp_map_over(m); b = b->next) {
+    FP_BATCHES(b, m) {
+        if (fp_map_over(m))
+            break;
         while (b->dpos < b->scan && !fp_map_over(m)) {
             b->dpos += fp_map_deliver_one(m, b->deliver, b->in.p + b->dpos);
             b->deliver++;
@@ -364,11 +377,9 @@ static void fp_map_deliver(fp_map *m)
         if (b->deliver < b->end)
             break;
     }
-    while (m->head && m->head->deliver == m->head->end && !m->head->task) {
-        fp_batch *b = m->head;
-        m->head = b->next;
-        if (!m->head)
-            m->tail = NULL;
+    fp_batch *b;
+    while ((b = fp_batch_first(m)) && b->deliver == b->end && !b->task) {
+        fp_list_remove(&b->node);
         m->nbatches--;
         free(b->in.p);
         free(b);
@@ -377,9 +388,9 @@ static void fp_map_deliver(fp_map *m)
 
 /* ---- driving ---- */
 
-static int fp_map_live(const fp_map *m)
+static int fp_map_live(fp_map *m)
 {
-    for (const fp_batch *b = m->head; b; b = b->next)
+    FP_BATCHES(b, m)
         if (b->task)
             return 1;
     return 0;
@@ -396,22 +407,22 @@ static void fp_map_finish(fp_map *m)
 {
     forkpool *pool = m->pool;
     if (!pool->doomed) {
-        for (fp_batch *b = m->head; b; b = b->next)
+        FP_BATCHES(b, m)
             if (b->task)
                 forkpool_cancel(b->task);
         for (;;) {
-            for (fp_batch *b = m->head; b; b = b->next)
+            FP_BATCHES(b, m)
                 if (b->task && fp_task_done(b->task)) {
                     forkpool_task_release(b->task);
                     b->task = NULL;
                 }
-            if (pool->doomed || !fp_map_live(m) || fp_step(pool, pool->d_head ? 0 : -1) == -1)
+            if (pool->doomed || !fp_map_live(m) || fp_step(pool, !fp_list_empty(&pool->dispatch) ? 0 : -1) == -1)
                 break;
         }
     }
-    while (m->head) {
-        fp_batch *b = m->head;
-        m->head = b->next;
+    fp_batch *b;
+    while ((b = fp_batch_first(m))) {
+        fp_list_remove(&b->node);
         free(b->in.p);
         b->in.p = NULL;
         if (b->task && !pool->doomed) {
@@ -429,7 +440,7 @@ static int fp_map_drive(fp_map *m)
     for (;;) {
         fp_map_reap(m);
         fp_map_deliver(m);
-        if (fp_map_over(m) || (!m->head && m->next == m->count))
+        if (fp_map_over(m) || (fp_list_empty(&m->batches) && m->next == m->count))
             break;
         fp_map_launch(m);
         int ms = fp_map_deadlines(m);
@@ -437,7 +448,7 @@ static int fp_map_drive(fp_map *m)
             break;
         /* Handlers that our own calls made due (a cancel, a failed start)
            run in the step's first dispatch: do not then block. */
-        if (fp_step(pool, pool->d_head ? 0 : ms) == -1) {
+        if (fp_step(pool, !fp_list_empty(&pool->dispatch) ? 0 : ms) == -1) {
             m->err = errno;
             break;
         }
@@ -485,5 +496,6 @@ int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count
         /* A FRESH child forked from this process now reads them in place. */
         .by_ref = o->mode == FORKPOOL_INLINE || (o->mode == FORKPOOL_FRESH && !o->fork_server),
     };
+    fp_list_init(&m.batches);
     return fp_leave(pool, fp_map_drive(&m));
 }

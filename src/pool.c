@@ -85,7 +85,7 @@ static void fp_fill(forkpool *pool)
 /* INLINE: run the next queued task in this process. */
 static void fp_inline_step(forkpool *pool)
 {
-    forkpool_task *t = pool->q_head;
+    forkpool_task *t = fp_queue_head(pool);
     if (!t)
         return;
     fp_queue_remove(pool, t);
@@ -115,7 +115,7 @@ int fp_step(forkpool *pool, int timeout_ms)
     if (pool->opts.mode == FORKPOOL_INLINE) {
         fp_inline_step(pool);
         fp_dispatch_run(pool);
-        if (pool->q_head)
+        if (fp_queue_head(pool))
             fp_wake(pool);
         return 0;
     }
@@ -229,6 +229,10 @@ forkpool *forkpool_create(const forkpool_options *opts)
     int err = ENOMEM;
     if (pool) {
         pool->opts = o;
+        fp_list_init(&pool->all);
+        fp_list_init(&pool->queue);
+        fp_list_init(&pool->dispatch);
+        fp_list_init(&pool->procs.graveyard);
         pool->procs.epfd = pool->timerfd = pool->eventfd = -1;
         pool->procs.grace_ms = o.kill_grace_ms;
         pool->procs.no_pidfd = fp_env_no_pidfd();
@@ -263,8 +267,9 @@ forkpool *forkpool_create(const forkpool_options *opts)
 static void fp_pool_free(forkpool *pool)
 {
     fp_procs_destroy(&pool->procs);
-    while (pool->all)
-        fp_task_free(pool->all);
+    fp_list *n;
+    while ((n = fp_list_first(&pool->all)))
+        fp_task_free(FP_LIST_ITEM(n, forkpool_task, all));
     fp_server_stop(pool);
     fp_registry_lock(); /* see forkpool_create */
     if (!pool->foreign)
@@ -311,10 +316,8 @@ static forkpool_task *fp_task_new(forkpool *pool, forkpool_fn fn, const void *ar
     t->arg_len = len;
     if (len)
         memcpy(t->arg, arg, len);
-    t->all_next = pool->all;
-    if (pool->all)
-        pool->all->all_prev = t;
-    pool->all = t;
+    fp_list_init(&t->msgs);
+    fp_list_push_head(&pool->all, &t->all);
     fp_queue_push(pool, t);
     if (pool->opts.mode == FORKPOOL_INLINE) {
         if (!pool->depth)
@@ -405,8 +408,8 @@ void forkpool_stop(forkpool *pool)
     if (!pool || pool->foreign)
         return;
     pool->stops++;
-    while (pool->q_head)
-        forkpool_cancel(pool->q_head);
+    for (forkpool_task *t; (t = fp_queue_head(pool));)
+        forkpool_cancel(t);
     /* Cancelling a worker's task may send its other tasks back to the
        queue: go on until nothing is left to cancel. */
     for (int again = 1; again;) {
@@ -418,8 +421,8 @@ void forkpool_stop(forkpool *pool)
                 forkpool_cancel(t) == 0)
                 again = 1;
         }
-        while (pool->q_head) {
-            forkpool_cancel(pool->q_head);
+        for (forkpool_task *t; (t = fp_queue_head(pool));) {
+            forkpool_cancel(t);
             again = 1;
         }
     }
@@ -457,7 +460,7 @@ int forkpool_await(forkpool *pool)
     int rc = 0;
     if (fp_enter(pool) == -1)
         return -1;
-    while (!pool->doomed && (pool->nqueued || pool->nrunning || pool->d_head))
+    while (!pool->doomed && (pool->nqueued || pool->nrunning || !fp_list_empty(&pool->dispatch)))
         if (fp_step(pool, -1) == -1) {
             rc = -1;
             break;

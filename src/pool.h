@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "forkpool.h"
+#include "list.h"
 #include "proc.h"
 #include "registry.h"
 
@@ -22,9 +23,9 @@ struct forkpool {
     int srv_fd;            /* our end of its socket; -1: none            */
     int srv_blob_fd;       /* a large request's memfd while it is sent   */
     unsigned char *srv_stage; /* a request's bytes while it is out       */
-    forkpool_task *all;    /* every task not yet freed                   */
-    forkpool_task *q_head, *q_tail;
-    forkpool_task *d_head, *d_tail;
+    fp_list all;           /* every task not yet freed (task.all)        */
+    fp_list queue;         /* the run queue (task.run)                   */
+    fp_list dispatch;      /* tasks whose handlers have work             */
     unsigned nrunning;     /* tasks RUNNING (WORKERS: sent to a worker) */
     unsigned nbusy;        /* concurrency slots taken: FRESH children,
                               programs, workers with tasks in flight    */

@@ -260,9 +260,7 @@ void fp_proc_retire(fp_proc *pr)
         if (pr->fd[k] >= 0)
             epoll_ctl(set->epfd, EPOLL_CTL_DEL, pr->fd[k], NULL);
     fp_proc_release(pr);
-    pr->dead = 1;
-    pr->next_dead = set->graveyard;
-    set->graveyard = pr;
+    fp_list_push_tail(&set->graveyard, &pr->grave);
 }
 
 /* Fallback exit detection: the next poll, at doubling intervals from
@@ -284,7 +282,7 @@ int fp_procs_event(fp_procs *set, uint64_t data)
     (void)set;
     if (!pr)
         return 0;
-    if (pr->dead) /* it ended earlier in this batch */
+    if (fp_proc_dead(pr)) /* it ended earlier in this batch */
         return 1;
     if (k == FP_FD_EXIT)
         fp_proc_check_exit(pr, 1);
@@ -298,12 +296,12 @@ static void fp_proc_timers(fp_proc *pr, int64_t now)
     if (pr->check_at && now >= pr->check_at) {
         fp_poll_step(pr, now);
         fp_proc_check_exit(pr, 0);
-        if (pr->dead)
+        if (fp_proc_dead(pr))
             return;
     }
     if (pr->deadline && now >= pr->deadline) {
         pr->ops->expired(pr, now);
-        if (pr->dead)
+        if (fp_proc_dead(pr))
             return;
     }
     if (pr->kill_at && now >= pr->kill_at) {
@@ -323,9 +321,10 @@ void fp_procs_timers(fp_procs *set, int64_t now)
 
 void fp_procs_bury(fp_procs *set)
 {
-    while (set->graveyard) {
-        fp_proc *pr = set->graveyard;
-        set->graveyard = pr->next_dead;
+    fp_list *n;
+    while ((n = fp_list_first(&set->graveyard))) {
+        fp_proc *pr = FP_LIST_ITEM(n, fp_proc, grave);
+        fp_list_remove(n);
         if (pr->ops->destroy)
             pr->ops->destroy(pr);
         fp_proc_free(pr);

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "forkpool.h"
+#include "list.h"
 #include "wire.h"
 
 #define FP_READ_CHUNK ((size_t)64 * 1024)  /* the parent's staging buffer     */
@@ -75,7 +76,7 @@ typedef struct fp_procs {
     long grace_ms;         /* SIGTERM to SIGKILL (kill_grace_ms)          */
     fp_proc **v;           /* every live process; pr->slot is its index   */
     unsigned n, cap;
-    fp_proc *graveyard;    /* ended, freed after the batch (fp_procs_bury) */
+    fp_list graveyard;     /* retired, freed after the batch (fp_procs_bury) */
     unsigned char stage[FP_READ_CHUNK]; /* staging buffer for reads       */
 } fp_procs;
 
@@ -89,8 +90,7 @@ struct fp_proc {
     pid_t pid;
     forkpool_task *task; /* the task it runs now, or NULL                  */
     void *kind;       /* the kind's own state (a worker's), or NULL        */
-    int dead;         /* retired: off the list, to be freed               */
-    struct fp_proc *next_dead;
+    fp_list grave;    /* in the graveyard: retired, to be freed (dead)     */
     long cpu_ms;      /* CPU time the reaped child used                     */
     int64_t started;  /* CLOCK_MONOTONIC ns                                 */
     int64_t deadline; /* its task's timeout; 0: none                        */
@@ -99,6 +99,13 @@ struct fp_proc {
     int64_t check_step;
     fp_decoder dec;   /* the channel's decoder (channel.c)                 */
 };
+
+/* Retired: its child ended (and was reaped), its fds are closed; it is
+   freed after the batch of events, which may still name it. */
+static inline int fp_proc_dead(const fp_proc *pr)
+{
+    return fp_list_linked(&pr->grave);
+}
 
 /* ---- the set (the pool's loop) ---- */
 

@@ -6,8 +6,8 @@
 #include "registry.h"
 
 static pthread_mutex_t fp_registry_mutex = PTHREAD_MUTEX_INITIALIZER;
-static fp_reg *fp_registry;
-static fp_reg *fp_inherited; /* in a child: the parent's entries, inert */
+static fp_list fp_registry = {&fp_registry, &fp_registry};
+static fp_list *fp_inherited; /* in a child: the parent's entries, inert */
 
 void fp_registry_lock(void)
 {
@@ -21,30 +21,23 @@ void fp_registry_unlock(void)
 
 void fp_registry_add(fp_reg *reg)
 {
-    reg->prev = NULL;
-    reg->next = fp_registry;
-    if (fp_registry)
-        fp_registry->prev = reg;
-    fp_registry = reg;
+    fp_list_push_head(&fp_registry, &reg->node);
 }
 
 void fp_registry_remove(fp_reg *reg)
 {
-    if (reg->prev)
-        reg->prev->next = reg->next;
-    else
-        fp_registry = reg->next;
-    if (reg->next)
-        reg->next->prev = reg->prev;
+    fp_list_remove(&reg->node);
 }
 
 void fp_registry_forget_all(void)
 {
-    for (fp_reg *r = fp_registry; r; r = r->next)
-        r->forget(r);
+    FP_LIST_FOR(n, &fp_registry) {
+        fp_reg *reg = FP_LIST_ITEM(n, fp_reg, node);
+        reg->forget(reg);
+    }
     /* The parent's pools are not the child's: a task may make its own. */
-    fp_inherited = fp_registry;
-    fp_registry = NULL;
+    fp_inherited = fp_list_first(&fp_registry);
+    fp_list_init(&fp_registry);
 }
 
 int fp_fd_high(int fd)

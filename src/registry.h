@@ -14,8 +14,10 @@
 #ifndef FP_REGISTRY_H
 #define FP_REGISTRY_H
 
+#include "list.h"
+
 typedef struct fp_reg {
-    struct fp_reg *next, *prev;
+    fp_list node;
     /* In a new child: closes the entry's fds in the copy and makes the
        copy inert (nothing may signal, reap or close through it). */
     void (*forget)(struct fp_reg *reg);

@@ -109,7 +109,7 @@ int fp_task_settled(const forkpool_task *t)
 
 int fp_task_done(const forkpool_task *t)
 {
-    return fp_task_settled(t) && !(t->flags & FP_T_IN_DISPATCH) &&
+    return fp_task_settled(t) && !fp_list_linked(&t->dispatch) &&
            t->next_handler == t->nhandlers;
 }
 
@@ -131,27 +131,21 @@ void fp_result_free(forkpool_task *t)
 
 /* ---- the run queue and the dispatch list ---- */
 
+forkpool_task *fp_queue_head(forkpool *pool)
+{
+    fp_list *n = fp_list_first(&pool->queue);
+    return n ? FP_LIST_ITEM(n, forkpool_task, run) : NULL;
+}
+
 void fp_queue_push(forkpool *pool, forkpool_task *t)
 {
-    t->q_next = NULL;
-    t->q_prev = pool->q_tail;
-    if (pool->q_tail)
-        pool->q_tail->q_next = t;
-    else
-        pool->q_head = t;
-    pool->q_tail = t;
+    fp_list_push_tail(&pool->queue, &t->run);
     pool->nqueued++;
 }
 
 void fp_queue_push_front(forkpool *pool, forkpool_task *t)
 {
-    t->q_prev = NULL;
-    t->q_next = pool->q_head;
-    if (pool->q_head)
-        pool->q_head->q_prev = t;
-    else
-        pool->q_tail = t;
-    pool->q_head = t;
+    fp_list_push_head(&pool->queue, &t->run);
     pool->nqueued++;
     t->state = FORKPOOL_QUEUED;
     t->pid = 0;
@@ -159,15 +153,7 @@ void fp_queue_push_front(forkpool *pool, forkpool_task *t)
 
 void fp_queue_remove(forkpool *pool, forkpool_task *t)
 {
-    if (t->q_prev)
-        t->q_prev->q_next = t->q_next;
-    else
-        pool->q_head = t->q_next;
-    if (t->q_next)
-        t->q_next->q_prev = t->q_prev;
-    else
-        pool->q_tail = t->q_prev;
-    t->q_prev = t->q_next = NULL;
+    fp_list_remove(&t->run);
     pool->nqueued--;
 }
 
@@ -185,27 +171,19 @@ void fp_wake(forkpool *pool)
 void fp_dispatch_push(forkpool_task *t)
 {
     forkpool *pool = t->pool;
-    if (t->flags & FP_T_IN_DISPATCH)
+    if (fp_list_linked(&t->dispatch))
         return;
-    t->flags |= FP_T_IN_DISPATCH;
-    t->d_next = NULL;
-    if (pool->d_tail)
-        pool->d_tail->d_next = t;
-    else
-        pool->d_head = t;
-    pool->d_tail = t;
+    fp_list_push_tail(&pool->dispatch, &t->dispatch);
     if (!pool->depth)
         fp_wake(pool);
 }
 
 void fp_dispatch_run(forkpool *pool)
 {
-    forkpool_task *t;
-    while (!pool->doomed && (t = pool->d_head)) {
-        pool->d_head = t->d_next;
-        if (!pool->d_head)
-            pool->d_tail = NULL;
-        t->flags &= ~(uint32_t)FP_T_IN_DISPATCH;
+    fp_list *n;
+    while (!pool->doomed && (n = fp_list_first(&pool->dispatch))) {
+        forkpool_task *t = FP_LIST_ITEM(n, forkpool_task, dispatch);
+        fp_list_remove(n);
         t->pins++;
         fp_task_run_handlers(t);
         t->pins--;
@@ -233,39 +211,29 @@ int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len)
         return -1;
     }
     t->backlog += cost;
-    m->next = NULL;
+
     m->len = len;
     m->data = data;
-    if (t->msg_tail)
-        t->msg_tail->next = m;
-    else
-        t->msg_head = m;
-    t->msg_tail = m;
+    fp_list_push_tail(&t->msgs, &m->node);
     fp_dispatch_push(t);
     return 0;
 }
 
 static void fp_msgs_free(forkpool_task *t)
 {
-    while (t->msg_head) {
-        fp_msg *m = t->msg_head;
-        t->msg_head = m->next;
+    fp_list *n;
+    while ((n = fp_list_first(&t->msgs))) {
+        fp_msg *m = FP_LIST_ITEM(n, fp_msg, node);
+        fp_list_remove(n);
         free(m->data);
         free(m);
     }
-    t->msg_tail = NULL;
 }
 
 /* Frees t; the caller has unlinked it from every list but `all`. */
 void fp_task_free(forkpool_task *t)
 {
-    forkpool *pool = t->pool;
-    if (t->all_prev)
-        t->all_prev->all_next = t->all_next;
-    else
-        pool->all = t->all_next;
-    if (t->all_next)
-        t->all_next->all_prev = t->all_prev;
+    fp_list_remove(&t->all);
     for (uint32_t i = 0; i < t->nhandlers; i++)
         free(t->handlers[i].type);
     free(t->handlers);
@@ -287,7 +255,7 @@ static int fp_has_handler(const forkpool_task *t, fp_handler_kind kind)
 /* Has t anything left for its handlers to do? */
 static int fp_task_idle(const forkpool_task *t)
 {
-    if (t->msg_head && fp_has_handler(t, FP_H_MESSAGE))
+    if (!fp_list_empty(&t->msgs) && fp_has_handler(t, FP_H_MESSAGE))
         return 0;
     return !fp_task_settled(t) || t->next_handler == t->nhandlers;
 }
@@ -296,7 +264,7 @@ static int fp_task_idle(const forkpool_task *t)
 void fp_task_maybe_free(forkpool_task *t)
 {
     if ((t->flags & FP_T_RELEASED) && fp_task_settled(t) && !t->pins &&
-        !(t->flags & FP_T_IN_DISPATCH) && fp_task_idle(t))
+        !fp_list_linked(&t->dispatch) && fp_task_idle(t))
         fp_task_free(t);
 }
 
@@ -314,7 +282,7 @@ static forkpool_task *fp_add_handler(forkpool_task *t, fp_handler h)
         t->cap_handlers = cap;
     }
     t->handlers[t->nhandlers++] = h;
-    if (fp_task_settled(t) || (h.kind == FP_H_MESSAGE && t->msg_head))
+    if (fp_task_settled(t) || (h.kind == FP_H_MESSAGE && !fp_list_empty(&t->msgs)))
         fp_dispatch_push(t);
     return t;
 }
@@ -377,11 +345,10 @@ static void fp_deliver_messages(forkpool_task *t)
     forkpool *pool = t->pool;
     if (!fp_has_handler(t, FP_H_MESSAGE))
         return;
-    while (t->msg_head && !pool->doomed) {
-        fp_msg *m = t->msg_head;
-        t->msg_head = m->next;
-        if (!t->msg_head)
-            t->msg_tail = NULL;
+    fp_list *n;
+    while (!pool->doomed && (n = fp_list_first(&t->msgs))) {
+        fp_msg *m = FP_LIST_ITEM(n, fp_msg, node);
+        fp_list_remove(n);
         t->backlog -= m->len + sizeof(fp_msg);
         /* Re-read nhandlers: a handler may add handlers. */
         for (uint32_t i = 0; i < t->nhandlers && !pool->doomed; i++) {

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "forkpool.h"
+#include "list.h"
 
 #define FP_MSG_BACKLOG ((size_t)64 << 20) /* most message bytes a task may
                                              have waiting for a handler */
@@ -38,7 +39,7 @@ typedef struct fp_err {
 } fp_err;
 
 typedef struct fp_msg {
-    struct fp_msg *next;
+    fp_list node;
     size_t len;
     unsigned char *data;
 } fp_msg;
@@ -48,7 +49,6 @@ enum {
     FP_T_CANCELLED = 1 << 1,  /* forkpool_cancel/stop asked for it        */
     FP_T_TIMED_OUT = 1 << 2,  /* its deadline passed                      */
     FP_T_KILLING = 1 << 3,    /* SIGTERM sent, waiting for exit           */
-    FP_T_IN_DISPATCH = 1 << 4,/* on pool's dispatch list                  */
     FP_T_SEEN = 1 << 5,       /* handlers ran once since it finished      */
     FP_T_TAKEN = 1 << 6,      /* a handler took the failure               */
     FP_T_GOT_END = 1 << 7,    /* END frame received                       */
@@ -65,15 +65,11 @@ enum {
 struct forkpool_task {
     forkpool *pool;
     forkpool_fn fn;
-    forkpool_task *all_prev, *all_next; /* every task of the pool        */
-    union {
-        forkpool_task *q_prev;          /* the run queue, or             */
-        forkpool_task *w_next;          /* a worker's in-flight list     */
-    };
-    union {                             /* a task is on one list at most: */
-        forkpool_task *q_next;          /* the run queue, or             */
-        forkpool_task *d_next;          /* the dispatch list             */
-    };
+    fp_list all;                        /* every task of the pool        */
+    fp_list run;                        /* the run queue, or a worker's
+                                           in-flight list                 */
+    fp_list dispatch;                   /* on the pool's dispatch list:
+                                           its handlers have work         */
     fp_handler *handlers;
     uint32_t nhandlers, cap_handlers, next_handler;
     uint32_t flags;
@@ -94,7 +90,7 @@ struct forkpool_task {
                                            has one of its own (a FRESH
                                            child, a program)             */
     fp_exec *exec;                      /* a program task, else NULL     */
-    fp_msg *msg_head, *msg_tail;
+    fp_list msgs;                       /* fp_msg, waiting for a handler */
     size_t backlog;                     /* bytes of messages queued      */
     unsigned char *result;
     size_t result_len;
@@ -144,6 +140,8 @@ void fp_spawn_failed(forkpool_task *t, int err, const char *fmt, ...)
 
 /* ---- the run queue and the dispatch list (the pool's) ---- */
 
+/* The task at the head of the queue, or NULL. */
+forkpool_task *fp_queue_head(forkpool *pool);
 void fp_queue_push(forkpool *pool, forkpool_task *t);
 /* Back to the head of the queue (QUEUED, no pid): a task a worker took but
    never started. */

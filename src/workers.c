@@ -34,7 +34,8 @@
 typedef struct fp_worker {
     forkpool *pool;
     fp_ring *ring;         /* shared with the worker process           */
-    forkpool_task *tail;   /* in flight: pr->task ... tail, by w_next   */
+    fp_list held;          /* in flight (task.run), oldest first: the
+                              first is its current task, pr->task       */
     unsigned inflight;
     uint32_t seq;          /* the next task's sequence number           */
     unsigned sent;         /* tasks sent, for max_tasks_per_worker      */
@@ -102,8 +103,8 @@ static void fp_worker_free(fp_proc *pr)
     fp_worker *w = fp_w(pr);
     if (!w)
         return;
-    for (forkpool_task *t = pr->task; t; t = t->w_next)
-        t->proc = NULL;
+    FP_LIST_FOR(n, &w->held)
+        FP_LIST_ITEM(n, forkpool_task, run)->proc = NULL;
     if (w->ring)
         munmap(w->ring, sizeof *w->ring);
     fp_buf_free(&w->out);
@@ -144,6 +145,7 @@ static fp_proc *fp_worker_spawn(forkpool *pool)
         return NULL;
     }
     w->pool = pool;
+    fp_list_init(&w->held);
     pr->kind = w;
     w->ring = fp_ring_new(&ring_fd);
     int rc = !w->ring ? -1
@@ -244,17 +246,20 @@ static int fp_worker_queue(fp_worker *w, forkpool_task *t)
     return 0;
 }
 
-/* t leaves pr's in-flight list (prev: the task before it, or NULL). */
-static void fp_worker_unlink(forkpool *pool, fp_proc *pr, forkpool_task *t, forkpool_task *prev)
+/* The first task pr holds, or NULL. */
+static forkpool_task *fp_worker_first(fp_proc *pr)
+{
+    fp_list *n = fp_list_first(&fp_w(pr)->held);
+    return n ? FP_LIST_ITEM(n, forkpool_task, run) : NULL;
+}
+
+/* t leaves pr's in-flight list. */
+static void fp_worker_unlink(forkpool *pool, fp_proc *pr, forkpool_task *t)
 {
     fp_worker *w = fp_w(pr);
-    if (prev)
-        prev->w_next = t->w_next;
-    else
-        fp_worker_head(pr, t->w_next);
-    if (w->tail == t)
-        w->tail = prev;
-    t->w_next = NULL;
+    fp_list_remove(&t->run);
+    if (pr->task == t)
+        fp_worker_head(pr, fp_worker_first(pr));
     t->proc = NULL;
     pool->nrunning--;
     if (--w->inflight == 0) {
@@ -273,10 +278,7 @@ static void fp_worker_send(forkpool *pool, fp_proc *pr, forkpool_task *t)
     t->proc = pr;
     t->pid = pr->pid;
     t->state = FORKPOOL_RUNNING;
-    t->w_next = NULL;
-    if (w->tail)
-        w->tail->w_next = t;
-    w->tail = t;
+    fp_list_push_tail(&w->held, &t->run);
     if (!pr->task)
         fp_worker_head(pr, t);
     if (w->inflight++ == 0) {
@@ -302,10 +304,7 @@ static int fp_worker_revoke(forkpool *pool, fp_proc *pr, forkpool_task *t)
     if (!atomic_compare_exchange_strong(&fp_w(pr)->ring->slot[t->seq % FP_RING], &expect,
                                         FP_SLOT_REVOKED))
         return 0;
-    forkpool_task *prev = NULL;
-    for (forkpool_task *i = pr->task; i != t; i = i->w_next)
-        prev = i;
-    fp_worker_unlink(pool, pr, t, prev);
+    fp_worker_unlink(pool, pr, t);
     t->pid = 0;
     return 1;
 }
@@ -315,17 +314,17 @@ static int fp_worker_revoke(forkpool *pool, fp_proc *pr, forkpool_task *t)
    may go too (all), back to the head of the queue, in order. */
 static void fp_worker_requeue(forkpool *pool, fp_proc *pr, int all, unsigned most)
 {
-    forkpool_task *take[FP_WORKER_DEPTH];
-    unsigned n = 0;
-    for (forkpool_task *t = all ? pr->task : pr->task->w_next; t && n < FP_WORKER_DEPTH;
-         t = t->w_next)
-        take[n++] = t;
+    fp_list *held = &fp_w(pr)->held;
     /* From the tail, so each goes in front of the ones after it; a dead
-       worker's go whatever their slot says (force). */
-    for (unsigned i = 0; i < n && i < most; i++) {
-        forkpool_task *t = take[n - 1 - i];
+       worker's go whatever their slot says. */
+    fp_list *n = fp_list_last(held);
+    for (unsigned moved = 0; n && moved < most; moved++) {
+        forkpool_task *t = FP_LIST_ITEM(n, forkpool_task, run);
+        if (t == pr->task && !all)
+            break;
+        n = fp_list_prev(held, n);
         if (pr->gone) {
-            fp_worker_unlink(pool, pr, t, n - 1 - i ? take[n - 2 - i] : NULL);
+            fp_worker_unlink(pool, pr, t);
             t->pid = 0;
         } else if (!fp_worker_revoke(pool, pr, t)) {
             break;
@@ -370,7 +369,7 @@ static int fp_worker_frame(void *ud, unsigned type, unsigned char *payload, size
     t->end_rc = rc;
     t->flags |= FP_T_GOT_END;
     fp_chan_settle(t, pr, 1, 0);
-    fp_worker_unlink(t->pool, pr, t, NULL);
+    fp_worker_unlink(t->pool, pr, t);
     fp_dispatch_push(t);
     return 0;
 }
@@ -398,7 +397,7 @@ static void fp_worker_exited(fp_proc *pr, int known, int status)
         if (st == FP_SLOT_STARTED || !fp_w(pr)->ran ||
             (t->flags & (FP_T_KILLING | FP_T_CANCELLED | FP_T_ABORTED))) {
             fp_chan_settle(t, pr, known, status);
-            fp_worker_unlink(pool, pr, t, NULL);
+            fp_worker_unlink(pool, pr, t);
             fp_dispatch_push(t);
         }
         /* The rest never started, or (behind a task being killed, whose
@@ -444,7 +443,8 @@ static int fp_worker_cancel(fp_proc *pr, forkpool_task *t)
 
 static forkpool_task *fp_worker_last(fp_proc *pr)
 {
-    return fp_w(pr)->tail;
+    fp_list *n = fp_list_last(&fp_w(pr)->held);
+    return n ? FP_LIST_ITEM(n, forkpool_task, run) : NULL;
 }
 
 static const fp_proc_ops fp_worker_ops = {
@@ -509,7 +509,8 @@ static void fp_workers_assign(forkpool *pool)
 {
     int stole = 0;
     for (;;) {
-        if (!pool->q_head) {
+        forkpool_task *t = fp_queue_head(pool);
+        if (!t) {
             /* Steal once, and only for a worker that would sit idle. */
             int spawn;
             fp_proc *idle = stole ? NULL : fp_worker_pick(pool, &spawn);
@@ -519,7 +520,6 @@ static void fp_workers_assign(forkpool *pool)
             fp_workers_steal(pool);
             continue;
         }
-        forkpool_task *t = pool->q_head;
         if (t->exec) { /* a program: a process of its own, in a slot */
             if (!fp_start_own(pool, t))
                 return;
