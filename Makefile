@@ -6,7 +6,7 @@
 #   make demo            the main job: hash /usr/share/doc in parallel
 #   make bench           benchmarks (see docs/BENCHMARKS.md); BENCH_QUICK=1: smoke run
 #   make fuzz            libFuzzer on each decoder (wire, map records), FUZZ_SECONDS (60) each
-#   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail
+#   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail; no call cycle in src/
 #   make coverage        the tests with gcov; prints line coverage of src/
 #   make soak            t_load's mixed load for SOAK_SECONDS (600)
 #   make load            t_load's mix: 100,000 FRESH and 1,000,000 WORKERS tasks
@@ -147,7 +147,10 @@ coverage:
 	        END {printf "src/ line coverage: %.1f%% of %d lines\n", 100*hit/all, all}'
 
 LINT_SRC := $(LIB_SRC) $(wildcard cli/*.c)
-lint:
+# Also: no two files of src/ may call each other, even through others
+# (tools/deps.py reads who calls whom from the objects).
+lint: lib
+	python3 tools/deps.py $(BUILD)/obj
 	cppcheck --error-exitcode=1 --quiet --enable=warning,performance,portability \
 	    --std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(LINT_SRC)
 	clang-tidy --quiet $(LINT_SRC) -- $(CSTD) -Iinclude -Isrc

@@ -55,8 +55,8 @@ static inline fp_list *fp_list_prev(fp_list *head, fp_list *node)
 
 /* Each node of the list at head, in order; the loop's body must not
    remove the current node. */
-#define FP_LIST_FOR(node, head)                                                                \
-    for (fp_list *node = fp_list_first(head); node; node = fp_list_next(head, node))
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): node is a declarator */
+#define FP_LIST_FOR(node, head) for (fp_list *node = fp_list_first(head); node; node = fp_list_next(head, node))
 
 static inline void fp_list_insert_after(fp_list *at, fp_list *node)
 {
@@ -74,6 +74,18 @@ static inline void fp_list_push_tail(fp_list *head, fp_list *node)
 static inline void fp_list_push_head(fp_list *head, fp_list *node)
 {
     fp_list_insert_after(head, node);
+}
+
+/* Takes the first node off the list and returns it; NULL when empty. */
+static inline fp_list *fp_list_pop(fp_list *head)
+{
+    fp_list *node = head->next;
+    if (node == head)
+        return NULL;
+    head->next = node->next;
+    node->next->prev = head;
+    node->next = node->prev = NULL;
+    return node;
 }
 
 static inline void fp_list_remove(fp_list *node)

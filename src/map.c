@@ -111,6 +111,7 @@ static fp_batch *fp_batch_next(fp_map *m, fp_batch *b)
 }
 
 /* Each batch, in item order. */
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): b is a declarator */
 #define FP_BATCHES(b, m) for (fp_batch *b = fp_batch_first(m); b; b = fp_batch_next(m, b))
 
 static int fp_map_over(const fp_map *m)
@@ -379,7 +380,7 @@ static void fp_map_deliver(fp_map *m)
     }
     fp_batch *b;
     while ((b = fp_batch_first(m)) && b->deliver == b->end && !b->task) {
-        fp_list_remove(&b->node);
+        fp_list_pop(&m->batches);
         m->nbatches--;
         free(b->in.p);
         free(b);
@@ -420,9 +421,8 @@ static void fp_map_finish(fp_map *m)
                 break;
         }
     }
-    fp_batch *b;
-    while ((b = fp_batch_first(m))) {
-        fp_list_remove(&b->node);
+    for (fp_list *n; (n = fp_list_pop(&m->batches));) {
+        fp_batch *b = FP_LIST_ITEM(n, fp_batch, node);
         free(b->in.p);
         b->in.p = NULL;
         if (b->task && !pool->doomed) {

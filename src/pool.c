@@ -267,8 +267,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
 static void fp_pool_free(forkpool *pool)
 {
     fp_procs_destroy(&pool->procs);
-    fp_list *n;
-    while ((n = fp_list_first(&pool->all)))
+    for (fp_list *n; (n = fp_list_first(&pool->all));)
         fp_task_free(FP_LIST_ITEM(n, forkpool_task, all));
     fp_server_stop(pool);
     fp_registry_lock(); /* see forkpool_create */

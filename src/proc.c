@@ -321,10 +321,8 @@ void fp_procs_timers(fp_procs *set, int64_t now)
 
 void fp_procs_bury(fp_procs *set)
 {
-    fp_list *n;
-    while ((n = fp_list_first(&set->graveyard))) {
+    for (fp_list *n; (n = fp_list_pop(&set->graveyard));) {
         fp_proc *pr = FP_LIST_ITEM(n, fp_proc, grave);
-        fp_list_remove(n);
         if (pr->ops->destroy)
             pr->ops->destroy(pr);
         fp_proc_free(pr);

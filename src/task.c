@@ -181,9 +181,8 @@ void fp_dispatch_push(forkpool_task *t)
 void fp_dispatch_run(forkpool *pool)
 {
     fp_list *n;
-    while (!pool->doomed && (n = fp_list_first(&pool->dispatch))) {
+    while (!pool->doomed && (n = fp_list_pop(&pool->dispatch))) {
         forkpool_task *t = FP_LIST_ITEM(n, forkpool_task, dispatch);
-        fp_list_remove(n);
         t->pins++;
         fp_task_run_handlers(t);
         t->pins--;
@@ -221,10 +220,8 @@ int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len)
 
 static void fp_msgs_free(forkpool_task *t)
 {
-    fp_list *n;
-    while ((n = fp_list_first(&t->msgs))) {
+    for (fp_list *n; (n = fp_list_pop(&t->msgs));) {
         fp_msg *m = FP_LIST_ITEM(n, fp_msg, node);
-        fp_list_remove(n);
         free(m->data);
         free(m);
     }
@@ -346,9 +343,8 @@ static void fp_deliver_messages(forkpool_task *t)
     if (!fp_has_handler(t, FP_H_MESSAGE))
         return;
     fp_list *n;
-    while (!pool->doomed && (n = fp_list_first(&t->msgs))) {
+    while (!pool->doomed && (n = fp_list_pop(&t->msgs))) {
         fp_msg *m = FP_LIST_ITEM(n, fp_msg, node);
-        fp_list_remove(n);
         t->backlog -= m->len + sizeof(fp_msg);
         /* Re-read nhandlers: a handler may add handlers. */
         for (uint32_t i = 0; i < t->nhandlers && !pool->doomed; i++) {
