@@ -72,8 +72,9 @@ _Noreturn void fp_setup_fail(int fd, int err, int step)
 static void fp_child_bind(pid_t parent)
 {
     setpgid(0, 0);
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+    /* prctl reads all five arguments: unused ones are passed as 0. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 || getppid() != parent)
         _exit(127);
 }
 

@@ -43,7 +43,7 @@
  */
 static int fp_can_hand_over(void)
 {
-    return prctl(PR_GET_DUMPABLE) == 1;
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1;
 }
 
 /* A sealed memfd of exactly len bytes (zeros), or -1 + errno. */

@@ -219,7 +219,8 @@ static _Noreturn void fp_srv_main(forkpool *pool, int fd)
         _exit(1);
     /* glibc points the kernel's clear_child_tid at its cached thread id;
        used only if it holds our id (another libc may point it elsewhere). */
-    if (prctl(PR_GET_TID_ADDRESS, &s.tid) != 0 || !s.tid || *s.tid != (int)syscall(SYS_gettid))
+    if (prctl(PR_GET_TID_ADDRESS, &s.tid, 0, 0, 0) != 0 || !s.tid ||
+        *s.tid != (int)syscall(SYS_gettid))
         s.tid = NULL;
     if (syscall(SYS_get_robust_list, 0, &s.robust, &s.robust_len) != 0)
         s.robust = NULL;
