@@ -111,7 +111,9 @@ typedef enum {
     FORKPOOL_ERR_SIGNALED,   /* the child died of a signal we did not send (a crash) */
     FORKPOOL_ERR_TIMEOUT,    /* ran past its limit and was killed                    */
     FORKPOOL_ERR_CANCELLED,  /* forkpool_cancel() or forkpool_stop()                 */
-    FORKPOOL_ERR_SPAWN,      /* the child could not be created                       */
+    FORKPOOL_ERR_SPAWN,      /* the child could not be created, or its set-up failed
+                                before the function or program ran (the message
+                                names the step: max_memory, max_cpu_ms, ...)     */
     FORKPOOL_ERR_OUTPUT,     /* result or message larger than max_output             */
     FORKPOOL_ERR_PROTOCOL    /* the child's messages to the parent were malformed    */
 } forkpool_error_kind;
