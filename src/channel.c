@@ -29,7 +29,7 @@ struct fp_chan_fork {
     void *arg;
 };
 
-static int fp_chan_prepare(void *arg)
+static int chan_prepare(void *arg)
 {
     struct fp_chan_fork *f = arg;
     if (fp_procs_reserve(&f->pool->procs) == 0 && pipe2(f->p, O_CLOEXEC) == 0 &&
@@ -43,7 +43,7 @@ static int fp_chan_prepare(void *arg)
     return -1;
 }
 
-static void fp_chan_child(void *arg, int report)
+static void chan_child(void *arg, int report)
 {
     struct fp_chan_fork *f = arg;
     sigset_t none;
@@ -58,7 +58,7 @@ static void fp_chan_child(void *arg, int report)
     f->entry(f->arg, f->p[1], f->q[0]);
 }
 
-static void fp_chan_done(void *arg, pid_t pid)
+static void chan_done(void *arg, pid_t pid)
 {
     struct fp_chan_fork *f = arg;
     if (pid > 0) {
@@ -77,7 +77,7 @@ int fp_chan_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *arg,
                  void *arg)
 {
     struct fp_chan_fork f = {pool, pr, keep, {-1, -1}, {-1, -1}, entry, arg};
-    fp_launch l = {FP_LAUNCH_FORK, pool->self, 1, fp_chan_prepare, fp_chan_child, fp_chan_done,
+    fp_launch l = {FP_LAUNCH_FORK, pool->self, 1, chan_prepare, chan_child, chan_done,
                    &f, 0};
     return fp_launch_run(&l) == -1 ? -1 : 0;
 }
@@ -88,7 +88,7 @@ int fp_chan_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *arg,
  * pr's channel failed (kind and message say how): its task fails and it is
  * killed; a process with no task is killed alone.
  */
-static void fp_chan_fail(fp_proc *pr, int kind, const char *msg)
+static void chan_fail(fp_proc *pr, int kind, const char *msg)
 {
     if (pr->task) {
         if (kind)
@@ -125,7 +125,7 @@ void fp_chan_read(fp_proc *pr, size_t budget, fp_frame_fn on_frame)
                 return;
             char msg[96];
             snprintf(msg, sizeof msg, "cannot read from task: %s", strerror(errno));
-            fp_chan_fail(pr, FORKPOOL_ERR_PROTOCOL, msg);
+            chan_fail(pr, FORKPOOL_ERR_PROTOCOL, msg);
             return;
         }
         if (n == 0) {
@@ -137,7 +137,7 @@ void fp_chan_read(fp_proc *pr, size_t budget, fp_frame_fn on_frame)
         int r = use_direct ? fp_decoder_direct_done(&pr->dec, (size_t)n, on_frame, pr)
                            : fp_decoder_feed(&pr->dec, stage, (size_t)n, on_frame, pr);
         if (r == -1) {
-            fp_chan_fail(pr, pr->dec.error, pr->dec.message);
+            chan_fail(pr, pr->dec.error, pr->dec.message);
             return;
         }
     }

@@ -43,7 +43,7 @@ struct forkpool_ctx {
  * tools that check the whole buffer on every call (valgrind) stay linear.
  * 0, or -1 + errno.
  */
-static int fp_writev_all(int fd, struct iovec *iov, int n)
+static int writev_all(int fd, struct iovec *iov, int n)
 {
     while (n > 0) {
         struct iovec part[5];
@@ -75,7 +75,7 @@ static int fp_writev_all(int fd, struct iovec *iov, int n)
 }
 
 /* Sends one frame whose payload is the concatenation of parts[0..n), n <= 4. */
-static int fp_send_frame(int fd, unsigned type, struct iovec *parts, int n)
+static int send_frame(int fd, unsigned type, struct iovec *parts, int n)
 {
     unsigned char hdr[FP_WIRE_HDR];
     struct iovec iov[5];
@@ -91,10 +91,10 @@ static int fp_send_frame(int fd, unsigned type, struct iovec *parts, int n)
     iov[0].iov_len = sizeof hdr;
     for (int i = 0; i < n; i++)
         iov[i + 1] = parts[i];
-    return fp_writev_all(fd, iov, n + 1);
+    return writev_all(fd, iov, n + 1);
 }
 
-static int fp_copy_to(unsigned char **dst, const void *src, size_t len)
+static int copy_to(unsigned char **dst, const void *src, size_t len)
 {
     *dst = malloc(len ? len : 1);
     if (!*dst)
@@ -105,7 +105,7 @@ static int fp_copy_to(unsigned char **dst, const void *src, size_t len)
 }
 
 /* INLINE: the check the parent's decoder makes for a child. */
-static int fp_inline_over_limit(forkpool_task *t, size_t len)
+static int inline_over_limit(forkpool_task *t, size_t len)
 {
     size_t max = t->pool->opts.max_output;
     if (!max || len <= max)
@@ -132,7 +132,7 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
         return ctx->item_ops->ret(ctx->item, data, len);
     if (ctx->inline_task) {
         forkpool_task *t = ctx->inline_task;
-        if (fp_inline_over_limit(t, len) || fp_copy_to(&t->result, data, len) == -1)
+        if (inline_over_limit(t, len) || copy_to(&t->result, data, len) == -1)
             return -1;
         t->result_len = len;
         t->flags |= FP_T_HAS_RESULT;
@@ -144,7 +144,7 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
         fp_rbuf_copy(&ctx->rbuf, data, len) == 0)
         return 0;
     struct iovec part = {(void *)data, len};
-    return fp_send_frame(ctx->fd, FP_FRAME_RESULT, &part, 1);
+    return send_frame(ctx->fd, FP_FRAME_RESULT, &part, 1);
 }
 
 void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len)
@@ -177,7 +177,7 @@ int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
     if (ctx->inline_task) {
         forkpool_task *t = ctx->inline_task;
         unsigned char *copy;
-        if (fp_inline_over_limit(t, len) || fp_copy_to(&copy, msg, len) == -1)
+        if (inline_over_limit(t, len) || copy_to(&copy, msg, len) == -1)
             return -1;
         if (fp_msg_push(t, copy, len) == -1) {
             t->flags |= FP_T_ABORTED;
@@ -186,7 +186,7 @@ int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
         return 0;
     }
     struct iovec part = {(void *)msg, len};
-    return fp_send_frame(ctx->fd, FP_FRAME_MESSAGE, &part, 1);
+    return send_frame(ctx->fd, FP_FRAME_MESSAGE, &part, 1);
 }
 
 int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
@@ -223,7 +223,7 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
             {&code, 4}, {&tl32, 4}, {(void *)type, tl}, {(void *)text, ml}};
         /* Fails only when the parent is gone or gave up on the task: there
            is no one left to tell. */
-        (void)fp_send_frame(ctx->fd, FP_FRAME_THROW, parts, 4);
+        (void)send_frame(ctx->fd, FP_FRAME_THROW, parts, 4);
     }
     free(msg);
     return -1;
@@ -231,7 +231,7 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
 
 /* stdio flushed, what the task started and left running killed (tree.c),
    and, in make coverage, gcov's counters written. */
-static void fp_child_flush(void)
+static void child_flush(void)
 {
     fflush(NULL);
     fp_tree_end_own();
@@ -247,7 +247,7 @@ static void fp_child_flush(void)
  * it succeeded), then END. Returns 1 if the result went as a memfd, which
  * the caller must then hold (see map_ok), 0 if not, -1 if a write failed.
  */
-static int fp_send_end(forkpool_ctx *ctx, int32_t rc)
+static int send_end(forkpool_ctx *ctx, int32_t rc)
 {
     fp_rbuf *b = &ctx->rbuf;
     struct iovec end = {&rc, sizeof rc};
@@ -257,18 +257,18 @@ static int fp_send_end(forkpool_ctx *ctx, int32_t rc)
         struct iovec part = {pl, sizeof pl};
         if (b->fd >= 0) {
             /* Once the parent has END and the memfd, it may end us. */
-            fp_child_flush();
+            child_flush();
             fp_wire_result_fd(pl, b->fd, b->len);
             held = 1;
         } else {
             part = (struct iovec){b->p, b->len};
         }
-        sent = fp_send_frame(ctx->fd, held ? FP_FRAME_RESULT_FD : FP_FRAME_RESULT, &part, 1);
+        sent = send_frame(ctx->fd, held ? FP_FRAME_RESULT_FD : FP_FRAME_RESULT, &part, 1);
     }
     if (!held)
         fp_rbuf_free(b);
     if (sent == 0)
-        sent = fp_send_frame(ctx->fd, FP_FRAME_END, &end, 1);
+        sent = send_frame(ctx->fd, FP_FRAME_END, &end, 1);
     return sent == 0 ? held : -1;
 }
 
@@ -290,7 +290,7 @@ int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t ma
     /* What the task printed is out before the parent hears it ended (a
        worker's stdio would otherwise hold it until the worker exits). */
     fflush(NULL);
-    int r = fp_send_end(&ctx, rc);
+    int r = send_end(&ctx, rc);
     if (r == 1)
         *held = ctx.rbuf;
     return r;
@@ -299,7 +299,7 @@ int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t ma
 /* Ends a child: its stdio flushed, no atexit handler of the host run. */
 _Noreturn void fp_child_exit(int code)
 {
-    fp_child_flush();
+    child_flush();
     _exit(code);
 }
 

@@ -48,7 +48,7 @@ struct fp_spawn_args {
 };
 
 /* Moves fd onto target (0, 1 or 2), keeping it open across exec. */
-static int fp_child_fd(int fd, int target)
+static int child_fd(int fd, int target)
 {
     if (fd == target)
         return fcntl(fd, F_SETFD, 0);
@@ -56,7 +56,7 @@ static int fp_child_fd(int fd, int target)
 }
 
 /* Marks every fd from 3 up close-on-exec (the report pipe is already). */
-static void fp_child_cloexec_all(void)
+static void child_cloexec_all(void)
 {
 #ifdef SYS_close_range
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
@@ -68,7 +68,7 @@ static void fp_child_cloexec_all(void)
 }
 
 /* The vfork child (launch.c has reset it): system calls only. */
-static void fp_exec_child(void *arg, int report)
+static void exec_child(void *arg, int report)
 {
     const struct fp_spawn_args *a = arg;
     sigset_t none;
@@ -77,12 +77,12 @@ static void fp_exec_child(void *arg, int report)
     if (step)
         fp_setup_fail(report, errno, step);
     int in = a->in[0] >= 0 ? a->in[0] : open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (in < 0 || fp_child_fd(in, 0) == -1 || (a->out[1] >= 0 && fp_child_fd(a->out[1], 1) == -1) ||
-        (a->err[1] >= 0 && fp_child_fd(a->err[1], 2) == -1))
+    if (in < 0 || child_fd(in, 0) == -1 || (a->out[1] >= 0 && child_fd(a->out[1], 1) == -1) ||
+        (a->err[1] >= 0 && child_fd(a->err[1], 2) == -1))
         fp_setup_fail(report, errno, FP_STEP_FDS);
     if (a->cwd && chdir(a->cwd) == -1)
         fp_setup_fail(report, errno, FP_STEP_CWD);
-    fp_child_cloexec_all();
+    child_cloexec_all();
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     int err = ENOENT, denied = 0;
@@ -108,7 +108,7 @@ static void fp_exec_child(void *arg, int report)
 
 /* The files execvp would try for name: name itself if it has a '/', else
    each PATH entry joined with it (PATH unset: the system's default). */
-static char **fp_exec_paths(const char *name)
+static char **exec_paths(const char *name)
 {
     const char *path = strchr(name, '/') ? "" : getenv("PATH");
     char deflt[256];
@@ -148,7 +148,7 @@ fail:
 }
 
 /* Under the registry lock (launch.c): the program's pipes. */
-static int fp_exec_prepare(void *arg)
+static int exec_prepare(void *arg)
 {
     struct fp_spawn_args *a = arg;
     fp_exec *x = a->t->exec;
@@ -162,7 +162,7 @@ static int fp_exec_prepare(void *arg)
 
 /* Under the registry lock: the program's process joins the pool's list
    with the parent's ends of its pipes, or the pipes go. */
-static void fp_exec_done(void *arg, pid_t pid)
+static void exec_done(void *arg, pid_t pid)
 {
     struct fp_spawn_args *a = arg;
     fp_proc *pr = a->t->proc;
@@ -187,13 +187,13 @@ static void fp_exec_done(void *arg, pid_t pid)
  * errno (the program could not be started: t->pid stays 0 and nothing is
  * left) and *step the set-up step that failed (0: the launch itself).
  */
-static int fp_exec_launch(fp_proc *pr, forkpool_task *t, int *step)
+static int exec_launch(fp_proc *pr, forkpool_task *t, int *step)
 {
     forkpool *pool = pr->pool;
     fp_exec *x = t->exec;
     struct fp_spawn_args a = {.pool = pool, .t = t, .out = {-1, -1}, .err = {-1, -1},
                               .in = {-1, -1}};
-    a.paths = fp_exec_paths(x->argv[0]);
+    a.paths = exec_paths(x->argv[0]);
     size_t argc = 0;
     while (x->argv[argc])
         argc++;
@@ -210,7 +210,7 @@ static int fp_exec_launch(fp_proc *pr, forkpool_task *t, int *step)
     a.argv = x->argv;
     a.envp = x->envp ? x->envp : environ;
     a.cwd = x->cwd;
-    fp_launch l = {FP_LAUNCH_VFORK, getpid(), 1, fp_exec_prepare, fp_exec_child, fp_exec_done,
+    fp_launch l = {FP_LAUNCH_VFORK, getpid(), 1, exec_prepare, exec_child, exec_done,
                    &a, 0};
     pid_t pid = fp_launch_run(&l);
     int err = errno;
@@ -229,7 +229,7 @@ static int fp_exec_launch(fp_proc *pr, forkpool_task *t, int *step)
  * (so a stream that stays empty costs nothing). Over max_output, or out of
  * memory: the task fails with FORKPOOL_ERR_OUTPUT and is killed.
  */
-static void fp_exec_read(forkpool_task *t, int k, size_t budget)
+static void exec_read(forkpool_task *t, int k, size_t budget)
 {
     fp_proc *pr = t->proc;
     fp_buf *b = k == FP_FD_OUT ? &t->exec->out : &t->exec->err;
@@ -272,7 +272,7 @@ static void fp_exec_read(forkpool_task *t, int k, size_t budget)
 
 /* write() that cannot raise SIGPIPE in the caller: the program may stop
    reading its stdin at any time, and the host must not die of it. */
-static ssize_t fp_write_nosigpipe(int fd, const void *p, size_t n)
+static ssize_t write_nosigpipe(int fd, const void *p, size_t n)
 {
     sigset_t pipe_set, old, pending;
     sigemptyset(&pipe_set);
@@ -294,12 +294,12 @@ static ssize_t fp_write_nosigpipe(int fd, const void *p, size_t n)
 
 /* Feeds the program's stdin as far as the pipe takes it; closes it (EOF)
    once all is written, or when the program stopped reading. */
-static void fp_exec_write_input(forkpool_task *t)
+static void exec_write_input(forkpool_task *t)
 {
     fp_exec *x = t->exec;
     int fd = t->proc->fd[FP_FD_IN];
     while (fd >= 0 && x->input_off < x->input_len) {
-        ssize_t w = fp_write_nosigpipe(fd, x->input + x->input_off, x->input_len - x->input_off);
+        ssize_t w = write_nosigpipe(fd, x->input + x->input_off, x->input_len - x->input_off);
         if (w > 0) {
             x->input_off += (size_t)w;
             continue;
@@ -314,7 +314,7 @@ static void fp_exec_write_input(forkpool_task *t)
 }
 
 /* Settles a program's task from how it ended. */
-static void fp_exec_settle(forkpool_task *t, const fp_proc *pr, int known, int status)
+static void exec_settle(forkpool_task *t, const fp_proc *pr, int known, int status)
 {
     forkpool_stats *st = &t->pool->stats;
     const char *name = t->exec->argv[0];
@@ -342,7 +342,7 @@ static void fp_exec_settle(forkpool_task *t, const fp_proc *pr, int known, int s
     fp_settle_end(t);
 }
 
-static void fp_exec_launch_failed(forkpool_task *t, int err, int step)
+static void exec_launch_failed(forkpool_task *t, int err, int step)
 {
     if (step && step != FP_STEP_EXEC)
         fp_spawn_failed(t, err, "cannot run '%s': %s failed: %s", t->exec->argv[0],
@@ -351,26 +351,26 @@ static void fp_exec_launch_failed(forkpool_task *t, int err, int step)
         fp_spawn_failed(t, err, "cannot run '%s': %s", t->exec->argv[0], strerror(err));
 }
 
-static void fp_exec_io(fp_proc *pr, int k, size_t budget)
+static void exec_io(fp_proc *pr, int k, size_t budget)
 {
     if (k == FP_FD_IN)
-        fp_exec_write_input(pr->task);
+        exec_write_input(pr->task);
     else
-        fp_exec_read(pr->task, k, budget);
+        exec_read(pr->task, k, budget);
 }
 
-static void fp_exec_exited(fp_proc *pr, int known, int status)
+static void exec_exited(fp_proc *pr, int known, int status)
 {
-    fp_exec_settle(pr->task, pr, known, status);
+    exec_settle(pr->task, pr, known, status);
     fp_own_finished(pr->task);
 }
 
 const fp_proc_ops fp_exec_ops = {
     .name = "program",
-    .launch = fp_exec_launch,
-    .launch_failed = fp_exec_launch_failed,
-    .io = fp_exec_io,
-    .exited = fp_exec_exited,
+    .launch = exec_launch,
+    .launch_failed = exec_launch_failed,
+    .io = exec_io,
+    .exited = exec_exited,
     .expired = fp_own_expired,
     .cancel = fp_own_cancel,
     .last = fp_own_last,

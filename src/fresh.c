@@ -104,7 +104,7 @@ void fp_own_destroy(fp_proc *pr)
 
 /* ---- the FRESH kind ---- */
 
-static void fp_fresh_entry(void *arg, int chan, int req)
+static void fresh_entry(void *arg, int chan, int req)
 {
     (void)req;
     fp_child_main(arg, chan);
@@ -112,7 +112,7 @@ static void fp_fresh_entry(void *arg, int chan, int req)
 
 /* The child's side of a FRESH task forked from the fork server: rebuilds
    the task from its call (wire.h) and runs it. */
-static void fp_fresh_srv_entry(forkpool *pool, const void *blob, size_t len, const int *fds,
+static void fresh_srv_entry(forkpool *pool, const void *blob, size_t len, const int *fds,
                                int nfds)
 {
     (void)nfds; /* at least the channel: the server checked */
@@ -131,7 +131,7 @@ static void fp_fresh_srv_entry(forkpool *pool, const void *blob, size_t len, con
     fp_child_main(t, fds[0]);
 }
 
-static int fp_fresh_launch(fp_proc *pr, forkpool_task *t, int *step)
+static int fresh_launch(fp_proc *pr, forkpool_task *t, int *step)
 {
     forkpool *pool = pr->pool;
     *step = 0;
@@ -148,20 +148,20 @@ static int fp_fresh_launch(fp_proc *pr, forkpool_task *t, int *step)
         }
         fp_call_header(blob, 0, (void (*)(void))t->fn);
         memcpy(blob + FP_CALL_HDR, t->arg, t->arg_len);
-        rc = fp_server_proc(pool, pr, 0, fp_fresh_srv_entry, blob, len, -1);
+        rc = fp_server_proc(pool, pr, 0, fresh_srv_entry, blob, len, -1);
         int saved = errno;
         free(blob);
         pool->srv_stage = NULL;
         errno = saved;
     } else {
-        rc = fp_chan_fork(pool, pr, 0, fp_fresh_entry, t);
+        rc = fp_chan_fork(pool, pr, 0, fresh_entry, t);
     }
     if (rc == 0)
         t->pid = pr->pid;
     return rc;
 }
 
-static void fp_fresh_launch_failed(forkpool_task *t, int err, int step)
+static void fresh_launch_failed(forkpool_task *t, int err, int step)
 {
     (void)step;
     fp_spawn_failed(t, err, "cannot start the task's child%s: %s",
@@ -169,19 +169,19 @@ static void fp_fresh_launch_failed(forkpool_task *t, int err, int step)
                     strerror(err));
 }
 
-static int fp_fresh_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
+static int fresh_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
 {
     fp_proc *pr = ud;
     return fp_task_frame(pr->task, type, payload, len);
 }
 
-static void fp_fresh_io(fp_proc *pr, int k, size_t budget)
+static void fresh_io(fp_proc *pr, int k, size_t budget)
 {
     (void)k; /* only its channel is watched */
-    fp_chan_read(pr, budget, fp_fresh_frame);
+    fp_chan_read(pr, budget, fresh_frame);
 }
 
-static void fp_fresh_exited(fp_proc *pr, int known, int status)
+static void fresh_exited(fp_proc *pr, int known, int status)
 {
     fp_chan_settle(pr->task, pr, known, status);
     fp_own_finished(pr->task);
@@ -189,10 +189,10 @@ static void fp_fresh_exited(fp_proc *pr, int known, int status)
 
 const fp_proc_ops fp_fresh_ops = {
     .name = "child",
-    .launch = fp_fresh_launch,
-    .launch_failed = fp_fresh_launch_failed,
-    .io = fp_fresh_io,
-    .exited = fp_fresh_exited,
+    .launch = fresh_launch,
+    .launch_failed = fresh_launch_failed,
+    .io = fresh_io,
+    .exited = fresh_exited,
     .expired = fp_own_expired,
     .cancel = fp_own_cancel,
     .last = fp_own_last,

@@ -69,7 +69,7 @@ _Noreturn void fp_setup_fail(int fd, int err, int step)
  * finds them; kept across exec), and death with the parent. A parent that
  * died before that leaves no one to report to: exit 127.
  */
-static void fp_child_bind(pid_t parent)
+static void child_bind(pid_t parent)
 {
     setpgid(0, 0);
     /* prctl reads all five arguments: unused ones are passed as 0. */
@@ -78,11 +78,11 @@ static void fp_child_bind(pid_t parent)
         _exit(127);
 }
 
-/* fp_child_bind, and default handlers for every signal. */
-static void fp_child_reset(pid_t parent)
+/* child_bind, and default handlers for every signal. */
+static void child_reset(pid_t parent)
 {
     struct sigaction dfl;
-    fp_child_bind(parent);
+    child_bind(parent);
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++)
@@ -92,7 +92,7 @@ static void fp_child_reset(pid_t parent)
 
 /* A CPU-time timer of this process sending sig after ms of CPU (0: made
    disarmed). 0, or -1 + errno. */
-static int fp_cpu_timer(int sig, long ms, timer_t *id)
+static int cpu_timer(int sig, long ms, timer_t *id)
 {
     struct sigevent ev;
     memset(&ev, 0, sizeof ev);
@@ -120,7 +120,7 @@ int fp_child_limits(const forkpool_options *o, fp_limits_for who)
     struct rlimit cpu = {who == FP_LIMITS_PROGRAM ? secs : secs + 1, secs + 1};
     timer_t id;
     if (setrlimit(RLIMIT_CPU, &cpu) == -1 ||
-        (who == FP_LIMITS_TASK && fp_cpu_timer(SIGXCPU, o->max_cpu_ms, &id) == -1))
+        (who == FP_LIMITS_TASK && cpu_timer(SIGXCPU, o->max_cpu_ms, &id) == -1))
         return FP_STEP_CPU;
     return 0;
 }
@@ -130,9 +130,9 @@ int fp_cpu_timers_new(fp_cpu_timers *ct, long ms)
     ct->ms = ms;
     if (!ms)
         return 0;
-    if (fp_cpu_timer(SIGXCPU, 0, &ct->id[0]) == -1)
+    if (cpu_timer(SIGXCPU, 0, &ct->id[0]) == -1)
         return -1;
-    if (fp_cpu_timer(SIGKILL, 0, &ct->id[1]) == -1) {
+    if (cpu_timer(SIGKILL, 0, &ct->id[1]) == -1) {
         int err = errno;
         timer_delete(ct->id[0]);
         errno = err;
@@ -160,7 +160,7 @@ void fp_cpu_timers_arm(const fp_cpu_timers *ct, int arm)
 /* ---- in the parent ---- */
 
 /* A fork whose child is our parent's child (the fork server's clone). */
-static pid_t fp_clone_sibling(void)
+static pid_t clone_sibling(void)
 {
     /* Every pointer argument is 0, so only the argument order of the
        architectures that put the stack first matters. */
@@ -177,10 +177,10 @@ struct fp_vfork {
     int report;
 };
 
-static int fp_vfork_child(void *arg)
+static int vfork_child(void *arg)
 {
     const struct fp_vfork *v = arg;
-    fp_child_reset(v->l->parent);
+    child_reset(v->l->parent);
     v->l->child(v->l->arg, v->report);
     _exit(127);
 }
@@ -211,7 +211,7 @@ fail:;
 
 /* Reads a VFORK child's report: 0 if it exec'd (EOF), else its errno
    (*step: the step that failed). */
-static int fp_report_read(int fd, int *step)
+static int report_read(int fd, int *step)
 {
     unsigned char f[FP_WIRE_HDR + FP_WIRE_SPAWN_LEN];
     size_t got = 0;
@@ -232,7 +232,7 @@ static int fp_report_read(int fd, int *step)
 /* The VFORK launch: the child has exec'd or reported by the time the clone
    returns (under tools that make it a plain fork, valgrind, the report
    read waits). */
-static pid_t fp_launch_vfork(fp_launch *l)
+static pid_t launch_vfork(fp_launch *l)
 {
     int rep[2];
     char *stack = malloc(FP_VFORK_STACK);
@@ -247,12 +247,12 @@ static pid_t fp_launch_vfork(fp_launch *l)
        not act in it (open and write are cancellation points). */
     int cancel;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-    pid_t pid = clone(fp_vfork_child, stack + FP_VFORK_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
+    pid_t pid = clone(vfork_child, stack + FP_VFORK_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
                       &v);
     int err = errno;
     pthread_setcancelstate(cancel, NULL);
     close(rep[1]);
-    if (pid > 0 && (err = fp_report_read(rep[0], &l->step)) != 0) {
+    if (pid > 0 && (err = report_read(rep[0], &l->step)) != 0) {
         int status;
         while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
             ;
@@ -277,17 +277,17 @@ pid_t fp_launch_run(fp_launch *l)
         fp_registry_lock();
     if (!l->prepare || l->prepare(l->arg) == 0) {
         if (l->how == FP_LAUNCH_VFORK) {
-            pid = fp_launch_vfork(l);
+            pid = launch_vfork(l);
         } else {
-            pid = l->how == FP_LAUNCH_FORK ? fork() : fp_clone_sibling();
+            pid = l->how == FP_LAUNCH_FORK ? fork() : clone_sibling();
             if (pid == 0) {
                 if (l->how == FP_LAUNCH_FORK) {
-                    fp_child_reset(l->parent);
+                    child_reset(l->parent);
                     fp_registry_forget_all();
                     if (l->locked)
                         fp_registry_unlock();
                 } else {
-                    fp_child_bind(l->parent);
+                    child_bind(l->parent);
                 }
                 l->child(l->arg, -1);
                 _exit(127);

@@ -66,7 +66,7 @@ typedef struct fp_map fp_map;
 
 /* A range of items, and the run (task) working on what is left of it. */
 typedef struct fp_batch {
-    fp_map *m;             /* NULL: abandoned (see fp_map_finish)           */
+    fp_map *m;             /* NULL: abandoned (see map_finish)           */
     fp_list node;          /* on the map's batches, in item order           */
     forkpool_task *task;   /* the current run, or NULL                       */
     size_t deliver;        /* the item whose record is next in `in`          */
@@ -98,13 +98,13 @@ struct fp_map {
     int err;              /* what ends the map early (an errno)              */
 };
 
-static fp_batch *fp_batch_first(fp_map *m)
+static fp_batch *batch_first(fp_map *m)
 {
     fp_list *n = fp_list_first(&m->batches);
     return n ? FP_LIST_ITEM(n, fp_batch, node) : NULL;
 }
 
-static fp_batch *fp_batch_next(fp_map *m, fp_batch *b)
+static fp_batch *batch_next(fp_map *m, fp_batch *b)
 {
     fp_list *n = fp_list_next(&m->batches, &b->node);
     return n ? FP_LIST_ITEM(n, fp_batch, node) : NULL;
@@ -112,9 +112,9 @@ static fp_batch *fp_batch_next(fp_map *m, fp_batch *b)
 
 /* Each batch, in item order. */
 /* NOLINTNEXTLINE(bugprone-macro-parentheses): b is a declarator */
-#define FP_BATCHES(b, m) for (fp_batch *b = fp_batch_first(m); b; b = fp_batch_next(m, b))
+#define FP_BATCHES(b, m) for (fp_batch *b = batch_first(m); b; b = batch_next(m, b))
 
-static int fp_map_over(const fp_map *m)
+static int map_over(const fp_map *m)
 {
     return m->err || m->pool->doomed || m->pool->stops != m->stops;
 }
@@ -127,7 +127,7 @@ static int fp_map_over(const fp_map *m)
  * direct report): marks progress and counts the whole records. A malformed
  * stream, or more records than items, stops taking and cancels the run.
  */
-static void fp_batch_take(void *to, const void *p, size_t n)
+static void batch_take(void *to, const void *p, size_t n)
 {
     fp_batch *b = to;
     fp_map *m = b->m;
@@ -156,15 +156,15 @@ static void fp_batch_take(void *to, const void *p, size_t n)
     }
 }
 
-static void fp_batch_message(forkpool_task *t, const void *msg, size_t len, void *ud)
+static void batch_message(forkpool_task *t, const void *msg, size_t len, void *ud)
 {
     (void)t;
-    fp_batch_take(ud, msg, len);
+    batch_take(ud, msg, len);
 }
 
 /* Takes a run's failure, so that it does not count as unhandled: what it
-   means for the items is decided by fp_batch_ended. */
-static void fp_batch_caught(forkpool_task *t, const forkpool_error *err, void *ud)
+   means for the items is decided by batch_ended. */
+static void batch_caught(forkpool_task *t, const forkpool_error *err, void *ud)
 {
     (void)t;
     (void)err;
@@ -175,7 +175,7 @@ static void fp_batch_caught(forkpool_task *t, const forkpool_error *err, void *u
 
 /* Starts a run for b's unreported items, the first `careful` of them
    reported one by one. If it cannot, m->err says why. */
-static void fp_batch_run(fp_map *m, fp_batch *b, size_t careful)
+static void batch_run(fp_map *m, fp_batch *b, size_t careful)
 {
     forkpool *pool = m->pool;
     size_t n = b->end - b->reported;
@@ -184,7 +184,7 @@ static void fp_batch_run(fp_map *m, fp_batch *b, size_t careful)
         .fn = m->fn,
         .items = m->by_ref ? first : NULL,
         .inline_to = pool->opts.mode == FORKPOOL_INLINE ? b : NULL,
-        .inline_take = fp_batch_take,
+        .inline_take = batch_take,
         .item_size = m->item_size,
         .count = n,
         .careful = careful,
@@ -215,20 +215,20 @@ static void fp_batch_run(fp_map *m, fp_batch *b, size_t careful)
     b->progress = 0;
     b->killed = 0;
     /* Whatever the pool's default, the run may take T per item (and one
-       more T for starting): fp_map_deadlines enforces T per item. */
+       more T for starting): map_deadlines enforces T per item. */
     long limit = 0;
     if (m->timeout_ms)
         limit = (size_t)m->timeout_ms > (size_t)LONG_MAX / (n + 1) ? LONG_MAX
                                                                    : m->timeout_ms * (long)(n + 1);
-    if (!forkpool_catch(t, fp_batch_caught, NULL) ||
-        !forkpool_on_message(t, fp_batch_message, b) || !forkpool_set_timeout(t, limit)) {
+    if (!forkpool_catch(t, batch_caught, NULL) ||
+        !forkpool_on_message(t, batch_message, b) || !forkpool_set_timeout(t, limit)) {
         m->err = ENOMEM;
         forkpool_cancel(t);
     }
 }
 
 /* Queues new batches while fewer than the window are in flight. */
-static void fp_map_launch(fp_map *m)
+static void map_launch(fp_map *m)
 {
     while (m->nbatches < m->window && m->next < m->count && !m->err) {
         fp_batch *b = calloc(1, sizeof *b);
@@ -242,7 +242,7 @@ static void fp_map_launch(fp_map *m)
         m->next = b->end;
         fp_list_push_tail(&m->batches, &b->node);
         m->nbatches++;
-        fp_batch_run(m, b, 0);
+        batch_run(m, b, 0);
     }
 }
 
@@ -253,7 +253,7 @@ static void fp_map_launch(fp_map *m)
  * the run's error, and the rest runs again; or the rest runs again with its
  * first FP_MAP_FLUSH_ITEMS reported one by one.
  */
-static void fp_batch_ended(fp_map *m, fp_batch *b)
+static void batch_ended(fp_map *m, fp_batch *b)
 {
     forkpool_task *t = b->task;
     const forkpool_error *e = forkpool_task_error(t);
@@ -262,8 +262,8 @@ static void fp_batch_ended(fp_map *m, fp_batch *b)
     b->in.len = b->scan; /* a record cut short */
     size_t r = b->reported;
     if (e && e->kind == FORKPOOL_ERR_CANCELLED && !b->killed)
-        m->err = ECANCELED; /* forkpool_stop: fp_map_over knows already */
-    if (r == b->end || fp_map_over(m)) {
+        m->err = ECANCELED; /* forkpool_stop: map_over knows already */
+    if (r == b->end || map_over(m)) {
         forkpool_task_release(t);
         return;
     }
@@ -284,24 +284,24 @@ static void fp_batch_ended(fp_map *m, fp_batch *b)
     if (m->err)
         return;
     if (!exact) {
-        fp_batch_run(m, b, b->end - r < FP_MAP_FLUSH_ITEMS ? b->end - r : FP_MAP_FLUSH_ITEMS);
+        batch_run(m, b, b->end - r < FP_MAP_FLUSH_ITEMS ? b->end - r : FP_MAP_FLUSH_ITEMS);
         return;
     }
     b->scan = b->in.len;
     if (++b->reported < b->end)
-        fp_batch_run(m, b, 0);
+        batch_run(m, b, 0);
 }
 
-static void fp_map_reap(fp_map *m)
+static void map_reap(fp_map *m)
 {
     FP_BATCHES(b, m)
         if (b->task && fp_task_done(b->task))
-            fp_batch_ended(m, b);
+            batch_ended(m, b);
 }
 
 /* Cancels runs that went too long without reporting (see the top of the
    file). Returns the ms until the next such deadline, or -1 for none. */
-static int fp_map_deadlines(fp_map *m)
+static int map_deadlines(fp_map *m)
 {
     if (!m->timeout_ms)
         return -1;
@@ -327,7 +327,7 @@ static int fp_map_deadlines(fp_map *m)
 /* ---- the parent's side: delivering ---- */
 
 /* Calls on_result for the record at p (whole and checked). Its size. */
-static size_t fp_map_deliver_one(fp_map *m, size_t index, const unsigned char *p)
+static size_t map_deliver_one(fp_map *m, size_t index, const unsigned char *p)
 {
     uint32_t head, tl, ml;
     uint64_t len;
@@ -360,13 +360,13 @@ static size_t fp_map_deliver_one(fp_map *m, size_t index, const unsigned char *p
  * batch, and frees the batches that are done. Stops at once when the map
  * is over (a callback may have stopped or destroyed the pool).
  */
-static void fp_map_deliver(fp_map *m)
+static void map_deliver(fp_map *m)
 {
     FP_BATCHES(b, m) {
-        if (fp_map_over(m))
+        if (map_over(m))
             break;
-        while (b->dpos < b->scan && !fp_map_over(m)) {
-            b->dpos += fp_map_deliver_one(m, b->deliver, b->in.p + b->dpos);
+        while (b->dpos < b->scan && !map_over(m)) {
+            b->dpos += map_deliver_one(m, b->deliver, b->in.p + b->dpos);
             b->deliver++;
         }
         if (b->dpos) { /* keep only the partial record, at the start */
@@ -379,7 +379,7 @@ static void fp_map_deliver(fp_map *m)
             break;
     }
     fp_batch *b;
-    while ((b = fp_batch_first(m)) && b->deliver == b->end && !b->task) {
+    while ((b = batch_first(m)) && b->deliver == b->end && !b->task) {
         fp_list_pop(&m->batches);
         m->nbatches--;
         free(b->in.p);
@@ -389,7 +389,7 @@ static void fp_map_deliver(fp_map *m)
 
 /* ---- driving ---- */
 
-static int fp_map_live(fp_map *m)
+static int map_live(fp_map *m)
 {
     FP_BATCHES(b, m)
         if (b->task)
@@ -404,7 +404,7 @@ static int fp_map_live(fp_map *m)
  * waiting, the batches with a run are left allocated and abandoned (m
  * NULL), so handlers that still run find memory they may touch.
  */
-static void fp_map_finish(fp_map *m)
+static void map_finish(fp_map *m)
 {
     forkpool *pool = m->pool;
     if (!pool->doomed) {
@@ -417,7 +417,7 @@ static void fp_map_finish(fp_map *m)
                     forkpool_task_release(b->task);
                     b->task = NULL;
                 }
-            if (pool->doomed || !fp_map_live(m) || fp_step(pool, !fp_list_empty(&pool->dispatch) ? 0 : -1) == -1)
+            if (pool->doomed || !map_live(m) || fp_step(pool, !fp_list_empty(&pool->dispatch) ? 0 : -1) == -1)
                 break;
         }
     }
@@ -434,17 +434,17 @@ static void fp_map_finish(fp_map *m)
     }
 }
 
-static int fp_map_drive(fp_map *m)
+static int map_drive(fp_map *m)
 {
     forkpool *pool = m->pool;
     for (;;) {
-        fp_map_reap(m);
-        fp_map_deliver(m);
-        if (fp_map_over(m) || (fp_list_empty(&m->batches) && m->next == m->count))
+        map_reap(m);
+        map_deliver(m);
+        if (map_over(m) || (fp_list_empty(&m->batches) && m->next == m->count))
             break;
-        fp_map_launch(m);
-        int ms = fp_map_deadlines(m);
-        if (fp_map_over(m))
+        map_launch(m);
+        int ms = map_deadlines(m);
+        if (map_over(m))
             break;
         /* Handlers that our own calls made due (a cancel, a failed start)
            run in the step's first dispatch: do not then block. */
@@ -454,8 +454,8 @@ static int fp_map_drive(fp_map *m)
         }
     }
     int err = m->err ? m->err : ECANCELED;
-    int over = fp_map_over(m);
-    fp_map_finish(m);
+    int over = map_over(m);
+    map_finish(m);
     if (over) {
         errno = err;
         return -1;
@@ -497,5 +497,5 @@ int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count
         .by_ref = o->mode == FORKPOOL_INLINE || (o->mode == FORKPOOL_FRESH && !o->fork_server),
     };
     fp_list_init(&m.batches);
-    return fp_leave(pool, fp_map_drive(&m));
+    return fp_leave(pool, map_drive(&m));
 }

@@ -46,7 +46,7 @@ struct fp_item {
 };
 
 /* The item's record becomes this error (whatever it returned before). */
-static void fp_item_fail(fp_item *c, forkpool_error_kind kind, int32_t code, const char *type,
+static void item_fail(fp_item *c, forkpool_error_kind kind, int32_t code, const char *type,
                          const char *msg)
 {
     c->out.len = c->start;
@@ -55,7 +55,7 @@ static void fp_item_fail(fp_item *c, forkpool_error_kind kind, int32_t code, con
         c->broken = 1;
 }
 
-static int fp_item_return(fp_item *c, const void *data, size_t len)
+static int item_return(fp_item *c, const void *data, size_t len)
 {
     char msg[160];
     int over = c->max_output && len > c->max_output;
@@ -69,7 +69,7 @@ static int fp_item_return(fp_item *c, const void *data, size_t len)
         else
             snprintf(msg, sizeof msg, "map item's result of %zu bytes cannot be kept: %s", len,
                      strerror(err));
-        fp_item_fail(c, FORKPOOL_ERR_OUTPUT, 0, "forkpool.output", msg);
+        item_fail(c, FORKPOOL_ERR_OUTPUT, 0, "forkpool.output", msg);
         errno = err;
         return -1;
     }
@@ -87,23 +87,23 @@ static int fp_item_return(fp_item *c, const void *data, size_t len)
     return 0;
 }
 
-static void fp_item_throw(fp_item *c, const char *type, const char *message)
+static void item_throw(fp_item *c, const char *type, const char *message)
 {
     if (!c->decided)
-        fp_item_fail(c, FORKPOOL_ERR_THROWN, -1, type, message);
+        item_fail(c, FORKPOOL_ERR_THROWN, -1, type, message);
 }
 
-static const fp_item_ops fp_item_sink = {fp_item_return, fp_item_throw};
+static const fp_item_ops item_sink = {item_return, item_throw};
 
 /* After the item's function returned rc: its record is complete. */
-static void fp_item_end(fp_item *c, int rc)
+static void item_end(fp_item *c, int rc)
 {
     char msg[64];
     if (c->decided)
         return;
     if (rc != 0) {
         snprintf(msg, sizeof msg, "map item function returned %d", rc);
-        fp_item_fail(c, FORKPOOL_ERR_THROWN, rc, "forkpool.return", msg);
+        item_fail(c, FORKPOOL_ERR_THROWN, rc, "forkpool.return", msg);
     } else if (c->out.len == c->start) {
         unsigned char *p = fp_buf_grow(&c->out, 4);
         if (p)
@@ -115,7 +115,7 @@ static void fp_item_end(fp_item *c, int rc)
 
 /* Sends the buffered records, in messages no larger than max_output.
    0, or -1 if the parent is gone or gave up on the run. */
-static int fp_item_flush(fp_item *c)
+static int item_flush(fp_item *c)
 {
     if (c->flush_ns)
         c->flushed_at = fp_now();
@@ -155,27 +155,27 @@ int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
         return forkpool_throw(ctx, "forkpool.map", "map batch: no memory for its records");
     c.out.len = 0;
     if (h.flush_ns)
-        rc = fp_item_flush(&c); /* an empty report: the run started */
+        rc = item_flush(&c); /* an empty report: the run started */
     for (uint64_t i = 0, unsent = 0; i < h.count && rc == 0 && !c.broken; i++) {
         c.start = c.out.len;
         c.decided = 0;
-        fp_item_end(&c, fp_item_call(h.fn, &c, &fp_item_sink, items + i * h.item_size, h.item_size,
+        item_end(&c, fp_item_call(h.fn, &c, &item_sink, items + i * h.item_size, h.item_size,
                                       c.max_output));
         if (i < h.careful || ++unsent >= FP_MAP_FLUSH_ITEMS || c.out.len >= FP_MAP_FLUSH_BYTES ||
             (c.flush_ns && fp_now() - c.flushed_at >= c.flush_ns)) {
-            rc = fp_item_flush(&c);
+            rc = item_flush(&c);
             unsent = 0;
         }
     }
     if (rc == 0 && c.broken) {
         /* The records before the one it could not make are whole: send
            them, and fail the run at that item. */
-        (void)fp_item_flush(&c);
+        (void)item_flush(&c);
         free(c.out.p);
         return forkpool_throw(ctx, "forkpool.map", "map batch: no memory to record an item");
     }
     if (rc == 0)
-        rc = fp_item_flush(&c);
+        rc = item_flush(&c);
     free(c.out.p);
     return rc;
 }

@@ -14,7 +14,7 @@
 
 /* A memfd result's child was SIGKILLed by the parent after it sent END:
    not a crash. */
-static int fp_result_handed_over(const forkpool_task *t, int status)
+static int result_handed_over(const forkpool_task *t, int status)
 {
     const uint32_t both = FP_T_MAPPED | FP_T_GOT_END;
     return (t->flags & both) == both && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
@@ -23,7 +23,7 @@ static int fp_result_handed_over(const forkpool_task *t, int status)
 /* t's process died of a signal we did not send as a timeout or cancel.
    Names the limit when it was max_cpu_ms (SIGXCPU, or the SIGKILL that backs
    it up) or may have been max_memory. */
-static void fp_fail_signaled(forkpool_task *t, const char *who, long cpu_ms, int status)
+static void fail_signaled(forkpool_task *t, const char *who, long cpu_ms, int status)
 {
     const forkpool_options *o = &t->pool->opts;
     int sig = WTERMSIG(status);
@@ -52,8 +52,8 @@ int fp_settle_common(forkpool_task *t, int known, int status, const char *who, l
         fp_task_fail(t, FORKPOOL_ERR_TIMEOUT, 0, NULL,
                      "task ran past its %ld ms limit and was killed", t->timeout_ms);
         st->timed_out++;
-    } else if (known && WIFSIGNALED(status) && !fp_result_handed_over(t, status)) {
-        fp_fail_signaled(t, who, cpu_ms, status);
+    } else if (known && WIFSIGNALED(status) && !result_handed_over(t, status)) {
+        fail_signaled(t, who, cpu_ms, status);
         st->failed++;
     } else {
         return 0;

@@ -35,7 +35,7 @@
 enum { FP_EV_TIMER = 2, FP_EV_WAKE = 3 };
 #define FP_EV_BATCH 64
 
-static int fp_epoll_add(forkpool *pool, int fd, uint64_t data)
+static int epoll_add(forkpool *pool, int fd, uint64_t data)
 {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
@@ -44,7 +44,7 @@ static int fp_epoll_add(forkpool *pool, int fd, uint64_t data)
     return epoll_ctl(pool->procs.epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-static void fp_unwake(forkpool *pool)
+static void unwake(forkpool *pool)
 {
     uint64_t n;
     if (read(pool->eventfd, &n, sizeof n) == (ssize_t)sizeof n || errno == EAGAIN)
@@ -54,7 +54,7 @@ static void fp_unwake(forkpool *pool)
 /* ---- timers ---- */
 
 /* Arms the timerfd for the earliest deadline, kill or poll of any task. */
-static void fp_arm_timer(forkpool *pool)
+static void arm_timer(forkpool *pool)
 {
     int64_t at = fp_procs_due(&pool->procs);
     if (at == pool->timer_at)
@@ -70,8 +70,8 @@ static void fp_arm_timer(forkpool *pool)
 }
 
 /* Starts queued tasks while slots are free, as the pool's mode does it
-   (INLINE runs them from the loop itself: fp_inline_step). */
-static void fp_fill(forkpool *pool)
+   (INLINE runs them from the loop itself: inline_step). */
+static void fill(forkpool *pool)
 {
     static void (*const fill[])(forkpool *) = {
         [FORKPOOL_FRESH] = fp_fresh_fill,
@@ -83,7 +83,7 @@ static void fp_fill(forkpool *pool)
 }
 
 /* INLINE: run the next queued task in this process. */
-static void fp_inline_step(forkpool *pool)
+static void inline_step(forkpool *pool)
 {
     forkpool_task *t = fp_queue_head(pool);
     if (!t)
@@ -108,12 +108,12 @@ int fp_step(forkpool *pool, int timeout_ms)
     struct epoll_event ev[FP_EV_BATCH];
     uint64_t ticks;
     if (pool->wake_pending)
-        fp_unwake(pool);
+        unwake(pool);
     fp_dispatch_run(pool);
     if (pool->doomed)
         return 0;
     if (pool->opts.mode == FORKPOOL_INLINE) {
-        fp_inline_step(pool);
+        inline_step(pool);
         fp_dispatch_run(pool);
         if (fp_queue_head(pool))
             fp_wake(pool);
@@ -121,7 +121,7 @@ int fp_step(forkpool *pool, int timeout_ms)
     }
     if (!pool->nqueued && !pool->nrunning)
         return 0;
-    fp_fill(pool); /* what was queued outside the loop */
+    fill(pool); /* what was queued outside the loop */
     int n = epoll_wait(pool->procs.epfd, ev, FP_EV_BATCH, timeout_ms);
     if (n == -1) {
         if (errno != EINTR)
@@ -138,20 +138,20 @@ int fp_step(forkpool *pool, int timeout_ms)
                 errno == EAGAIN)
                 pool->timer_at = 0;
         } else {
-            fp_unwake(pool);
+            unwake(pool);
         }
     }
     fp_procs_timers(&pool->procs, fp_now());
-    fp_fill(pool);
+    fill(pool);
     fp_procs_bury(&pool->procs);
-    fp_arm_timer(pool);
+    arm_timer(pool);
     fp_dispatch_run(pool);
     return 0;
 }
 
 /* ---- the public pool API ---- */
 
-static void fp_pool_close_fds(forkpool *pool)
+static void pool_close_fds(forkpool *pool)
 {
     const int fds[3] = {pool->procs.epfd, pool->timerfd, pool->eventfd};
     for (int i = 0; i < 3; i++)
@@ -159,14 +159,14 @@ static void fp_pool_close_fds(forkpool *pool)
     pool->procs.epfd = pool->timerfd = pool->eventfd = -1;
 }
 
-static int fp_pool_open_fds(forkpool *pool)
+static int pool_open_fds(forkpool *pool)
 {
     pool->procs.epfd = fp_fd_high(epoll_create1(EPOLL_CLOEXEC));
     pool->timerfd = fp_fd_high(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     pool->eventfd = fp_fd_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (pool->procs.epfd < 0 || pool->timerfd < 0 || pool->eventfd < 0 ||
-        fp_epoll_add(pool, pool->timerfd, FP_EV_TIMER) == -1 ||
-        fp_epoll_add(pool, pool->eventfd, FP_EV_WAKE) == -1)
+        epoll_add(pool, pool->timerfd, FP_EV_TIMER) == -1 ||
+        epoll_add(pool, pool->eventfd, FP_EV_WAKE) == -1)
         return -1;
     return 0;
 }
@@ -177,25 +177,25 @@ static int fp_pool_open_fds(forkpool *pool)
  * running the host's atexit cleanup, say) can signal, reap or close
  * anything through it; forkpool_destroy then only frees the copy's memory.
  */
-static void fp_pool_forget(fp_reg *reg)
+static void pool_forget(fp_reg *reg)
 {
     forkpool *pool = (forkpool *)((char *)reg - offsetof(forkpool, reg));
     fp_server_forget(pool);
     fp_procs_forget(&pool->procs);
-    fp_pool_close_fds(pool);
+    pool_close_fds(pool);
     pool->foreign = 1;
 }
 
 /* FORKPOOL_NO_PIDFD set, non-empty and not "0": use the fallback. */
-static int fp_env_no_pidfd(void)
+static int env_no_pidfd(void)
 {
     const char *no = getenv("FORKPOOL_NO_PIDFD");
     return no && *no && strcmp(no, "0") != 0;
 }
 
-static void fp_pool_free(forkpool *pool);
+static void pool_free(forkpool *pool);
 
-static int fp_check_options(const forkpool_options *o)
+static int check_options(const forkpool_options *o)
 {
     if (o->timeout_ms < 0 || o->kill_grace_ms < 0 || o->max_cpu_ms < 0 ||
         (o->mode != FORKPOOL_FRESH && o->mode != FORKPOOL_WORKERS &&
@@ -213,7 +213,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
     memset(&o, 0, sizeof o);
     if (opts)
         o = *opts;
-    if (fp_check_options(&o) == -1)
+    if (check_options(&o) == -1)
         return NULL;
     if (!o.concurrency) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -235,15 +235,15 @@ forkpool *forkpool_create(const forkpool_options *opts)
         fp_list_init(&pool->procs.graveyard);
         pool->procs.epfd = pool->timerfd = pool->eventfd = -1;
         pool->procs.grace_ms = o.kill_grace_ms;
-        pool->procs.no_pidfd = fp_env_no_pidfd();
+        pool->procs.no_pidfd = env_no_pidfd();
         pool->srv_fd = pool->srv_blob_fd = -1;
         pool->self = getpid();
-        pool->reg.forget = fp_pool_forget;
-        if (fp_pool_open_fds(pool) == 0) {
+        pool->reg.forget = pool_forget;
+        if (pool_open_fds(pool) == 0) {
             fp_registry_add(&pool->reg);
         } else {
             err = errno;
-            fp_pool_close_fds(pool);
+            pool_close_fds(pool);
             free(pool);
             pool = NULL;
         }
@@ -251,7 +251,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
     fp_registry_unlock();
     if (pool && o.fork_server && fp_server_start(pool) == -1) {
         err = errno;
-        fp_pool_free(pool);
+        pool_free(pool);
         pool = NULL;
     }
     if (!pool) {
@@ -264,7 +264,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
 }
 
 /* Kills and reaps every child, frees every task, closes every fd. */
-static void fp_pool_free(forkpool *pool)
+static void pool_free(forkpool *pool)
 {
     fp_procs_destroy(&pool->procs);
     for (fp_list *n; (n = fp_list_first(&pool->all));)
@@ -273,7 +273,7 @@ static void fp_pool_free(forkpool *pool)
     fp_registry_lock(); /* see forkpool_create */
     if (!pool->foreign)
         fp_registry_remove(&pool->reg);
-    fp_pool_close_fds(pool);
+    pool_close_fds(pool);
     free(pool);
     fp_registry_unlock();
 }
@@ -287,12 +287,12 @@ void forkpool_destroy(forkpool *pool)
         forkpool_stop(pool);
         return;
     }
-    fp_pool_free(pool);
+    pool_free(pool);
 }
 
 /* Makes a task (a function, or a program when exec is set, which it then
    owns) and queues it; starts it if a slot is free. */
-static forkpool_task *fp_task_new(forkpool *pool, forkpool_fn fn, const void *arg, size_t len,
+static forkpool_task *task_new(forkpool *pool, forkpool_fn fn, const void *arg, size_t len,
                                   fp_exec *exec)
 {
     if (pool->doomed || pool->foreign) {
@@ -322,8 +322,8 @@ static forkpool_task *fp_task_new(forkpool *pool, forkpool_fn fn, const void *ar
         if (!pool->depth)
             fp_wake(pool);
     } else {
-        fp_fill(pool);
-        fp_arm_timer(pool);
+        fill(pool);
+        arm_timer(pool);
     }
     return t;
 }
@@ -334,7 +334,7 @@ forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, siz
         errno = EINVAL;
         return NULL;
     }
-    return fp_task_new(pool, fn, arg, len, NULL);
+    return task_new(pool, fn, arg, len, NULL);
 }
 
 forkpool_task *forkpool_exec(forkpool *pool, const char *const argv[],
@@ -349,7 +349,7 @@ forkpool_task *forkpool_exec(forkpool *pool, const char *const argv[],
     fp_exec *x = fp_exec_new(argv, opts);
     if (!x)
         return NULL;
-    forkpool_task *t = fp_task_new(pool, NULL, NULL, 0, x);
+    forkpool_task *t = task_new(pool, NULL, NULL, 0, x);
     if (!t)
         fp_exec_free(x);
     return t;
@@ -365,7 +365,7 @@ forkpool_task *forkpool_set_timeout(forkpool_task *t, long ms)
     /* A worker's task that has not come up yet gets its deadline then. */
     if (t->proc && t->proc->task == t && !(t->flags & FP_T_KILLING)) {
         t->proc->deadline = ms ? fp_after(t->proc->started, ms) : 0;
-        fp_arm_timer(t->pool);
+        arm_timer(t->pool);
     }
     return t;
 }
@@ -397,8 +397,8 @@ int forkpool_cancel(forkpool_task *t)
         return 0;
     }
     int rc = t->proc->ops->cancel(t->proc, t);
-    fp_fill(pool);
-    fp_arm_timer(pool);
+    fill(pool);
+    arm_timer(pool);
     return rc;
 }
 
@@ -447,7 +447,7 @@ int fp_leave(forkpool *pool, int rc)
 {
     pool->depth--;
     if (pool->doomed) {
-        fp_pool_free(pool);
+        pool_free(pool);
         errno = ECANCELED;
         return -1;
     }

@@ -117,7 +117,7 @@ int fp_proc_watch_fd(fp_proc *pr, int k)
 int fp_proc_watch(fp_proc *pr, int watch_in, int64_t now)
 {
     if (pr->fd[FP_FD_EXIT] < 0) {
-        /* Fallback: poll from 1 ms, doubling (fp_poll_step). */
+        /* Fallback: poll from 1 ms, doubling (poll_step). */
         pr->check_step = 1000000;
         pr->check_at = now + pr->check_step;
     }
@@ -189,7 +189,7 @@ void fp_proc_abort(fp_proc *pr)
 }
 
 /* waitpid that goes on through EINTR; ru (may be NULL) gets its usage. */
-static pid_t fp_waitpid(pid_t pid, int *status, struct rusage *ru)
+static pid_t wait_child(pid_t pid, int *status, struct rusage *ru)
 {
     pid_t r;
     do
@@ -223,14 +223,14 @@ int fp_proc_probe(fp_proc *pr)
  * while the zombie still pins the group id. 1 with *status set, or 0 if
  * someone else reaped it.
  */
-static int fp_proc_reap(fp_proc *pr, int *status)
+static int proc_reap(fp_proc *pr, int *status)
 {
     if (pr->gone)
         return 0;
     kill(-pr->pid, SIGKILL);
     pr->gone = 1;
     struct rusage ru;
-    if (fp_waitpid(pr->pid, status, &ru) != pr->pid)
+    if (wait_child(pr->pid, status, &ru) != pr->pid)
         return 0;
     pr->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
                  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
@@ -248,7 +248,7 @@ void fp_proc_check_exit(fp_proc *pr, int exited)
     for (int i = 0; i < 2; i++)
         if (pr->fd[out[i]] >= 0)
             pr->ops->io(pr, out[i], FP_READ_BUDGET);
-    int known = fp_proc_reap(pr, &status);
+    int known = proc_reap(pr, &status);
     pr->ops->exited(pr, known, status);
     fp_proc_retire(pr);
 }
@@ -265,7 +265,7 @@ void fp_proc_retire(fp_proc *pr)
 
 /* Fallback exit detection: the next poll, at doubling intervals from
    100 us, capped. */
-static void fp_poll_step(fp_proc *pr, int64_t now)
+static void poll_step(fp_proc *pr, int64_t now)
 {
     pr->check_step = pr->check_step ? pr->check_step * 2 : 100000;
     if (pr->check_step > FP_FALLBACK_POLL_NS)
@@ -291,10 +291,10 @@ int fp_procs_event(fp_procs *set, uint64_t data)
     return 1;
 }
 
-static void fp_proc_timers(fp_proc *pr, int64_t now)
+static void proc_timers(fp_proc *pr, int64_t now)
 {
     if (pr->check_at && now >= pr->check_at) {
-        fp_poll_step(pr, now);
+        poll_step(pr, now);
         fp_proc_check_exit(pr, 0);
         if (fp_proc_dead(pr))
             return;
@@ -316,7 +316,7 @@ void fp_procs_timers(fp_procs *set, int64_t now)
        new ones are added at the end. */
     for (unsigned i = set->n; i-- > 0;)
         if (i < set->n)
-            fp_proc_timers(set->v[i], now);
+            proc_timers(set->v[i], now);
 }
 
 void fp_procs_bury(fp_procs *set)
@@ -349,7 +349,7 @@ void fp_procs_destroy(fp_procs *set)
         int status;
         fp_kill_group(pr, SIGKILL);
         if (!pr->gone)
-            fp_waitpid(pr->pid, &status, NULL); /* ECHILD: reaped elsewhere */
+            wait_child(pr->pid, &status, NULL); /* ECHILD: reaped elsewhere */
         pr->gone = 1;
         fp_proc_release(pr);
         if (pr->ops->destroy)

@@ -5,7 +5,7 @@
 
 #include "program.h"
 
-static char **fp_strv_dup(const char *const *v)
+static char **strv_dup(const char *const *v)
 {
     size_t n = 0;
     while (v[n])
@@ -51,10 +51,10 @@ fp_exec *fp_exec_new(const char *const argv[], const forkpool_exec_options *o)
     if (!x)
         return NULL;
     x->capture = o ? o->capture : 0;
-    x->argv = fp_strv_dup(argv);
+    x->argv = strv_dup(argv);
     int ok = x->argv != NULL;
     if (ok && o && o->envp)
-        ok = (x->envp = fp_strv_dup(o->envp)) != NULL;
+        ok = (x->envp = strv_dup(o->envp)) != NULL;
     if (ok && o && o->cwd)
         ok = (x->cwd = strdup(o->cwd)) != NULL;
     if (ok && o && o->input) {

@@ -5,23 +5,23 @@
 
 #include "registry.h"
 
-static pthread_mutex_t fp_registry_mutex = PTHREAD_MUTEX_INITIALIZER;
-static fp_list fp_registry = {&fp_registry, &fp_registry};
-static fp_list *fp_inherited; /* in a child: the parent's entries, inert */
+static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+static fp_list registry = {&registry, &registry};
+static fp_list *inherited; /* in a child: the parent's entries, inert */
 
 void fp_registry_lock(void)
 {
-    pthread_mutex_lock(&fp_registry_mutex);
+    pthread_mutex_lock(&registry_mutex);
 }
 
 void fp_registry_unlock(void)
 {
-    pthread_mutex_unlock(&fp_registry_mutex);
+    pthread_mutex_unlock(&registry_mutex);
 }
 
 void fp_registry_add(fp_reg *reg)
 {
-    fp_list_push_head(&fp_registry, &reg->node);
+    fp_list_push_head(&registry, &reg->node);
 }
 
 void fp_registry_remove(fp_reg *reg)
@@ -31,13 +31,13 @@ void fp_registry_remove(fp_reg *reg)
 
 void fp_registry_forget_all(void)
 {
-    FP_LIST_FOR(n, &fp_registry) {
+    FP_LIST_FOR(n, &registry) {
         fp_reg *reg = FP_LIST_ITEM(n, fp_reg, node);
         reg->forget(reg);
     }
     /* The parent's pools are not the child's: a task may make its own. */
-    fp_inherited = fp_list_first(&fp_registry);
-    fp_list_init(&fp_registry);
+    inherited = fp_list_first(&registry);
+    fp_list_init(&registry);
 }
 
 int fp_fd_high(int fd)

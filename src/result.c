@@ -41,13 +41,13 @@
  * (prctl(PR_SET_DUMPABLE, 0) in the host) unless the parent has
  * CAP_SYS_PTRACE: such results cross by copy.
  */
-static int fp_can_hand_over(void)
+static int can_hand_over(void)
 {
     return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1;
 }
 
 /* A sealed memfd of exactly len bytes (zeros), or -1 + errno. */
-static int fp_memfd_new(size_t len)
+static int memfd_new(size_t len)
 {
     int fd = memfd_create("forkpool-result", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
@@ -78,9 +78,9 @@ int fp_rbuf_pending(const fp_rbuf *b)
 }
 
 /* A memfd of len bytes mapped writable into n, or -1 + errno. */
-static int fp_rbuf_map(fp_rbuf *n, size_t len)
+static int rbuf_map(fp_rbuf *n, size_t len)
 {
-    int fd = fp_memfd_new(len);
+    int fd = memfd_new(len);
     if (fd < 0)
         return -1;
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -98,7 +98,7 @@ void *fp_rbuf_new(fp_rbuf *b, size_t len, int map_ok)
 {
     fp_rbuf n = FP_RBUF_NONE;
     /* A memfd that cannot be made (EMFILE, say) costs only the zero copy. */
-    if (!(map_ok && len >= FP_MAP_MIN && fp_can_hand_over() && fp_rbuf_map(&n, len) == 0)) {
+    if (!(map_ok && len >= FP_MAP_MIN && can_hand_over() && rbuf_map(&n, len) == 0)) {
         n.p = malloc(len ? len : 1);
         n.len = len;
         if (!n.p) {
@@ -113,11 +113,11 @@ void *fp_rbuf_new(fp_rbuf *b, size_t len, int map_ok)
 
 int fp_rbuf_copy(fp_rbuf *b, const void *data, size_t len)
 {
-    if (!fp_can_hand_over()) {
+    if (!can_hand_over()) {
         errno = EPERM;
         return -1;
     }
-    int fd = fp_memfd_new(len);
+    int fd = memfd_new(len);
     if (fd < 0)
         return -1;
     /* write() copies straight into the memfd's pages: cheaper than mapping
@@ -178,7 +178,7 @@ void *fp_result_inline(forkpool_task *t, size_t len)
  * refuse): opening whatever a hostile child names (a FIFO without a writer,
  * a terminal, a device) could block or have effects.
  */
-static int fp_take_fd(const forkpool_task *t, int child_fd)
+static int take_fd(const forkpool_task *t, int child_fd)
 {
 #ifdef SYS_pidfd_getfd
     int pidfd = t->proc->fd[FP_FD_EXIT];
@@ -215,14 +215,14 @@ typedef struct {
 } fp_take;
 
 /* Under the registry lock: no other thread's fork may copy the fd. */
-static void fp_take_and_map(const forkpool_task *t, int child_fd, size_t len, fp_take *k)
+static void take_and_map(const forkpool_task *t, int child_fd, size_t len, fp_take *k)
 {
     struct stat st;
     k->map = MAP_FAILED;
     k->seals = -1;
     k->size = -1;
     fp_registry_lock();
-    k->fd = fp_take_fd(t, child_fd);
+    k->fd = take_fd(t, child_fd);
     k->err = errno;
     if (k->fd >= 0) {
         if (fstat(k->fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -246,7 +246,7 @@ int fp_result_take(forkpool_task *t, const unsigned char *payload)
     size_t len;
     fp_take k;
     fp_wire_parse_result_fd(payload, &child_fd, &len);
-    fp_take_and_map(t, child_fd, len, &k);
+    take_and_map(t, child_fd, len, &k);
     if (k.fd < 0 && fp_proc_probe(t->proc) != 0) {
         /* Settling says more if it can (killed by us, or by a signal). */
         fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,

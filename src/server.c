@@ -24,7 +24,7 @@
  * (or an errno, sent by the helper when clone failed): a helper that dies
  * right after cloning cannot leave a child the pool does not know of.
  *
- * The helper is the pool process's child. fp_server_fork notices its death
+ * The helper is the pool process's child. server_fork notices its death
  * (EOF, EPIPE, ECONNRESET, or no answer within FP_SRV_TIMEOUT_MS: killed),
  * reaps it and starts a new one, once per request; the new one is the
  * program as it is at that moment.
@@ -78,7 +78,7 @@ typedef struct fp_srv {
 
 /* ---- in the helper and its children ---- */
 
-static int fp_srv_reply_send(int fd, pid_t pid, int err)
+static int srv_reply_send(int fd, pid_t pid, int err)
 {
     fp_srv_reply r = {(int32_t)pid, err};
     ssize_t n;
@@ -106,7 +106,7 @@ struct fp_srv_job {
     int nfds;
 };
 
-static void fp_srv_child(void *arg, int report)
+static void srv_child(void *arg, int report)
 {
     const struct fp_srv_job *j = arg;
     const fp_srv *s = j->s;
@@ -121,7 +121,7 @@ static void fp_srv_child(void *arg, int report)
         syscall(SYS_set_robust_list, s->robust, s->robust_len);
     /* Refused: the pool gave up on this request (the helper was silent
        too long) and may ask again with the same fds. */
-    if (fp_srv_reply_send(s->fd, getpid(), 0) == -1 || j->nfds < 1)
+    if (srv_reply_send(s->fd, getpid(), 0) == -1 || j->nfds < 1)
         _exit(127);
     close(s->fd);
     /* From here on the pool knows the child: a failure is reported on its
@@ -146,7 +146,7 @@ static void fp_srv_child(void *arg, int report)
 
 /* Receives one request; returns the number of fds in fds[], or -1 with an
    errno to reply (the request is refused), or exits when the pool is gone. */
-static int fp_srv_recv(const fp_srv *s, int *fds)
+static int srv_recv(const fp_srv *s, int *fds)
 {
     union {
         struct cmsghdr h;
@@ -183,21 +183,21 @@ static int fp_srv_recv(const fp_srv *s, int *fds)
     return -1;
 }
 
-static _Noreturn void fp_srv_loop(const fp_srv *s)
+static _Noreturn void srv_loop(const fp_srv *s)
 {
     for (;;) {
         int fds[FP_SRV_MAXFDS + 1];
-        int n = fp_srv_recv(s, fds);
+        int n = srv_recv(s, fds);
         if (n < 0) {
-            fp_srv_reply_send(s->fd, 0, errno);
+            srv_reply_send(s->fd, 0, errno);
             continue;
         }
         const fp_srv_req *rq = (const fp_srv_req *)s->buf;
         struct fp_srv_job j = {s, rq, fds, rq->nfds};
-        fp_launch l = {FP_LAUNCH_SIBLING, s->pool->self, 0, NULL, fp_srv_child, NULL, &j, 0};
+        fp_launch l = {FP_LAUNCH_SIBLING, s->pool->self, 0, NULL, srv_child, NULL, &j, 0};
         pid_t pid = fp_launch_run(&l);
         if (pid < 0)
-            fp_srv_reply_send(s->fd, 0, errno);
+            srv_reply_send(s->fd, 0, errno);
         for (int i = 0; i < n; i++)
             close(fds[i]);
     }
@@ -207,7 +207,7 @@ static _Noreturn void fp_srv_loop(const fp_srv *s)
  * The helper, just forked and set up as a task child is (launch.c), except
  * that signals stay blocked for good.
  */
-static _Noreturn void fp_srv_main(forkpool *pool, int fd)
+static _Noreturn void srv_main(forkpool *pool, int fd)
 {
     fp_srv s;
     memset(&s, 0, sizeof s);
@@ -224,14 +224,14 @@ static _Noreturn void fp_srv_main(forkpool *pool, int fd)
         s.tid = NULL;
     if (syscall(SYS_get_robust_list, 0, &s.robust, &s.robust_len) != 0)
         s.robust = NULL;
-    fp_srv_loop(&s);
+    srv_loop(&s);
 }
 
 /* ---- in the pool's process ---- */
 
 /* The pool's own helper, in the process that started it (not a copy of the
    pool in a task's child or in a fork the host made). */
-static int fp_srv_ours(const forkpool *pool)
+static int srv_ours(const forkpool *pool)
 {
     return !pool->foreign && pool->self == getpid();
 }
@@ -243,7 +243,7 @@ struct fp_srv_start {
     int sv[2];
 };
 
-static int fp_srv_prepare(void *arg)
+static int srv_prepare(void *arg)
 {
     struct fp_srv_start *st = arg;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st->sv) == -1)
@@ -253,14 +253,14 @@ static int fp_srv_prepare(void *arg)
     return 0;
 }
 
-static void fp_srv_start_child(void *arg, int report)
+static void srv_start_child(void *arg, int report)
 {
     struct fp_srv_start *st = arg;
     (void)report;
-    fp_srv_main(st->pool, st->sv[1]);
+    srv_main(st->pool, st->sv[1]);
 }
 
-static void fp_srv_started(void *arg, pid_t pid)
+static void srv_started(void *arg, pid_t pid)
 {
     struct fp_srv_start *st = arg;
     close(st->sv[1]);
@@ -276,8 +276,8 @@ static void fp_srv_started(void *arg, pid_t pid)
 int fp_server_start(forkpool *pool)
 {
     struct fp_srv_start st = {pool, {-1, -1}};
-    fp_launch l = {FP_LAUNCH_FORK, pool->self, 1, fp_srv_prepare, fp_srv_start_child,
-                   fp_srv_started, &st, 0};
+    fp_launch l = {FP_LAUNCH_FORK, pool->self, 1, srv_prepare, srv_start_child,
+                   srv_started, &st, 0};
     if (fp_launch_run(&l) == -1)
         return -1;
     /* Bounds each send and receive: a helper stopped by someone (SIGSTOP)
@@ -289,7 +289,7 @@ int fp_server_start(forkpool *pool)
 }
 
 /* Closes one of the pool's helper fds, under the registry lock. */
-static void fp_srv_close(int *fd)
+static void srv_close(int *fd)
 {
     fp_registry_lock();
     fp_close_if(*fd);
@@ -307,8 +307,8 @@ void fp_server_stop(forkpool *pool)
 {
     siginfo_t si;
     int status;
-    fp_srv_close(&pool->srv_fd);
-    if (pool->srv_pid > 0 && fp_srv_ours(pool) &&
+    srv_close(&pool->srv_fd);
+    if (pool->srv_pid > 0 && srv_ours(pool) &&
         waitid(P_PID, (id_t)pool->srv_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
         kill(pool->srv_pid, SIGKILL);
         while (waitpid(pool->srv_pid, &status, 0) == -1 && errno == EINTR)
@@ -329,7 +329,7 @@ void fp_server_forget(forkpool *pool)
 
 /* A blob too large for one message, in a memfd (on the registry while it
    exists). Its fd, or -1 and errno. */
-static int fp_srv_blob_fd(forkpool *pool, const void *blob, size_t len)
+static int srv_blob_fd(forkpool *pool, const void *blob, size_t len)
 {
     fp_registry_lock();
     pool->srv_blob_fd = (int)syscall(SYS_memfd_create, "forkpool-arg", MFD_CLOEXEC);
@@ -342,7 +342,7 @@ static int fp_srv_blob_fd(forkpool *pool, const void *blob, size_t len)
             off += (size_t)w;
         } else if (w == 0 || errno != EINTR) {
             int err = w == 0 ? ENOSPC : errno;
-            fp_srv_close(&pool->srv_blob_fd);
+            srv_close(&pool->srv_blob_fd);
             errno = err;
             return -1;
         }
@@ -352,7 +352,7 @@ static int fp_srv_blob_fd(forkpool *pool, const void *blob, size_t len)
 
 /* Is this errno of a send or receive on the socket the helper's death (or,
    EAGAIN, its silence past the timeout)? */
-static int fp_srv_dead(int err)
+static int srv_dead(int err)
 {
     return err == EPIPE || err == ECONNRESET || err == ECONNREFUSED || err == ENOTCONN ||
            err == EAGAIN;
@@ -362,7 +362,7 @@ static int fp_srv_dead(int err)
  * One request and its reply. The child's pid, or -1 and errno; *dead is set
  * when the helper is gone or unresponsive (errno EPIPE or ETIMEDOUT).
  */
-static pid_t fp_srv_ask(forkpool *pool, const fp_srv_req *rq, const void *blob,
+static pid_t srv_ask(forkpool *pool, const fp_srv_req *rq, const void *blob,
                         const int *fds, int *dead)
 {
     union {
@@ -408,7 +408,7 @@ static pid_t fp_srv_ask(forkpool *pool, const fp_srv_req *rq, const void *blob,
         return -1;
     }
     /* EOF, a dead or silent peer, or a reply that makes no sense. */
-    *dead = r >= 0 || fp_srv_dead(errno) || errno == EINTR;
+    *dead = r >= 0 || srv_dead(errno) || errno == EINTR;
     if (*dead)
         errno = (r == -1 && (errno == EAGAIN || errno == EINTR)) ? ETIMEDOUT : EPIPE;
     return -1;
@@ -423,13 +423,13 @@ static pid_t fp_srv_ask(forkpool *pool, const fp_srv_req *rq, const void *blob,
  * Not in a copy of the pool (EINVAL); at most FP_SRV_MAXFDS fds (EINVAL).
  * Not with the registry lock held.
  */
-static pid_t fp_server_fork(forkpool *pool, fp_entry entry, const void *blob, size_t len,
+static pid_t server_fork(forkpool *pool, fp_entry entry, const void *blob, size_t len,
                      const int *fds, int nfds)
 {
     fp_srv_req rq = {entry, len, nfds, len > FP_SRV_INLINE};
     pid_t pid = -1;
     int cancel, dead = 0;
-    if (!fp_srv_ours(pool) || nfds < 0 || nfds > FP_SRV_MAXFDS || (len && !blob)) {
+    if (!srv_ours(pool) || nfds < 0 || nfds > FP_SRV_MAXFDS || (len && !blob)) {
         errno = EINVAL;
         return -1;
     }
@@ -443,12 +443,12 @@ static pid_t fp_server_fork(forkpool *pool, fp_entry entry, const void *blob, si
         }
         if (pool->srv_fd < 0 && fp_server_start(pool) == -1)
             break;
-        if (rq.memfd && fp_srv_blob_fd(pool, blob, len) == -1)
+        if (rq.memfd && srv_blob_fd(pool, blob, len) == -1)
             break;
-        pid = fp_srv_ask(pool, &rq, blob, fds, &dead);
+        pid = srv_ask(pool, &rq, blob, fds, &dead);
         if (rq.memfd) {
             int err = errno;
-            fp_srv_close(&pool->srv_blob_fd);
+            srv_close(&pool->srv_blob_fd);
             errno = err;
         }
         if (pid > 0 || !dead)
@@ -495,7 +495,7 @@ int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const 
     for (int i = 0; i < 3; i++)
         if (all[i] >= 0)
             fds[nfds++] = all[i];
-    pid_t pid = fp_server_fork(pool, entry, blob, len, fds, nfds);
+    pid_t pid = server_fork(pool, entry, blob, len, fds, nfds);
     if (pid < 0) {
         int err = errno;
         fp_proc_release(pr);

@@ -17,14 +17,14 @@
 #include "program.h"
 #include "task.h"
 
-static const char *const fp_kind_names[] = {
+static const char *const kind_names[] = {
     [FORKPOOL_ERR_THROWN] = "thrown",       [FORKPOOL_ERR_EXITED] = "exited",
     [FORKPOOL_ERR_SIGNALED] = "signaled",   [FORKPOOL_ERR_TIMEOUT] = "timeout",
     [FORKPOOL_ERR_CANCELLED] = "cancelled", [FORKPOOL_ERR_SPAWN] = "spawn",
     [FORKPOOL_ERR_OUTPUT] = "output",       [FORKPOOL_ERR_PROTOCOL] = "protocol",
 };
 
-static const char *const fp_kind_types[] = {
+static const char *const kind_types[] = {
     [FORKPOOL_ERR_THROWN] = "forkpool.thrown",
     [FORKPOOL_ERR_EXITED] = "forkpool.exited",
     [FORKPOOL_ERR_SIGNALED] = "forkpool.signaled",
@@ -39,13 +39,13 @@ const char *forkpool_error_kind_name(forkpool_error_kind kind)
 {
     if (kind < FORKPOOL_ERR_THROWN || kind > FORKPOOL_ERR_PROTOCOL)
         return "unknown";
-    return fp_kind_names[kind];
+    return kind_names[kind];
 }
 
 /* What a failure reads as when there was no memory to record it. */
 #define FP_NOMEM_ERR(k, type)                                                                  \
     [k] = {k, type, "the task failed, and there was no memory to record how", 0}
-static const forkpool_error fp_nomem_errs[] = {
+static const forkpool_error nomem_errs[] = {
     FP_NOMEM_ERR(FORKPOOL_ERR_THROWN, "forkpool.thrown"),
     FP_NOMEM_ERR(FORKPOOL_ERR_EXITED, "forkpool.exited"),
     FP_NOMEM_ERR(FORKPOOL_ERR_SIGNALED, "forkpool.signaled"),
@@ -58,7 +58,7 @@ static const forkpool_error fp_nomem_errs[] = {
 
 const forkpool_error *fp_task_err(const forkpool_task *t)
 {
-    return t->e ? &t->e->err : &fp_nomem_errs[t->err_kind];
+    return t->e ? &t->e->err : &nomem_errs[t->err_kind];
 }
 
 void fp_task_clear_err(forkpool_task *t)
@@ -98,8 +98,8 @@ void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const ch
     e->msg = msg;
     e->err.kind = kind;
     e->err.code = code;
-    e->err.type = e->type ? e->type : fp_kind_types[kind];
-    e->err.message = msg ? msg : fp_kind_types[kind];
+    e->err.type = e->type ? e->type : kind_types[kind];
+    e->err.message = msg ? msg : kind_types[kind];
 }
 
 int fp_task_settled(const forkpool_task *t)
@@ -218,7 +218,7 @@ int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len)
     return 0;
 }
 
-static void fp_msgs_free(forkpool_task *t)
+static void msgs_free(forkpool_task *t)
 {
     for (fp_list *n; (n = fp_list_pop(&t->msgs));) {
         fp_msg *m = FP_LIST_ITEM(n, fp_msg, node);
@@ -234,14 +234,14 @@ void fp_task_free(forkpool_task *t)
     for (uint32_t i = 0; i < t->nhandlers; i++)
         free(t->handlers[i].type);
     free(t->handlers);
-    fp_msgs_free(t);
+    msgs_free(t);
     fp_result_free(t);
     fp_task_clear_err(t);
     fp_exec_free(t->exec);
     free(t);
 }
 
-static int fp_has_handler(const forkpool_task *t, fp_handler_kind kind)
+static int has_handler(const forkpool_task *t, fp_handler_kind kind)
 {
     for (uint32_t i = 0; i < t->nhandlers; i++)
         if (t->handlers[i].kind == kind)
@@ -250,9 +250,9 @@ static int fp_has_handler(const forkpool_task *t, fp_handler_kind kind)
 }
 
 /* Has t anything left for its handlers to do? */
-static int fp_task_idle(const forkpool_task *t)
+static int task_idle(const forkpool_task *t)
 {
-    if (!fp_list_empty(&t->msgs) && fp_has_handler(t, FP_H_MESSAGE))
+    if (!fp_list_empty(&t->msgs) && has_handler(t, FP_H_MESSAGE))
         return 0;
     return !fp_task_settled(t) || t->next_handler == t->nhandlers;
 }
@@ -261,11 +261,11 @@ static int fp_task_idle(const forkpool_task *t)
 void fp_task_maybe_free(forkpool_task *t)
 {
     if ((t->flags & FP_T_RELEASED) && fp_task_settled(t) && !t->pins &&
-        !fp_list_linked(&t->dispatch) && fp_task_idle(t))
+        !fp_list_linked(&t->dispatch) && task_idle(t))
         fp_task_free(t);
 }
 
-static forkpool_task *fp_add_handler(forkpool_task *t, fp_handler h)
+static forkpool_task *add_handler(forkpool_task *t, fp_handler h)
 {
     if (t->nhandlers == t->cap_handlers) {
         uint32_t cap = t->cap_handlers ? t->cap_handlers * 2 : 2;
@@ -296,14 +296,14 @@ forkpool_task *forkpool_then(forkpool_task *t, forkpool_then_fn fn, void *ud)
 {
     FP_CHECK_ARGS(t, fn);
     fp_handler h = {.kind = FP_H_THEN, .fn.then = fn, .ud = ud};
-    return fp_add_handler(t, h);
+    return add_handler(t, h);
 }
 
 forkpool_task *forkpool_catch(forkpool_task *t, forkpool_catch_fn fn, void *ud)
 {
     FP_CHECK_ARGS(t, fn);
     fp_handler h = {.kind = FP_H_CATCH, .fn.catch_ = fn, .ud = ud};
-    return fp_add_handler(t, h);
+    return add_handler(t, h);
 }
 
 forkpool_task *forkpool_catch_type(forkpool_task *t, const char *type, forkpool_catch_fn fn,
@@ -319,28 +319,28 @@ forkpool_task *forkpool_catch_type(forkpool_task *t, const char *type, forkpool_
         errno = ENOMEM;
         return NULL;
     }
-    return fp_add_handler(t, h);
+    return add_handler(t, h);
 }
 
 forkpool_task *forkpool_timeout(forkpool_task *t, forkpool_timeout_fn fn, void *ud)
 {
     FP_CHECK_ARGS(t, fn);
     fp_handler h = {.kind = FP_H_TIMEOUT, .fn.timeout = fn, .ud = ud};
-    return fp_add_handler(t, h);
+    return add_handler(t, h);
 }
 
 forkpool_task *forkpool_on_message(forkpool_task *t, forkpool_message_fn fn, void *ud)
 {
     FP_CHECK_ARGS(t, fn);
     fp_handler h = {.kind = FP_H_MESSAGE, .fn.message = fn, .ud = ud};
-    return fp_add_handler(t, h);
+    return add_handler(t, h);
 }
 
 /* Delivers t's queued messages to its on_message handlers, if it has any. */
-static void fp_deliver_messages(forkpool_task *t)
+static void deliver_messages(forkpool_task *t)
 {
     forkpool *pool = t->pool;
-    if (!fp_has_handler(t, FP_H_MESSAGE))
+    if (!has_handler(t, FP_H_MESSAGE))
         return;
     fp_list *n;
     while (!pool->doomed && (n = fp_list_pop(&t->msgs))) {
@@ -360,12 +360,12 @@ static void fp_deliver_messages(forkpool_task *t)
     }
 }
 
-static int fp_catch_matches(const fp_handler *h, const forkpool_task *t)
+static int catch_matches(const fp_handler *h, const forkpool_task *t)
 {
     return !h->type || strcmp(h->type, fp_task_err(t)->type) == 0;
 }
 
-static void fp_call(forkpool_task *t, const fp_handler *h)
+static void call_handler(forkpool_task *t, const fp_handler *h)
 {
     forkpool *pool = t->pool;
     int failed = t->state == FORKPOOL_FAILED;
@@ -379,7 +379,7 @@ static void fp_call(forkpool_task *t, const fp_handler *h)
         h->fn.then(t, result, len, h->ud);
         break;
     case FP_H_CATCH:
-        if (!failed || (t->flags & FP_T_TAKEN) || !fp_catch_matches(h, t))
+        if (!failed || (t->flags & FP_T_TAKEN) || !catch_matches(h, t))
             return;
         t->flags |= FP_T_TAKEN;
         pool->in_handler++;
@@ -405,19 +405,19 @@ static void fp_call(forkpool_task *t, const fp_handler *h)
 void fp_task_run_handlers(forkpool_task *t)
 {
     forkpool *pool = t->pool;
-    fp_deliver_messages(t);
+    deliver_messages(t);
     if (!fp_task_settled(t) || pool->doomed)
         return;
     int first = !(t->flags & FP_T_SEEN);
     if (first) {
         t->flags |= FP_T_SEEN;
         if (t->state == FORKPOOL_FAILED && t->err_kind == FORKPOOL_ERR_TIMEOUT &&
-            fp_has_handler(t, FP_H_TIMEOUT))
+            has_handler(t, FP_H_TIMEOUT))
             t->flags |= FP_T_TAKEN;
     }
     while (t->next_handler < t->nhandlers && !pool->doomed) {
         fp_handler h = t->handlers[t->next_handler++];
-        fp_call(t, &h);
+        call_handler(t, &h);
     }
     if (first && t->state == FORKPOOL_FAILED && !(t->flags & FP_T_TAKEN))
         pool->unhandled++;

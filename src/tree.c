@@ -75,7 +75,7 @@ typedef struct {
     int failed;        /* out of memory: what was found is signalled anyway */
 } fp_tree;
 
-static fp_tree_node *fp_tree_slot(fp_tree_node *node, size_t cap, pid_t pid)
+static fp_tree_node *tree_slot(fp_tree_node *node, size_t cap, pid_t pid)
 {
     size_t i = ((size_t)pid * 2654435761u) & (cap - 1);
     while (node[i].pid && node[i].pid != pid)
@@ -84,7 +84,7 @@ static fp_tree_node *fp_tree_slot(fp_tree_node *node, size_t cap, pid_t pid)
 }
 
 /* The node of pid, added if new (*fresh set); NULL if out of memory. */
-static fp_tree_node *fp_tree_find(fp_tree *w, pid_t pid, int *fresh)
+static fp_tree_node *tree_find(fp_tree *w, pid_t pid, int *fresh)
 {
     if (w->n * 2 >= w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
@@ -93,12 +93,12 @@ static fp_tree_node *fp_tree_find(fp_tree *w, pid_t pid, int *fresh)
             return NULL;
         for (size_t i = 0; i < w->cap; i++)
             if (w->node[i].pid)
-                *fp_tree_slot(node, cap, w->node[i].pid) = w->node[i];
+                *tree_slot(node, cap, w->node[i].pid) = w->node[i];
         free(w->node);
         w->node = node;
         w->cap = cap;
     }
-    fp_tree_node *e = fp_tree_slot(w->node, w->cap, pid);
+    fp_tree_node *e = tree_slot(w->node, w->cap, pid);
     *fresh = !e->pid;
     if (*fresh) {
         e->pid = pid;
@@ -107,7 +107,7 @@ static fp_tree_node *fp_tree_find(fp_tree *w, pid_t pid, int *fresh)
     return e;
 }
 
-static int fp_tree_push(fp_tree *w, pid_t pid)
+static int tree_push(fp_tree *w, pid_t pid)
 {
     if (w->qlen == w->qcap) {
         size_t cap = w->qcap ? w->qcap * 2 : 64;
@@ -122,7 +122,7 @@ static int fp_tree_push(fp_tree *w, pid_t pid)
 }
 
 /* Reads a small /proc file into buf (NUL-terminated); its length or -1. */
-static ssize_t fp_tree_read(const char *path, char *buf, size_t size)
+static ssize_t tree_read(const char *path, char *buf, size_t size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -139,11 +139,11 @@ static ssize_t fp_tree_read(const char *path, char *buf, size_t size)
 }
 
 /* Whether thread tid of pid is stopped, traced, dead or gone. */
-static int fp_tree_is_stopped(pid_t pid, pid_t tid)
+static int tree_is_stopped(pid_t pid, pid_t tid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-    if (fp_tree_read(path, buf, sizeof buf) <= 0)
+    if (tree_read(path, buf, sizeof buf) <= 0)
         return 1;
     const char *p = strrchr(buf, ')');
     return !p || p[1] != ' ' || !p[2] || strchr("TtZXx", p[2]) != NULL;
@@ -151,18 +151,18 @@ static int fp_tree_is_stopped(pid_t pid, pid_t tid)
 
 /* Waits until thread tid of pid has acted on its SIGSTOP, or until the
    walk's waiting time is used up (a thread in uninterruptible sleep). */
-static void fp_tree_wait_stopped(const fp_tree *w, pid_t pid, pid_t tid)
+static void tree_wait_stopped(const fp_tree *w, pid_t pid, pid_t tid)
 {
     struct timespec nap = {0, 20000};
-    while (!fp_tree_is_stopped(pid, tid) && fp_now() < w->stop_until)
+    while (!tree_is_stopped(pid, tid) && fp_now() < w->stop_until)
         nanosleep(&nap, NULL);
 }
 
 /*
  * First sight of a descendant: SIGKILL it if it is to die now, else
- * SIGSTOP it (it is decided again once stopped, in fp_tree_settle).
+ * SIGSTOP it (it is decided again once stopped, in tree_settle).
  */
-static void fp_tree_first_signal(fp_tree *w, fp_tree_node *e)
+static void tree_first_signal(fp_tree *w, fp_tree_node *e)
 {
     if (w->all || getpgid(e->pid) != w->root) {
         kill(e->pid, SIGKILL);
@@ -173,28 +173,28 @@ static void fp_tree_first_signal(fp_tree *w, fp_tree_node *e)
 }
 
 /* A child pid read from a list: signal it if new, queue it once a round. */
-static void fp_tree_found(fp_tree *w, pid_t pid, unsigned round, size_t *fresh)
+static void tree_found(fp_tree *w, pid_t pid, unsigned round, size_t *fresh)
 {
     int is_new;
-    fp_tree_node *e = fp_tree_find(w, pid, &is_new);
+    fp_tree_node *e = tree_find(w, pid, &is_new);
     if (!e) {
         kill(pid, w->all ? SIGKILL : SIGSTOP);
         w->failed = 1;
         return;
     }
     if (is_new) {
-        fp_tree_first_signal(w, e);
+        tree_first_signal(w, e);
         (*fresh)++;
     }
     if (e->round == round)
         return;
     e->round = round;
-    if (fp_tree_push(w, pid) == -1)
+    if (tree_push(w, pid) == -1)
         w->failed = 1;
 }
 
 /* Reads the children of thread tid of pid into the walk. */
-static void fp_tree_read_children(fp_tree *w, pid_t pid, pid_t tid, unsigned round,
+static void tree_read_children(fp_tree *w, pid_t pid, pid_t tid, unsigned round,
                                   size_t *fresh)
 {
     char path[64], buf[4096];
@@ -215,7 +215,7 @@ static void fp_tree_read_children(fp_tree *w, pid_t pid, pid_t tid, unsigned rou
            waits for the next read. */
         char *p = buf, *end;
         for (long v; (v = strtol(p, &end, 10)) > 0 && *end == ' '; p = end + 1)
-            fp_tree_found(w, (pid_t)v, round, fresh);
+            tree_found(w, (pid_t)v, round, fresh);
         have = (size_t)(buf + have - p);
         memmove(buf, p, have);
     }
@@ -224,7 +224,7 @@ static void fp_tree_read_children(fp_tree *w, pid_t pid, pid_t tid, unsigned rou
 
 /* The thread ids of pid (0-terminated, malloc'd), or NULL if it is gone
    (or out of memory). */
-static pid_t *fp_tree_threads(pid_t pid)
+static pid_t *tree_threads(pid_t pid)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
@@ -259,37 +259,37 @@ static pid_t *fp_tree_threads(pid_t pid)
  * thread has stopped, and a member that left the group meanwhile is killed
  * after all.
  */
-static void fp_tree_settle(fp_tree *w, pid_t pid, fp_tree_node *e, const pid_t *tids)
+static void tree_settle(fp_tree *w, pid_t pid, fp_tree_node *e, const pid_t *tids)
 {
     e->flags |= FP_TREE_READ;
     if (!(e->flags & FP_TREE_STOPPED))
         return;
     for (const pid_t *t = tids; *t; t++)
-        fp_tree_wait_stopped(w, pid, *t);
+        tree_wait_stopped(w, pid, *t);
     if (pid != w->root && getpgid(pid) != w->root)
         kill(pid, SIGKILL);
 }
 
 /* One round: reads every list from the root down; returns the new pids. */
-static size_t fp_tree_round(fp_tree *w, unsigned round)
+static size_t tree_round(fp_tree *w, unsigned round)
 {
     size_t fresh = 0;
     w->qlen = 0;
-    if (fp_tree_push(w, w->root) == -1)
+    if (tree_push(w, w->root) == -1)
         return 0;
     for (size_t i = 0; i < w->qlen; i++) {
         pid_t pid = w->queue[i];
         int is_new;
-        fp_tree_node *e = fp_tree_find(w, pid, &is_new);
-        pid_t *tids = fp_tree_threads(pid);
+        fp_tree_node *e = tree_find(w, pid, &is_new);
+        pid_t *tids = tree_threads(pid);
         if (!e || !tids) {
             free(tids);
             continue;
         }
         if (!(e->flags & FP_TREE_READ))
-            fp_tree_settle(w, pid, e, tids);
+            tree_settle(w, pid, e, tids);
         for (const pid_t *t = tids; *t; t++)
-            fp_tree_read_children(w, pid, *t, round, &fresh);
+            tree_read_children(w, pid, *t, round, &fresh);
         free(tids);
     }
     return fresh;
@@ -297,7 +297,7 @@ static size_t fp_tree_round(fp_tree *w, unsigned round)
 
 /* Walks root's subtree; stop_root: SIGSTOP root and its group first (root
    is not us). */
-static int fp_tree_walk(pid_t root, int all, int stop_root)
+static int tree_walk(pid_t root, int all, int stop_root)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)root, (int)root);
@@ -308,7 +308,7 @@ static int fp_tree_walk(pid_t root, int all, int stop_root)
     w.all = all;
     w.stop_until = fp_now() + FP_TREE_STOP_WAIT_NS;
     int is_new;
-    fp_tree_node *e = fp_tree_find(&w, root, &is_new);
+    fp_tree_node *e = tree_find(&w, root, &is_new);
     if (!e)
         return -1;
     if (stop_root) {
@@ -318,7 +318,7 @@ static int fp_tree_walk(pid_t root, int all, int stop_root)
             e->flags |= FP_TREE_STOPPED; /* a lone SIGSTOP: wait for it */
     }
     for (unsigned round = 1; round <= FP_TREE_ROUNDS && !w.failed; round++)
-        if (fp_tree_round(&w, round) == 0)
+        if (tree_round(&w, round) == 0)
             break;
     free(w.node);
     free(w.queue);
@@ -340,7 +340,7 @@ static int fp_tree_walk(pid_t root, int all, int stop_root)
 void fp_tree_kill(pid_t root, int all)
 {
     int saved = errno;
-    fp_tree_walk(root, all, 1);
+    tree_walk(root, all, 1);
     errno = saved;
 }
 
@@ -372,7 +372,7 @@ void fp_tree_end_own(void)
     const struct timespec nap = {0, 10000000};
     for (int i = 0; i < FP_TREE_REAP_ROUNDS; i++) {
         /* Without the walk, the parent's group kill is all there is. */
-        if (fp_tree_walk(getpid(), 1, 0) == -1)
+        if (tree_walk(getpid(), 1, 0) == -1)
             break;
         pid_t r;
         while ((r = waitpid(-1, NULL, WNOHANG)) > 0 || (r == -1 && errno == EINTR)) {

@@ -30,7 +30,7 @@ void fp_wire_header(unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len)
 }
 
 __attribute__((format(printf, 3, 4)))
-static int fp_fail(fp_decoder *d, int kind, const char *fmt, ...)
+static int decode_fail(fp_decoder *d, int kind, const char *fmt, ...)
 {
     va_list ap;
     d->error = kind;
@@ -42,27 +42,27 @@ static int fp_fail(fp_decoder *d, int kind, const char *fmt, ...)
 
 /* A RESULT_FD payload names a plausible fd and a result length within
    max_output (0 bytes never cross as a memfd). */
-static int fp_check_result_fd(fp_decoder *d)
+static int check_result_fd(fp_decoder *d)
 {
     uint32_t fd;
     uint64_t len;
     memcpy(&fd, d->buf, 4);
     memcpy(&len, d->buf + 4, 8);
     if (fd > INT32_MAX || len == 0)
-        return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+        return decode_fail(d, FORKPOOL_ERR_PROTOCOL,
                        "malformed frame from task: result fd %lu of %llu bytes",
                        (unsigned long)fd, (unsigned long long)len);
     if (len > d->max_data || len > PTRDIFF_MAX)
-        return fp_fail(d, FORKPOOL_ERR_OUTPUT,
+        return decode_fail(d, FORKPOOL_ERR_OUTPUT,
                        "task sent %llu bytes, over max_output (%llu bytes)",
                        (unsigned long long)len, (unsigned long long)d->max_data);
     return 0;
 }
 
 /* Hands the finished frame to fn and resets for the next header. */
-static int fp_emit(fp_decoder *d, fp_frame_fn fn, void *ud)
+static int emit_frame(fp_decoder *d, fp_frame_fn fn, void *ud)
 {
-    if (d->type == FP_FRAME_RESULT_FD && fp_check_result_fd(d) != 0)
+    if (d->type == FP_FRAME_RESULT_FD && check_result_fd(d) != 0)
         return -1;
     unsigned char *p = d->buf;
     size_t len = d->len;
@@ -80,7 +80,7 @@ static int fp_emit(fp_decoder *d, fp_frame_fn fn, void *ud)
 }
 
 /* The header is complete: check it and get ready for the payload. */
-static int fp_header_done(fp_decoder *d, fp_frame_fn fn, void *ud)
+static int header_done(fp_decoder *d, fp_frame_fn fn, void *ud)
 {
     uint32_t magic, type;
     uint64_t len;
@@ -88,59 +88,59 @@ static int fp_header_done(fp_decoder *d, fp_frame_fn fn, void *ud)
     memcpy(&type, d->hdr + 4, 4);
     memcpy(&len, d->hdr + 8, 8);
     if (magic != FP_WIRE_MAGIC)
-        return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+        return decode_fail(d, FORKPOOL_ERR_PROTOCOL,
                        "malformed frame from task: bad magic 0x%08x",
                        (unsigned)magic);
     switch (type) {
     case FP_FRAME_MESSAGE:
     case FP_FRAME_RESULT:
         if (len > d->max_data)
-            return fp_fail(d, FORKPOOL_ERR_OUTPUT,
+            return decode_fail(d, FORKPOOL_ERR_OUTPUT,
                            "task sent %llu bytes, over max_output (%llu bytes)",
                            (unsigned long long)len, (unsigned long long)d->max_data);
         break;
     case FP_FRAME_THROW:
         if (len < 8 || len > FP_WIRE_MAX_THROW)
-            return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+            return decode_fail(d, FORKPOOL_ERR_PROTOCOL,
                            "malformed frame from task: error frame of %llu bytes",
                            (unsigned long long)len);
         break;
     case FP_FRAME_END:
         if (len != FP_WIRE_END_LEN)
-            return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+            return decode_fail(d, FORKPOOL_ERR_PROTOCOL,
                            "malformed frame from task: end frame of %llu bytes",
                            (unsigned long long)len);
         break;
     case FP_FRAME_SPAWN:
         if (len != FP_WIRE_SPAWN_LEN)
-            return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+            return decode_fail(d, FORKPOOL_ERR_PROTOCOL,
                            "malformed frame from task: spawn frame of %llu bytes",
                            (unsigned long long)len);
         break;
     case FP_FRAME_RESULT_FD:
         if (len != FP_WIRE_RESULT_FD_LEN)
-            return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+            return decode_fail(d, FORKPOOL_ERR_PROTOCOL,
                            "malformed frame from task: result fd frame of %llu bytes",
                            (unsigned long long)len);
         break;
     default:
-        return fp_fail(d, FORKPOOL_ERR_PROTOCOL,
+        return decode_fail(d, FORKPOOL_ERR_PROTOCOL,
                        "malformed frame from task: unknown type %u", (unsigned)type);
     }
     if (len > SIZE_MAX - 1)
-        return fp_fail(d, FORKPOOL_ERR_OUTPUT, "task sent %llu bytes, too many to hold",
+        return decode_fail(d, FORKPOOL_ERR_OUTPUT, "task sent %llu bytes, too many to hold",
                        (unsigned long long)len);
     d->type = type;
     d->len = (size_t)len;
     d->got = 0;
     d->in_payload = 1;
     if (d->len == 0)
-        return fp_emit(d, fn, ud);
+        return emit_frame(d, fn, ud);
     return 0;
 }
 
 /* Makes room for at least `need` payload bytes (need <= len). */
-static int fp_reserve(fp_decoder *d, size_t need)
+static int reserve_payload(fp_decoder *d, size_t need)
 {
     if (need <= d->cap)
         return 0;
@@ -152,7 +152,7 @@ static int fp_reserve(fp_decoder *d, size_t need)
     /* glibc moves large blocks with mremap: growing copies nothing. */
     unsigned char *b = realloc(d->buf, cap);
     if (!b)
-        return fp_fail(d, FORKPOOL_ERR_OUTPUT,
+        return decode_fail(d, FORKPOOL_ERR_OUTPUT,
                        "cannot allocate %llu bytes for the task's output",
                        (unsigned long long)cap);
     d->buf = b;
@@ -171,17 +171,17 @@ int fp_decoder_feed(fp_decoder *d, const void *bytes, size_t n, fp_frame_fn fn, 
                 take = n;
             memcpy(d->hdr + d->hdr_got, p, take);
             d->hdr_got += take;
-            if (d->hdr_got == FP_WIRE_HDR && fp_header_done(d, fn, ud) != 0)
+            if (d->hdr_got == FP_WIRE_HDR && header_done(d, fn, ud) != 0)
                 return -1;
         } else {
             take = d->len - d->got;
             if (take > n)
                 take = n;
-            if (fp_reserve(d, d->got + take) != 0)
+            if (reserve_payload(d, d->got + take) != 0)
                 return -1;
             memcpy(d->buf + d->got, p, take);
             d->got += take;
-            if (d->got == d->len && fp_emit(d, fn, ud) != 0)
+            if (d->got == d->len && emit_frame(d, fn, ud) != 0)
                 return -1;
         }
         p += take;
@@ -203,7 +203,7 @@ size_t fp_decoder_direct(fp_decoder *d, void **dst)
         size_t more = d->len - d->got, step = d->cap ? d->cap : FP_WIRE_FIRST_ALLOC;
         if (more > step)
             more = step;
-        if (fp_reserve(d, d->got + more) != 0)
+        if (reserve_payload(d, d->got + more) != 0)
             return 0; /* feed reports the failure on the next bytes */
     }
     *dst = d->buf + d->got;
@@ -214,7 +214,7 @@ int fp_decoder_direct_done(fp_decoder *d, size_t n, fp_frame_fn fn, void *ud)
 {
     d->got += n;
     if (d->got == d->len)
-        return fp_emit(d, fn, ud);
+        return emit_frame(d, fn, ud);
     return 0;
 }
 

@@ -21,7 +21,7 @@ typedef struct fp_reader {
 
 /* Reads exactly n bytes into p (large ones straight from the socket). 1, 0
    at EOF before any byte, -1 on error or EOF in the middle. */
-static int fp_read_full(fp_reader *r, void *p, size_t n)
+static int read_full(fp_reader *r, void *p, size_t n)
 {
     size_t got = 0;
     while (got < n) {
@@ -57,6 +57,9 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
     fp_cpu_timers cpu;
     static fp_reader rd;
     rd.fd = in;
+    /* The worker's copy of the pool is the program's to destroy (a task
+       may): what the loop needs is read from it once, here. */
+    const size_t max_output = pool->opts.max_output;
     /* Each task gets its own max_cpu_ms (RLIMIT_CPU would count the
        worker's whole life). */
     if (fp_cpu_timers_new(&cpu, pool->opts.max_cpu_ms) == -1)
@@ -69,7 +72,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
         void (*fn)(void);
         const unsigned char *arg;
         size_t arg_len;
-        int r = fp_read_full(&rd, hdr, sizeof hdr);
+        int r = read_full(&rd, hdr, sizeof hdr);
         if (r == 0)
             fp_child_exit(0);
         memcpy(&magic, hdr, 4);
@@ -84,7 +87,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
             if (!buf)
                 fp_child_exit(126);
         }
-        if (fp_read_full(&rd, buf, len) != 1)
+        if (read_full(&rd, buf, len) != 1)
             fp_child_exit(126);
         fp_call_parse(buf, len, &seq, &fn, &arg, &arg_len);
         uint32_t expect = FP_SLOT_PENDING;
@@ -92,7 +95,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
                                             FP_SLOT_STARTED))
             continue; /* revoked: it runs elsewhere, or not at all */
         fp_cpu_timers_arm(&cpu, 1);
-        int sent = fp_child_call(out, (forkpool_fn)fn, arg, arg_len, pool->opts.max_output, NULL);
+        int sent = fp_child_call(out, (forkpool_fn)fn, arg, arg_len, max_output, NULL);
         fp_cpu_timers_arm(&cpu, 0);
         fp_tree_end_own(); /* what the task left (the worker is a subreaper) */
         if (sent != 0)

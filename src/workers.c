@@ -3,7 +3,7 @@
  * worker share): forking workers, handing them tasks (up to
  * FP_WORKER_DEPTH in flight each, requests gathered and sent once per loop
  * turn), stealing for idle workers, and a worker's end. A worker is a kind
- * of process (fp_worker_ops) of the process layer.
+ * of process (worker_ops) of the process layer.
  */
 #include <errno.h>
 #include <signal.h>
@@ -47,12 +47,12 @@ typedef struct fp_worker {
     int urgent;            /* it is idle until its pending bytes go     */
 } fp_worker;
 
-static fp_worker *fp_w(const fp_proc *pr)
+static fp_worker *worker_of(const fp_proc *pr)
 {
     return pr->kind;
 }
 
-static void fp_worker_entry(void *arg, int chan, int req)
+static void worker_entry(void *arg, int chan, int req)
 {
     fp_worker *w = arg;
     fp_worker_main(w->pool, w->ring, req, chan);
@@ -62,7 +62,7 @@ static void fp_worker_entry(void *arg, int chan, int req)
 
 /* The ring, in a memfd (*fd) so that a worker forked from the fork server
    can map it too. NULL + errno on failure. */
-static fp_ring *fp_ring_new(int *fd)
+static fp_ring *ring_new(int *fd)
 {
     void *p = MAP_FAILED;
     *fd = memfd_create("forkpool-ring", MFD_CLOEXEC);
@@ -80,7 +80,7 @@ static fp_ring *fp_ring_new(int *fd)
 
 /* A worker forked from the fork server: fds are {channel, request socket,
    the ring's memfd}. */
-static void fp_srv_worker_entry(forkpool *pool, const void *blob, size_t len, const int *fds,
+static void srv_worker_entry(forkpool *pool, const void *blob, size_t len, const int *fds,
                                 int nfds)
 {
     (void)blob;
@@ -94,13 +94,13 @@ static void fp_srv_worker_entry(forkpool *pool, const void *blob, size_t len, co
     fp_worker_main(pool, ring, fds[1], fds[0]);
 }
 
-static const fp_proc_ops fp_worker_ops;
+static const fp_proc_ops worker_ops;
 
 /* The ops' destroy: frees the worker's state; the tasks it held (if the
    pool is going) forget it. */
-static void fp_worker_free(fp_proc *pr)
+static void worker_free(fp_proc *pr)
 {
-    fp_worker *w = fp_w(pr);
+    fp_worker *w = worker_of(pr);
     if (!w)
         return;
     FP_LIST_FOR(n, &w->held)
@@ -113,28 +113,28 @@ static void fp_worker_free(fp_proc *pr)
 }
 
 /* Request bytes wait to be sent (appended, not yet taken by the socket). */
-static int fp_worker_pending(const fp_worker *w)
+static int worker_pending(const fp_worker *w)
 {
     return w->out_off < w->out.len;
 }
 
 /* The worker takes no more tasks (a new one may take its place), and ends
    once it has none left. */
-static void fp_worker_retire(forkpool *pool, fp_proc *pr)
+static void worker_retire(forkpool *pool, fp_proc *pr)
 {
-    fp_worker *w = fp_w(pr);
+    fp_worker *w = worker_of(pr);
     if (w->retiring)
         return;
     w->retiring = 1;
     pool->nworkers--;
-    if (!w->inflight && !fp_worker_pending(w))
+    if (!w->inflight && !worker_pending(w))
         fp_proc_close(pr, FP_FD_IN); /* EOF: it exits */
 }
 
 /* Forks a new worker. NULL + errno if it cannot be made. */
-static fp_proc *fp_worker_spawn(forkpool *pool)
+static fp_proc *worker_spawn(forkpool *pool)
 {
-    fp_proc *pr = fp_proc_new(&pool->procs, pool, &fp_worker_ops, pool->opts.max_output);
+    fp_proc *pr = fp_proc_new(&pool->procs, pool, &worker_ops, pool->opts.max_output);
     fp_worker *w = calloc(1, sizeof *w);
     int ring_fd = -1;
     if (!pr || !w) {
@@ -147,15 +147,15 @@ static fp_proc *fp_worker_spawn(forkpool *pool)
     w->pool = pool;
     fp_list_init(&w->held);
     pr->kind = w;
-    w->ring = fp_ring_new(&ring_fd);
+    w->ring = ring_new(&ring_fd);
     int rc = !w->ring ? -1
              : pool->opts.fork_server
-                 ? fp_server_proc(pool, pr, 1, fp_srv_worker_entry, NULL, 0, ring_fd)
-                 : fp_chan_fork(pool, pr, 1, fp_worker_entry, w);
+                 ? fp_server_proc(pool, pr, 1, srv_worker_entry, NULL, 0, ring_fd)
+                 : fp_chan_fork(pool, pr, 1, worker_entry, w);
     int err = errno;
     fp_close_if(ring_fd);
     if (rc == -1) {
-        fp_worker_free(pr);
+        worker_free(pr);
         fp_proc_free(pr);
         errno = err;
         return NULL;
@@ -166,7 +166,7 @@ static fp_proc *fp_worker_spawn(forkpool *pool)
         /* Unwatched, its end would never be seen: it is killed, and its
            exit polled. */
         err = errno;
-        fp_worker_retire(pool, pr);
+        worker_retire(pool, pr);
         errno = err;
         return NULL;
     }
@@ -174,7 +174,7 @@ static fp_proc *fp_worker_spawn(forkpool *pool)
 }
 
 /* pr's current task is t from now (NULL: it is idle); t's clock starts. */
-static void fp_worker_head(fp_proc *pr, forkpool_task *t)
+static void worker_head(fp_proc *pr, forkpool_task *t)
 {
     pr->task = t;
     pr->deadline = 0;
@@ -191,10 +191,10 @@ static void fp_worker_head(fp_proc *pr, forkpool_task *t)
  * are gathered in one buffer and sent once per turn of the loop, so a
  * worker's share of a burst of tasks costs one system call.
  */
-static void fp_worker_flush(forkpool *pool, fp_proc *pr)
+static void worker_flush(forkpool *pool, fp_proc *pr)
 {
-    fp_worker *w = fp_w(pr);
-    while (fp_worker_pending(w)) {
+    fp_worker *w = worker_of(pr);
+    while (worker_pending(w)) {
         ssize_t n = send(pr->fd[FP_FD_IN], w->out.p + w->out_off, w->out.len - w->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
@@ -219,7 +219,7 @@ static void fp_worker_flush(forkpool *pool, fp_proc *pr)
         } else {
             fp_kill_group(pr, SIGKILL);
         }
-        fp_worker_retire(pool, pr);
+        worker_retire(pool, pr);
         break;
     }
     w->out.len = w->out_off = 0;
@@ -232,7 +232,7 @@ static void fp_worker_flush(forkpool *pool, fp_proc *pr)
 }
 
 /* Appends t's request to the worker's pending bytes. 0, or -1 (ENOMEM). */
-static int fp_worker_queue(fp_worker *w, forkpool_task *t)
+static int worker_queue(fp_worker *w, forkpool_task *t)
 {
     unsigned char hdr[FP_WIRE_HDR + FP_CALL_HDR];
     fp_wire_header(hdr, FP_FRAME_TASK, FP_CALL_HDR + t->arg_len);
@@ -247,32 +247,32 @@ static int fp_worker_queue(fp_worker *w, forkpool_task *t)
 }
 
 /* The first task pr holds, or NULL. */
-static forkpool_task *fp_worker_first(fp_proc *pr)
+static forkpool_task *worker_first(fp_proc *pr)
 {
-    fp_list *n = fp_list_first(&fp_w(pr)->held);
+    fp_list *n = fp_list_first(&worker_of(pr)->held);
     return n ? FP_LIST_ITEM(n, forkpool_task, run) : NULL;
 }
 
 /* t leaves pr's in-flight list. */
-static void fp_worker_unlink(forkpool *pool, fp_proc *pr, forkpool_task *t)
+static void worker_unlink(forkpool *pool, fp_proc *pr, forkpool_task *t)
 {
-    fp_worker *w = fp_w(pr);
+    fp_worker *w = worker_of(pr);
     fp_list_remove(&t->run);
     if (pr->task == t)
-        fp_worker_head(pr, fp_worker_first(pr));
+        worker_head(pr, worker_first(pr));
     t->proc = NULL;
     pool->nrunning--;
     if (--w->inflight == 0) {
         pool->nbusy--;
-        if (w->retiring && !fp_worker_pending(w))
+        if (w->retiring && !worker_pending(w))
             fp_proc_close(pr, FP_FD_IN); /* EOF: it exits */
     }
 }
 
 /* Hands t to the worker: it runs once the tasks ahead of it are done. */
-static void fp_worker_send(forkpool *pool, fp_proc *pr, forkpool_task *t)
+static void worker_send(forkpool *pool, fp_proc *pr, forkpool_task *t)
 {
-    fp_worker *w = fp_w(pr);
+    fp_worker *w = worker_of(pr);
     t->seq = w->seq++;
     atomic_store(&w->ring->slot[t->seq % FP_RING], FP_SLOT_PENDING);
     t->proc = pr;
@@ -280,31 +280,31 @@ static void fp_worker_send(forkpool *pool, fp_proc *pr, forkpool_task *t)
     t->state = FORKPOOL_RUNNING;
     fp_list_push_tail(&w->held, &t->run);
     if (!pr->task)
-        fp_worker_head(pr, t);
+        worker_head(pr, t);
     if (w->inflight++ == 0) {
         pool->nbusy++;
         w->urgent = 1; /* idle: it waits for this one */
     }
     pool->nrunning++;
     w->sent++;
-    if (fp_worker_queue(w, t) == -1) {
+    if (worker_queue(w, t) == -1) {
         /* It stays in flight; the worker's exit settles it. */
         fp_kill_group(pr, SIGKILL);
-        fp_worker_retire(pool, pr);
+        worker_retire(pool, pr);
         return;
     }
     if (pool->opts.max_tasks_per_worker && w->sent >= pool->opts.max_tasks_per_worker)
-        fp_worker_retire(pool, pr);
+        worker_retire(pool, pr);
 }
 
 /* Takes t back from pr if it has not started there. 1 if it did. */
-static int fp_worker_revoke(forkpool *pool, fp_proc *pr, forkpool_task *t)
+static int worker_revoke(forkpool *pool, fp_proc *pr, forkpool_task *t)
 {
     uint32_t expect = FP_SLOT_PENDING;
-    if (!atomic_compare_exchange_strong(&fp_w(pr)->ring->slot[t->seq % FP_RING], &expect,
+    if (!atomic_compare_exchange_strong(&worker_of(pr)->ring->slot[t->seq % FP_RING], &expect,
                                         FP_SLOT_REVOKED))
         return 0;
-    fp_worker_unlink(pool, pr, t);
+    worker_unlink(pool, pr, t);
     t->pid = 0;
     return 1;
 }
@@ -312,9 +312,9 @@ static int fp_worker_revoke(forkpool *pool, fp_proc *pr, forkpool_task *t)
 /* Sends up to `most` of pr's tasks that have not started (a reaped worker:
    all of them), taken from the tail and never its current task unless it
    may go too (all), back to the head of the queue, in order. */
-static void fp_worker_requeue(forkpool *pool, fp_proc *pr, int all, unsigned most)
+static void worker_requeue(forkpool *pool, fp_proc *pr, int all, unsigned most)
 {
-    fp_list *held = &fp_w(pr)->held;
+    fp_list *held = &worker_of(pr)->held;
     /* From the tail, so each goes in front of the ones after it; a dead
        worker's go whatever their slot says. */
     fp_list *n = fp_list_last(held);
@@ -324,9 +324,9 @@ static void fp_worker_requeue(forkpool *pool, fp_proc *pr, int all, unsigned mos
             break;
         n = fp_list_prev(held, n);
         if (pr->gone) {
-            fp_worker_unlink(pool, pr, t);
+            worker_unlink(pool, pr, t);
             t->pid = 0;
-        } else if (!fp_worker_revoke(pool, pr, t)) {
+        } else if (!worker_revoke(pool, pr, t)) {
             break;
         }
         fp_queue_push_front(pool, t);
@@ -335,15 +335,15 @@ static void fp_worker_requeue(forkpool *pool, fp_proc *pr, int all, unsigned mos
 
 /* Starts killing pr for its current task (timeout, cancel); its other
    tasks go back to the queue at once. */
-static void fp_worker_kill(forkpool *pool, fp_proc *pr, int64_t now)
+static void worker_kill(forkpool *pool, fp_proc *pr, int64_t now)
 {
-    fp_worker_retire(pool, pr);
-    fp_worker_requeue(pool, pr, 0, FP_WORKER_DEPTH);
+    worker_retire(pool, pr);
+    worker_requeue(pool, pr, 0, FP_WORKER_DEPTH);
     pr->task->flags |= FP_T_KILLING;
     fp_proc_terminate(pr, now);
 }
 
-static int fp_worker_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
+static int worker_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
 {
     fp_proc *pr = ud;
     forkpool_task *t = pr->task;
@@ -365,21 +365,21 @@ static int fp_worker_frame(void *ud, unsigned type, unsigned char *payload, size
         return fp_task_frame(t, type, payload, len);
     memcpy(&rc, payload, sizeof rc);
     free(payload);
-    fp_w(pr)->ran = 1;
+    worker_of(pr)->ran = 1;
     t->end_rc = rc;
     t->flags |= FP_T_GOT_END;
     fp_chan_settle(t, pr, 1, 0);
-    fp_worker_unlink(t->pool, pr, t);
+    worker_unlink(t->pool, pr, t);
     fp_dispatch_push(t);
     return 0;
 }
 
-static void fp_worker_io(fp_proc *pr, int k, size_t budget)
+static void worker_io(fp_proc *pr, int k, size_t budget)
 {
     if (k == FP_FD_OUT)
-        fp_chan_read(pr, budget, fp_worker_frame);
+        fp_chan_read(pr, budget, worker_frame);
     else
-        fp_worker_flush(pr->pool, pr);
+        worker_flush(pr->pool, pr);
 }
 
 /*
@@ -388,34 +388,34 @@ static void fp_worker_io(fp_proc *pr, int k, size_t budget)
  * in child_init or its set-up, or it was being killed for it); every other
  * task it held runs elsewhere.
  */
-static void fp_worker_exited(fp_proc *pr, int known, int status)
+static void worker_exited(fp_proc *pr, int known, int status)
 {
     forkpool *pool = pr->pool;
     forkpool_task *t = pr->task;
     if (t) {
-        uint32_t st = atomic_load(&fp_w(pr)->ring->slot[t->seq % FP_RING]);
-        if (st == FP_SLOT_STARTED || !fp_w(pr)->ran ||
+        uint32_t st = atomic_load(&worker_of(pr)->ring->slot[t->seq % FP_RING]);
+        if (st == FP_SLOT_STARTED || !worker_of(pr)->ran ||
             (t->flags & (FP_T_KILLING | FP_T_CANCELLED | FP_T_ABORTED))) {
             fp_chan_settle(t, pr, known, status);
-            fp_worker_unlink(pool, pr, t);
+            worker_unlink(pool, pr, t);
             fp_dispatch_push(t);
         }
         /* The rest never started, or (behind a task being killed, whose
            END is ignored) started after it: all run again elsewhere. */
         if (pr->task)
-            fp_worker_requeue(pool, pr, 1, FP_WORKER_DEPTH);
+            worker_requeue(pool, pr, 1, FP_WORKER_DEPTH);
     }
-    fp_worker_retire(pool, pr);
+    worker_retire(pool, pr);
 }
 
-static void fp_worker_expired(fp_proc *pr, int64_t now)
+static void worker_expired(fp_proc *pr, int64_t now)
 {
     /* It may have ended in time, with its END not yet read. */
     forkpool_task *t = pr->task;
-    fp_chan_read(pr, FP_READ_BUDGET, fp_worker_frame);
+    fp_chan_read(pr, FP_READ_BUDGET, worker_frame);
     if (pr->task == t && pr->deadline && now >= pr->deadline) {
         t->flags |= FP_T_TIMED_OUT;
-        fp_worker_kill(pr->pool, pr, now);
+        worker_kill(pr->pool, pr, now);
     }
 }
 
@@ -424,61 +424,61 @@ static void fp_worker_expired(fp_proc *pr, int64_t now)
  * Not started: it fails at once and never runs. Its current task: the
  * worker is killed, as a FRESH child would be.
  */
-static int fp_worker_cancel(fp_proc *pr, forkpool_task *t)
+static int worker_cancel(fp_proc *pr, forkpool_task *t)
 {
     forkpool *pool = t->pool;
     if (pr->task != t) {
-        if (fp_worker_revoke(pool, pr, t)) {
+        if (worker_revoke(pool, pr, t)) {
             fp_cancel_unstarted(t);
             return 0;
         }
         /* It started: the END of the tasks before it is in the channel. */
-        fp_chan_read(pr, SIZE_MAX, fp_worker_frame);
+        fp_chan_read(pr, SIZE_MAX, worker_frame);
         if (t->proc != pr || pr->task != t)
             return 0; /* it ended (CANCELLED, by the flag) or its worker died */
     }
-    fp_worker_kill(pool, pr, fp_now());
+    worker_kill(pool, pr, fp_now());
     return 0;
 }
 
-static forkpool_task *fp_worker_last(fp_proc *pr)
+static forkpool_task *worker_last(fp_proc *pr)
 {
-    fp_list *n = fp_list_last(&fp_w(pr)->held);
+    fp_list *n = fp_list_last(&worker_of(pr)->held);
     return n ? FP_LIST_ITEM(n, forkpool_task, run) : NULL;
 }
 
-static const fp_proc_ops fp_worker_ops = {
+static const fp_proc_ops worker_ops = {
     .name = "worker",
-    .io = fp_worker_io,
-    .exited = fp_worker_exited,
-    .expired = fp_worker_expired,
-    .cancel = fp_worker_cancel,
-    .last = fp_worker_last,
-    .destroy = fp_worker_free,
+    .io = worker_io,
+    .exited = worker_exited,
+    .expired = worker_expired,
+    .cancel = worker_cancel,
+    .last = worker_last,
+    .destroy = worker_free,
 };
 
 /* pr's worker, if pr is a worker. */
-static fp_worker *fp_worker_of(const fp_proc *pr)
+static fp_worker *as_worker(const fp_proc *pr)
 {
-    return pr->ops == &fp_worker_ops ? fp_w(pr) : NULL;
+    return pr->ops == &worker_ops ? worker_of(pr) : NULL;
 }
 
 /* The worker to give the next task: an idle one while slots are free,
    else a new one, else the least loaded busy one. NULL: none can take it. */
-static fp_proc *fp_worker_pick(forkpool *pool, int *spawn)
+static fp_proc *worker_pick(forkpool *pool, int *spawn)
 {
     fp_proc *best = NULL;
     int free_slot = pool->nbusy < pool->opts.concurrency;
     *spawn = 0;
     for (unsigned i = 0; i < pool->procs.n; i++) {
         fp_proc *pr = pool->procs.v[i];
-        fp_worker *w = fp_worker_of(pr);
+        fp_worker *w = as_worker(pr);
         if (!w || w->retiring || w->blocked || w->inflight >= FP_WORKER_DEPTH ||
             (!w->inflight && !free_slot))
             continue;
         if (!w->inflight)
             return pr;
-        if (!best || w->inflight < fp_w(best)->inflight)
+        if (!best || w->inflight < worker_of(best)->inflight)
             best = pr;
     }
     if (free_slot && pool->nworkers < pool->opts.concurrency) {
@@ -490,22 +490,22 @@ static fp_proc *fp_worker_pick(forkpool *pool, int *spawn)
 
 /* A worker that has nothing left takes up to half of the not yet started
    tasks of the busiest one, so a long task does not hold others up. */
-static void fp_workers_steal(forkpool *pool)
+static void workers_steal(forkpool *pool)
 {
     fp_proc *busiest = NULL;
     for (unsigned i = 0; i < pool->procs.n; i++) {
         fp_proc *pr = pool->procs.v[i];
-        fp_worker *w = fp_worker_of(pr);
+        fp_worker *w = as_worker(pr);
         if (w && w->inflight > 1 && !(pr->task->flags & FP_T_KILLING) &&
-            (!busiest || w->inflight > fp_w(busiest)->inflight))
+            (!busiest || w->inflight > worker_of(busiest)->inflight))
             busiest = pr;
     }
     if (busiest)
-        fp_worker_requeue(pool, busiest, 0, fp_w(busiest)->inflight / 2);
+        worker_requeue(pool, busiest, 0, worker_of(busiest)->inflight / 2);
 }
 
 /* Hands queued tasks to workers while any can take one. */
-static void fp_workers_assign(forkpool *pool)
+static void workers_assign(forkpool *pool)
 {
     int stole = 0;
     for (;;) {
@@ -513,11 +513,11 @@ static void fp_workers_assign(forkpool *pool)
         if (!t) {
             /* Steal once, and only for a worker that would sit idle. */
             int spawn;
-            fp_proc *idle = stole ? NULL : fp_worker_pick(pool, &spawn);
-            if (!idle || fp_w(idle)->inflight)
+            fp_proc *idle = stole ? NULL : worker_pick(pool, &spawn);
+            if (!idle || worker_of(idle)->inflight)
                 return;
             stole = 1;
-            fp_workers_steal(pool);
+            workers_steal(pool);
             continue;
         }
         if (t->exec) { /* a program: a process of its own, in a slot */
@@ -526,8 +526,8 @@ static void fp_workers_assign(forkpool *pool)
             continue;
         }
         int spawn;
-        fp_proc *pr = fp_worker_pick(pool, &spawn);
-        if (!pr && spawn && !(pr = fp_worker_spawn(pool))) {
+        fp_proc *pr = worker_pick(pool, &spawn);
+        if (!pr && spawn && !(pr = worker_spawn(pool))) {
             int err = errno;
             fp_queue_remove(pool, t);
             fp_spawn_failed(t, err, "cannot start the task's child%s: %s",
@@ -538,7 +538,7 @@ static void fp_workers_assign(forkpool *pool)
         if (!pr)
             return;
         fp_queue_remove(pool, t);
-        fp_worker_send(pool, pr, t);
+        worker_send(pool, pr, t);
     }
 }
 
@@ -551,13 +551,13 @@ static void fp_workers_assign(forkpool *pool)
  */
 void fp_workers_fill(forkpool *pool)
 {
-    fp_workers_assign(pool);
+    workers_assign(pool);
     for (unsigned i = 0; i < pool->procs.n; i++) {
         fp_proc *pr = pool->procs.v[i];
-        fp_worker *w = fp_worker_of(pr);
-        if (w && !w->blocked && fp_worker_pending(w) && (pool->depth || w->urgent)) {
+        fp_worker *w = as_worker(pr);
+        if (w && !w->blocked && worker_pending(w) && (pool->depth || w->urgent)) {
             w->urgent = 0;
-            fp_worker_flush(pool, pr);
+            worker_flush(pool, pr);
         }
     }
 }

@@ -74,6 +74,27 @@ static void inert_copies(forkpool_fn meddler, const char *what)
     ok(tap_no_children(), "%s: no child left", what);
 }
 
+/* A task that destroys its process's copy of the pool leaves that process
+   working: in WORKERS mode the same worker runs the next task (one worker),
+   which must not read the freed copy (AddressSanitizer and valgrind would
+   say so; the task would fail). */
+static void worker_after_destroy(void)
+{
+    forkpool_options o = {0};
+    o.concurrency = 1;
+    g_sibling = NULL; /* before create: the fork server's snapshot is taken there */
+    g_pool = forkpool_create(&o);
+    forkpool_task *m = forkpool_run(g_pool, task_meddle, NULL, 0);
+    forkpool_task *next = forkpool_run(g_pool, task_sleep_ok, NULL, 0);
+    is(forkpool_wait(m), 0, "after a copy's destroy: the task that destroyed it succeeded");
+    is(forkpool_wait(next), 0, "after a copy's destroy: the next task (same worker) succeeded");
+    size_t n;
+    const char *r = forkpool_task_result(next, &n);
+    is_mem(r, n, "alive", 5, "after a copy's destroy: its result arrived");
+    forkpool_destroy(g_pool);
+    g_pool = NULL;
+}
+
 /* ---- fd hygiene with pools in several threads ---- */
 
 /* "P A": pipes and anon inodes (epoll, timerfd, eventfd, pidfd) among this
@@ -159,6 +180,7 @@ int main(void)
     tap_watchdog(60);
     int fds = tap_fd_count();
     inert_copies(task_meddle, "copy used");
+    worker_after_destroy();
     atexit(destroy_at_exit);
     inert_copies(task_exit3, "copy destroyed by atexit");
     threads_fd_hygiene();
