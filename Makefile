@@ -41,7 +41,9 @@ LIB_SO   := $(BUILD)/libforkpool.so
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/t_*.c))
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
-CLI      := $(if $(wildcard cli/forkpool.c),$(BUILD)/forkpool)
+CLI_SRC  := $(wildcard cli/*.c)
+CLI_OBJ  := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRC))
+CLI      := $(if $(CLI_SRC),$(BUILD)/forkpool)
 CLI_TESTS := $(wildcard tests/cli/*.t)
 
 PROVE    ?= prove
@@ -67,16 +69,20 @@ $(LIB_SO): $(LIB_OBJ) src/forkpool.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libforkpool.so.0 \
 	    -Wl,--version-script=src/forkpool.map $(LIB_OBJ) -o $@ $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/examples $(BUILD)/tests $(BUILD)/bench:
+$(BUILD)/obj $(BUILD)/cli $(BUILD)/examples $(BUILD)/tests $(BUILD)/bench:
 	mkdir -p $@
 
 examples: $(EXAMPLES)
 
-# The command-line tool: a client of the public API only.
+# The command-line tool: a client of the public API only, in modules
+# (docs/DESIGN.md, "The command-line tool's modules").
 cli: $(CLI)
 
-$(BUILD)/forkpool: cli/forkpool.c include/forkpool.h $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
+$(BUILD)/cli/%.o: cli/%.c cli/*.h include/forkpool.h | $(BUILD)/cli
+	$(CC) $(ALL_CFLAGS) -Iinclude -c $< -o $@
+
+$(BUILD)/forkpool: $(CLI_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(LIB_A) -o $@ $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(LIB_A) | $(BUILD)/examples
 	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)

@@ -46,195 +46,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__GNUC__)
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
+#include "fpc.h"
+#include "quote.h"
+#include "sbuf.h"
 
 enum { EXIT_USAGE = 255 };
-
-/* ===================================================================== */
-/* utilities                                                             */
-/* ===================================================================== */
-
-/* Prints "forkpool: <message>\n" on stderr, as one write. */
-static void PRINTF_LIKE(1, 2) say(const char *fmt, ...)
-{
-    char line[1024];
-    int n = snprintf(line, sizeof line, "forkpool: ");
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    line[len++] = '\n';
-    /* Nothing useful can be done if stderr is gone. */
-    ssize_t w = write(STDERR_FILENO, line, len);
-    (void)w;
-}
-
-/* Writes buf[0..n) to fd whole, retrying on EINTR. 0, or -1 and errno. */
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* A growable NUL-terminated byte string. Allocation failure is sticky
-   (`oom`), so callers append freely and check once, in sb_take. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-/* Makes room for `extra` more bytes plus the NUL; false once out of memory. */
-static bool sb_reserve(struct sbuf *b, size_t extra)
-{
-    if (b->oom)
-        return false;
-    if (extra > SIZE_MAX - b->len - 1) {
-        b->oom = true;
-        return false;
-    }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (!sb_reserve(b, n))
-        return;
-    if (n > 0)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_adds(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-static void PRINTF_LIKE(2, 3) sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) { /* only short numeric formats are used */
-        b->oom = true;
-        return;
-    }
-    sb_add(b, tmp, (size_t)n);
-}
-
-static void sb_free(struct sbuf *b)
-{
-    free(b->p);
-    *b = (struct sbuf){0};
-}
-
-/* Hands over the string (never NULL on success, even when empty) and resets
-   b; NULL with errno ENOMEM if any append failed. */
-static char *sb_take(struct sbuf *b)
-{
-    sb_reserve(b, 0);
-    if (b->oom) {
-        sb_free(b);
-        errno = ENOMEM;
-        return NULL;
-    }
-    char *p = b->p;
-    *b = (struct sbuf){0};
-    return p;
-}
-
-/* The characters GNU parallel leaves unquoted: [-_.+a-zA-Z0-9/]. */
-static bool quote_safe(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '+' || c == '/';
-}
-
-/* Appends s[0..n) quoted for a POSIX shell exactly as GNU parallel quotes
-   (shell_quote_scalar_default): unchanged if every byte is safe, '' when
-   empty, else in single quotes with each ' written as '"'"' and a leading or
-   trailing '' removed. */
-static void sb_quote(struct sbuf *b, const char *s, size_t n)
-{
-    bool safe = true;
-    for (size_t i = 0; i < n && safe; i++)
-        safe = quote_safe((unsigned char)s[i]);
-    if (n == 0) {
-        sb_adds(b, "''");
-        return;
-    }
-    if (safe) {
-        sb_add(b, s, n);
-        return;
-    }
-    struct sbuf q = {0};
-    sb_adds(&q, "'");
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\'')
-            sb_adds(&q, "'\"'\"'");
-        else
-            sb_add(&q, &s[i], 1);
-    }
-    sb_adds(&q, "'");
-    if (q.oom) {
-        sb_free(&q);
-        b->oom = true;
-        return;
-    }
-    const char *p = q.p;
-    size_t len = q.len;
-    if (len >= 2 && p[0] == '\'' && p[1] == '\'') {
-        p += 2;
-        len -= 2;
-    }
-    if (len >= 2 && p[len - 1] == '\'' && p[len - 2] == '\'')
-        len -= 2;
-    sb_add(b, p, len);
-    sb_free(&q);
-}
-
-static double timespec_s(const struct timespec *ts)
-{
-    return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
-}
-
-/* CLOCK_MONOTONIC now, in seconds (cannot fail with a valid clock id). */
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return timespec_s(&ts);
-}
 
 /* ===================================================================== */
 /* options                                                               */
@@ -494,9 +310,9 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
         size_t n;
         if (parse_delim(def->id == O_NULL ? "\\0" : val, &d, &n) != 0) {
             if (errno == ENOMEM)
-                say("out of memory");
+                fpc_say("out of memory");
             else
-                say("bad delimiter '%s' for %s", val, shown);
+                fpc_say("bad delimiter '%s' for %s", val, shown);
             return -1;
         }
         free(o->delim);
@@ -506,19 +322,19 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     }
     case O_TIMEOUT:
         if (parse_duration(val, &o->timeout_ms, &o->timeout_s) != 0) {
-            say("bad value '%s' for %s: expected seconds (e.g. 2.5, 10s, 1m)", val, shown);
+            fpc_say("bad value '%s' for %s: expected seconds (e.g. 2.5, 10s, 1m)", val, shown);
             return -1;
         }
         break;
     case O_RETRIES:
         if (parse_ulong(val, &o->max_tries) != 0) {
-            say("bad value '%s' for %s: expected a number", val, shown);
+            fpc_say("bad value '%s' for %s: expected a number", val, shown);
             return -1;
         }
         break;
     case O_HALT:
         if (parse_halt(val, o) != 0) {
-            say("bad value '%s' for %s: expected never, or now|soon,fail|success|done=N", val,
+            fpc_say("bad value '%s' for %s: expected never, or now|soon,fail|success|done=N", val,
                 shown);
             return -1;
         }
@@ -539,7 +355,7 @@ static int parse_short(struct opts *o, int argc, char **argv, int *i)
                 def = &optdefs[k];
         char shown[3] = {'-', *p, '\0'};
         if (def == NULL) {
-            say("unknown option '%s' (try --help)", shown);
+            fpc_say("unknown option '%s' (try --help)", shown);
             return -1;
         }
         p++;
@@ -551,7 +367,7 @@ static int parse_short(struct opts *o, int argc, char **argv, int *i)
         const char *val = p;
         if (*val == '\0') {
             if (*i + 1 >= argc) {
-                say("option '%s' needs a value", shown);
+                fpc_say("option '%s' needs a value", shown);
                 return -1;
             }
             val = argv[++*i];
@@ -572,14 +388,14 @@ static int parse_long(struct opts *o, int argc, char **argv, int *i)
         if (strlen(optdefs[k].lng) == nlen && strncmp(optdefs[k].lng, name, nlen) == 0)
             def = &optdefs[k];
     if (def == NULL) {
-        say("unknown option '--%.*s' (try --help)", (int)nlen, name);
+        fpc_say("unknown option '--%.*s' (try --help)", (int)nlen, name);
         return -1;
     }
     char shown[32];
     snprintf(shown, sizeof shown, "--%s", def->lng);
     if (!def->arg) {
         if (eq != NULL) {
-            say("option '%s' takes no value", shown);
+            fpc_say("option '%s' takes no value", shown);
             return -1;
         }
         return apply_opt(o, def, NULL, shown);
@@ -587,7 +403,7 @@ static int parse_long(struct opts *o, int argc, char **argv, int *i)
     const char *val = eq ? eq + 1 : NULL;
     if (val == NULL) {
         if (*i + 1 >= argc) {
-            say("option '%s' needs a value", shown);
+            fpc_say("option '%s' needs a value", shown);
             return -1;
         }
         val = argv[++*i];
@@ -607,15 +423,15 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
     o->ncmd = (size_t)(argv + i - o->cmd);
     if (o->ncmd == 0) {
         if (i < argc)
-            say("missing command before '%s' (try --help)", argv[i]);
+            fpc_say("missing command before '%s' (try --help)", argv[i]);
         else
-            say("missing command (try --help)");
+            fpc_say("missing command (try --help)");
         return -1;
     }
     /* Each `:::` starts one group; each file after `::::` is one group. */
     o->srcs = calloc((size_t)argc, sizeof *o->srcs);
     if (o->srcs == NULL) {
-        say("out of memory");
+        fpc_say("out of memory");
         return -1;
     }
     while (i < argc) {
@@ -633,7 +449,7 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
         for (; i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]); i++)
             o->srcs[o->nsrcs++].path = argv[i];
         if (i == first) {
-            say("'::::' needs at least one file");
+            fpc_say("'::::' needs at least one file");
             return -1;
         }
     }
@@ -661,7 +477,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
             return 0;
     }
     if (o->delim == NULL && parse_delim("\\n", &o->delim, &o->dlen) != 0) {
-        say("out of memory");
+        fpc_say("out of memory");
         return -1;
     }
     return parse_operands(o, argc, argv, i);
@@ -821,7 +637,7 @@ static int group_load(struct group *g, const char *path, const struct opts *o)
     struct reader r;
     g->owned = true;
     if (reader_open(&r, path, o->delim, o->dlen) != 0) {
-        say("cannot open '%s': %s", path, strerror(errno));
+        fpc_say("cannot open '%s': %s", path, strerror(errno));
         return -1;
     }
     for (;;) {
@@ -830,7 +646,7 @@ static int group_load(struct group *g, const char *path, const struct opts *o)
         if (k < 0)
             break;
         if (k == 1 ? group_push(g, rec) != 0 : reader_fill(&r) != 0) {
-            say("cannot read '%s': %s", path, strerror(errno));
+            fpc_say("cannot read '%s': %s", path, strerror(errno));
             reader_close(&r);
             return -1;
         }
@@ -848,7 +664,7 @@ static int inputs_init(struct inputs *in, const struct opts *o)
     in->groups = calloc(in->ngroups, sizeof *in->groups);
     in->odo = calloc(in->ngroups, sizeof *in->odo);
     if (in->groups == NULL || in->odo == NULL) {
-        say("out of memory");
+        fpc_say("out of memory");
         return -1;
     }
     for (size_t g = 0; g < in->ngroups; g++) {
@@ -856,7 +672,7 @@ static int inputs_init(struct inputs *in, const struct opts *o)
         if (g == 0 && (s == NULL || s->path != NULL)) {
             const char *path = s ? s->path : "-";
             if (reader_open(&in->rd, path, o->delim, o->dlen) != 0) {
-                say("cannot open '%s': %s", path, strerror(errno));
+                fpc_say("cannot open '%s': %s", path, strerror(errno));
                 return -1;
             }
             in->streaming = true;
@@ -1150,7 +966,7 @@ static void add_value(struct sbuf *b, const struct job_ctx *c, const char *v, en
     size_t n;
     xform_apply(xf, v, &p, &n);
     if (c->shell)
-        sb_quote(b, p, n);
+        quote_add(b, p, n);
     else
         sb_add(b, p, n);
 }
@@ -1238,7 +1054,7 @@ static int build_command(const struct tmpl *t, const struct job_ctx *c, char ***
         }
         for (size_t g = 0; !t->has_repl && g < c->nvals; g++) {
             sb_adds(&b, " ");
-            sb_quote(&b, c->vals[g], strlen(c->vals[g]));
+            quote_add(&b, c->vals[g], strlen(c->vals[g]));
         }
         char *cmd = sb_take(&b);
         *display_out = cmd ? strdup(cmd) : NULL;
@@ -1263,7 +1079,7 @@ static int build_command(const struct tmpl *t, const struct job_ctx *c, char ***
         for (size_t i = 0; !av.oom && i < av.n; i++) {
             if (i > 0)
                 sb_adds(&b, " ");
-            sb_quote(&b, av.v[i], strlen(av.v[i]));
+            quote_add(&b, av.v[i], strlen(av.v[i]));
         }
         *display_out = sb_take(&b);
     }
@@ -1372,7 +1188,7 @@ static void job_free(struct app *a, struct job *j)
 static void on_done(struct job *j)
 {
     struct app *a = j->app;
-    j->runtime = mono_now() - j->start_mono;
+    j->runtime = fpc_mono_now() - j->start_mono;
     j->next = NULL;
     if (a->done_tail)
         a->done_tail->next = j;
@@ -1446,15 +1262,15 @@ static int job_start(struct app *a, struct job *j)
         char *line = sb_take(&b);
         if (line == NULL)
             return -1;
-        int r = write_all(STDOUT_FILENO, line, strlen(line));
+        int r = fpc_write_all(STDOUT_FILENO, line, strlen(line));
         free(line);
         return r;
     }
     struct timespec rt;
     if (clock_gettime(CLOCK_REALTIME, &rt) != 0)
         return -1;
-    j->start_real = timespec_s(&rt);
-    j->start_mono = mono_now();
+    j->start_real = fpc_timespec_s(&rt);
+    j->start_mono = fpc_mono_now();
     forkpool_exec_options eo = {.capture = FORKPOOL_CAPTURE_STDOUT | FORKPOOL_CAPTURE_STDERR};
     j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
     if (j->task == NULL)
@@ -1518,7 +1334,7 @@ static int bar_clear(struct app *a)
     char *s = sb_take(&b);
     if (s == NULL)
         return -1;
-    int r = write_all(STDERR_FILENO, s, strlen(s));
+    int r = fpc_write_all(STDERR_FILENO, s, strlen(s));
     free(s);
     a->bar_width = 0;
     return r;
@@ -1567,8 +1383,8 @@ static int job_print(struct app *a, struct job *j)
     char *os = sb_take(&bo), *es = sb_take(&be);
     const char *op = tagged || out == NULL ? os : out;
     int r = -1;
-    if (os != NULL && es != NULL && write_all(STDOUT_FILENO, op, olen) == 0 &&
-        (elen == 0 || (bar_clear(a) == 0 && write_all(STDERR_FILENO, es, elen) == 0)))
+    if (os != NULL && es != NULL && fpc_write_all(STDOUT_FILENO, op, olen) == 0 &&
+        (elen == 0 || (bar_clear(a) == 0 && fpc_write_all(STDERR_FILENO, es, elen) == 0)))
         r = 0;
     free(os);
     free(es);
@@ -1596,7 +1412,7 @@ static int joblog_write(struct app *a, const struct job *j)
     char *line = sb_take(&b);
     if (line == NULL)
         return -1;
-    int r = write_all(a->joblog_fd, line, len);
+    int r = fpc_write_all(a->joblog_fd, line, len);
     free(line);
     return r;
 }
@@ -1689,7 +1505,7 @@ static void bar_draw(struct app *a, bool final)
             sb_adds(&b, i < fill ? "#" : "-");
         sb_printf(&b, "] %3lu%% %lu/%lu", pct, a->ndone, total);
         if (a->ndone > 0 && a->ndone < total) {
-            double el = mono_now() - a->t0;
+            double el = fpc_mono_now() - a->t0;
             double eta = el / (double)a->ndone * (double)(total - a->ndone);
             sb_printf(&b, " ETA %.0fs", eta);
         }
@@ -1707,7 +1523,7 @@ static void bar_draw(struct app *a, bool final)
     char *s = sb_take(&b);
     if (s == NULL)
         return; /* out of memory: skip one frame */
-    if (write_all(STDERR_FILENO, s, len) == 0)
+    if (fpc_write_all(STDERR_FILENO, s, len) == 0)
         a->bar_width = final ? 0 : width;
     free(s);
 }
@@ -1756,7 +1572,7 @@ static void halt_check(struct app *a, const struct job *j)
         a->halt_status = job_exit_status(j);
     if (bar_clear(a) != 0)
         a->fatal = true;
-    say("halting (%s): this job %s: %s", a->halting == HALT_NOW ? "now" : "soon",
+    fpc_say("halting (%s): this job %s: %s", a->halting == HALT_NOW ? "now" : "soon",
         j->ok ? "succeeded" : "failed", j->display);
     if (a->halting == HALT_NOW)
         forkpool_stop(a->pool);
@@ -1774,7 +1590,7 @@ static void fail_internal(struct app *a, const char *what)
     if (errno == EPIPE)
         a->stop_signal = SIGPIPE;
     else
-        say("%s: %s", what, strerror(errno));
+        fpc_say("%s: %s", what, strerror(errno));
     a->fatal = true;
 }
 
@@ -1954,13 +1770,13 @@ static int resolve_jobs(struct app *a)
         j = (double)v;
     }
     if (j > 1e6) {
-        say("too many jobs for -j: '%s'", s);
+        fpc_say("too many jobs for -j: '%s'", s);
         return -1;
     }
     a->jobs = j < 1 ? 1 : (unsigned)j;
     return 0;
 bad:
-    say("bad value '%s' for -j: expected N, N%%, +N, -N or 0", s);
+    fpc_say("bad value '%s' for -j: expected N, N%%, +N, -N or 0", s);
     return -1;
 }
 
@@ -1975,15 +1791,15 @@ static int joblog_open(struct app *a)
     } else {
         a->joblog_fd = open(a->o.joblog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (a->joblog_fd < 0) {
-            say("cannot open joblog '%s': %s", a->o.joblog, strerror(errno));
+            fpc_say("cannot open joblog '%s': %s", a->o.joblog, strerror(errno));
             return -1;
         }
         a->joblog_close = true;
     }
     static const char header[] =
         "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
-    if (write_all(a->joblog_fd, header, sizeof header - 1) != 0) {
-        say("cannot write joblog '%s': %s", a->o.joblog, strerror(errno));
+    if (fpc_write_all(a->joblog_fd, header, sizeof header - 1) != 0) {
+        fpc_say("cannot write joblog '%s': %s", a->o.joblog, strerror(errno));
         return -1;
     }
     return 0;
@@ -1998,12 +1814,12 @@ static int signals_setup(struct app *a)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
-        say("sigprocmask: %s", strerror(errno));
+        fpc_say("sigprocmask: %s", strerror(errno));
         return -1;
     }
     a->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (a->sigfd < 0) {
-        say("signalfd: %s", strerror(errno));
+        fpc_say("signalfd: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -2016,7 +1832,7 @@ static int setup(struct app *a)
     if (inputs_init(&a->in, &a->o) != 0)
         return -1;
     if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
-        say("out of memory");
+        fpc_say("out of memory");
         return -1;
     }
     a->total_known = inputs_total(&a->in, &a->total);
@@ -2024,7 +1840,7 @@ static int setup(struct app *a)
         return -1;
     a->slots = calloc(a->jobs, 1);
     if (a->slots == NULL) {
-        say("out of memory");
+        fpc_say("out of memory");
         return -1;
     }
     if (joblog_open(a) != 0 || signals_setup(a) != 0)
@@ -2033,11 +1849,11 @@ static int setup(struct app *a)
         forkpool_options po = {.concurrency = a->jobs, .timeout_ms = a->o.timeout_ms};
         a->pool = forkpool_create(&po);
         if (a->pool == NULL) {
-            say("cannot create the pool: %s", strerror(errno));
+            fpc_say("cannot create the pool: %s", strerror(errno));
             return -1;
         }
     }
-    a->t0 = mono_now();
+    a->t0 = fpc_mono_now();
     return 0;
 }
 
@@ -2099,7 +1915,7 @@ int main(int argc, char **argv)
     /* Jobs get default handlers from the library; we want EPIPE, not death,
        when our reader goes away, so we can still kill what runs. */
     if (std_fds_open() != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-        say("cannot set up standard streams: %s", strerror(errno));
+        fpc_say("cannot set up standard streams: %s", strerror(errno));
         return EXIT_USAGE;
     }
     if (parse_args(&a.o, argc, argv) != 0) {
