@@ -258,8 +258,8 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
         break;
     case O_HALT:
         if (parse_halt(val, o) != 0) {
-            fpc_say("bad value '%s' for %s: expected never, or now|soon,fail|success|done=N", val,
-                shown);
+            fpc_say("bad value '%s' for %s: expected never, or now|soon,fail|success|done=N",
+                    val, shown);
             return -1;
         }
         break;
