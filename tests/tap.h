@@ -506,6 +506,46 @@ static inline void tap_shared_free(void *p, size_t size)
         munmap(p, size);
 }
 
+/* ---------------------------------------------------------- fuzz corpora */
+
+/*
+ * Feeds every file of a fuzz corpus (dir is relative to the repository
+ * root, where prove runs) to a libFuzzer entry point, each file up to 1 MiB;
+ * returns how many files. A broken promise aborts inside `one`, which fails
+ * the test; a missing directory bails out.
+ */
+static inline int tap_replay_corpus(const char *dir, int (*one)(const uint8_t *, size_t))
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        char why[600];
+        snprintf(why, sizeof why, "cannot open %s (run from the repository root)", dir);
+        bail_out(why);
+    }
+    enum { MAX = 1 << 20 };
+    unsigned char *buf = malloc(MAX);
+    if (!buf)
+        bail_out("out of memory");
+    int files = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, MAX, f);
+        fclose(f);
+        one(buf, n);
+        files++;
+    }
+    closedir(d);
+    free(buf);
+    return files;
+}
+
 /* -------------------------------------------------------------- variants */
 
 /*
