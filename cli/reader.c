@@ -9,6 +9,8 @@
 
 int reader_next(struct reader *r, char **rec)
 {
+    if (r->buf == NULL)
+        return 0; /* nothing read yet */
     size_t avail = r->len - r->start;
     char *base = r->buf + r->start;
     if (avail >= r->dlen && avail > 0) {

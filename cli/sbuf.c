@@ -73,6 +73,7 @@ char *sb_take(struct sbuf *b)
         errno = ENOMEM;
         return NULL;
     }
+    b->p[b->len] = '\0'; /* not yet written if nothing was appended */
     char *p = b->p;
     *b = (struct sbuf){0};
     return p;
