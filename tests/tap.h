@@ -506,6 +506,46 @@ static inline void tap_shared_free(void *p, size_t size)
         munmap(p, size);
 }
 
+/* ----------------------------------------------------------------- stderr */
+
+/* The capture's pipe (read end) and the saved stderr. */
+static inline int *tap_stderr_fds_(void)
+{
+    static int fds[2] = {-1, -1};
+    return fds;
+}
+
+/* Sends stderr to a pipe until tap_stderr_end (at most 64 KiB in between:
+   nobody reads the pipe meanwhile). */
+static inline void tap_stderr_begin(void)
+{
+    int p[2], *fds = tap_stderr_fds_();
+    fflush(stderr);
+    if (pipe(p) != 0 || (fds[1] = dup(STDERR_FILENO)) < 0 || dup2(p[1], STDERR_FILENO) < 0)
+        bail_out("cannot capture stderr");
+    close(p[1]);
+    fds[0] = p[0];
+}
+
+/* Restores stderr; returns what was written to it since tap_stderr_begin
+   (a static buffer, valid until the next call; cut at 4 KiB). */
+static inline const char *tap_stderr_end(void)
+{
+    static char text[4096];
+    int *fds = tap_stderr_fds_();
+    fflush(stderr);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof text - 1 &&
+           (k = read(fds[0], text + n, sizeof text - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fds[0]);
+    text[n] = '\0';
+    return text;
+}
+
 /* ---------------------------------------------------------- fuzz corpora */
 
 /*
