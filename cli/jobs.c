@@ -119,12 +119,7 @@ static int job_start(struct app *a, struct job *j)
         struct sbuf b = {0};
         sb_adds(&b, j->display);
         sb_adds(&b, "\n");
-        char *line = sb_take(&b);
-        if (line == NULL)
-            return -1;
-        int r = fpc_write_all(STDOUT_FILENO, line, strlen(line));
-        free(line);
-        return r;
+        return sb_write(&b, STDOUT_FILENO);
     }
     struct timespec rt;
     if (clock_gettime(CLOCK_REALTIME, &rt) != 0)

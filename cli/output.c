@@ -57,11 +57,7 @@ int out_bar_clear(struct app *a)
     for (size_t i = 0; i < a->bar_width; i++)
         sb_adds(&b, " ");
     sb_adds(&b, "\r");
-    char *s = sb_take(&b);
-    if (s == NULL)
-        return -1;
-    int r = fpc_write_all(STDERR_FILENO, s, strlen(s));
-    free(s);
+    int r = sb_write(&b, STDERR_FILENO);
     a->bar_width = 0;
     return r;
 }
@@ -98,13 +94,8 @@ void out_bar_draw(struct app *a, bool final)
         sb_adds(&b, " ");
     if (final)
         sb_adds(&b, "\n");
-    size_t len = b.len;
-    char *s = sb_take(&b);
-    if (s == NULL)
-        return; /* out of memory: skip one frame */
-    if (fpc_write_all(STDERR_FILENO, s, len) == 0)
+    if (sb_write(&b, STDERR_FILENO) == 0) /* else (out of memory) one frame is lost */
         a->bar_width = final ? 0 : width;
-    free(s);
 }
 
 int out_print(struct app *a, struct job *j)
@@ -195,13 +186,7 @@ int out_joblog_write(struct app *a, const struct job *j)
     for (const char *p = j->display; *p; p++)
         sb_add(&b, *p == '\n' ? "" : p, 1); /* "" + NUL byte for '\n' */
     sb_adds(&b, "\n");
-    size_t len = b.len;
-    char *line = sb_take(&b);
-    if (line == NULL)
-        return -1;
-    int r = fpc_write_all(a->joblog_fd, line, len);
-    free(line);
-    return r;
+    return sb_write(&b, a->joblog_fd);
 }
 
 void out_joblog_close(struct app *a)

@@ -78,3 +78,14 @@ char *sb_take(struct sbuf *b)
     *b = (struct sbuf){0};
     return p;
 }
+
+int sb_write(struct sbuf *b, int fd)
+{
+    size_t len = b->len;
+    char *s = sb_take(b);
+    if (s == NULL)
+        return -1;
+    int r = fpc_write_all(fd, s, len);
+    free(s);
+    return r;
+}

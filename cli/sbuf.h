@@ -26,5 +26,8 @@ void sb_free(struct sbuf *b);
 /* Hands over the string (never NULL on success, even when empty) and resets
    b; NULL with errno ENOMEM if any append failed (b is freed). */
 char *sb_take(struct sbuf *b);
+/* Writes the string to fd whole (fpc_write_all) and frees b. 0, or -1 and
+   errno (ENOMEM if an append failed: nothing is written). */
+int sb_write(struct sbuf *b, int fd);
 
 #endif
