@@ -20,6 +20,7 @@ void fpc_say(const char *fmt, ...) FPC_PRINTF(1, 2);
 /* Writes buf[0..n) to fd whole, retrying on EINTR. 0, or -1 and errno. */
 int fpc_write_all(int fd, const void *buf, size_t n);
 
+/* ts in seconds. */
 double fpc_timespec_s(const struct timespec *ts);
 
 /* CLOCK_MONOTONIC now, in seconds (cannot fail with a valid clock id). */

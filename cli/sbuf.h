@@ -1,6 +1,7 @@
 /*
  * sbuf.h: a growable NUL-terminated byte string. Allocation failure is
- * sticky (`oom`): callers append freely and check once, in sb_take.
+ * sticky (`oom`): callers append freely and check once, in sb_take or
+ * sb_write.
  * Start from `struct sbuf b = {0};`.
  */
 #ifndef FPC_SBUF_H

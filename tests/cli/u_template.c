@@ -21,7 +21,7 @@ static char *build(const char *const *words, const char *const *vals, bool shell
     while (vals[nv])
         nv++;
     struct tmpl t;
-    char **argv, *display;
+    char **argv = NULL, *display = NULL;
     struct tmpl_ctx c = {(char **)vals, nv, 42, 3, shell};
     if (tmpl_parse(&t, (char **)words, nw) != 0 || tmpl_build(&t, &c, &argv, &display) != 0)
         bail_out("out of memory");
