@@ -5,7 +5,8 @@
 #   make check-valgrind  the tests under valgrind (memcheck, leaks)
 #   make demo            the main job: hash /usr/share/doc in parallel
 #   make bench           benchmarks (see docs/BENCHMARKS.md); BENCH_QUICK=1: smoke run
-#   make fuzz            libFuzzer on each decoder (wire, map records), FUZZ_SECONDS (60) each
+#   make fuzz            libFuzzer on each decoder (wire, map records) and the CLI's
+#                        parsers (templates, delimiters and records), FUZZ_SECONDS (60) each
 #   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail; no call cycle in src/
 #   make coverage        the tests with gcov; prints line coverage of src/
 #   make soak            t_load's mixed load for SOAK_SECONDS (600)
@@ -41,7 +42,11 @@ LIB_SO   := $(BUILD)/libforkpool.so
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/t_*.c))
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
-CLI      := $(if $(wildcard cli/forkpool.c),$(BUILD)/forkpool)
+CLI_SRC  := $(wildcard cli/*.c)
+CLI_OBJ  := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRC))
+CLI_LIBOBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
+CLI      := $(if $(CLI_SRC),$(BUILD)/forkpool)
+CLI_UNITS := $(patsubst tests/cli/%.c,$(BUILD)/tests/cli/%,$(wildcard tests/cli/u_*.c))
 CLI_TESTS := $(wildcard tests/cli/*.t)
 
 PROVE    ?= prove
@@ -67,25 +72,35 @@ $(LIB_SO): $(LIB_OBJ) src/forkpool.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libforkpool.so.0 \
 	    -Wl,--version-script=src/forkpool.map $(LIB_OBJ) -o $@ $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/examples $(BUILD)/tests $(BUILD)/bench:
+$(BUILD)/obj $(BUILD)/cli $(BUILD)/examples $(BUILD)/tests $(BUILD)/tests/cli $(BUILD)/bench:
 	mkdir -p $@
 
 examples: $(EXAMPLES)
 
-# The command-line tool: a client of the public API only.
+# The command-line tool: a client of the public API only, in modules
+# (docs/DESIGN.md, "The command-line tool's modules").
 cli: $(CLI)
 
-$(BUILD)/forkpool: cli/forkpool.c include/forkpool.h $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
+$(BUILD)/cli/%.o: cli/%.c cli/*.h include/forkpool.h | $(BUILD)/cli
+	$(CC) $(ALL_CFLAGS) -Iinclude -c $< -o $@
+
+$(BUILD)/forkpool: $(CLI_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(LIB_A) -o $@ $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(LIB_A) | $(BUILD)/examples
 	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
 
-tests: $(TESTS)
+tests: $(TESTS) $(CLI_UNITS)
 
 # Tests may include src/ headers to test internals (t_wire).
 $(BUILD)/tests/%: tests/%.c tests/*.h tests/fuzz/*.c $(LIB_A) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Iinclude -Isrc -Itests $< $(LIB_A) -o $@ $(LDLIBS)
+
+# The CLI's unit tests (tests/cli/u_*.c) link its modules, all but main.o;
+# each replays its parser's fuzz corpus.
+$(BUILD)/tests/cli/%: tests/cli/%.c tests/tap.h tests/fuzz/*.c cli/*.h $(CLI_LIBOBJ) $(LIB_A) \
+    | $(BUILD)/tests/cli
+	$(CC) $(ALL_CFLAGS) -Iinclude -Icli -Itests $< $(CLI_LIBOBJ) $(LIB_A) -o $@ $(LDLIBS)
 
 # tests/cli/*.t are shell scripts driving $(FORKPOOL_BIN); FORKPOOL_WRAP runs
 # the tool under valgrind in check-valgrind, with the pidfd fallback that
@@ -93,7 +108,8 @@ $(BUILD)/tests/%: tests/%.c tests/*.h tests/fuzz/*.c $(LIB_A) | $(BUILD)/tests
 # tests compare byte for byte).
 # Every C test runs once per pool variant (tests/tap.h): build/variants/V/t_x
 # is a two-line script that runs build/tests/t_x with FORKPOOL_TEST_VARIANT=V
-# (under $$FORKPOOL_TEST_WRAP, e.g. valgrind, if set).
+# (under $$FORKPOOL_TEST_WRAP, e.g. valgrind, if set). The CLI's unit tests
+# make no pool: they run once.
 VARIANTS ?= fresh workers server workers-server
 VARIANT_TESTS := $(foreach v,$(VARIANTS),$(patsubst $(BUILD)/tests/%,$(BUILD)/variants/$(v)/%,$(TESTS)))
 
@@ -107,13 +123,15 @@ $(BUILD)/variants/%: Makefile
 # valgrind, which is CPU-bound); each is independent of the others.
 JOBS ?= 3
 
-check: $(TESTS) $(VARIANT_TESTS) $(CLI)
-	FORKPOOL_BIN=$(abspath $(CLI)) $(PROVE) -j$(JOBS) --exec '' $(VARIANT_TESTS) $(CLI_TESTS)
+check: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS)
+	FORKPOOL_BIN=$(abspath $(CLI)) $(PROVE) -j$(JOBS) --exec '' $(VARIANT_TESTS) $(CLI_TESTS) \
+	    $(CLI_UNITS)
 
-check-valgrind: $(TESTS) $(VARIANT_TESTS) $(CLI)
+check-valgrind: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS)
 	TEST_TIME_SCALE=10 FORKPOOL_TEST_WRAP='$(VALGRIND)' $(PROVE) -j2 --exec '' $(VARIANT_TESTS)
 	$(if $(CLI_TESTS),TEST_TIME_SCALE=10 FORKPOOL_BIN=$(abspath $(CLI)) FORKPOOL_NO_PIDFD=1 \
 	    FORKPOOL_WRAP='$(VALGRIND)' $(PROVE) --exec '' $(CLI_TESTS))
+	$(if $(CLI_UNITS),TEST_TIME_SCALE=10 $(PROVE) --exec '$(VALGRIND)' $(CLI_UNITS))
 
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
@@ -155,25 +173,41 @@ lint: lib
 	    --std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(LINT_SRC)
 	clang-tidy --quiet $(LINT_SRC) -- $(CSTD) -Iinclude -Isrc
 
-# New inputs go to build-fuzz/corpus; tests/fuzz/corpus_wire is the seed
-# corpus (add any crashing input there: t_wire replays it in every test run).
+# New inputs go to build-fuzz/corpus*; tests/fuzz/corpus_* are the seed
+# corpora (add any crashing input there: t_wire, t_maprec, tests/cli/u_template
+# and u_inputs replay them in every test run).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_BUILD   = $(FUZZ_CC) $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=all
 build-fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c src/wire.c src/wire.h
 	mkdir -p build-fuzz/corpus
-	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -Iinclude -Isrc tests/fuzz/fuzz_wire.c src/wire.c -o $@
+	$(FUZZ_BUILD) -Iinclude -Isrc tests/fuzz/fuzz_wire.c src/wire.c -o $@
 
 build-fuzz/fuzz_map: tests/fuzz/fuzz_map.c src/maprec.c src/maprec.h src/wire.h
 	mkdir -p build-fuzz/corpus_map
-	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -Iinclude -Isrc tests/fuzz/fuzz_map.c src/maprec.c -o $@
+	$(FUZZ_BUILD) -Iinclude -Isrc tests/fuzz/fuzz_map.c src/maprec.c -o $@
 
-fuzz: build-fuzz/fuzz_wire build-fuzz/fuzz_map
+FUZZ_TEMPLATE_SRC := cli/template.c cli/quote.c cli/sbuf.c cli/fpc.c
+build-fuzz/fuzz_template: tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) cli/*.h
+	mkdir -p build-fuzz/corpus_template
+	$(FUZZ_BUILD) -Icli tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) -o $@
+
+FUZZ_DELIM_SRC := cli/options.c cli/reader.c cli/fpc.c
+build-fuzz/fuzz_delim: tests/fuzz/fuzz_delim.c $(FUZZ_DELIM_SRC) cli/*.h
+	mkdir -p build-fuzz/corpus_delim
+	$(FUZZ_BUILD) -Icli tests/fuzz/fuzz_delim.c $(FUZZ_DELIM_SRC) -o $@
+
+fuzz: build-fuzz/fuzz_wire build-fuzz/fuzz_map build-fuzz/fuzz_template build-fuzz/fuzz_delim
 	build-fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=build-fuzz/ build-fuzz/corpus tests/fuzz/corpus_wire
 	build-fuzz/fuzz_map -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=build-fuzz/map- build-fuzz/corpus_map tests/fuzz/corpus_map
+	build-fuzz/fuzz_template -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/template- build-fuzz/corpus_template \
+	    tests/fuzz/corpus_template
+	build-fuzz/fuzz_delim -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/delim- build-fuzz/corpus_delim tests/fuzz/corpus_delim
 
 $(BUILD)/bench/%: bench/%.c bench/*.h $(LIB_A) | $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)

@@ -105,7 +105,7 @@ run_program() {
         fi
         set -- "$BENCH_PYTHON" "bench/$name.py" ;;
     sh)
-        if [ "$name" = cli ] && [ ! -f cli/forkpool.c ]; then
+        if [ "$name" = cli ] && [ ! -f cli/main.c ]; then
             printf 'P\t%s\tabsent\n' "$name" >>"$meas"
             return
         fi

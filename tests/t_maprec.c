@@ -3,7 +3,6 @@
    malformed ones (unknown tag or error kind, a small length sent as BIG,
    empty or NUL-holding error texts, over max_output) are refused; and the
    fuzz corpus (tests/fuzz/corpus_map) replays cleanly. */
-#include <dirent.h>
 #include <stdint.h>
 
 #include "forkpool.h"
@@ -61,27 +60,7 @@ static void by_hand(void)
 
 static void corpus(void)
 {
-    const char *dir = "tests/fuzz/corpus_map";
-    DIR *d = opendir(dir);
-    if (!d)
-        bail_out("cannot open tests/fuzz/corpus_map (run from the repository root)");
-    int files = 0;
-    struct dirent *e;
-    static unsigned char buf[1 << 20];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, n); /* aborts on a broken promise */
-        files++;
-    }
-    closedir(d);
+    int files = tap_replay_corpus("tests/fuzz/corpus_map", LLVMFuzzerTestOneInput);
     ok(files > 0, "the corpus replayed: %d inputs", files);
 }
 

@@ -2,7 +2,6 @@
    however it is cut into reads; limits and malformed input fail with the
    right kind and a message; and the fuzz corpus (tests/fuzz/corpus_wire,
    including every crash the fuzzer ever found) replays cleanly. */
-#include <dirent.h>
 #include <stdint.h>
 
 #include "forkpool.h"
@@ -130,27 +129,7 @@ static void errors(void)
 
 static void corpus(void)
 {
-    const char *dir = "tests/fuzz/corpus_wire";
-    DIR *d = opendir(dir);
-    if (!d)
-        bail_out("cannot open tests/fuzz/corpus_wire (run from the repository root)");
-    int files = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[512];
-        unsigned char data[1 << 16];
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        size_t n = fread(data, 1, sizeof data, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(data, n);
-        files++;
-    }
-    closedir(d);
+    int files = tap_replay_corpus("tests/fuzz/corpus_wire", LLVMFuzzerTestOneInput);
     ok(files >= 10, "replayed %d corpus inputs without a crash", files);
 }
 

@@ -506,6 +506,86 @@ static inline void tap_shared_free(void *p, size_t size)
         munmap(p, size);
 }
 
+/* ----------------------------------------------------------------- stderr */
+
+/* The capture's pipe (read end) and the saved stderr. */
+static inline int *tap_stderr_fds_(void)
+{
+    static int fds[2] = {-1, -1};
+    return fds;
+}
+
+/* Sends stderr to a pipe until tap_stderr_end (at most 64 KiB in between:
+   nobody reads the pipe meanwhile). */
+static inline void tap_stderr_begin(void)
+{
+    int p[2], *fds = tap_stderr_fds_();
+    fflush(stderr);
+    if (pipe(p) != 0 || (fds[1] = dup(STDERR_FILENO)) < 0 || dup2(p[1], STDERR_FILENO) < 0)
+        bail_out("cannot capture stderr");
+    close(p[1]);
+    fds[0] = p[0];
+}
+
+/* Restores stderr; returns what was written to it since tap_stderr_begin
+   (a static buffer, valid until the next call; cut at 4 KiB). */
+static inline const char *tap_stderr_end(void)
+{
+    static char text[4096];
+    int *fds = tap_stderr_fds_();
+    fflush(stderr);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof text - 1 &&
+           (k = read(fds[0], text + n, sizeof text - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fds[0]);
+    text[n] = '\0';
+    return text;
+}
+
+/* ---------------------------------------------------------- fuzz corpora */
+
+/*
+ * Feeds every file of a fuzz corpus (dir is relative to the repository
+ * root, where prove runs) to a libFuzzer entry point, each file up to 1 MiB;
+ * returns how many files. A broken promise aborts inside `one`, which fails
+ * the test; a missing directory bails out.
+ */
+static inline int tap_replay_corpus(const char *dir, int (*one)(const uint8_t *, size_t))
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        char why[600];
+        snprintf(why, sizeof why, "cannot open %s (run from the repository root)", dir);
+        bail_out(why);
+    }
+    enum { MAX = 1 << 20 };
+    unsigned char *buf = malloc(MAX);
+    if (!buf)
+        bail_out("out of memory");
+    int files = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, MAX, f);
+        fclose(f);
+        one(buf, n);
+        files++;
+    }
+    closedir(d);
+    free(buf);
+    return files;
+}
+
 /* -------------------------------------------------------------- variants */
 
 /*

@@ -1,0 +1,70 @@
+/*
+ * app.h: the state of one run of the tool, shared by main.c (which owns it),
+ * jobs.c and output.c. Types only: each field is changed by the file named
+ * after it, or by main.c during setup and teardown.
+ */
+#ifndef FPC_APP_H
+#define FPC_APP_H
+
+#include <forkpool.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inputs.h"
+#include "options.h"
+#include "template.h"
+
+struct app;
+
+/* One input combination, from its first start until its output is printed. */
+struct job {
+    struct app *app;
+    unsigned long seq;       /* {#}, 1-based */
+    char **vals;             /* its input values (owned) */
+    char **argv;             /* this attempt's argv (owned) */
+    char *display;           /* this attempt's command line, shell-quoted */
+    unsigned slot;           /* {%}: 1..jobs while running, else 0 */
+    unsigned long tries;     /* attempts started */
+    forkpool_task *task;     /* this attempt's task (NULL in --dry-run) */
+    double start_real;       /* epoch seconds */
+    double start_mono;
+    double runtime;          /* seconds */
+    bool ok;                 /* outcome, from the handlers */
+    forkpool_error_kind kind;
+    int code;
+    struct job *next;                  /* completion FIFO */
+    struct job *live_prev, *live_next; /* every job alive */
+};
+
+struct app {
+    struct opts o;
+    struct inputs in;
+    struct tmpl tmpl;
+    unsigned jobs;           /* -j, resolved */
+    bool total_known;
+    unsigned long total;
+    forkpool *pool;          /* NULL in --dry-run */
+    int sigfd;
+    int joblog_fd;           /* output.c; -1: none */
+    bool joblog_close;
+    unsigned char *slots;    /* slots[i]: slot i+1 is taken */
+    unsigned nrunning;
+    unsigned long next_seq;
+    unsigned long next_print; /* -k: the seq printed next */
+    struct job **heap;        /* -k: finished jobs waiting, min-heap on seq */
+    size_t nheap, heapcap;
+    struct job *done_head, *done_tail; /* completed, not yet processed */
+    struct job *live;
+    unsigned long nfail, nsucc, ndone;
+    enum halt_when halting;
+    int halt_status;          /* exit status decided by --halt; -1: none */
+    int stop_signal;          /* SIGINT/SIGTERM received; 0: none */
+    bool fatal;               /* an internal error: exit 255 */
+    bool input_wait;          /* group 0's stream must be read */
+    /* progress bar (output.c) */
+    double t0;
+    size_t bar_width;         /* length of the line drawn last; 0: none */
+};
+
+#endif

@@ -1,0 +1,341 @@
+/* jobs.c: starting jobs, completions, retries, --halt and -k (contracts in
+   jobs.h). */
+#include "jobs.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fpc.h"
+#include "output.h"
+#include "sbuf.h"
+
+/* A new job for vals (ownership taken, also on failure). NULL: ENOMEM. */
+static struct job *job_new(struct app *a, char **vals)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        inputs_vals_free(vals, a->in.ngroups);
+        return NULL;
+    }
+    j->app = a;
+    j->vals = vals;
+    j->seq = a->next_seq++;
+    j->live_next = a->live;
+    if (a->live)
+        a->live->live_prev = j;
+    a->live = j;
+    return j;
+}
+
+/* Frees j and releases its task, if any. */
+static void job_free(struct app *a, struct job *j)
+{
+    if (j->live_prev)
+        j->live_prev->live_next = j->live_next;
+    else
+        a->live = j->live_next;
+    if (j->live_next)
+        j->live_next->live_prev = j->live_prev;
+    forkpool_task_release(j->task);
+    inputs_vals_free(j->vals, a->in.ngroups);
+    tmpl_argv_free(j->argv);
+    free(j->display);
+    free(j);
+}
+
+static void on_done(struct job *j)
+{
+    struct app *a = j->app;
+    j->runtime = fpc_mono_now() - j->start_mono;
+    j->next = NULL;
+    if (a->done_tail)
+        a->done_tail->next = j;
+    else
+        a->done_head = j;
+    a->done_tail = j;
+}
+
+/* Task handlers: record the outcome and queue the job for the main loop,
+   which does everything else outside the library's call. */
+static void on_then(forkpool_task *t, const void *result, size_t len, void *ud)
+{
+    (void)t;
+    (void)result;
+    (void)len;
+    struct job *j = ud;
+    j->ok = true;
+    on_done(j);
+}
+
+static void on_catch(forkpool_task *t, const forkpool_error *err, void *ud)
+{
+    (void)t;
+    struct job *j = ud;
+    j->ok = false;
+    j->kind = err->kind;
+    j->code = err->code;
+    on_done(j);
+}
+
+/* The lowest free slot, marked taken (1-based). */
+static unsigned slot_take(struct app *a)
+{
+    for (unsigned i = 0; i < a->jobs; i++)
+        if (!a->slots[i]) {
+            a->slots[i] = 1;
+            return i + 1;
+        }
+    return 1; /* unreachable: at most `jobs` jobs are outstanding */
+}
+
+static void slot_give(struct app *a, unsigned slot)
+{
+    if (slot >= 1 && slot <= a->jobs)
+        a->slots[slot - 1] = 0;
+}
+
+/* Starts one attempt of j: builds its command and submits it (or, with
+   --dry-run, prints it). 0, or -1 and errno (internal error). */
+static int job_start(struct app *a, struct job *j)
+{
+    tmpl_argv_free(j->argv);
+    free(j->display);
+    j->argv = NULL;
+    j->display = NULL;
+    if (j->task != NULL) {
+        forkpool_task_release(j->task);
+        j->task = NULL;
+    }
+    j->tries++;
+    j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
+    struct tmpl_ctx c = {j->vals, a->in.ngroups, j->seq, j->slot, a->o.shell};
+    if (tmpl_build(&a->tmpl, &c, &j->argv, &j->display) != 0)
+        return -1;
+    if (a->o.dry_run) {
+        struct sbuf b = {0};
+        sb_adds(&b, j->display);
+        sb_adds(&b, "\n");
+        return sb_write(&b, STDOUT_FILENO);
+    }
+    struct timespec rt;
+    if (clock_gettime(CLOCK_REALTIME, &rt) != 0)
+        return -1;
+    j->start_real = fpc_timespec_s(&rt);
+    j->start_mono = fpc_mono_now();
+    forkpool_exec_options eo = {.capture = FORKPOOL_CAPTURE_STDOUT | FORKPOOL_CAPTURE_STDERR};
+    j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
+    if (j->task == NULL)
+        return -1;
+    if (forkpool_catch(forkpool_then(j->task, on_then, j), on_catch, j) == NULL)
+        return -1;
+    a->nrunning++;
+    out_bar_draw(a, false);
+    return 0;
+}
+
+/* -k: min-heap of finished jobs on seq. */
+static int heap_push(struct app *a, struct job *j)
+{
+    if (a->nheap == a->heapcap) {
+        size_t cap = a->heapcap ? a->heapcap * 2 : 16;
+        struct job **h = realloc(a->heap, cap * sizeof(struct job *));
+        if (h == NULL)
+            return -1;
+        a->heap = h;
+        a->heapcap = cap;
+    }
+    size_t i = a->nheap++;
+    while (i > 0 && a->heap[(i - 1) / 2]->seq > j->seq) {
+        a->heap[i] = a->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    a->heap[i] = j;
+    return 0;
+}
+
+static struct job *heap_pop(struct app *a)
+{
+    struct job *top = a->heap[0];
+    struct job *last = a->heap[--a->nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= a->nheap)
+            break;
+        if (c + 1 < a->nheap && a->heap[c + 1]->seq < a->heap[c]->seq)
+            c++;
+        if (a->heap[c]->seq >= last->seq)
+            break;
+        a->heap[i] = a->heap[c];
+        i = c;
+    }
+    if (a->nheap > 0)
+        a->heap[i] = last;
+    return top;
+}
+
+/* Prints (and frees) j now, or with -k once every earlier job is printed. */
+static int output_job(struct app *a, struct job *j)
+{
+    if (!a->o.keep_order) {
+        int r = out_print(a, j);
+        job_free(a, j);
+        return r;
+    }
+    if (heap_push(a, j) != 0) {
+        job_free(a, j);
+        return -1;
+    }
+    while (a->nheap > 0 && a->heap[0]->seq == a->next_print) {
+        struct job *k = heap_pop(a);
+        int r = out_print(a, k);
+        job_free(a, k);
+        a->next_print++;
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Whether a failed attempt of j is run again. */
+static bool should_retry(const struct app *a, const struct job *j)
+{
+    if (j->ok || a->halting != HALT_NEVER || a->stop_signal || a->fatal)
+        return false;
+    return a->o.max_tries == 0 || j->tries < a->o.max_tries;
+}
+
+/* The exit status for --halt ...,fail=1: the failing job's (128+signal for
+   a signal death or timeout, 127/126 when it could not be run). */
+static int job_exit_status(const struct job *j)
+{
+    int exitval, sig;
+    out_status(j, &exitval, &sig);
+    if (exitval > 0 && exitval < 256)
+        return exitval;
+    if (sig > 0)
+        return 128 + sig;
+    return 1;
+}
+
+/* After j's final outcome was counted: starts halting if --halt's
+   condition is met (now: every running job is killed and discarded). */
+static void halt_check(struct app *a, const struct job *j)
+{
+    if (a->o.halt_when == HALT_NEVER || a->halting != HALT_NEVER)
+        return;
+    unsigned long n = a->o.halt_why == HALT_FAIL      ? a->nfail
+                      : a->o.halt_why == HALT_SUCCESS ? a->nsucc
+                                                      : a->ndone;
+    bool counts = a->o.halt_why == HALT_DONE || (a->o.halt_why == HALT_FAIL) == !j->ok;
+    if (!counts || n < a->o.halt_n)
+        return;
+    a->halting = a->o.halt_when;
+    if (a->o.halt_why == HALT_SUCCESS)
+        a->halt_status = 0;
+    else if (a->o.halt_why == HALT_FAIL && a->o.halt_n == 1)
+        a->halt_status = job_exit_status(j);
+    if (out_bar_clear(a) != 0)
+        a->fatal = true;
+    fpc_say("halting (%s): this job %s: %s", a->halting == HALT_NOW ? "now" : "soon",
+            j->ok ? "succeeded" : "failed", j->display);
+    if (a->halting == HALT_NOW)
+        forkpool_stop(a->pool);
+}
+
+void jobs_fail(struct app *a, const char *what)
+{
+    if (errno == EPIPE)
+        a->stop_signal = SIGPIPE;
+    else
+        fpc_say("%s: %s", what, strerror(errno));
+    a->fatal = true;
+}
+
+/* Handles one finished attempt: discard (stopping), retry, or log, count,
+   print and check --halt. */
+static void complete_job(struct app *a, struct job *j)
+{
+    a->nrunning--;
+    slot_give(a, j->slot);
+    j->slot = 0;
+    if (a->stop_signal || a->halting == HALT_NOW || a->fatal) {
+        job_free(a, j); /* killed by us, or we are leaving: not reported */
+        return;
+    }
+    if (should_retry(a, j)) {
+        if (job_start(a, j) != 0) {
+            jobs_fail(a, "cannot start a job");
+            job_free(a, j);
+        }
+        return;
+    }
+    a->ndone++;
+    if (j->ok)
+        a->nsucc++;
+    else
+        a->nfail++;
+    if (out_joblog_write(a, j) != 0)
+        jobs_fail(a, "cannot write the joblog");
+    halt_check(a, j);
+    if (output_job(a, j) != 0)
+        jobs_fail(a, "cannot write output");
+    out_bar_draw(a, false);
+}
+
+size_t jobs_complete(struct app *a)
+{
+    size_t n = 0;
+    while (a->done_head != NULL) {
+        struct job *j = a->done_head;
+        a->done_head = j->next;
+        if (a->done_head == NULL)
+            a->done_tail = NULL;
+        complete_job(a, j);
+        n++;
+    }
+    return n;
+}
+
+void jobs_fill(struct app *a)
+{
+    a->input_wait = false;
+    while (!a->fatal && a->halting == HALT_NEVER && !a->stop_signal &&
+           (a->o.dry_run || a->nrunning < a->jobs)) {
+        char **vals;
+        int r = inputs_next(&a->in, &vals);
+        if (r == 0)
+            a->input_wait = true;
+        if (r == -2)
+            jobs_fail(a, "cannot read inputs");
+        if (r != 1)
+            return;
+        struct job *j = job_new(a, vals);
+        if (j == NULL || job_start(a, j) != 0) {
+            jobs_fail(a, "cannot start a job");
+            if (j != NULL)
+                job_free(a, j);
+            return;
+        }
+        if (a->o.dry_run) {
+            a->ndone++;
+            job_free(a, j);
+        }
+    }
+}
+
+void jobs_free_all(struct app *a)
+{
+    for (struct job *j = a->live, *next; j != NULL; j = next) {
+        next = j->live_next;
+        j->task = NULL; /* already freed by destroy */
+        job_free(a, j);
+    }
+    free(a->heap);
+    a->heap = NULL;
+    a->nheap = a->heapcap = 0;
+}

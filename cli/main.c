@@ -1,0 +1,220 @@
+/*
+ * forkpool(1): run a command once per input, N at a time, with GNU
+ * parallel's interface (docs/forkpool.1 is the user's documentation).
+ *
+ *   forkpool [OPTIONS] COMMAND [ARGS...] [::: INPUTS... | :::: FILES...]...
+ *
+ * A client of the public API only: every job is a forkpool_exec task whose
+ * stdout and stderr are captured and printed whole when it ends. The tool
+ * drives the pool from its own poll() loop, which also watches a signalfd
+ * (SIGINT, SIGTERM) and, when inputs are streamed, the input's fd, so it
+ * never blocks where a signal could not be noticed.
+ *
+ * This file: setup, the main loop, signals, teardown and the exit status.
+ * The modules below it (docs/DESIGN.md, "The command-line tool's modules"):
+ *   jobs.c     starting jobs, completions, retries, --halt, -k ordering
+ *   output.c   printing job output, --tag, the joblog, the progress bar
+ *   template.c replacement strings and building each job's argv
+ *   inputs.c   input groups and their combinations (reader.c: records)
+ *   options.c  the command line into struct opts, -j
+ *   quote.c, sbuf.c, fpc.c  shell quoting, strings, messages and writes
+ */
+#include <forkpool.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "fpc.h"
+#include "jobs.h"
+#include "output.h"
+
+enum { EXIT_USAGE = 255 };
+
+/* Reads the pending signal: the first SIGINT/SIGTERM stops every job (the
+   loop then drains them); a second one leaves at once. */
+static bool handle_signal(struct app *a)
+{
+    struct signalfd_siginfo si;
+    ssize_t n = read(a->sigfd, &si, sizeof si);
+    if (n != (ssize_t)sizeof si)
+        return false;
+    if (a->stop_signal)
+        return true; /* second signal: give up draining */
+    a->stop_signal = (int)si.ssi_signo;
+    if (a->pool != NULL)
+        forkpool_stop(a->pool);
+    return false;
+}
+
+/* Runs until every job finished (or a signal or error ends the run). */
+static void run(struct app *a)
+{
+    for (;;) {
+        jobs_fill(a);
+        if (a->pool != NULL && a->nrunning > 0 && forkpool_poll(a->pool, 0) < 0) {
+            jobs_fail(a, "forkpool_poll");
+            return;
+        }
+        if (jobs_complete(a) > 0)
+            continue;
+        if (a->fatal || (a->nrunning == 0 && !a->input_wait))
+            return;
+        struct pollfd fds[3] = {
+            {.fd = a->sigfd, .events = POLLIN},
+            {.fd = a->nrunning > 0 ? forkpool_fd(a->pool) : -1, .events = POLLIN},
+            {.fd = a->input_wait ? a->in.rd.fd : -1, .events = POLLIN},
+        };
+        if (poll(fds, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            jobs_fail(a, "poll");
+            return;
+        }
+        if ((fds[0].revents & POLLIN) && handle_signal(a))
+            return;
+        if (fds[2].revents != 0 && reader_fill(&a->in.rd) != 0) {
+            jobs_fail(a, "cannot read inputs");
+            return;
+        }
+    }
+}
+
+/* Blocks SIGINT and SIGTERM and makes a signalfd for them (the library's
+   children start with an empty mask). 0, or -1 after a message. */
+static int signals_setup(struct app *a)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
+        fpc_say("sigprocmask: %s", strerror(errno));
+        return -1;
+    }
+    a->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (a->sigfd < 0) {
+        fpc_say("signalfd: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything before the first job: inputs, template, -j, joblog, signals,
+   the pool. 0, or -1 after a message. */
+static int setup(struct app *a)
+{
+    if (inputs_init(&a->in, &a->o) != 0)
+        return -1;
+    if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    a->total_known = inputs_total(&a->in, &a->total);
+    if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
+                 a->total_known ? &a->total : NULL, &a->jobs) != 0)
+        return -1;
+    a->slots = calloc(a->jobs, 1);
+    if (a->slots == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    if (out_joblog_open(a) != 0 || signals_setup(a) != 0)
+        return -1;
+    if (!a->o.dry_run) {
+        forkpool_options po = {.concurrency = a->jobs, .timeout_ms = a->o.timeout_ms};
+        a->pool = forkpool_create(&po);
+        if (a->pool == NULL) {
+            fpc_say("cannot create the pool: %s", strerror(errno));
+            return -1;
+        }
+    }
+    a->t0 = fpc_mono_now();
+    return 0;
+}
+
+/* Frees everything; destroying the pool kills and reaps what still runs. */
+static void teardown(struct app *a)
+{
+    forkpool_destroy(a->pool); /* frees every task; handlers do not run */
+    a->pool = NULL;
+    jobs_free_all(a);
+    free(a->slots);
+    out_joblog_close(a);
+    if (a->sigfd >= 0)
+        close(a->sigfd);
+    tmpl_free(&a->tmpl);
+    inputs_free(&a->in);
+    opt_free(&a->o);
+}
+
+/* The exit status, as GNU parallel's. */
+static int exit_status(const struct app *a)
+{
+    if (a->stop_signal)
+        return 128 + a->stop_signal;
+    if (a->fatal)
+        return EXIT_USAGE;
+    if (a->halt_status >= 0)
+        return a->halt_status;
+    return a->nfail > 100 ? 101 : (int)a->nfail;
+}
+
+/* Opens /dev/null on any of fds 0-2 that is closed, so that no fd we make
+   (the signalfd, the pool's) lands there and is mistaken for a standard
+   stream or handed to a job as one. 0, or -1. */
+static int std_fds_open(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (n != fd) {
+            if (n >= 0)
+                close(n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct app a = {.sigfd = -1, .joblog_fd = -1, .next_seq = 1, .next_print = 1,
+                    .halt_status = -1};
+    /* Jobs get default handlers from the library; we want EPIPE, not death,
+       when our reader goes away, so we can still kill what runs. */
+    if (std_fds_open() != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        fpc_say("cannot set up standard streams: %s", strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (opt_parse(&a.o, argc, argv) != 0) {
+        opt_free(&a.o);
+        return EXIT_USAGE;
+    }
+    if (a.o.help || a.o.version) {
+        int r = a.o.help ? fputs(opt_usage, stdout)
+                         : printf("forkpool %s\n", FORKPOOL_VERSION);
+        opt_free(&a.o);
+        return r < 0 || fflush(stdout) != 0 ? EXIT_USAGE : 0;
+    }
+    if (setup(&a) != 0) {
+        teardown(&a);
+        return EXIT_USAGE;
+    }
+    run(&a);
+    if (a.o.bar && !a.stop_signal)
+        out_bar_draw(&a, true);
+    else if (out_bar_clear(&a) != 0)
+        a.fatal = true;
+    int status = exit_status(&a);
+    teardown(&a);
+    return status;
+}

@@ -1,0 +1,467 @@
+/* options.c: the command line into struct opts (contracts in options.h). */
+#include "options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "fpc.h"
+
+enum opt_id {
+    O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
+    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP
+};
+
+struct optdef {
+    const char *lng;
+    char shrt; /* 0: long form only */
+    bool arg;  /* takes a value */
+    enum opt_id id;
+};
+
+static const struct optdef optdefs[] = {
+    {"jobs", 'j', true, O_JOBS},         {"max-procs", 'P', true, O_JOBS},
+    {"keep-order", 'k', false, O_KEEP},  {"null", '0', false, O_NULL},
+    {"delimiter", 'd', true, O_DELIM},   {"timeout", 0, true, O_TIMEOUT},
+    {"retries", 0, true, O_RETRIES},     {"halt", 0, true, O_HALT},
+    {"halt-on-error", 0, true, O_HALT},  {"joblog", 0, true, O_JOBLOG},
+    {"bar", 0, false, O_BAR},            {"dry-run", 0, false, O_DRYRUN},
+    {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
+    {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
+};
+enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
+
+const char opt_usage[] =
+    "Usage: forkpool [OPTIONS] COMMAND [ARGS...] [::: INPUTS...]... [:::: FILE...]...\n"
+    "Runs COMMAND once per input (or per combination of inputs), N at a time.\n"
+    "With no ::: or ::::, inputs are read from stdin, one per line.\n"
+    "\n"
+    "  -j, --jobs N         jobs at once: N, N% of CPUs, +N/-N CPUs, 0 as many as\n"
+    "                       possible (default: online CPUs)\n"
+    "  -k, --keep-order     print outputs in input order\n"
+    "  -0, --null           inputs are separated by NUL\n"
+    "  -d, --delimiter D    inputs are separated by D (\\n, \\t, \\0, \\xHH, \\NNN)\n"
+    "      --timeout SECS   kill a job after SECS (fractional; suffix s, m, h, d)\n"
+    "      --retries N      run a failing job up to N times in all (0: forever)\n"
+    "      --halt WHEN,WHY=N  WHEN now|soon, WHY fail|success|done; or never\n"
+    "      --joblog FILE    log each job (GNU parallel's format; - for stdout)\n"
+    "      --bar            progress bar on stderr\n"
+    "      --dry-run        print the commands, run nothing\n"
+    "      --tag            prefix output lines with the input and a tab\n"
+    "      --shell          run the command through /bin/sh -c (inputs quoted)\n"
+    "      --version        print the version\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.}\n"
+    "Exit status: 0 all succeeded, 1-100 failed jobs, 101 more, 255 error.\n"
+    "See forkpool(1).\n";
+
+/* Parses an unsigned decimal that must fill s; 0 or -1. */
+static int parse_ulong(const char *s, unsigned long *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses SECS with an optional s/m/h/d suffix into whole milliseconds
+   (rounded up, 0 = no limit). 0, or -1 if malformed or negative. */
+static int parse_duration(const char *s, long *ms, double *secs)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno != 0 || !isfinite(v) || v < 0)
+        return -1;
+    double mult = 1;
+    if (*end != '\0') {
+        switch (*end) {
+        case 's': mult = 1; break;
+        case 'm': mult = 60; break;
+        case 'h': mult = 3600; break;
+        case 'd': mult = 86400; break;
+        default: return -1;
+        }
+        if (end[1] != '\0')
+            return -1;
+    }
+    v *= mult;
+    *secs = v;
+    double m = v * 1000.0;
+    if (m >= (double)(LONG_MAX / 2)) {
+        *ms = LONG_MAX / 2;
+        return 0;
+    }
+    long l = (long)m;
+    if ((double)l < m)
+        l++;
+    *ms = l;
+    return 0;
+}
+
+/* Parses --halt: never, 0, 1, 2, -1, -2, or WHEN,WHY=N. 0 or -1. */
+static int parse_halt(const char *s, struct opts *o)
+{
+    static const struct {
+        const char *name;
+        enum halt_when when;
+        enum halt_why why;
+    } legacy[] = {
+        {"never", HALT_NEVER, HALT_FAIL}, {"0", HALT_NEVER, HALT_FAIL},
+        {"1", HALT_SOON, HALT_FAIL},      {"2", HALT_NOW, HALT_FAIL},
+        {"-1", HALT_SOON, HALT_SUCCESS},  {"-2", HALT_NOW, HALT_SUCCESS},
+    };
+    for (size_t i = 0; i < sizeof legacy / sizeof legacy[0]; i++)
+        if (strcmp(s, legacy[i].name) == 0) {
+            o->halt_when = legacy[i].when;
+            o->halt_why = legacy[i].why;
+            o->halt_n = 1;
+            return 0;
+        }
+    const char *rest;
+    if (strncmp(s, "now,", 4) == 0) {
+        o->halt_when = HALT_NOW;
+        rest = s + 4;
+    } else if (strncmp(s, "soon,", 5) == 0) {
+        o->halt_when = HALT_SOON;
+        rest = s + 5;
+    } else {
+        return -1;
+    }
+    if (strncmp(rest, "fail=", 5) == 0) {
+        o->halt_why = HALT_FAIL;
+        rest += 5;
+    } else if (strncmp(rest, "success=", 8) == 0) {
+        o->halt_why = HALT_SUCCESS;
+        rest += 8;
+    } else if (strncmp(rest, "done=", 5) == 0) {
+        o->halt_why = HALT_DONE;
+        rest += 5;
+    } else {
+        return -1;
+    }
+    if (parse_ulong(rest, &o->halt_n) != 0 || o->halt_n == 0)
+        return -1; /* also rejects N% (not supported) */
+    return 0;
+}
+
+int opt_delim(const char *s, char **out, size_t *outlen)
+{
+    char *d = malloc(strlen(s) + 1);
+    if (d == NULL)
+        return -1;
+    size_t n = 0;
+    while (*s) {
+        if (*s != '\\' || s[1] == '\0') {
+            d[n++] = *s++;
+            continue;
+        }
+        s++;
+        char c = *s++;
+        switch (c) {
+        case 'n': d[n++] = '\n'; break;
+        case 't': d[n++] = '\t'; break;
+        case 'r': d[n++] = '\r'; break;
+        case 'a': d[n++] = '\a'; break;
+        case 'b': d[n++] = '\b'; break;
+        case 'f': d[n++] = '\f'; break;
+        case 'v': d[n++] = '\v'; break;
+        case '\\': d[n++] = '\\'; break;
+        case 'x': {
+            unsigned v = 0;
+            int k = 0;
+            for (; k < 2 && strchr("0123456789abcdefABCDEF", *s) != NULL && *s; k++, s++)
+                v = v * 16 + (unsigned)(*s <= '9' ? *s - '0' : (*s | 0x20) - 'a' + 10);
+            if (k == 0) {
+                d[n++] = '\\';
+                d[n++] = 'x';
+            } else {
+                d[n++] = (char)v;
+            }
+            break;
+        }
+        default:
+            if (c >= '0' && c <= '7') {
+                unsigned v = (unsigned)(c - '0');
+                for (int k = 0; k < 2 && *s >= '0' && *s <= '7'; k++, s++)
+                    v = v * 8 + (unsigned)(*s - '0');
+                d[n++] = (char)v;
+            } else {
+                d[n++] = '\\';
+                d[n++] = c;
+            }
+        }
+    }
+    if (n == 0) {
+        free(d);
+        errno = EINVAL;
+        return -1;
+    }
+    *out = d;
+    *outlen = n;
+    return 0;
+}
+
+/* Applies one option with its value (NULL if it takes none). 0, or -1 after
+   printing a usage message. */
+static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
+                     const char *shown)
+{
+    switch (def->id) {
+    case O_JOBS: o->jobs_arg = val; break;
+    case O_KEEP: o->keep_order = true; break;
+    case O_BAR: o->bar = true; break;
+    case O_DRYRUN: o->dry_run = true; break;
+    case O_TAG: o->tag = true; break;
+    case O_SHELL: o->shell = true; break;
+    case O_VERSION: o->version = true; break;
+    case O_HELP: o->help = true; break;
+    case O_JOBLOG: o->joblog = val; break;
+    case O_NULL:
+    case O_DELIM: {
+        char *d;
+        size_t n;
+        if (opt_delim(def->id == O_NULL ? "\\0" : val, &d, &n) != 0) {
+            if (errno == ENOMEM)
+                fpc_say("out of memory");
+            else
+                fpc_say("bad delimiter '%s' for %s", val, shown);
+            return -1;
+        }
+        free(o->delim);
+        o->delim = d;
+        o->dlen = n;
+        break;
+    }
+    case O_TIMEOUT:
+        if (parse_duration(val, &o->timeout_ms, &o->timeout_s) != 0) {
+            fpc_say("bad value '%s' for %s: expected seconds (e.g. 2.5, 10s, 1m)", val, shown);
+            return -1;
+        }
+        break;
+    case O_RETRIES:
+        if (parse_ulong(val, &o->max_tries) != 0) {
+            fpc_say("bad value '%s' for %s: expected a number", val, shown);
+            return -1;
+        }
+        break;
+    case O_HALT:
+        if (parse_halt(val, o) != 0) {
+            fpc_say("bad value '%s' for %s: expected never, or now|soon,fail|success|done=N",
+                    val, shown);
+            return -1;
+        }
+        break;
+    }
+    return 0;
+}
+
+/* Parses a cluster of short options ("-kj4", "-j", "4"). *i is the index of
+   the cluster; it is advanced past a value taken from the next argument. */
+static int parse_short(struct opts *o, int argc, char **argv, int *i)
+{
+    const char *p = argv[*i] + 1;
+    while (*p) {
+        const struct optdef *def = NULL;
+        for (size_t k = 0; k < NOPTDEFS; k++)
+            if (optdefs[k].shrt == *p)
+                def = &optdefs[k];
+        char shown[3] = {'-', *p, '\0'};
+        if (def == NULL) {
+            fpc_say("unknown option '%s' (try --help)", shown);
+            return -1;
+        }
+        p++;
+        if (!def->arg) {
+            if (apply_opt(o, def, NULL, shown) != 0)
+                return -1;
+            continue;
+        }
+        const char *val = p;
+        if (*val == '\0') {
+            if (*i + 1 >= argc) {
+                fpc_say("option '%s' needs a value", shown);
+                return -1;
+            }
+            val = argv[++*i];
+        }
+        return apply_opt(o, def, val, shown);
+    }
+    return 0;
+}
+
+/* Parses "--name" or "--name=value" (value possibly the next argument). */
+static int parse_long(struct opts *o, int argc, char **argv, int *i)
+{
+    const char *name = argv[*i] + 2;
+    const char *eq = strchr(name, '=');
+    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+    const struct optdef *def = NULL;
+    for (size_t k = 0; k < NOPTDEFS; k++)
+        if (strlen(optdefs[k].lng) == nlen && strncmp(optdefs[k].lng, name, nlen) == 0)
+            def = &optdefs[k];
+    if (def == NULL) {
+        fpc_say("unknown option '--%.*s' (try --help)", (int)nlen, name);
+        return -1;
+    }
+    char shown[32];
+    snprintf(shown, sizeof shown, "--%s", def->lng);
+    if (!def->arg) {
+        if (eq != NULL) {
+            fpc_say("option '%s' takes no value", shown);
+            return -1;
+        }
+        return apply_opt(o, def, NULL, shown);
+    }
+    const char *val = eq ? eq + 1 : NULL;
+    if (val == NULL) {
+        if (*i + 1 >= argc) {
+            fpc_say("option '%s' needs a value", shown);
+            return -1;
+        }
+        val = argv[++*i];
+    }
+    return apply_opt(o, def, val, shown);
+}
+
+static bool is_sep3(const char *s) { return strcmp(s, ":::") == 0; }
+static bool is_sep4(const char *s) { return strcmp(s, "::::") == 0; }
+
+/* Splits what follows the options: COMMAND [ARGS...] then groups. */
+static int parse_operands(struct opts *o, int argc, char **argv, int i)
+{
+    o->cmd = argv + i;
+    while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
+        i++;
+    o->ncmd = (size_t)(argv + i - o->cmd);
+    if (o->ncmd == 0) {
+        if (i < argc)
+            fpc_say("missing command before '%s' (try --help)", argv[i]);
+        else
+            fpc_say("missing command (try --help)");
+        return -1;
+    }
+    /* Each `:::` starts one group; each file after `::::` is one group. */
+    o->srcs = calloc((size_t)argc, sizeof *o->srcs);
+    if (o->srcs == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    while (i < argc) {
+        bool files = is_sep4(argv[i]);
+        i++;
+        if (!files) {
+            struct source *s = &o->srcs[o->nsrcs++];
+            s->args = argv + i;
+            while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
+                i++;
+            s->nargs = (size_t)(argv + i - s->args);
+            continue;
+        }
+        int first = i;
+        for (; i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]); i++)
+            o->srcs[o->nsrcs++].path = argv[i];
+        if (i == first) {
+            fpc_say("'::::' needs at least one file");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int opt_parse(struct opts *o, int argc, char **argv)
+{
+    *o = (struct opts){.max_tries = 1};
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == '\0')
+            break;
+        int r = a[1] == '-' ? parse_long(o, argc, argv, &i) : parse_short(o, argc, argv, &i);
+        if (r != 0)
+            return -1;
+        if (o->help || o->version)
+            return 0;
+    }
+    if (o->delim == NULL && opt_delim("\\n", &o->delim, &o->dlen) != 0) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    return parse_operands(o, argc, argv, i);
+}
+
+void opt_free(struct opts *o)
+{
+    free(o->delim);
+    free(o->srcs);
+}
+
+/* A job needs about four fds (its stdout and stderr pipes, the pool's own),
+   so -j 0 stays well inside RLIMIT_NOFILE. */
+int opt_jobs(const char *s, long cpus, const unsigned long *total, unsigned *jobs)
+{
+    if (cpus < 1)
+        cpus = 1;
+    if (s == NULL) {
+        *jobs = (unsigned)cpus;
+        return 0;
+    }
+    unsigned long v;
+    size_t len = strlen(s);
+    double j;
+    if (len > 1 && s[len - 1] == '%') {
+        char num[32];
+        if (len - 1 >= sizeof num)
+            goto bad;
+        memcpy(num, s, len - 1);
+        num[len - 1] = '\0';
+        if (parse_ulong(num, &v) != 0)
+            goto bad;
+        j = (double)cpus * (double)v / 100.0;
+    } else if (s[0] == '+' || s[0] == '-') {
+        if (parse_ulong(s + 1, &v) != 0)
+            goto bad;
+        j = s[0] == '+' ? (double)cpus + (double)v : (double)cpus - (double)v;
+    } else {
+        if (parse_ulong(s, &v) != 0)
+            goto bad;
+        if (v == 0) {
+            struct rlimit rl;
+            unsigned long cap = 250;
+            if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                rl.rlim_cur > 64)
+                cap = (unsigned long)(rl.rlim_cur - 32) / 4;
+            if (cap > 4096)
+                cap = 4096;
+            if (total != NULL && *total < cap)
+                cap = *total;
+            *jobs = cap ? (unsigned)cap : 1;
+            return 0;
+        }
+        j = (double)v;
+    }
+    if (j > 1e6) {
+        fpc_say("too many jobs for -j: '%s'", s);
+        return -1;
+    }
+    *jobs = j < 1 ? 1 : (unsigned)j;
+    return 0;
+bad:
+    fpc_say("bad value '%s' for -j: expected N, N%%, +N, -N or 0", s);
+    return -1;
+}

@@ -1,0 +1,198 @@
+/* output.c: job output, the joblog and the progress bar (contracts in
+   output.h). */
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fpc.h"
+#include "sbuf.h"
+
+void out_status(const struct job *j, int *exitval, int *sig)
+{
+    *exitval = 0;
+    *sig = 0;
+    if (j->ok)
+        return;
+    switch (j->kind) {
+    case FORKPOOL_ERR_EXITED: *exitval = j->code; break;
+    case FORKPOOL_ERR_SIGNALED: *sig = j->code; break;
+    case FORKPOOL_ERR_TIMEOUT:
+    case FORKPOOL_ERR_CANCELLED:
+        *exitval = -1;
+        *sig = SIGTERM;
+        break;
+    case FORKPOOL_ERR_SPAWN: *exitval = j->code == ENOENT ? 127 : 126; break;
+    default: *exitval = -1; break;
+    }
+}
+
+/* Appends buf[0..n) to b with tag before each line (none if tag is NULL). */
+static void add_tagged(struct sbuf *b, const char *buf, size_t n, const char *tag)
+{
+    if (tag == NULL) {
+        sb_add(b, buf, n);
+        return;
+    }
+    size_t i = 0;
+    while (i < n) {
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - buf) + 1 : n;
+        sb_adds(b, tag);
+        sb_add(b, buf + i, end - i);
+        i = end;
+    }
+}
+
+int out_bar_clear(struct app *a)
+{
+    if (a->bar_width == 0)
+        return 0;
+    struct sbuf b = {0};
+    sb_adds(&b, "\r");
+    for (size_t i = 0; i < a->bar_width; i++)
+        sb_adds(&b, " ");
+    sb_adds(&b, "\r");
+    int r = sb_write(&b, STDERR_FILENO);
+    a->bar_width = 0;
+    return r;
+}
+
+void out_bar_draw(struct app *a, bool final)
+{
+    if (!a->o.bar)
+        return;
+    struct sbuf b = {0};
+    sb_adds(&b, "\r");
+    unsigned long total = a->total_known ? a->total : 0;
+    if (final && !a->total_known)
+        total = a->ndone;
+    if (total > 0 || final) {
+        unsigned long pct = total ? a->ndone * 100 / total : 100;
+        enum { W = 30 };
+        unsigned long fill = total ? a->ndone * W / total : W;
+        sb_adds(&b, "[");
+        for (unsigned long i = 0; i < W; i++)
+            sb_adds(&b, i < fill ? "#" : "-");
+        sb_printf(&b, "] %3lu%% %lu/%lu", pct, a->ndone, total);
+        if (a->ndone > 0 && a->ndone < total) {
+            double el = fpc_mono_now() - a->t0;
+            double eta = el / (double)a->ndone * (double)(total - a->ndone);
+            sb_printf(&b, " ETA %.0fs", eta);
+        }
+    } else {
+        sb_printf(&b, "%lu done", a->ndone);
+    }
+    if (a->nrunning > 0)
+        sb_printf(&b, ", %u running", a->nrunning);
+    size_t width = b.len - 1;
+    while (b.len - 1 < a->bar_width)
+        sb_adds(&b, " ");
+    if (final)
+        sb_adds(&b, "\n");
+    if (sb_write(&b, STDERR_FILENO) == 0) /* else (out of memory) one frame is lost */
+        a->bar_width = final ? 0 : width;
+}
+
+int out_print(struct app *a, struct job *j)
+{
+    char *tag = NULL;
+    if (a->o.tag) {
+        struct sbuf t = {0};
+        for (size_t g = 0; g < a->in.ngroups; g++) {
+            if (g > 0)
+                sb_adds(&t, " ");
+            sb_adds(&t, j->vals[g]);
+        }
+        sb_adds(&t, "\t");
+        if ((tag = sb_take(&t)) == NULL)
+            return -1;
+    }
+    size_t on = 0, en = 0;
+    const char *out = forkpool_task_stdout(j->task, &on);
+    const char *err = forkpool_task_stderr(j->task, &en);
+    struct sbuf bo = {0}, be = {0};
+    /* Untagged stdout is written straight from the task's buffer: a copy
+       would double the memory a job's large output takes. */
+    bool tagged = tag != NULL;
+    if (out != NULL && tagged)
+        add_tagged(&bo, out, on, tag);
+    if (err != NULL)
+        add_tagged(&be, err, en, tag);
+    if (!j->ok && j->kind == FORKPOOL_ERR_SPAWN) {
+        sb_adds(&be, "forkpool: cannot run '");
+        sb_adds(&be, j->argv[0]);
+        sb_adds(&be, "': ");
+        sb_adds(&be, strerror(j->code));
+        sb_adds(&be, "\n");
+    } else if (!j->ok && j->kind == FORKPOOL_ERR_TIMEOUT) {
+        sb_printf(&be, "forkpool: timed out after %g s: ", a->o.timeout_s);
+        sb_adds(&be, j->display);
+        sb_adds(&be, "\n");
+    }
+    free(tag);
+    size_t olen = tagged ? bo.len : on, elen = be.len;
+    char *os = sb_take(&bo), *es = sb_take(&be);
+    const char *op = tagged || out == NULL ? os : out;
+    int r = -1;
+    if (os != NULL && es != NULL && fpc_write_all(STDOUT_FILENO, op, olen) == 0 &&
+        (elen == 0 || (out_bar_clear(a) == 0 && fpc_write_all(STDERR_FILENO, es, elen) == 0)))
+        r = 0;
+    free(os);
+    free(es);
+    return r;
+}
+
+int out_joblog_open(struct app *a)
+{
+    a->joblog_fd = -1;
+    if (a->o.joblog == NULL || a->o.dry_run)
+        return 0;
+    if (strcmp(a->o.joblog, "-") == 0) {
+        a->joblog_fd = STDOUT_FILENO;
+    } else {
+        a->joblog_fd = open(a->o.joblog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (a->joblog_fd < 0) {
+            fpc_say("cannot open joblog '%s': %s", a->o.joblog, strerror(errno));
+            return -1;
+        }
+        a->joblog_close = true;
+    }
+    static const char header[] =
+        "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+    if (fpc_write_all(a->joblog_fd, header, sizeof header - 1) != 0) {
+        fpc_say("cannot write joblog '%s': %s", a->o.joblog, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int out_joblog_write(struct app *a, const struct job *j)
+{
+    if (a->joblog_fd < 0)
+        return 0;
+    int exitval, sig;
+    out_status(j, &exitval, &sig);
+    size_t out = 0;
+    if (forkpool_task_stdout(j->task, &out) == NULL)
+        out = 0;
+    struct sbuf b = {0};
+    sb_printf(&b, "%lu\t:\t%.3f\t%10.3f\t0\t%zu\t%d\t%d\t", j->seq, j->start_real, j->runtime,
+              out, exitval, sig);
+    for (const char *p = j->display; *p; p++)
+        sb_add(&b, *p == '\n' ? "" : p, 1); /* "" + NUL byte for '\n' */
+    sb_adds(&b, "\n");
+    return sb_write(&b, a->joblog_fd);
+}
+
+void out_joblog_close(struct app *a)
+{
+    if (a->joblog_close)
+        close(a->joblog_fd);
+    a->joblog_close = false;
+    a->joblog_fd = -1;
+}

@@ -1,0 +1,52 @@
+/*
+ * template.h: COMMAND [ARGS...] with GNU parallel's replacement strings,
+ * parsed once and expanded into each job's argv:
+ *
+ *   {}  the input (with several groups: every value, space-separated)
+ *   {.} without extension   {/} basename   {//} dirname   {/.} basename
+ *       without extension   {#} job number   {%} job slot
+ *   {N} {N.} {N/} {N//} {N/.}  the same for input group N (1-based; past
+ *       the last group: empty)
+ *
+ * Anything else in braces is literal text.
+ */
+#ifndef FPC_TEMPLATE_H
+#define FPC_TEMPLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tmpl_word;
+
+struct tmpl {
+    struct tmpl_word *words;
+    size_t nwords;
+    bool has_repl; /* any replacement string: inputs are not appended */
+};
+
+/* What one command is built from: a job's inputs, number and slot. */
+struct tmpl_ctx {
+    char **vals;        /* one value per input group */
+    size_t nvals;
+    unsigned long seq;  /* {#} */
+    unsigned slot;      /* {%} */
+    bool shell;         /* --shell: values are shell-quoted */
+};
+
+/* Parses words[0..n) (n >= 1), which must outlive t. 0, or -1 (ENOMEM);
+   call tmpl_free either way. */
+int tmpl_parse(struct tmpl *t, char **words, size_t n);
+void tmpl_free(struct tmpl *t);
+
+/* Builds the NULL-terminated argv to run (free with tmpl_argv_free) and the
+   command line to show (joblog, --dry-run, messages; free()). --shell:
+   /bin/sh -c "words joined by spaces, values quoted"; else one argument
+   per word, and a word that is exactly {} (or {.} ...) with several groups
+   gives one argument per value. Without any replacement string the values
+   are appended. 0, or -1 (ENOMEM; nothing to free). */
+int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
+               char **display_out);
+
+void tmpl_argv_free(char **argv);
+
+#endif
