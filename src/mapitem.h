@@ -27,7 +27,11 @@ typedef struct fp_map_hdr {
     uint64_t careful;           /* leading items reported one by one         */
     int64_t flush_ns;           /* report at least this often; 0: no clock   */
     uint64_t max_output;
+    uint64_t zero;              /* 0: fills what would be padding, so every
+                                   byte that crosses is set                  */
 } fp_map_hdr;
+
+_Static_assert(sizeof(fp_map_hdr) == 80, "fp_map_hdr has no padding");
 
 /* The batch task's function: arg is an fp_map_hdr (then, unless its items
    are in place, the items). */

@@ -249,19 +249,12 @@ static int has_handler(const forkpool_task *t, fp_handler_kind kind)
     return 0;
 }
 
-/* Has t anything left for its handlers to do? */
-static int task_idle(const forkpool_task *t)
-{
-    if (!fp_list_empty(&t->msgs) && has_handler(t, FP_H_MESSAGE))
-        return 0;
-    return !fp_task_settled(t) || t->next_handler == t->nhandlers;
-}
-
-/* Frees a released task once it finished and nothing refers to it. */
+/* Frees a released task once it is done, nothing refers to it and no
+   on_message handler has messages waiting. */
 void fp_task_maybe_free(forkpool_task *t)
 {
-    if ((t->flags & FP_T_RELEASED) && fp_task_settled(t) && !t->pins &&
-        !fp_list_linked(&t->dispatch) && task_idle(t))
+    if ((t->flags & FP_T_RELEASED) && !t->pins && fp_task_done(t) &&
+        !(!fp_list_empty(&t->msgs) && has_handler(t, FP_H_MESSAGE)))
         fp_task_free(t);
 }
 
