@@ -303,7 +303,7 @@ _Noreturn void fp_child_exit(int code)
     _exit(code);
 }
 
-/* In a new child, after fp_child_setup: run the task and report its end. */
+/* In a new child, set up (launch.c): run the task and report its end. */
 _Noreturn void fp_child_main(forkpool_task *t, int fd)
 {
     forkpool *pool = t->pool;

@@ -11,7 +11,7 @@
  *
  * The helper is forked like a task child: its own process group, death with
  * the pool's thread (PR_SET_PDEATHSIG), none of the library's fds (the
- * registry, spawn.c). It keeps one end of a SOCK_SEQPACKET socketpair and
+ * registry, registry.c). It keeps one end of a SOCK_SEQPACKET socketpair and
  * serves requests, one at a time. A request is one message: a header
  * (entry, blob length, fd count) and the blob, or past FP_SRV_INLINE bytes a
  * memfd holding it, with the fds as SCM_RIGHTS. The helper clones a child
@@ -317,7 +317,7 @@ void fp_server_stop(forkpool *pool)
     pool->srv_pid = 0;
 }
 
-/* In a new child (spawn.c's registry walk): the copy's helper fds are closed
+/* In a new child (the pool's registry entry): the copy's helper fds are closed
    and the helper is never touched from here. */
 void fp_server_forget(forkpool *pool)
 {
