@@ -13,6 +13,8 @@
 #   make load            t_load's mix: 100,000 FRESH and 1,000,000 WORKERS tasks
 #   make stress          the flood tests at STRESS_BYTES (4 GiB; ~4 GiB of RAM)
 #   make install PREFIX=/usr/local
+#   make MPI=1           also the MPI build (mpicc): libforkpool_mpi, forkpool_mpi.h
+#   make check-mpi       the MPI tests under mpirun -np 3 (builds with MPI=1)
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -54,9 +56,9 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --child-silent-after-fork=yes
 
-.PHONY: all lib examples cli tests check check-valgrind demo bench fuzz lint coverage soak load stress install clean FORCE
+.PHONY: all lib mpi install-mpi examples cli tests check check-mpi check-valgrind demo bench fuzz lint coverage soak load stress install clean FORCE
 
-all: lib examples cli
+all: lib examples cli $(if $(filter 1,$(MPI)),mpi)
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -76,6 +78,40 @@ $(BUILD)/obj $(BUILD)/cli $(BUILD)/examples $(BUILD)/tests $(BUILD)/tests/cli $(
 	mkdir -p $@
 
 examples: $(EXAMPLES)
+
+# The MPI build (make MPI=1): libforkpool_mpi holds the whole library and
+# mpi/mpi.c, the only file that includes <mpi.h>; the plain library keeps
+# no dependency but libc.
+MPICC    ?= mpicc
+MPI_A    := $(BUILD)/libforkpool_mpi.a
+MPI_SO   := $(BUILD)/libforkpool_mpi.so
+MPI_TESTS := $(patsubst tests/mpi/%.c,$(BUILD)/tests/mpi/%,$(wildcard tests/mpi/m_*.c))
+mpi: $(MPI_A) $(MPI_SO)
+
+$(BUILD)/obj/mpi.o: mpi/mpi.c src/*.h include/*.h | $(BUILD)/obj
+	$(MPICC) $(ALL_CFLAGS) -fPIC -Iinclude -Isrc -c $< -o $@
+
+$(MPI_A): $(LIB_OBJ) $(BUILD)/obj/mpi.o
+	rm -f $@
+	ar rcs $@ $^
+
+$(MPI_SO): $(LIB_OBJ) $(BUILD)/obj/mpi.o src/forkpool.map
+	$(MPICC) $(ALL_CFLAGS) -shared -Wl,-soname,libforkpool_mpi.so.0 \
+	    -Wl,--version-script=src/forkpool.map $(LIB_OBJ) $(BUILD)/obj/mpi.o -o $@ $(LDLIBS)
+
+$(BUILD)/tests/mpi:
+	mkdir -p $@
+
+$(BUILD)/tests/mpi/%: tests/mpi/%.c tests/*.h $(MPI_A) | $(BUILD)/tests/mpi
+	$(MPICC) $(ALL_CFLAGS) -Iinclude -Itests $< $(MPI_A) -o $@ $(LDLIBS)
+
+# As root, Open MPI wants to be told twice; without --bind-to none every
+# forked child would inherit its rank's one-core binding.
+MPIRUN ?= mpirun --oversubscribe --bind-to none
+MPI_NP ?= 3
+check-mpi: $(MPI_TESTS)
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+	    $(PROVE) --exec '$(MPIRUN) -np $(MPI_NP)' $(MPI_TESTS)
 
 # The command-line tool: a client of the public API only, in modules
 # (docs/DESIGN.md, "The command-line tool's modules").
@@ -224,7 +260,13 @@ $(BUILD)/forkpool.pc: FORCE
 	    'Version: $(VERSION)' 'Libs: -L$${libdir} -lforkpool' 'Libs.private: -lpthread' \
 	    'Cflags: -I$${includedir}' > $(BUILD)/forkpool.pc
 
-install: lib cli $(BUILD)/forkpool.pc
+$(BUILD)/forkpool-mpi.pc: FORCE
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	    'Name: forkpool-mpi' 'Description: forkpool over the ranks of an MPI job' \
+	    'Version: $(VERSION)' 'Requires: ompi-c' 'Libs: -L$${libdir} -lforkpool_mpi' \
+	    'Libs.private: -lpthread' 'Cflags: -I$${includedir}' > $@
+
+install: lib cli $(BUILD)/forkpool.pc $(if $(filter 1,$(MPI)),install-mpi)
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/forkpool.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
@@ -235,6 +277,15 @@ install: lib cli $(BUILD)/forkpool.pc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/forkpool $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 docs/forkpool.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+install-mpi: mpi $(BUILD)/forkpool-mpi.pc
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/forkpool.h include/forkpool_mpi.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(MPI_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(MPI_SO) $(DESTDIR)$(PREFIX)/lib/libforkpool_mpi.so.$(VERSION)
+	ln -sf libforkpool_mpi.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libforkpool_mpi.so.0
+	ln -sf libforkpool_mpi.so.0 $(DESTDIR)$(PREFIX)/lib/libforkpool_mpi.so
+	install -m 644 $(BUILD)/forkpool-mpi.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 clean:
 	rm -rf build build-san build-clang build-fuzz build-cov

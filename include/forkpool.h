@@ -60,8 +60,14 @@ typedef enum {
     FORKPOOL_FRESH,   /* a new child per task (the default)                     */
     FORKPOOL_WORKERS, /* `concurrency` long-lived workers, forked lazily, each
                          running many tasks in turn (see "WORKERS mode")        */
-    FORKPOOL_INLINE   /* in the calling process, for debugging: no isolation, no
+    FORKPOOL_INLINE,  /* in the calling process, for debugging: no isolation, no
                          timeouts, a crash or exit() in a task ends the program */
+    FORKPOOL_MPI      /* on the serving ranks of an MPI job (forkpool_mpi.h),
+                         each task in a child of its own there; without MPI
+                         (the plain library, no forkpool_mpi_init, or one
+                         rank), in children of this process as FRESH. Either
+                         way a function must be registered (forkpool_register)
+                         and child_init is EINVAL. See "MPI mode".            */
 } forkpool_mode;
 
 typedef struct forkpool_options {
@@ -115,7 +121,8 @@ typedef enum {
                                 before the function or program ran (the message
                                 names the step: max_memory, max_cpu_ms, ...)     */
     FORKPOOL_ERR_OUTPUT,     /* result or message larger than max_output             */
-    FORKPOOL_ERR_PROTOCOL    /* the child's messages to the parent were malformed    */
+    FORKPOOL_ERR_PROTOCOL,   /* the child's messages to the parent were malformed    */
+    FORKPOOL_ERR_LOST        /* FORKPOOL_MPI: the rank running the task was lost     */
 } forkpool_error_kind;
 
 typedef struct forkpool_error {
@@ -125,7 +132,7 @@ typedef struct forkpool_error {
                             other kinds: "forkpool.exited", "forkpool.signaled",
                             "forkpool.timeout", "forkpool.cancelled",
                             "forkpool.spawn", "forkpool.output",
-                            "forkpool.protocol"                                 */
+                            "forkpool.protocol", "forkpool.lost"               */
     const char *message; /* never NULL, never empty                             */
     int code;            /* THROWN: the return value (or -1 for forkpool_throw);
                             EXITED: exit status; SIGNALED: signal number;
@@ -385,6 +392,26 @@ typedef enum {
     FORKPOOL_FAILED /* thrown, crashed, timed out, cancelled, ... */
 } forkpool_state;
 
+/*
+ * MPI mode (FORKPOOL_MPI). A process that is not a fork of this one knows a
+ * function only by a name: forkpool_register gives fn one, in every process
+ * of the job, before forkpool_mpi_init (forkpool_mpi.h). forkpool_run and
+ * forkpool_map of an unregistered function fail with ENOENT. The task's
+ * argument, result and messages cross as bytes (no pointers into this
+ * process). In an MPI job (rank 0 of the MPI build, after forkpool_mpi_init)
+ * each task runs on a serving rank, in a child of its own there:
+ * `concurrency` is tasks at once per serving rank (0: that rank's online
+ * CPUs); timeout_ms, kill_grace_ms, max_output, max_memory and max_cpu_ms
+ * apply there; forkpool_task_pid is the child's pid on its rank, known once
+ * it ended. Otherwise the pool runs its tasks here as FRESH does, with the
+ * same rules for names. child_init and fork_server are EINVAL.
+ *
+ * forkpool_register: 0, or -1 and errno: EINVAL (NULL fn, NULL or empty
+ * name, or a name over 63 bytes), EEXIST (the name or fn is registered
+ * already), ENOMEM. The library's own names start with "forkpool.".
+ */
+int forkpool_register(const char *name, forkpool_fn fn);
+
 /* State of t; FORKPOOL_FAILED for NULL (with errno EINVAL). */
 forkpool_state forkpool_task_state(const forkpool_task *t);
 /* The result if t succeeded (never NULL then, even for 0 bytes), else NULL;
@@ -409,7 +436,7 @@ typedef struct {
 forkpool_stats forkpool_get_stats(const forkpool *pool);
 
 /* "thrown", "exited", "signaled", "timeout", "cancelled", "spawn", "output",
-   "protocol"; "unknown" for anything else. */
+   "protocol", "lost"; "unknown" for anything else. */
 const char *forkpool_error_kind_name(forkpool_error_kind kind);
 
 #ifdef __cplusplus

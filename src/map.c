@@ -52,6 +52,7 @@
 #include "clock.h"
 #include "mapitem.h"
 #include "maprec.h"
+#include "names.h"
 #include "pool.h"
 #include "task.h"
 
@@ -469,6 +470,11 @@ int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count
     if (!pool || !fn || !on_result ||
         (count && (!items || !item_size || count > SIZE_MAX / item_size))) {
         errno = EINVAL;
+        return -1;
+    }
+    char name[FP_NAME_MAX + 1];
+    if (pool->opts.mode == FORKPOOL_MPI && fp_fn_name(fn, name) == -1) {
+        errno = ENOENT;
         return -1;
     }
     if (!count)

@@ -22,7 +22,9 @@
 #include "exec.h"
 #include "fresh.h"
 #include "pool.h"
+#include "names.h"
 #include "program.h"
+#include "remote.h"
 #include "server.h"
 #include "task.h"
 #include "workers.h"
@@ -56,7 +58,9 @@ static void unwake(forkpool *pool)
 /* Arms the timerfd for the earliest deadline, kill or poll of any task. */
 static void arm_timer(forkpool *pool)
 {
-    int64_t at = fp_procs_due(&pool->procs);
+    int64_t at = fp_procs_due(&pool->procs), poll = fp_remote_due(pool);
+    if (poll && (!at || poll < at))
+        at = poll;
     if (at == pool->timer_at)
         return;
     struct itimerspec its;
@@ -77,6 +81,7 @@ static void fill(forkpool *pool)
         [FORKPOOL_FRESH] = fp_fresh_fill,
         [FORKPOOL_WORKERS] = fp_workers_fill,
         [FORKPOOL_INLINE] = NULL,
+        [FORKPOOL_MPI] = fp_remote_fill,
     };
     if (fill[pool->opts.mode])
         fill[pool->opts.mode](pool);
@@ -142,6 +147,7 @@ int fp_step(forkpool *pool, int timeout_ms)
         }
     }
     fp_procs_timers(&pool->procs, fp_now());
+    fp_remote_progress(pool);
     fill(pool);
     fp_procs_bury(&pool->procs);
     arm_timer(pool);
@@ -199,8 +205,9 @@ static int check_options(const forkpool_options *o)
 {
     if (o->timeout_ms < 0 || o->kill_grace_ms < 0 || o->max_cpu_ms < 0 ||
         (o->mode != FORKPOOL_FRESH && o->mode != FORKPOOL_WORKERS &&
-         o->mode != FORKPOOL_INLINE) ||
-        (o->fork_server && o->mode == FORKPOOL_INLINE)) {
+         o->mode != FORKPOOL_INLINE && o->mode != FORKPOOL_MPI) ||
+        (o->fork_server && (o->mode == FORKPOOL_INLINE || o->mode == FORKPOOL_MPI)) ||
+        (o->child_init && o->mode == FORKPOOL_MPI)) {
         errno = EINVAL;
         return -1;
     }
@@ -215,6 +222,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
         o = *opts;
     if (check_options(&o) == -1)
         return NULL;
+    unsigned per_rank = o.concurrency;
     if (!o.concurrency) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.concurrency = n > 0 ? (unsigned)n : 1;
@@ -249,6 +257,16 @@ forkpool *forkpool_create(const forkpool_options *opts)
         }
     }
     fp_registry_unlock();
+    if (pool && o.mode == FORKPOOL_MPI) {
+        pool->opts.concurrency = per_rank;
+        if (fp_remote_open(pool) == -1) {
+            err = errno;
+            pool_free(pool);
+            pool = NULL;
+        } else if (!pool->remote) {
+            pool->opts.concurrency = o.concurrency;
+        }
+    }
     if (pool && o.fork_server && fp_server_start(pool) == -1) {
         err = errno;
         pool_free(pool);
@@ -266,6 +284,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
 /* Kills and reaps every child, frees every task, closes every fd. */
 static void pool_free(forkpool *pool)
 {
+    fp_remote_close(pool);
     fp_procs_destroy(&pool->procs);
     for (fp_list *n; (n = fp_list_first(&pool->all));)
         fp_task_free(FP_LIST_ITEM(n, forkpool_task, all));
@@ -334,6 +353,11 @@ forkpool_task *forkpool_run(forkpool *pool, forkpool_fn fn, const void *arg, siz
         errno = EINVAL;
         return NULL;
     }
+    char name[FP_NAME_MAX + 1];
+    if (pool->opts.mode == FORKPOOL_MPI && fp_fn_name(fn, name) == -1) {
+        errno = ENOENT;
+        return NULL;
+    }
     return task_new(pool, fn, arg, len, NULL);
 }
 
@@ -362,8 +386,10 @@ forkpool_task *forkpool_set_timeout(forkpool_task *t, long ms)
         return NULL;
     }
     t->timeout_ms = ms;
-    /* A worker's task that has not come up yet gets its deadline then. */
-    if (t->proc && t->proc->task == t && !(t->flags & FP_T_KILLING)) {
+    if (t->proc && t->proc->ops->retime && !fp_task_settled(t)) {
+        t->proc->ops->retime(t->proc, t);
+    } else if (t->proc && t->proc->task == t && !(t->flags & FP_T_KILLING)) {
+        /* A worker's task that has not come up yet gets its deadline then. */
         t->proc->deadline = ms ? fp_after(t->proc->started, ms) : 0;
         arm_timer(t->pool);
     }

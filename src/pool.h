@@ -17,6 +17,8 @@ struct forkpool {
     forkpool_options opts;
     fp_reg reg;            /* on the registry: fds a new child closes     */
     fp_procs procs;        /* every child process the pool watches       */
+    struct fp_remote *remote; /* FORKPOOL_MPI with serving ranks (remote.c);
+                              NULL: its tasks run here               */
     int timerfd, eventfd;
     pid_t self;            /* the pool's process, for PR_SET_PDEATHSIG   */
     pid_t srv_pid;         /* the fork server (server.c); 0: none        */

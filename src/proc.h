@@ -62,6 +62,9 @@ typedef struct fp_proc_ops {
     /* forkpool_cancel of t, which pr holds (not settled, not being
        killed). 0, or -1 + errno. */
     int (*cancel)(fp_proc *pr, forkpool_task *t);
+    /* t's timeout_ms changed while pr holds it (forkpool_set_timeout).
+       NULL: the layer moves pr's deadline if t is its current task. */
+    void (*retime)(fp_proc *pr, forkpool_task *t);
     /* The last task pr holds (for forkpool_stop), or NULL. */
     forkpool_task *(*last)(fp_proc *pr);
     /* The pool is going: pr (killed and reaped already) is freed after

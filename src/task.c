@@ -22,6 +22,7 @@ static const char *const kind_names[] = {
     [FORKPOOL_ERR_SIGNALED] = "signaled",   [FORKPOOL_ERR_TIMEOUT] = "timeout",
     [FORKPOOL_ERR_CANCELLED] = "cancelled", [FORKPOOL_ERR_SPAWN] = "spawn",
     [FORKPOOL_ERR_OUTPUT] = "output",       [FORKPOOL_ERR_PROTOCOL] = "protocol",
+    [FORKPOOL_ERR_LOST] = "lost",
 };
 
 static const char *const kind_types[] = {
@@ -33,11 +34,12 @@ static const char *const kind_types[] = {
     [FORKPOOL_ERR_SPAWN] = "forkpool.spawn",
     [FORKPOOL_ERR_OUTPUT] = "forkpool.output",
     [FORKPOOL_ERR_PROTOCOL] = "forkpool.protocol",
+    [FORKPOOL_ERR_LOST] = "forkpool.lost",
 };
 
 const char *forkpool_error_kind_name(forkpool_error_kind kind)
 {
-    if (kind < FORKPOOL_ERR_THROWN || kind > FORKPOOL_ERR_PROTOCOL)
+    if (kind < FORKPOOL_ERR_THROWN || kind > FORKPOOL_ERR_LOST)
         return "unknown";
     return kind_names[kind];
 }
@@ -54,6 +56,7 @@ static const forkpool_error nomem_errs[] = {
     FP_NOMEM_ERR(FORKPOOL_ERR_SPAWN, "forkpool.spawn"),
     FP_NOMEM_ERR(FORKPOOL_ERR_OUTPUT, "forkpool.output"),
     FP_NOMEM_ERR(FORKPOOL_ERR_PROTOCOL, "forkpool.protocol"),
+    FP_NOMEM_ERR(FORKPOOL_ERR_LOST, "forkpool.lost"),
 };
 
 const forkpool_error *fp_task_err(const forkpool_task *t)
