@@ -107,6 +107,24 @@ static int signals_setup(struct app *a)
     return 0;
 }
 
+/* forkpool-mpi is this file built with FORKPOOL_CLI_MPI (make MPI=1):
+   jobs go to the serving ranks, -j jobs at once on each. */
+#ifdef FORKPOOL_CLI_MPI
+#include "forkpool_mpi.h"
+#define CLI_MODE FORKPOOL_MPI
+static unsigned serving_ranks(void)
+{
+    int n = forkpool_mpi_size();
+    return n > 1 ? (unsigned)n - 1 : 1;
+}
+#else
+#define CLI_MODE FORKPOOL_FRESH
+static unsigned serving_ranks(void)
+{
+    return 1;
+}
+#endif
+
 /* Everything before the first job: inputs, template, -j, joblog, signals,
    the pool. 0, or -1 after a message. */
 static int setup(struct app *a)
@@ -121,6 +139,8 @@ static int setup(struct app *a)
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
         return -1;
+    unsigned per_rank = a->jobs;
+    a->jobs *= serving_ranks();
     a->slots = calloc(a->jobs, 1);
     if (a->slots == NULL) {
         fpc_say("out of memory");
@@ -129,7 +149,8 @@ static int setup(struct app *a)
     if (out_joblog_open(a) != 0 || signals_setup(a) != 0)
         return -1;
     if (!a->o.dry_run) {
-        forkpool_options po = {.concurrency = a->jobs, .timeout_ms = a->o.timeout_ms};
+        forkpool_options po = {
+            .concurrency = per_rank, .mode = CLI_MODE, .timeout_ms = a->o.timeout_ms};
         a->pool = forkpool_create(&po);
         if (a->pool == NULL) {
             fpc_say("cannot create the pool: %s", strerror(errno));
@@ -185,10 +206,11 @@ static int std_fds_open(void)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run_cli(int argc, char **argv)
 {
     struct app a = {.sigfd = -1, .joblog_fd = -1, .next_seq = 1, .next_print = 1,
                     .halt_status = -1};
+
     /* Jobs get default handlers from the library; we want EPIPE, not death,
        when our reader goes away, so we can still kill what runs. */
     if (std_fds_open() != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
@@ -217,4 +239,23 @@ int main(int argc, char **argv)
     int status = exit_status(&a);
     teardown(&a);
     return status;
+}
+
+int main(int argc, char **argv)
+{
+#ifdef FORKPOOL_CLI_MPI
+    /* The serving ranks stay in forkpool_mpi_init until rank 0 is done. */
+    int rank = forkpool_mpi_init(&argc, &argv);
+    if (rank != 0) {
+        if (rank < 0)
+            fpc_say("cannot start MPI: %s", strerror(errno));
+        return forkpool_mpi_finalize() == 0 && rank > 0 ? 0 : EXIT_USAGE;
+    }
+    int status = run_cli(argc, argv);
+    if (forkpool_mpi_finalize() != 0 && status == 0)
+        status = EXIT_USAGE;
+    return status;
+#else
+    return run_cli(argc, argv);
+#endif
 }

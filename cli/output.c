@@ -133,6 +133,10 @@ int out_print(struct app *a, struct job *j)
         sb_printf(&be, "forkpool: timed out after %g s: ", a->o.timeout_s);
         sb_adds(&be, j->display);
         sb_adds(&be, "\n");
+    } else if (!j->ok && j->kind == FORKPOOL_ERR_LOST) {
+        sb_adds(&be, "forkpool: lost with the rank that ran it: ");
+        sb_adds(&be, j->display);
+        sb_adds(&be, "\n");
     }
     free(tag);
     size_t olen = tagged ? bo.len : on, elen = be.len;

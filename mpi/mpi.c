@@ -13,8 +13,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <mpi.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +33,14 @@
 #include "rmsg.h"
 
 #define FP_MPI_PIECE ((size_t)256 << 20)
-enum { FP_TAG_LAST = 1, FP_TAG_PART = 2 };
+#define FP_BEAT_NS (1000 * 1000000LL)  /* a heartbeat every second...       */
+#define FP_LOST_NS (5000 * 1000000LL)  /* ...and none for 5 s: lost          */
+enum { FP_TAG_LAST = 1, FP_TAG_PART = 2, FP_TAG_BEAT = 3 };
 
 /* A message on its way out: its pieces' requests, then freed. */
 typedef struct fp_out {
     struct fp_out *next;
+    int rank;
     unsigned char *buf;
     int nreq;
     MPI_Request req[];
@@ -48,9 +53,24 @@ static struct {
     MPI_Comm comm;
     fp_out *out;       /* sends not complete yet                        */
     fp_buf *partial;   /* [rank]: pieces of a message so far            */
+    int64_t *heard;    /* [rank]: when a message last came from it      */
+    unsigned char *dead; /* [rank]: found lost (rank 0: every rank lost) */
+    int told;          /* rank 0: dead ranks the hub was told of       */
     pid_t agent;       /* a serving rank's helper                       */
     int agent_fd;
-} g = {.rank = -1, .agent_fd = -1};
+    /* Rank 0's heartbeats come from a thread of their own (so a busy
+       program still beats), on a communicator of their own, when MPI
+       gives MPI_THREAD_MULTIPLE; a serving rank watches for them once
+       the first came. */
+    MPI_Comm beat_comm;
+    pthread_t beat_thread;
+    int beating;
+    pthread_mutex_t beat_lock;
+    pthread_cond_t beat_stop;
+    int can_beat;      /* MPI_THREAD_MULTIPLE                             */
+    int64_t beat0;     /* serving rank: rank 0's last heartbeat; 0: none */
+} g = {.rank = -1, .agent_fd = -1, .beat_lock = PTHREAD_MUTEX_INITIALIZER,
+       .beat_stop = PTHREAD_COND_INITIALIZER};
 
 /* ---- messages over MPI ---- */
 
@@ -71,14 +91,30 @@ static void sends_test(void)
     }
 }
 
+/* Waits for every send to a rank that is not lost; a send to a lost one
+   may never complete: its request is let go, its buffer kept. */
 static void sends_wait(void)
 {
     for (fp_out *o; (o = g.out);) {
-        MPI_Waitall(o->nreq, o->req, MPI_STATUSES_IGNORE);
         g.out = o->next;
+        if (g.dead[o->rank]) {
+            for (int i = 0; i < o->nreq; i++)
+                MPI_Request_free(&o->req[i]);
+            free(o);
+            continue;
+        }
+        MPI_Waitall(o->nreq, o->req, MPI_STATUSES_IGNORE);
         free(o->buf);
         free(o);
     }
+}
+
+/* A heartbeat: an empty message, sent and forgotten. */
+static void beat(MPI_Comm comm, int rank)
+{
+    MPI_Request q;
+    if (MPI_Isend(NULL, 0, MPI_BYTE, rank, FP_TAG_BEAT, comm, &q) == MPI_SUCCESS)
+        MPI_Request_free(&q);
 }
 
 /* Sends buf[0..len) (malloc'd: taken, whatever happens). */
@@ -92,6 +128,7 @@ static int send_bytes(int rank, unsigned char *buf, size_t len)
         return -1;
     }
     o->buf = buf;
+    o->rank = rank;
     o->nreq = 0;
     for (int i = 0; i < n; i++) {
         size_t off = (size_t)i * FP_MPI_PIECE;
@@ -125,6 +162,11 @@ static int recv_bytes(int from, int *rank, unsigned char **msg, size_t *len)
         if (!flag)
             return 0;
         MPI_Get_count(&st, MPI_BYTE, &count);
+        g.heard[st.MPI_SOURCE] = fp_now();
+        if (st.MPI_TAG == FP_TAG_BEAT) {
+            MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, FP_TAG_BEAT, g.comm, MPI_STATUS_IGNORE);
+            continue;
+        }
         fp_buf *b = &g.partial[st.MPI_SOURCE];
         unsigned char *at = fp_buf_grow(b, (size_t)count);
         if (!at) {
@@ -169,7 +211,35 @@ static int hub_recv(int *rank, unsigned char **msg, size_t *len)
     return recv_bytes(MPI_ANY_SOURCE, rank, msg, len);
 }
 
-static const fp_transport mpi_transport = {hub_send, hub_recv};
+/* A rank silent for FP_LOST_NS (judged after hub_recv drained what came). */
+static int hub_lost(void)
+{
+    int64_t now = fp_now();
+    for (int r = 1; r < g.size; r++)
+        if (!g.dead[r] && now - g.heard[r] > FP_LOST_NS) {
+            g.dead[r] = 1;
+            return r;
+        }
+    return 0;
+}
+
+static const fp_transport mpi_transport = {hub_send, hub_recv, hub_lost};
+
+static void *beat_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g.beat_lock);
+    while (g.beating) {
+        for (int r = 1; r < g.size; r++)
+            beat(g.beat_comm, r);
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_sec += 1;
+        pthread_cond_timedwait(&g.beat_stop, &g.beat_lock, &at);
+    }
+    pthread_mutex_unlock(&g.beat_lock);
+    return NULL;
+}
 
 /* Waits for every serving rank's HELLO (its CPUs) and hands the ranks to
    the hub. */
@@ -206,7 +276,25 @@ static int rank0_start(void)
     }
     int rc = fp_remote_use(&mpi_transport, g.size, cpus);
     free(cpus);
+    for (int r = 1; r < g.size; r++)
+        g.heard[r] = fp_now();
+    if (rc == 0 && g.can_beat) {
+        g.beating = 1;
+        if (pthread_create(&g.beat_thread, NULL, beat_main, NULL) != 0)
+            g.beating = 0;
+    }
     return rc;
+}
+
+static int send_end(int rank)
+{
+    fp_buf b = {NULL, 0, 0};
+    if (fp_rmsg_begin(&b, FP_R_END, 0, 0) == -1) {
+        fp_buf_free(&b);
+        errno = ENOMEM;
+        return -1;
+    }
+    return send_bytes(rank, b.p, b.len);
 }
 
 /* Ends the serving ranks: END to each, then everything they still send is
@@ -215,12 +303,22 @@ static int rank0_start(void)
 static int rank0_end(void)
 {
     int rc = fp_remote_use(NULL, 1, NULL);
+    if (g.beating) {
+        pthread_mutex_lock(&g.beat_lock);
+        g.beating = 0;
+        pthread_cond_signal(&g.beat_stop);
+        pthread_mutex_unlock(&g.beat_lock);
+        pthread_join(g.beat_thread, NULL);
+    }
+    int left = 0;
     for (int r = 1; r < g.size; r++) {
-        fp_buf b = {0};
-        if (fp_rmsg_begin(&b, FP_R_END, 0, 0) == -1 || send_bytes(r, b.p, b.len) == -1)
+        if (g.dead[r])
+            continue;
+        left++;
+        if (send_end(r) == -1)
             rc = -1;
     }
-    for (int left = g.size - 1; left > 0 && rc == 0;) {
+    while (left > 0 && rc == 0) {
         int rank;
         unsigned char *msg;
         size_t len;
@@ -229,6 +327,8 @@ static int rank0_end(void)
         int got = recv_bytes(MPI_ANY_SOURCE, &rank, &msg, &len);
         if (got == -1)
             rc = -1;
+        for (int d; (d = hub_lost()) > 0;)
+            left--; /* lost meanwhile: no BYE will come */
         if (got != 1) {
             struct timespec ts = {0, 200000};
             nanosleep(&ts, NULL);
@@ -251,8 +351,10 @@ static int env_rank(void)
                                        "SLURM_PROCID"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i]);
-        if (v && *v)
-            return atoi(v);
+        char *end;
+        long r = v ? strtol(v, &end, 10) : -1;
+        if (v && *v && !*end && r >= 0 && r <= INT_MAX)
+            return (int)r;
     }
     return -1;
 }
@@ -285,6 +387,31 @@ static int agent_start(void)
     return 0;
 }
 
+/* Beats to rank 0 when due (*at), takes rank 0's beats: 1 if rank 0, once
+   heard beating, fell silent. */
+static int rank0_silent(int64_t *at)
+{
+    int64_t now = fp_now();
+    if (now >= *at) {
+        beat(g.comm, 0);
+        *at = now + FP_BEAT_NS;
+    }
+    for (int flag = 1; flag;) {
+        MPI_Status st;
+        if (MPI_Iprobe(0, FP_TAG_BEAT, g.beat_comm, &flag, &st) != MPI_SUCCESS)
+            break;
+        if (flag) {
+            MPI_Recv(NULL, 0, MPI_BYTE, 0, FP_TAG_BEAT, g.beat_comm, MPI_STATUS_IGNORE);
+            g.beat0 = now;
+        }
+    }
+    if (g.beat0 && now - g.beat0 > FP_LOST_NS) {
+        g.dead[0] = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* Relays between rank 0 and the helper until the helper said BYE and
    ended. 0, or -1 + errno. */
 static int relay(void)
@@ -292,7 +419,7 @@ static int relay(void)
     fp_buf in = {0}, out = {0}; /* from the helper; to it (out.p + sent) */
     size_t sent = 0;
     int bye = 0, eof = 0, rc = 0;
-    int64_t step = 0;
+    int64_t step = 0, beat_at = 0;
     int fl = fcntl(g.agent_fd, F_GETFL);
     if (fl == -1 || fcntl(g.agent_fd, F_SETFL, fl | O_NONBLOCK) == -1)
         rc = -1, eof = 1;
@@ -301,6 +428,12 @@ static int relay(void)
         unsigned char *msg;
         size_t len;
         sends_test();
+        if (rank0_silent(&beat_at)) {
+            /* Rank 0 is gone: the helper kills its children and ends. */
+            rc = -1;
+            errno = ECONNRESET;
+            break;
+        }
         /* Rank 0 -> the helper's queue. */
         int r;
         while ((r = recv_bytes(0, &rank, &msg, &len)) == 1) {
@@ -391,21 +524,27 @@ int forkpool_mpi_init(int *argc, char ***argv)
     g.rank = env_rank();
     if (!inited && g.rank > 0 && agent_start() == -1)
         return -1;
+    int level = MPI_THREAD_SINGLE;
     if (!inited) {
-        int provided;
-        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &level) != MPI_SUCCESS) {
             errno = EPROTO;
             return -1;
         }
         g.started_mpi = 1;
+    } else {
+        MPI_Query_thread(&level);
     }
     if (MPI_Comm_rank(MPI_COMM_WORLD, &g.rank) != MPI_SUCCESS ||
         MPI_Comm_size(MPI_COMM_WORLD, &g.size) != MPI_SUCCESS ||
         MPI_Comm_dup(MPI_COMM_WORLD, &g.comm) != MPI_SUCCESS ||
-        !(g.partial = calloc((size_t)g.size, sizeof *g.partial))) {
+        MPI_Comm_dup(MPI_COMM_WORLD, &g.beat_comm) != MPI_SUCCESS ||
+        !(g.partial = calloc((size_t)g.size, sizeof *g.partial)) ||
+        !(g.heard = calloc((size_t)g.size, sizeof *g.heard)) ||
+        !(g.dead = calloc((size_t)g.size, 1))) {
         errno = EPROTO;
         return -1;
     }
+    g.can_beat = level >= MPI_THREAD_MULTIPLE; /* else rank 0 does not beat */
     g.init = 1;
     if (g.rank == 0)
         return rank0_start();
@@ -423,15 +562,27 @@ int forkpool_mpi_finalize(void)
         return -1;
     }
     int rc = g.rank == 0 ? rank0_end() : 0;
+    int orphan = g.dead[0];
     sends_test();
     sends_wait();
     for (int r = 0; r < g.size; r++)
         fp_buf_free(&g.partial[r]);
     free(g.partial);
+    free(g.heard);
+    free(g.dead);
     g.partial = NULL;
-    MPI_Comm_free(&g.comm);
-    if (g.started_mpi && MPI_Finalize() != MPI_SUCCESS)
+    g.heard = NULL;
+    g.dead = NULL;
+    if (orphan) {
+        /* Rank 0 is gone: MPI_Finalize would wait for it for ever. */
+        errno = ECONNRESET;
         rc = -1;
+    } else {
+        MPI_Comm_free(&g.comm);
+        MPI_Comm_free(&g.beat_comm);
+        if (g.started_mpi && MPI_Finalize() != MPI_SUCCESS)
+            rc = -1;
+    }
     g.init = g.started_mpi = 0;
     g.rank = -1;
     g.size = 0;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,11 @@ static void adopt(agent *ag, uint32_t pool, uint32_t id, forkpool_task *t, long 
     at->id = id;
     at->t = t;
     fp_list_push_tail(&ag->tasks, &at->node);
+    /* Rank 0 re-runs elsewhere what a lost rank never started. */
+    pid_t pid = forkpool_task_pid(t);
+    if (pid > 0 && fp_rmsg_begin(&ag->out, FP_R_START, pool, id) == 0 &&
+        fp_rmsg_u32(&ag->out, (uint32_t)pid) == 0)
+        send_out(ag);
     if (!forkpool_set_timeout(t, timeout_ms) || !forkpool_on_message(t, on_message, at) ||
         !forkpool_then(t, on_then, at) || !forkpool_catch(t, on_catch, at))
         forkpool_cancel(t); /* its handlers added so far report it */
@@ -337,6 +343,7 @@ int fp_agent_serve(int fd)
 {
     agent ag;
     memset(&ag, 0, sizeof ag);
+    signal(SIGPIPE, SIG_IGN); /* a relay gone is a failed write, not a death */
     ag.fd = fd;
     fp_list_init(&ag.pools);
     fp_list_init(&ag.tasks);

@@ -43,24 +43,36 @@ static struct {
     const fp_transport *tr;
     int nranks;
     unsigned *cpus;
+    unsigned char *lost;  /* [rank]: no task goes there any more         */
     fp_list pools;
     uint32_t next_pool;
     int64_t poll_at, poll_step;
     fp_buf out;
 } hub;
 
+static void lose_all(const char *why);
+
 int fp_remote_use(const fp_transport *tr, int nranks, const unsigned *cpus)
 {
     unsigned *c = NULL;
+    unsigned char *lost = NULL;
     if (nranks > 1) {
-        if (!(c = malloc((size_t)nranks * sizeof *c))) {
+        c = malloc((size_t)nranks * sizeof *c);
+        lost = calloc((size_t)nranks, 1);
+        if (!c || !lost) {
+            free(c);
+            free(lost);
             errno = ENOMEM;
             return -1;
         }
         memcpy(c, cpus, (size_t)nranks * sizeof *c);
     }
+    if (!tr)
+        lose_all("MPI was finalized while it ran");
     free(hub.cpus);
+    free(hub.lost);
     hub.cpus = c;
+    hub.lost = lost;
     hub.tr = nranks > 1 ? tr : NULL;
     hub.nranks = nranks > 1 ? nranks : 1;
     if (!hub.pools.next)
@@ -73,6 +85,11 @@ int fp_remote_use(const fp_transport *tr, int nranks, const unsigned *cpus)
 /* Sends the message built in hub.out to rank. */
 static int hub_send(int rank)
 {
+    if (!hub.tr) {
+        hub.out.len = 0;
+        errno = ENOTCONN;
+        return -1;
+    }
     hub.poll_step = 0; /* an answer may come soon */
     hub.poll_at = fp_now();
     return hub.tr->send(rank, &hub.out);
@@ -222,12 +239,22 @@ static fp_proc *pick(const fp_remote *rm)
     for (int r = 1; r < hub.nranks; r++) {
         fp_proc *pr = rm->ranks[r - 1];
         fp_rank *rk = pr->kind;
-        if (rk->inflight < rk->cap && (!best || rk->inflight < least)) {
+        if (!hub.lost[r] && rk->inflight < rk->cap && (!best || rk->inflight < least)) {
             best = pr;
             least = rk->inflight;
         }
     }
     return best;
+}
+
+/* Has rm a rank that is not lost? */
+static int any_rank(const fp_remote *rm)
+{
+    (void)rm;
+    for (int r = 1; r < hub.nranks; r++)
+        if (!hub.lost[r])
+            return 1;
+    return 0;
 }
 
 /* Encodes t for a serving rank into hub.out. 0, or -1 + errno. */
@@ -266,12 +293,19 @@ static int encode_task(const fp_remote *rm, const forkpool_task *t)
 void fp_remote_fill(forkpool *pool)
 {
     fp_remote *rm = pool->remote;
-    if (!rm) {
+    if (!rm || !hub.tr) {
         fp_fresh_fill(pool);
         return;
     }
     forkpool_task *t;
     fp_proc *pr;
+    while ((t = fp_queue_head(pool)) && !any_rank(rm)) {
+        fp_queue_remove(pool, t);
+        fp_task_fail(t, FORKPOOL_ERR_LOST, 0, NULL, "every serving rank was lost");
+        t->state = FORKPOOL_FAILED;
+        pool->stats.failed++;
+        fp_dispatch_push(t);
+    }
     while ((t = fp_queue_head(pool)) && (pr = pick(rm))) {
         fp_rank *rk = pr->kind;
         fp_queue_remove(pool, t);
@@ -336,6 +370,16 @@ static void take_message(fp_proc *pr, forkpool_task *t, fp_rd *r)
     t->flags |= FP_T_ABORTED;
 }
 
+/* t leaves its rank's list and its slot. */
+static void unlink_task(fp_proc *pr, forkpool_task *t)
+{
+    fp_list_remove(&t->run);
+    ((fp_rank *)pr->kind)->inflight--;
+    t->pool->nrunning--;
+    t->pool->nbusy--;
+    t->proc = NULL;
+}
+
 /* How t ended on its rank: settled here as a local child's outcome. */
 static void take_done(fp_proc *pr, forkpool_task *t, fp_rd *r)
 {
@@ -348,11 +392,7 @@ static void take_done(fp_proc *pr, forkpool_task *t, fp_rd *r)
     const char *type = fp_rd_str(r), *msg = fp_rd_str(r);
     size_t out_len, err_len;
     const void *out = fp_rd_bytes(r, &out_len), *err = fp_rd_bytes(r, &err_len);
-    fp_list_remove(&t->run);
-    rk->inflight--;
-    pool->nrunning--;
-    pool->nbusy--;
-    t->proc = NULL;
+    unlink_task(pr, t);
     t->state = FORKPOOL_FAILED;
     if (t->exec && ((out_len && fp_buf_append(&t->exec->out, out, out_len)) ||
                     (err_len && fp_buf_append(&t->exec->err, err, err_len))))
@@ -407,16 +447,58 @@ static int deliver(int rank, const unsigned char *msg, size_t len)
     if (rank < 1 || rank >= hub.nranks || fp_rmsg_open(&r, &h, msg, len) == -1 ||
         !(rm = find_pool(h.pool)) || !(t = find_task(rm->ranks[rank - 1], h.task)))
         return 0; /* for a pool or task destroyed meanwhile */
-    if (h.type == FP_R_MSG)
+    if (h.type == FP_R_START) {
+        t->pid = (pid_t)fp_rd_u32(&r);
+        t->flags |= FP_T_STARTED;
+    } else if (h.type == FP_R_MSG)
         take_message(rm->ranks[rank - 1], t, &r);
     else if (h.type == FP_R_DONE)
         take_done(rm->ranks[rank - 1], t, &r);
     return h.type == FP_R_DONE;
 }
 
+/* pr's rank is gone: what started there fails LOST (CANCELLED if it was
+   cancelled), what did not goes back to the head of the queue. */
+static void lose_tasks(fp_proc *pr, const char *why)
+{
+    fp_rank *rk = pr->kind;
+    forkpool *pool = pr->pool;
+    for (fp_list *n; (n = fp_list_last(&rk->tasks));) {
+        forkpool_task *t = FP_LIST_ITEM(n, forkpool_task, run);
+        unlink_task(pr, t);
+        if (t->flags & FP_T_CANCELLED) {
+            fp_cancel_unstarted(t);
+        } else if (t->flags & FP_T_STARTED) {
+            fp_task_fail(t, FORKPOOL_ERR_LOST, 0, NULL, "rank %d was lost while the task ran: %s",
+                         rk->rank, why);
+            t->state = FORKPOOL_FAILED;
+            pool->stats.failed++;
+            fp_settle_end(t);
+            fp_dispatch_push(t);
+        } else {
+            t->flags &= ~(uint32_t)FP_T_KILLING;
+            fp_queue_push_front(pool, t);
+        }
+    }
+}
+
+static void lose_rank(int rank, const char *why)
+{
+    hub.lost[rank] = 1;
+    FP_LIST_FOR (n, &hub.pools)
+        lose_tasks(FP_LIST_ITEM(n, fp_remote, node)->ranks[rank - 1], why);
+}
+
+static void lose_all(const char *why)
+{
+    for (int r = 1; r < hub.nranks; r++)
+        if (hub.lost && !hub.lost[r])
+            lose_rank(r, why);
+}
+
 void fp_remote_progress(forkpool *pool)
 {
-    if (!pool->remote)
+    if (!pool->remote || !hub.tr)
         return;
     int64_t now = fp_now();
     if (now < hub.poll_at)
@@ -424,12 +506,23 @@ void fp_remote_progress(forkpool *pool)
     int rank, got = 0, ended = 0;
     unsigned char *msg;
     size_t len;
-    while (hub.tr->recv(&rank, &msg, &len) == 1) {
+    int rc;
+    while ((rc = hub.tr->recv(&rank, &msg, &len)) == 1) {
         got = 1;
         ended |= deliver(rank, msg, len);
         free(msg);
     }
-    if (ended)
+    if (rc == -1) {
+        /* MPI itself failed: nothing more will come from any rank. */
+        lose_all(strerror(errno));
+        ended = 1;
+    }
+    while ((rank = hub.tr->lost()) > 0)
+        if (rank < hub.nranks && !hub.lost[rank]) {
+            lose_rank(rank, "no heartbeat from it");
+            ended = 1;
+        }
+    if (ended) /* slots are free: on with the queues */
         FP_LIST_FOR (n, &hub.pools) {
             forkpool *p = FP_LIST_ITEM(n, fp_remote, node)->ranks[0]->pool;
             fp_remote_fill(p);
@@ -445,7 +538,7 @@ void fp_remote_progress(forkpool *pool)
 
 int64_t fp_remote_due(const forkpool *pool)
 {
-    if (!pool->remote || !pool->nrunning)
+    if (!pool->remote || !hub.tr || !pool->nrunning)
         return 0;
     return hub.poll_at ? hub.poll_at : fp_now();
 }

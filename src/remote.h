@@ -24,6 +24,9 @@ typedef struct fp_transport {
     /* The next message that has come from any rank: 1 (*msg malloc'd, the
        caller's), 0 none yet, -1 + errno. */
     int (*recv)(int *rank, unsigned char **msg, size_t *len);
+    /* A serving rank found lost since the last call (no heartbeat), or 0.
+       Asked after recv drained what had come. */
+    int (*lost)(void);
 } fp_transport;
 
 /* Rank 0 of a job of nranks: FORKPOOL_MPI pools created from now on run

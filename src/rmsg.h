@@ -30,7 +30,8 @@ enum fp_rmsg_type {
     FP_R_DONE,      /* rank -> 0: i32 pid, u32 state, u32 error kind, i32
                        code, str type, str message, bytes result (a
                        program's stdout), bytes stderr                     */
-    FP_R_BYE        /* rank -> 0, last: it served its END                   */
+    FP_R_BYE,       /* rank -> 0, last: it served its END                   */
+    FP_R_START      /* rank -> 0: the task's child started: i32 its pid     */
 };
 
 #define FP_RMSG_HDR 16

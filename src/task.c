@@ -118,7 +118,8 @@ int fp_task_done(const forkpool_task *t)
 
 int fp_task_waiting(const forkpool_task *t)
 {
-    return t->state == FORKPOOL_RUNNING && t->proc && t->proc->task != t;
+    return t->state == FORKPOOL_RUNNING && t->proc && t->proc->task != t &&
+           !(t->flags & FP_T_STARTED);
 }
 
 void fp_result_free(forkpool_task *t)

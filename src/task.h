@@ -58,6 +58,7 @@ enum {
     FP_T_MAPPED = 1 << 11,    /* result is a mapping (result.c), not heap */
     FP_T_LOST = 1 << 12,      /* RESULT_FD's child ended before the memfd
                                  was taken; err already set              */
+    FP_T_STARTED = 1 << 14,   /* FORKPOOL_MPI: its rank said it started   */
     FP_T_UNSET = 1 << 13      /* SPAWN frame: its child's set-up failed
                                  before the task ran; err already set    */
 };
@@ -112,8 +113,8 @@ int fp_task_settled(const forkpool_task *t);
 /* Settled, and every message and handler of it has run: what
    forkpool_wait waits for. */
 int fp_task_done(const forkpool_task *t);
-/* Sent to a worker ahead of time, not its current task: to the user it is
-   still queued. */
+/* Sent to a worker ahead of time, not its current task, or to a serving
+   rank that did not say it started: to the user it is still queued. */
 int fp_task_waiting(const forkpool_task *t);
 /* Releases t's result however it was made (heap or mapping). */
 void fp_result_free(forkpool_task *t);

@@ -1,0 +1,143 @@
+/* A serving rank lost mid-run, under mpirun's recovery options (the job
+   survives a dead rank): rank 0 notices within seconds (no heartbeat),
+   the tasks that had started there fail FORKPOOL_ERR_LOST, the rest run
+   on the other rank, each once; the lost rank's task children are gone;
+   new tasks go to the rank left; finalize ends cleanly. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forkpool.h"
+#include "forkpool_mpi.h"
+#include "tap.h"
+
+static int rank_of(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    int r = forkpool_mpi_rank();
+    (void)arg;
+    (void)len;
+    return forkpool_return(ctx, &r, sizeof r);
+}
+
+static int nap(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    int ms;
+    (void)len;
+    memcpy(&ms, arg, sizeof ms);
+    usleep((useconds_t)ms * 1000);
+    return rank_of(ctx, arg, len);
+}
+
+/* The parent of pid, from /proc. */
+static pid_t ppid_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    int ppid = 0;
+    if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+        return 0;
+    return ppid;
+}
+
+/* Kills the MPI process of its own rank (the parent of the helper that
+   forked this child), then waits to be killed in turn. It waits a second
+   first, so that word of its start has reached rank 0: a task whose start
+   was not heard of when its rank died runs again elsewhere. */
+static int kill_my_rank(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)ctx;
+    (void)arg;
+    (void)len;
+    sleep(1);
+    pid_t rank_pid = ppid_of(getppid());
+    if (rank_pid > 1)
+        kill(rank_pid, SIGKILL);
+    sleep(60);
+    return 0;
+}
+
+static int ran_on[3];
+static void count(forkpool_task *t, const void *result, size_t len, void *ud)
+{
+    (void)t;
+    (void)ud;
+    int r;
+    if (len == sizeof r) {
+        memcpy(&r, result, sizeof r);
+        if (r >= 0 && r < 3)
+            ran_on[r]++;
+    }
+}
+
+static int lost;
+static void on_lost(forkpool_task *t, const forkpool_error *e, void *ud)
+{
+    (void)t;
+    (void)e;
+    (void)ud;
+    lost++;
+}
+
+int main(int argc, char **argv)
+{
+    if (forkpool_register("rank_of", rank_of) || forkpool_register("nap", nap) ||
+        forkpool_register("kill_my_rank", kill_my_rank))
+        return 1;
+    int rc = forkpool_mpi_init(&argc, &argv);
+    if (rc > 0)
+        return forkpool_mpi_finalize();
+    tap_watchdog(90);
+    is(rc, 0, "rank 0");
+    forkpool_options o = {.mode = FORKPOOL_MPI, .concurrency = 2};
+    forkpool *p = forkpool_create(&o);
+    ok(p != NULL, "a pool, 2 tasks at once per serving rank");
+
+    /* The least busy rank gets the next task, the lower on a tie: the
+       killer and a long nap go to rank 1, a 3 s nap to rank 2. */
+    forkpool_task *killer = forkpool_run(p, kill_my_rank, "", 0);
+    int ms = 3000, long_ms = 60000;
+    forkpool_task *on2 = forkpool_run(p, nap, &ms, sizeof ms);
+    forkpool_task *on1 = forkpool_run(p, nap, &long_ms, sizeof long_ms);
+    forkpool_catch_type(killer, "forkpool.lost", on_lost, NULL);
+    forkpool_catch_type(on1, "forkpool.lost", on_lost, NULL);
+    forkpool_then(on2, count, NULL);
+    for (int i = 0; i < 20; i++)
+        forkpool_task_release(forkpool_then(forkpool_run(p, rank_of, "", 0), count, NULL));
+    long long t0 = tap_now_ms();
+    is(forkpool_await(p), 0, "await: every failure was taken");
+    long long took = tap_now_ms() - t0;
+    ok(took < 30000, "done in %lld ms: the loss was noticed within seconds", took);
+    is(lost, 2, "the killer and the nap that started on the lost rank failed LOST");
+    const forkpool_error *e = forkpool_task_error(on1);
+    ok(e && e->kind == FORKPOOL_ERR_LOST && strstr(e->message, "rank 1"),
+       "LOST, naming rank 1: %s", e ? e->message : "(none)");
+    is(forkpool_task_state(on2), FORKPOOL_SUCCEEDED, "the task on rank 2 succeeded");
+    is(ran_on[2], 21, "the 20 quick tasks and the nap ran on rank 2, once each");
+    is(ran_on[1], 0, "none is counted from rank 1");
+    pid_t kpid = forkpool_task_pid(killer), npid = forkpool_task_pid(on1);
+    ok(kpid > 0 && npid > 0, "their children's pids were known (START)");
+    ok(TAP_WAIT_UNTIL(kill(kpid, 0) == -1 && kill(npid, 0) == -1, 10000),
+       "the lost rank's task children are gone");
+    forkpool_task_release(killer);
+    forkpool_task_release(on1);
+    forkpool_task_release(on2);
+
+    ran_on[2] = 0;
+    for (int i = 0; i < 4; i++)
+        forkpool_task_release(forkpool_then(forkpool_run(p, rank_of, "", 0), count, NULL));
+    is(forkpool_await(p), 0, "new tasks after the loss");
+    is(ran_on[2], 4, "all on rank 2");
+    forkpool_destroy(p);
+    is(forkpool_mpi_finalize(), 0, "finalize without the lost rank");
+    return done_testing();
+}
