@@ -43,7 +43,7 @@ LIB_A    := $(BUILD)/libforkpool.a
 LIB_SO   := $(BUILD)/libforkpool.so
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/t_*.c))
-BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+BENCHES  := $(filter-out $(BUILD)/bench/mpi,$(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c)))
 CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRC))
 CLI_LIBOBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
@@ -273,10 +273,16 @@ fuzz: build-fuzz/fuzz_wire build-fuzz/fuzz_map build-fuzz/fuzz_template build-fu
 $(BUILD)/bench/%: bench/%.c bench/*.h $(LIB_A) | $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) -Iinclude $< $(LIB_A) -o $@ $(LDLIBS)
 
+# bench/mpi.c (FORKPOOL_MPI's rows) is built with mpicc against
+# libforkpool_mpi, only when mpicc is there; run.sh runs it under mpirun.
+BENCH_MPI := $(if $(MPI_CFLAGS),$(if $(wildcard bench/mpi.c),$(BUILD)/bench/mpi))
+$(BUILD)/bench/mpi: bench/mpi.c bench/*.h include/*.h $(MPI_A) | $(BUILD)/bench
+	$(MPICC) $(ALL_CFLAGS) -Iinclude $< $(MPI_A) -o $@ $(LDLIBS)
+
 # BENCH_QUICK=1: a smoke run (fewer tasks and rounds); CHART=FILE: where the
 # chart goes (default $(BUILD)/bench/bench.svg; docs/bench.svg for the docs).
-bench: $(BENCHES) $(CLI)
-	BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) CHART=$(CHART) sh bench/run.sh
+bench: $(BENCHES) $(BENCH_MPI) $(CLI)
+	BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) CHART=$(CHART) MPIRUN='$(MPIRUN)' sh bench/run.sh
 
 # Regenerated every time: it records PREFIX.
 $(BUILD)/forkpool.pc: FORCE
