@@ -8,7 +8,9 @@
  *          concurrency 1 per serving rank (2 in flight), against the same
  *          tasks on a local FRESH pool of concurrency 2 in this program:
  *          µs per task and the ratio MPI / FRESH, round by round. Pools
- *          are created per round, untimed, as bench/fresh.c does.
+ *          are created per round, untimed, as bench/fresh.c does. Also
+ *          raw_fork.h's loop in this rank: what a fork costs in a process
+ *          that has started MPI (more mappings than bench/fresh's).
  *   cpu:   CPU_TASKS tasks of ~CPU_MS ms CPU each (a busy loop calibrated
  *          here first; the iteration count is the task's argument, since
  *          a serving rank shares no memory with this one) on a FORKPOOL_MPI
@@ -17,10 +19,13 @@
  *          a time (each awaited before the next): speed-up, round by round;
  *          goal >= 1.8 on 2 serving ranks. Also the same loops one after
  *          the other in this process and in 2 bare fork()ed children: the
- *          machine's own ceiling (as bench/workloads.c's cpu row).
+ *          machine's own ceiling (as bench/workloads.c's cpu row), and
+ *          the speed-up over the in-process loops, which also counts each
+ *          task's round trip (the hub and the relays poll MPI, backing off
+ *          to 20 ms while idle).
  *
- * The arms interleave (FRESH, MPI, MPI one at a time, MPI all at once, in
- * process, bare children; then again), after a shorter warm-up round of
+ * The arms interleave (raw, FRESH, MPI, MPI one at a time, MPI all at
+ * once, in process, bare children; then again), after a shorter warm-up round of
  * each. Every rank registers the two functions before forkpool_mpi_init.
  * Run without mpirun (or with fewer than 3 ranks) it reports its figures
  * NA rather than measuring a pool that would run its tasks locally.
@@ -28,7 +33,7 @@
 #include <forkpool.h>
 #include <forkpool_mpi.h>
 
-#include "bench.h"
+#include "raw_fork.h"
 
 #include <stdint.h>
 #include <sys/wait.h>
@@ -141,8 +146,10 @@ static double run_tasks(forkpool *pool, forkpool_fn fn, const void *arg, size_t 
 /* The empty-task arms: µs per task. */
 static double empty_round(void *ud, int warmup)
 {
-    forkpool_mode mode = *(const forkpool_mode *)ud;
     unsigned n = warmup ? tasks / 10 + 1 : tasks;
+    if (ud == NULL)
+        return raw_fork_loop(n, FRESH_CONC);
+    forkpool_mode mode = *(const forkpool_mode *)ud;
     /* 2 in flight either way: 1 on each serving rank, or 2 local children. */
     forkpool *pool = make_pool(mode, mode == FORKPOOL_MPI ? 1 : FRESH_CONC);
     if (pool == NULL)
@@ -206,9 +213,10 @@ static double cpu_bare_round(void *ud, int warmup)
 
 /* ------------------------------------------------------------------------ */
 
-static const char *const keys[] = {"mpi.fresh",      "mpi.forkpool",   "mpi.ratio",
-                                   "mpi.cpu_one",    "mpi.cpu_all",    "mpi.cpu_inproc",
-                                   "mpi.cpu_bare",   "mpi.cpu_speedup", "mpi.cpu_ceiling"};
+static const char *const keys[] = {
+    "mpi.raw",        "mpi.fresh",       "mpi.forkpool",    "mpi.ratio",
+    "mpi.fresh_raw",  "mpi.cpu_one",     "mpi.cpu_all",     "mpi.cpu_inproc",
+    "mpi.cpu_bare",   "mpi.cpu_speedup", "mpi.cpu_ceiling", "mpi.cpu_speedup_inproc"};
 
 static void all_na(const char *reason)
 {
@@ -247,7 +255,9 @@ int main(int argc, char **argv)
 
     static const forkpool_mode fresh = FORKPOOL_FRESH, mpi = FORKPOOL_MPI;
     static const int one = 1;
-    char w1[96], w2[96], w3[112], w4[112], w5[96], w6[96];
+    char w0[96], w1[96], w2[96], w3[112], w4[112], w5[96], w6[96];
+    snprintf(w0, sizeof w0, "%u empty tasks, raw fork+pipe+waitpid loop in rank 0, %d at a time",
+             tasks, FRESH_CONC);
     snprintf(w1, sizeof w1, "%u empty tasks, local FRESH pool, %d at a time", tasks, FRESH_CONC);
     snprintf(w2, sizeof w2, "%u empty tasks, FORKPOOL_MPI, %d serving ranks, 1 at a time each",
              tasks, SERVING);
@@ -260,6 +270,7 @@ int main(int argc, char **argv)
     snprintf(w6, sizeof w6, "%u x %.0f ms busy loop, %d bare fork()ed children of rank 0",
              cpu_tasks, cpu_ms, SERVING);
     bench_arm arms[] = {
+        {.key = "mpi.raw", .what = w0, .unit = "us/task", .fn = empty_round},
         {.key = "mpi.fresh", .what = w1, .unit = "us/task", .fn = empty_round,
          .ud = (void *)&fresh},
         {.key = "mpi.forkpool", .what = w2, .unit = "us/task", .fn = empty_round,
@@ -269,7 +280,7 @@ int main(int argc, char **argv)
         {.key = "mpi.cpu_inproc", .what = w5, .unit = "ms", .fn = cpu_inproc_round},
         {.key = "mpi.cpu_bare", .what = w6, .unit = "ms", .fn = cpu_bare_round},
     };
-    enum { FRESH, MPI, ONE, ALL, INPROC, BARE, N };
+    enum { RAW, FRESH, MPI, ONE, ALL, INPROC, BARE, N };
     fprintf(stderr, "mpi: %d ranks; %u empty tasks; %u x %.0f ms CPU tasks per round\n", size,
             tasks, cpu_tasks, cpu_ms);
     int rc = bench_interleave(arms, N, bench_rounds(5, 2));
@@ -281,14 +292,19 @@ int main(int argc, char **argv)
         bench_emit(&arms[i]);
     bench_emit_ratio("mpi.ratio", &arms[MPI], &arms[FRESH],
                      "FORKPOOL_MPI (2 serving ranks) / local FRESH, empty tasks");
+    bench_emit_ratio("mpi.fresh_raw", &arms[FRESH], &arms[RAW],
+                     "local FRESH / raw fork loop, both in rank 0 of the MPI job");
     if (sysconf(_SC_NPROCESSORS_ONLN) < SERVING) {
         bench_emit_na("mpi.cpu_speedup", "1 CPU online: no speed-up possible");
         bench_emit_na("mpi.cpu_ceiling", "1 CPU online: no speed-up possible");
+        bench_emit_na("mpi.cpu_speedup_inproc", "1 CPU online: no speed-up possible");
         return 0;
     }
     bench_emit_ratio("mpi.cpu_speedup", &arms[ONE], &arms[ALL],
                      "speed-up of 2 serving ranks over the same MPI pool one task at a time");
     bench_emit_ratio("mpi.cpu_ceiling", &arms[INPROC], &arms[BARE],
                      "speed-up of 2 bare children over sequential (the machine's ceiling)");
+    bench_emit_ratio("mpi.cpu_speedup_inproc", &arms[INPROC], &arms[ALL],
+                     "speed-up of 2 serving ranks over the loops one after another in rank 0");
     return 0;
 }

@@ -9,6 +9,7 @@
 #   make bench BENCH_QUICK=1            a smoke run: fewer tasks and rounds
 #   make bench CHART=docs/bench.svg     also refresh the chart in the docs
 #   BENCH_ONLY="fresh workers" sh bench/run.sh   only these programs
+#   BENCH_ONLY=mpi sh bench/run.sh      only FORKPOOL_MPI's rows (under mpirun)
 #   sh bench/run.sh --report            table and chart again from the last
 #                                       run's measurements, measuring nothing
 #
@@ -19,6 +20,10 @@
 # program that interleaves its own baseline overrides the stand-alone one),
 # the key of a ratio measured round by round (else the ratio of medians),
 # and the goal. A row whose program is not in this tree yet is "pending".
+#
+# bench/mpi.c (issue #10's rows) runs under $MPIRUN -np 3 (rank 0 measures,
+# 2 ranks serve): `make bench` builds it with mpicc when Open MPI is
+# installed; without mpicc or mpirun its rows say they need Open MPI.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
@@ -29,6 +34,11 @@ BENCH_QUICK=${BENCH_QUICK:-0}
 [ "$BENCH_QUICK" = "" ] && BENCH_QUICK=0
 BENCH_PYTHON=$(command -v python3 || true)
 export BENCH_QUICK BENCH_PYTHON BUILD
+# As root Open MPI wants to be told twice; --bind-to none, or every forked
+# child inherits its rank's one-core binding; 3 ranks on fewer CPUs need
+# --oversubscribe (the Makefile passes its MPIRUN).
+MPIRUN=${MPIRUN:-timeout -k 5 300 mpirun --oversubscribe --bind-to none}
+MPI_NP=3
 
 # id|program|row|chart label|ours key|baseline keys|ratio key|goal on|op|target|goal text
 # goal on: ratio or ours; op: <=, < or >= ("-": no goal, the row informs);
@@ -56,12 +66,16 @@ cpu|workloads|4 x 50 ms CPU at concurrency 2: speed-up, vs 2 bare children|CPU-b
 queue|queue_mem|1,000,000 queued tasks, 16-byte arguments: parent RSS growth|1,000,000 queued tasks, RSS|queue.mb|||ours|<=|200|<= 200 MB
 cli|cli|CLI: 1000 x /bin/true at -j2, vs raw posix_spawn loop|CLI vs raw posix_spawn loop|cli.forkpool|cli.raw|cli.ratio_raw|ratio|<=|1.1|
 cli_xargs|cli|  same, vs xargs -P2|CLI vs xargs -P2|cli.forkpool|cli.xargs|cli.ratio_xargs|ratio|<|1|faster (ratio < 1)
-cli_parallel|cli|  same, vs GNU parallel -j2|CLI vs GNU parallel|cli.forkpool|cli.parallel|cli.ratio_parallel|ratio|<=|0.25|>= 4x faster (ratio <= 0.25)'
+cli_parallel|cli|  same, vs GNU parallel -j2|CLI vs GNU parallel|cli.forkpool|cli.parallel|cli.ratio_parallel|ratio|<=|0.25|>= 4x faster (ratio <= 0.25)
+mpi|mpi|MPI: 1000 empty tasks, FORKPOOL_MPI, 2 serving ranks (np=3), vs local FRESH in rank 0|FORKPOOL_MPI vs local FRESH|mpi.forkpool|mpi.fresh|mpi.ratio|-|-||
+mpi_fresh_raw|mpi|  local FRESH in rank 0, vs raw fork+pipe+waitpid loop in rank 0||mpi.fresh|mpi.raw|mpi.fresh_raw|-|-||
+mpi_cpu|mpi|MPI: 8 x 100 ms CPU, 2 serving ranks, 1 each: speed-up over 1 at a time, vs 2 bare children|CPU-bound speed-up over 2 MPI ranks|mpi.cpu_speedup|mpi.cpu_ceiling||ours|>=|1.8|>= 1.8x
+mpi_cpu_inproc|mpi|  same, speed-up over the loops one after another in rank 0||mpi.cpu_speedup_inproc|||-|-||'
 
 # Programs in the order they run, NAME:KIND (c: $bin/NAME built from
 # bench/NAME.c; py: bench/NAME.py; sh: bench/NAME.sh). A C program whose
 # source is not in this tree is "absent": its rows stay pending.
-PROGRAMS='fresh:c workers:c raw:c map:c bigresult:c workloads:c queue_mem:c pool_map:py cli:sh'
+PROGRAMS='fresh:c workers:c raw:c map:c bigresult:c workloads:c queue_mem:c pool_map:py cli:sh mpi:mpi'
 
 only=" ${BENCH_ONLY:-} "
 meas=$bin/measurements.tsv
@@ -77,6 +91,15 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.dat" "$tmp.gp"' EXIT INT TERM
 
 failed=0
+# na_rows NAME REASON: every key of NAME's rows (ours and baselines) is NA.
+na_rows() {
+    echo "$ROWS" | awk -F'|' -v p="$1" -v why="$2" '$2 == p {
+        n = split($5 "," $6, k, ",")
+        for (i = 1; i <= n; i++)
+            if (k[i] != "" && !seen[k[i]]++) printf "NA\t%s\t%s\n", k[i], why
+    }' >>"$meas"
+}
+
 # run_program NAME KIND: runs it, appends its lines and a "P NAME status"
 # line (ok, failed, absent, skipped) to $meas.
 run_program() {
@@ -104,6 +127,25 @@ run_program() {
             return
         fi
         set -- "$BENCH_PYTHON" "bench/$name.py" ;;
+    mpi)
+        if [ ! -f "bench/$name.c" ]; then
+            printf 'P\t%s\tabsent\n' "$name" >>"$meas"
+            return
+        fi
+        if ! command -v "${MPICC:-mpicc}" >/dev/null 2>&1 || ! command -v mpirun >/dev/null 2>&1; then
+            na_rows "$name" "needs Open MPI: apt-get install openmpi-bin libopenmpi-dev"
+            printf 'P\t%s\tabsent\n' "$name" >>"$meas"
+            return
+        fi
+        if [ ! -x "$bin/$name" ]; then
+            echo "bench/run.sh: $bin/$name is missing; run 'make bench'" >&2
+            printf 'P\t%s\tfailed\n' "$name" >>"$meas"
+            failed=1
+            return
+        fi
+        # shellcheck disable=SC2086 # MPIRUN is a command and its options
+        set -- env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+            $MPIRUN -np "$MPI_NP" "$bin/$name" ;;
     sh)
         if [ "$name" = cli ] && [ ! -f cli/main.c ]; then
             printf 'P\t%s\tabsent\n' "$name" >>"$meas"
@@ -143,6 +185,7 @@ if [ "$report_only" = 0 ]; then
         echo "run:     $kind"
         echo "python:  ${BENCH_PYTHON:+$($BENCH_PYTHON --version 2>&1)}"
         echo "cc:      $(${CC:-cc} --version 2>/dev/null | head -n 1)"
+        echo "mpi:     $(mpirun --version 2>/dev/null | head -n 1)"
     } >"$bin/machine.txt"
 fi
 machine_field() { sed -n "s/^$1:[[:space:]]*//p" "$bin/machine.txt"; }
@@ -150,6 +193,7 @@ machine=$(machine_field machine)
 kernel=$(machine_field kernel)
 date=$(machine_field date)
 kind=$(machine_field run)
+mpi=$(machine_field mpi)
 
 # The table: reads $meas, then the ROWS; writes $tsv; prints markdown.
 echo "$ROWS" | awk -F'|' -v meas="$meas" -v tsv="$tsv" '
@@ -250,6 +294,7 @@ echo "machine: $machine"
 echo "kernel:  $kernel"
 echo "date:    $date"
 echo "run:     $kind"
+[ -n "$mpi" ] && echo "mpi:     $mpi, $MPI_NP ranks on this machine"
 echo
 cat "$tmp"
 echo

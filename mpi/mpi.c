@@ -20,8 +20,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -359,31 +357,13 @@ static int env_rank(void)
     return -1;
 }
 
-/* Forks the helper that runs the tasks; it dies with this process. */
+/* Launches the helper that runs the tasks; it dies with this process. */
 static int agent_start(void)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+    pid_t pid = fp_agent_start(&g.agent_fd, NULL, 0);
+    if (pid == -1)
         return -1;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == -1) {
-        int err = errno;
-        close(sv[0]);
-        close(sv[1]);
-        errno = err;
-        return -1;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        _exit(fp_agent_serve(sv[1]) == 0 ? 0 : 1);
-    }
-    close(sv[1]);
     g.agent = pid;
-    g.agent_fd = sv[0];
     return 0;
 }
 

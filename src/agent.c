@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "launch.h"
 #include "list.h"
 #include "mapitem.h"
 #include "names.h"
@@ -389,4 +391,39 @@ int fp_agent_serve(int fd)
         return 0;
     errno = ag.failed ? ag.failed : EPIPE;
     return -1;
+}
+
+typedef struct agent_launch {
+    int sv[2];
+    const int *close_fds;
+    int nclose;
+} agent_launch;
+
+static void agent_child(void *arg, int report)
+{
+    agent_launch *a = arg;
+    (void)report;
+    close(a->sv[0]);
+    for (int i = 0; i < a->nclose; i++)
+        close(a->close_fds[i]);
+    _exit(fp_agent_serve(a->sv[1]) == 0 ? 0 : 1);
+}
+
+pid_t fp_agent_start(int *fd, const int *close_fds, int nclose)
+{
+    agent_launch a = {.close_fds = close_fds, .nclose = nclose};
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a.sv) == -1)
+        return -1;
+    fp_launch l = {
+        .how = FP_LAUNCH_FORK, .parent = getpid(), .locked = 1, .child = agent_child, .arg = &a};
+    pid_t pid = fp_launch_run(&l);
+    int err = errno;
+    close(a.sv[1]);
+    if (pid == -1) {
+        close(a.sv[0]);
+        errno = err;
+        return -1;
+    }
+    *fd = a.sv[0];
+    return pid;
 }

@@ -8,10 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -180,37 +178,26 @@ int fp_loopback_start(int serving)
     for (int r = 1; r < lb.n; r++)
         lb.peers[r].fd = -1;
     int err = 0;
+    int *older = calloc((size_t)serving + 1, sizeof *older);
+    if (!older)
+        err = ENOMEM;
     for (int r = 1; r < lb.n && !err; r++) {
-        int sv[2];
-        pid_t parent = getpid();
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-            err = errno;
-            break;
-        }
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(sv[0]);
-            for (int k = 1; k < r; k++)
-                close(lb.peers[k].fd);
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != parent)
-                _exit(1);
-            _exit(fp_agent_serve(sv[1]) == 0 ? 0 : 1);
-        }
-        close(sv[1]);
+        /* An agent holds no other agent's socket: each sees its end. */
+        for (int k = 1; k < r; k++)
+            older[k - 1] = lb.peers[k].fd;
+        pid_t pid = fp_agent_start(&lb.peers[r].fd, older, r - 1);
         if (pid == -1) {
             err = errno;
-            close(sv[0]);
             break;
         }
         lb.peers[r].pid = pid;
-        lb.peers[r].fd = sv[0];
         if (wait_msg(r, FP_R_HELLO, &cpus[r]) == -1)
             err = EPROTO;
     }
     if (!err && fp_remote_use(&loopback, lb.n, cpus) == -1)
         err = errno;
     free(cpus);
+    free(older);
     if (err) {
         fp_loopback_stop();
         errno = err;
