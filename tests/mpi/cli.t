@@ -15,7 +15,7 @@ both() { # both NAME ARGS...: runs forkpool and forkpool-mpi, compares stdout an
     cmp -s "$T/a" "$T/b"; say $? "$name: the same output"
     [ "$ra" = "$rb" ]; say $? "$name: the same exit status ($ra, $rb)"
 }
-echo 1..10
+echo 1..12
 both "-k echo" -k echo {} ::: a b c d e f g h
 both "failing jobs" -k sh -c 'echo $1; exit $1' sh ::: 0 1 2 0 3
 both "--timeout" -k --timeout 0.3 sh -c 'sleep $1; echo $1' sh ::: 0 0.1 5
@@ -32,3 +32,8 @@ $MPIRUN -np 3 "$B/forkpool-mpi" --no-such-option >/dev/null 2>&1
 # shellcheck disable=SC2086
 $MPIRUN -np 3 "$B/forkpool-mpi" --version >"$T/v" 2>/dev/null
 [ $? = 0 ] && grep -q forkpool "$T/v"; say $? "--version: exit 0 on every rank"
+# shellcheck disable=SC2086
+$MPIRUN -np 1 "$B/forkpool-mpi" -k echo {} ::: x y >"$T/one" 2>/dev/null
+[ $? = 0 ] && [ "$(cat "$T/one")" = "$(printf 'x\ny')" ]; say $? "-np 1: the jobs run on rank 0's machine, locally"
+"$B/forkpool-mpi" -k echo {} ::: x y >"$T/none" 2>/dev/null
+[ $? = 0 ] && [ "$(cat "$T/none")" = "$(printf 'x\ny')" ]; say $? "without mpirun: the same"
