@@ -212,7 +212,9 @@ forkpool_task *forkpool_set_timeout(forkpool_task *t, long ms);
 /*
  * Waits until nothing is queued or running and every due handler ran.
  * Returns the number of failures no handler took since the previous await
- * returned (each failure counted once, when its handlers were first run), or
+ * returned (each failure counted once, when its handlers were first run;
+ * a task cancelled by forkpool_cancel or forkpool_stop is not a failure
+ * here, though catch handlers get it and stats count it), or
  * -1 and errno: EINVAL (NULL pool), EDEADLK (called from a handler), or the
  * errno of a failed epoll_wait/read.
  */

@@ -416,7 +416,9 @@ void fp_task_run_handlers(forkpool_task *t)
         fp_handler h = t->handlers[t->next_handler++];
         call_handler(t, &h);
     }
-    if (first && t->state == FORKPOOL_FAILED && !(t->flags & FP_T_TAKEN))
+    /* A cancel was asked for: not a failure to report. */
+    if (first && t->state == FORKPOOL_FAILED && !(t->flags & FP_T_TAKEN) &&
+        t->err_kind != FORKPOOL_ERR_CANCELLED)
         pool->unhandled++;
 }
 
