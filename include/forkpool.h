@@ -109,6 +109,12 @@ typedef struct forkpool_options {
                               replaced at the next start (a snapshot of the
                               program then); if that fails, the task fails
                               FORKPOOL_ERR_SPAWN. Not in INLINE mode.          */
+    int keep_seed;         /* 0: each child (FRESH) or worker reseeds libc's
+                              rand()/random() and drand48() from
+                              getrandom(), so children do not draw the same
+                              numbers; non-zero: children keep the program's
+                              state (reproducible runs). Other generators
+                              are the program's to seed (see README).      */
 } forkpool_options;
 
 typedef enum {

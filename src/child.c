@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -304,10 +306,25 @@ _Noreturn void fp_child_exit(int code)
 }
 
 /* In a new child, set up (launch.c): run the task and report its end. */
+void fp_child_reseed(const forkpool_options *o)
+{
+    unsigned seed;
+    if (o->keep_seed)
+        return;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        seed = (unsigned)ts.tv_nsec ^ ((unsigned)getpid() << 16);
+    }
+    srandom(seed);
+    srand48((long)seed);
+}
+
 _Noreturn void fp_child_main(forkpool_task *t, int fd)
 {
     forkpool *pool = t->pool;
     fp_rbuf held = FP_RBUF_NONE;
+    fp_child_reseed(&pool->opts);
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
     int r = fp_child_call(fd, t->fn, t->arg, t->arg_len, pool->opts.max_output, &held);

@@ -12,8 +12,11 @@
 #include "forkpool.h"
 #include "result.h"
 
-/* In a new child, set up: runs child_init and the task, reports its end,
-   exits. */
+/* In a new child (FRESH, a worker): libc's generators reseeded, unless
+   the pool's keep_seed. */
+void fp_child_reseed(const forkpool_options *o);
+/* In a new child, set up: reseeds, runs child_init and the task, reports
+   its end, exits. */
 _Noreturn void fp_child_main(forkpool_task *t, int fd);
 /*
  * Runs fn(arg) with a fresh ctx on channel fd and reports its end: the

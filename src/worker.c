@@ -64,6 +64,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
        worker's whole life). */
     if (fp_cpu_timers_new(&cpu, pool->opts.max_cpu_ms) == -1)
         fp_setup_fail(out, errno, FP_STEP_CPU);
+    fp_child_reseed(&pool->opts);
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
     for (;;) {
