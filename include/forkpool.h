@@ -389,7 +389,8 @@ int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count
  * return, crash), the buffer is dropped. NULL and errno: EINVAL (NULL
  * ctx), EALREADY (forkpool_return or forkpool_throw came first), EMSGSIZE
  * (over max_output), ENOMEM; a failed call changes nothing (an earlier
- * buffer stays the result). In INLINE mode it is plain memory.
+ * buffer stays the result). In INLINE mode it is plain memory. It starts
+ * zeroed: bytes the task does not write arrive as zeros.
  */
 void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len);
 

@@ -99,7 +99,9 @@ void *fp_rbuf_new(fp_rbuf *b, size_t len, int map_ok)
     fp_rbuf n = FP_RBUF_NONE;
     /* A memfd that cannot be made (EMFILE, say) costs only the zero copy. */
     if (!(map_ok && len >= FP_MAP_MIN && can_hand_over() && rbuf_map(&n, len) == 0)) {
-        n.p = malloc(len ? len : 1);
+        /* Zeroed: bytes the task does not write must not carry whatever
+           the heap held (they cross to the parent as they are). */
+        n.p = calloc(1, len ? len : 1);
         n.len = len;
         if (!n.p) {
             errno = ENOMEM;

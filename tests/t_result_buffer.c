@@ -595,6 +595,42 @@ static void run_inline(void)
     case_orders("inline", 1);
 }
 
+/* Writes only the first 10 of a 1000-byte buffer, after dirtying the heap
+   a freed block of that size may come from. */
+static int task_sparse(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    char *junk = malloc(1000);
+    if (junk) {
+        memset(junk, 0x5a, 1000);
+        free(junk);
+    }
+    char *p = forkpool_result_buffer(ctx, 1000);
+    if (!p)
+        return 1;
+    memcpy(p, "0123456789", 10);
+    return 0;
+}
+
+/* Bytes the task did not write arrive as zeros, in every mode (issue #11:
+   a WORKERS buffer arrived with stray bytes, and valgrind saw them sent
+   uninitialised). */
+static void run_sparse(void)
+{
+    forkpool *p = forkpool_create(NULL);
+    forkpool_task *t = forkpool_run(p, task_sparse, "", 0);
+    is(forkpool_wait(t), 0, "sparse buffer: succeeded");
+    size_t len;
+    const unsigned char *r = forkpool_task_result(t, &len);
+    int zeros = r && len == 1000 && memcmp(r, "0123456789", 10) == 0;
+    for (size_t i = 10; zeros && i < len; i++)
+        zeros = r[i] == 0;
+    ok(zeros, "sparse buffer: its 10 bytes, then 990 zeros");
+    forkpool_task_release(t);
+    forkpool_destroy(p);
+}
+
 int main(void)
 {
     tap_watchdog(120);
@@ -607,6 +643,7 @@ int main(void)
     run_map(0);
     run_map(1);
     run_inline();
+    run_sparse();
     tap_shared_free(sh, sizeof *sh);
     return done_testing();
 }
