@@ -216,6 +216,22 @@ forkpool_task *forkpool_on_message(forkpool_task *t, forkpool_message_fn fn, voi
 forkpool_task *forkpool_set_timeout(forkpool_task *t, long ms);
 
 /*
+ * Handlers for every task of the pool (its forkpool_run and forkpool_exec
+ * tasks; not forkpool_map's runs, whose items go to on_result). Each runs
+ * once per task, in the thread that runs handlers, after that task's own
+ * handlers (those added before it finished):
+ * pool_then:  for each task that succeeded, with its result.
+ * pool_catch: for each failure that none of the task's own catch or
+ *             timeout handlers took, cancellations included; a failure it
+ *             takes is not counted by forkpool_await.
+ * One of each: a second call replaces the first; fn NULL removes it. NULL
+ * pool: errno EINVAL, nothing else. The typical use collects outcomes of
+ * tasks released at once (forkpool_task_release), by type and message.
+ */
+void forkpool_pool_then(forkpool *pool, forkpool_then_fn fn, void *ud);
+void forkpool_pool_catch(forkpool *pool, forkpool_catch_fn fn, void *ud);
+
+/*
  * Waits until nothing is queued or running and every due handler ran.
  * Returns the number of failures no handler took since the previous await
  * returned (each failure counted once, when its handlers were first run;

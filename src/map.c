@@ -210,6 +210,7 @@ static void batch_run(fp_map *m, fp_batch *b, size_t careful)
         m->err = errno;
         return;
     }
+    t->flags |= FP_T_OWN;
     b->task = t;
     b->launch = b->reported;
     b->careful = careful;

@@ -42,6 +42,10 @@ struct forkpool {
     int64_t timer_at;      /* what timerfd is armed for; 0: disarmed     */
     int unhandled;         /* failures no handler took, since last await */
     unsigned long stops;   /* forkpool_stop calls (forkpool_map notices) */
+    forkpool_then_fn then_fn;   /* forkpool_pool_then; NULL: none        */
+    void *then_ud;
+    forkpool_catch_fn catch_fn; /* forkpool_pool_catch; NULL: none       */
+    void *catch_ud;
     forkpool_stats stats;
 };
 

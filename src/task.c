@@ -394,6 +394,23 @@ static void call_handler(forkpool_task *t, const fp_handler *h)
     pool->in_handler--;
 }
 
+/* The pool's handlers, once per task, after the task's own first run:
+   pool_then for a success, pool_catch for a failure none of the task's
+   handlers took (which it then takes). */
+static void run_pool_handlers(forkpool_task *t)
+{
+    forkpool *pool = t->pool;
+    if (t->flags & FP_T_OWN)
+        return;
+    if (t->state == FORKPOOL_SUCCEEDED && pool->then_fn) {
+        fp_handler h = {.kind = FP_H_THEN, .fn.then = pool->then_fn, .ud = pool->then_ud};
+        call_handler(t, &h);
+    } else if (t->state == FORKPOOL_FAILED && pool->catch_fn && !(t->flags & FP_T_TAKEN)) {
+        fp_handler h = {.kind = FP_H_CATCH, .fn.catch_ = pool->catch_fn, .ud = pool->catch_ud};
+        call_handler(t, &h);
+    }
+}
+
 /*
  * Runs what is due for t: queued messages, then (once it finished) each
  * handler not yet run, in the order added. A failure no handler took on the
@@ -416,10 +433,32 @@ void fp_task_run_handlers(forkpool_task *t)
         fp_handler h = t->handlers[t->next_handler++];
         call_handler(t, &h);
     }
+    if (first && !pool->doomed)
+        run_pool_handlers(t);
     /* A cancel was asked for: not a failure to report. */
     if (first && t->state == FORKPOOL_FAILED && !(t->flags & FP_T_TAKEN) &&
         t->err_kind != FORKPOOL_ERR_CANCELLED)
         pool->unhandled++;
+}
+
+void forkpool_pool_then(forkpool *pool, forkpool_then_fn fn, void *ud)
+{
+    if (!pool) {
+        errno = EINVAL;
+        return;
+    }
+    pool->then_fn = fn;
+    pool->then_ud = fn ? ud : NULL;
+}
+
+void forkpool_pool_catch(forkpool *pool, forkpool_catch_fn fn, void *ud)
+{
+    if (!pool) {
+        errno = EINVAL;
+        return;
+    }
+    pool->catch_fn = fn;
+    pool->catch_ud = fn ? ud : NULL;
 }
 
 forkpool_state forkpool_task_state(const forkpool_task *t)

@@ -49,6 +49,8 @@ enum {
     FP_T_CANCELLED = 1 << 1,  /* forkpool_cancel/stop asked for it        */
     FP_T_TIMED_OUT = 1 << 2,  /* its deadline passed                      */
     FP_T_KILLING = 1 << 3,    /* SIGTERM sent, waiting for exit           */
+    FP_T_OWN = 1 << 4,        /* the library's own (a forkpool_map run):
+                                 the pool's handlers skip it             */
     FP_T_SEEN = 1 << 5,       /* handlers ran once since it finished      */
     FP_T_TAKEN = 1 << 6,      /* a handler took the failure               */
     FP_T_GOT_END = 1 << 7,    /* END frame received                       */
