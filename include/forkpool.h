@@ -410,6 +410,17 @@ int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count
  */
 void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len);
 
+/*
+ * In the child: like realloc for the result buffer. Resizes the buffer
+ * forkpool_result_buffer (or this) gave to len bytes and returns where it
+ * now is (it may move: pointers into the old one are stale): the first
+ * min(old, len) bytes are kept, a grown tail is zero. Without a buffer yet
+ * it is forkpool_result_buffer(ctx, len). NULL and errno as
+ * forkpool_result_buffer's; a failed call changes nothing (the old buffer
+ * stays the result, where it was).
+ */
+void *forkpool_result_resize(forkpool_ctx *ctx, size_t len);
+
 typedef enum {
     FORKPOOL_QUEUED,
     FORKPOOL_RUNNING,

@@ -170,6 +170,18 @@ void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len)
     return p;
 }
 
+void *forkpool_result_resize(forkpool_ctx *ctx, size_t len)
+{
+    if (!ctx || ctx->returned != FP_RET_BUFFER || ctx->thrown)
+        return forkpool_result_buffer(ctx, len);
+    if (ctx->max_output && len > ctx->max_output) {
+        errno = EMSGSIZE;
+        return NULL;
+    }
+    return ctx->inline_task ? fp_result_inline_resize(ctx->inline_task, len)
+                            : fp_rbuf_resize(&ctx->rbuf, len, ctx->map_ok);
+}
+
 int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
 {
     if (!ctx || ctx->item || (!msg && len)) {

@@ -113,6 +113,34 @@ void *fp_rbuf_new(fp_rbuf *b, size_t len, int map_ok)
     return n.p;
 }
 
+void *fp_rbuf_resize(fp_rbuf *b, size_t len, int map_ok)
+{
+    /* A heap buffer that stays on the heap grows or shrinks in place where
+       realloc can; any other change is a new buffer and a copy. */
+    if (b->fd < 0 && !(map_ok && len >= FP_MAP_MIN)) {
+        unsigned char *p = realloc(b->p, len ? len : 1);
+        if (!p) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        if (len > b->len)
+            memset(p + b->len, 0, len - b->len);
+        b->p = p;
+        b->len = len;
+        return p;
+    }
+    fp_rbuf old = *b;
+    *b = (fp_rbuf)FP_RBUF_NONE;
+    unsigned char *p = fp_rbuf_new(b, len, map_ok);
+    if (!p) {
+        *b = old;
+        return NULL;
+    }
+    memcpy(p, old.p, old.len < len ? old.len : len);
+    fp_rbuf_free(&old);
+    return p;
+}
+
 int fp_rbuf_copy(fp_rbuf *b, const void *data, size_t len)
 {
     if (!can_hand_over()) {
@@ -159,7 +187,7 @@ _Noreturn void fp_rbuf_hold(void)
 
 void *fp_result_inline(forkpool_task *t, size_t len)
 {
-    unsigned char *p = malloc(len ? len : 1);
+    unsigned char *p = calloc(1, len ? len : 1);
     if (!p) {
         errno = ENOMEM;
         return NULL;
@@ -168,6 +196,20 @@ void *fp_result_inline(forkpool_task *t, size_t len)
     t->result = p;
     t->result_len = len;
     t->flags |= FP_T_HAS_RESULT;
+    return p;
+}
+
+void *fp_result_inline_resize(forkpool_task *t, size_t len)
+{
+    unsigned char *p = realloc(t->result, len ? len : 1);
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (len > t->result_len)
+        memset(p + t->result_len, 0, len - t->result_len);
+    t->result = p;
+    t->result_len = len;
     return p;
 }
 

@@ -45,6 +45,10 @@ typedef struct fp_rbuf {
 /* A new buffer of len bytes replacing b's: a memfd mapping when map_ok and
    len >= FP_MAP_MIN, else malloc'd. NULL + errno (b unchanged) on failure. */
 void *fp_rbuf_new(fp_rbuf *b, size_t len, int map_ok);
+/* forkpool_result_resize: b's buffer (one fp_rbuf_new made) as len bytes,
+   keeping the first min(old, len), the rest zero. NULL + errno (b
+   unchanged) on failure. */
+void *fp_rbuf_resize(fp_rbuf *b, size_t len, int map_ok);
 /* forkpool_return's large path: copies data[0..len) into a new memfd as b.
    0, or -1 + errno (b unchanged; the caller sends the bytes instead). */
 int fp_rbuf_copy(fp_rbuf *b, const void *data, size_t len);
@@ -62,9 +66,12 @@ void fp_rbuf_free(fp_rbuf *b);
    taken it, then calls fp_rbuf_free. */
 _Noreturn void fp_rbuf_hold(void);
 
-/* INLINE: len bytes of malloc'd memory that become t's result (replacing an
+/* INLINE: len bytes of zeroed malloc'd memory that become t's result (replacing an
    earlier buffer). NULL + ENOMEM. */
 void *fp_result_inline(forkpool_task *t, size_t len);
+/* INLINE: t's result buffer (fp_result_inline's) resized as
+   fp_rbuf_resize does. NULL + ENOMEM (unchanged). */
+void *fp_result_inline_resize(forkpool_task *t, size_t len);
 
 /* ---- in the parent ---- */
 

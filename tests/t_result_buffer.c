@@ -616,18 +616,125 @@ static int task_sparse(forkpool_ctx *ctx, const void *arg, size_t len)
 /* Bytes the task did not write arrive as zeros, in every mode (issue #11:
    a WORKERS buffer arrived with stray bytes, and valgrind saw them sent
    uninitialised). */
-static void run_sparse(void)
+static void run_sparse(int inline_mode)
 {
-    forkpool *p = forkpool_create(NULL);
+    const char *mode = inline_mode ? "inline" : "pool";
+    forkpool_options o = {.mode = inline_mode ? FORKPOOL_INLINE : FORKPOOL_FRESH};
+    forkpool *p = forkpool_create(&o);
     forkpool_task *t = forkpool_run(p, task_sparse, "", 0);
-    is(forkpool_wait(t), 0, "sparse buffer: succeeded");
+    is(forkpool_wait(t), 0, "%s: sparse buffer: succeeded", mode);
     size_t len;
     const unsigned char *r = forkpool_task_result(t, &len);
     int zeros = r && len == 1000 && memcmp(r, "0123456789", 10) == 0;
     for (size_t i = 10; zeros && i < len; i++)
         zeros = r[i] == 0;
-    ok(zeros, "sparse buffer: its 10 bytes, then 990 zeros");
+    ok(zeros, "%s: sparse buffer: its 10 bytes, then 990 zeros", mode);
     forkpool_task_release(t);
+    forkpool_destroy(p);
+}
+
+static unsigned char pattern(size_t i) { return (unsigned char)(i * 7 + 1); }
+
+/* Resizes its buffer through arg's sizes (the first by resize alone, with
+   no buffer yet); after each, checks the kept bytes and the zero tail, then
+   fills the whole buffer with the pattern. Throws on the first surprise. */
+static int task_resize(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    const size_t *sizes = arg;
+    size_t n = len / sizeof *sizes, have = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char *p = forkpool_result_resize(ctx, sizes[k]);
+        if (!p)
+            return forkpool_throw(ctx, "test", "resize to %zu: errno %d", sizes[k], errno);
+        for (size_t i = 0; i < sizes[k]; i++)
+            if (p[i] != (i < have ? pattern(i) : 0))
+                return forkpool_throw(ctx, "test", "resize %zu -> %zu: byte %zu is %u", have,
+                                      sizes[k], i, p[i]);
+        for (size_t i = 0; i < sizes[k]; i++)
+            p[i] = pattern(i);
+        have = sizes[k];
+    }
+    return 0;
+}
+
+/* Over max_output (4 KiB here): EMSGSIZE, and the buffer stays. After
+   forkpool_return: EALREADY. */
+static int task_resize_limits(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    char *p = forkpool_result_buffer(ctx, 3);
+    if (!p)
+        return forkpool_throw(ctx, "test", "buffer: errno %d", errno);
+    memcpy(p, "abc", 3);
+    errno = 0;
+    if (forkpool_result_resize(ctx, 5000) != NULL || errno != EMSGSIZE)
+        return forkpool_throw(ctx, "test", "over max_output: errno %d", errno);
+    if (forkpool_result_resize(NULL, 1) != NULL || errno != EINVAL)
+        return forkpool_throw(ctx, "test", "NULL ctx: errno %d", errno);
+    return 0;
+}
+
+static int task_resize_after_return(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    if (forkpool_return(ctx, "x", 1) != 0)
+        return 1;
+    errno = 0;
+    if (forkpool_result_resize(ctx, 10) != NULL || errno != EALREADY)
+        return forkpool_throw(ctx, "test", "after return: errno %d", errno);
+    return 0;
+}
+
+static void expect_pattern(forkpool *p, const size_t *sizes, size_t n, const char *what)
+{
+    forkpool_task *t = forkpool_run(p, task_resize, sizes, n * sizeof *sizes);
+    int rc = forkpool_wait(t);
+    const forkpool_error *e = forkpool_task_error(t);
+    is(rc, 0, "%s: succeeded%s%s", what, e ? ": " : "", e ? e->message : "");
+    size_t len;
+    const unsigned char *r = forkpool_task_result(t, &len);
+    int same = r && len == sizes[n - 1];
+    for (size_t i = 0; same && i < len; i++)
+        same = r[i] == pattern(i);
+    ok(same, "%s: the last size's bytes arrived (%zu)", what, len);
+    forkpool_task_release(t);
+}
+
+/* forkpool_result_resize across the heap/memfd boundary (128 KiB) both
+   ways, in place and moving, and its failures (issue #11). */
+static void run_resize(int inline_mode)
+{
+    const char *mode = inline_mode ? "inline" : "pool";
+    forkpool_options o = {.mode = inline_mode ? FORKPOOL_INLINE : FORKPOOL_FRESH,
+                          .max_output = 4096};
+    forkpool *p = forkpool_create(&o);
+    char what[64];
+    const size_t small[] = {10, 1000, 5, 0, 3000};
+    snprintf(what, sizeof what, "%s: resize within the heap", mode);
+    expect_pattern(p, small, 5, what);
+    forkpool_task *t = forkpool_run(p, task_resize_limits, "", 0);
+    int rc = forkpool_wait(t);
+    const forkpool_error *e = forkpool_task_error(t);
+    is(rc, 0, "%s: resize limits%s%s", mode, e ? ": " : "", e ? e->message : "");
+    size_t len;
+    const void *r = forkpool_task_result(t, &len);
+    is_mem(r, len, "abc", 3, "%s: a refused resize keeps the old buffer", mode);
+    forkpool_task_release(t);
+    t = forkpool_run(p, task_resize_after_return, "", 0);
+    rc = forkpool_wait(t);
+    e = forkpool_task_error(t);
+    is(rc, 0, "%s: resize after return%s%s", mode, e ? ": " : "", e ? e->message : "");
+    forkpool_task_release(t);
+    forkpool_destroy(p);
+
+    o.max_output = 0;
+    p = forkpool_create(&o);
+    const size_t big[] = {100, (size_t)300 << 10, (size_t)200 << 10, (size_t)1 << 20, 4000,
+                          (size_t)130 << 10};
+    snprintf(what, sizeof what, "%s: resize across 128 KiB both ways", mode);
+    expect_pattern(p, big, 6, what);
     forkpool_destroy(p);
 }
 
@@ -643,7 +750,10 @@ int main(void)
     run_map(0);
     run_map(1);
     run_inline();
-    run_sparse();
+    run_sparse(0);
+    run_sparse(1);
+    run_resize(0);
+    run_resize(1);
     tap_shared_free(sh, sizeof *sh);
     return done_testing();
 }
