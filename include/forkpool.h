@@ -457,6 +457,25 @@ const void *forkpool_task_result(const forkpool_task *t, size_t *len);
 const forkpool_error *forkpool_task_error(const forkpool_task *t);
 /* The child's pid once started (INLINE: getpid()), else 0. */
 pid_t forkpool_task_pid(const forkpool_task *t);
+/*
+ * What a task used, once it ended (also in its handlers): its run time
+ * (wall_s, from its start to its end as the pool saw them), its CPU time
+ * (user_s, sys_s) and the peak resident set of its process (max_rss_kib).
+ * FRESH and programs: the child's own figures (with the descendants it
+ * waited for). WORKERS: the worker's CPU time during the task; max_rss_kib
+ * is the worker's peak so far (it ran earlier tasks too). INLINE: the
+ * calling thread's CPU time during the task, and the program's peak.
+ * A task that never ran (cancelled while queued, or its start failed):
+ * zeros. 0, or -1 and errno: EINVAL (NULL t or u), EBUSY (not ended yet),
+ * ENOMEM (there was no memory to record it).
+ */
+typedef struct forkpool_usage {
+    double wall_s, user_s, sys_s; /* the task's run time and CPU time        */
+    long max_rss_kib;             /* peak RSS of its process (FRESH); of its
+                                     worker (WORKERS)                         */
+} forkpool_usage;
+int forkpool_task_usage(const forkpool_task *t, forkpool_usage *u);
+
 /* Gives the handle back: the task is freed once it finished and its handlers
    ran (at once if that is so). It keeps running meanwhile. t must not be used
    afterwards. NULL: no-op. */

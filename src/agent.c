@@ -83,6 +83,9 @@ static void send_done(agent *ag, uint32_t pool, uint32_t id, const forkpool_task
     const void *out = t ? forkpool_task_stdout(t, &out_len) : NULL;
     const void *err = t ? forkpool_task_stderr(t, &err_len) : NULL;
     int ok = t && !e;
+    forkpool_usage u = {0, 0, 0, 0};
+    if (t)
+        (void)forkpool_task_usage(t, &u); /* zeros when it has none */
     if (e) {
         kind = e->kind;
         code = e->code;
@@ -93,7 +96,9 @@ static void send_done(agent *ag, uint32_t pool, uint32_t id, const forkpool_task
         fp_rmsg_u32(b, ok ? FORKPOOL_SUCCEEDED : FORKPOOL_FAILED) |
         fp_rmsg_u32(b, ok ? 0 : (uint32_t)kind) | fp_rmsg_u32(b, (uint32_t)code) |
         fp_rmsg_str(b, e ? e->type : NULL) | fp_rmsg_str(b, ok ? NULL : msg) |
-        fp_rmsg_bytes(b, out, out_len) | fp_rmsg_bytes(b, err, err_len)) {
+        fp_rmsg_bytes(b, out, out_len) | fp_rmsg_bytes(b, err, err_len) |
+        fp_rmsg_u64(b, (uint64_t)(u.wall_s * 1e9)) | fp_rmsg_u64(b, (uint64_t)(u.user_s * 1e6)) |
+        fp_rmsg_u64(b, (uint64_t)(u.sys_s * 1e6)) | fp_rmsg_u64(b, (uint64_t)u.max_rss_kib)) {
         /* No memory for the answer: the outcome, without its bytes. */
         fp_rmsg_begin(b, FP_R_DONE, pool, id);
         fp_rmsg_u32(b, 0);
@@ -104,6 +109,8 @@ static void send_done(agent *ag, uint32_t pool, uint32_t id, const forkpool_task
         fp_rmsg_str(b, "the serving rank had no memory to send the task's outcome");
         fp_rmsg_bytes(b, NULL, 0);
         fp_rmsg_bytes(b, NULL, 0);
+        for (int i = 0; i < 4; i++)
+            fp_rmsg_u64(b, 0);
     }
     send_out(ag);
 }

@@ -221,7 +221,7 @@ int fp_task_frame(forkpool_task *t, unsigned type, unsigned char *payload, size_
 void fp_chan_settle(forkpool_task *t, const fp_proc *pr, int known, int status)
 {
     forkpool_stats *st = &t->pool->stats;
-    if (fp_settle_common(t, known, status, "task", pr ? pr->cpu_ms : 0)) {
+    if (fp_settle_common(t, known, status, "task", pr ? &pr->ru : NULL)) {
         fp_settle_end(t);
         return;
     }

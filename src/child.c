@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ struct forkpool_ctx {
     forkpool_task *inline_task;/* INLINE: the task itself               */
     int returned, thrown;      /* returned: FP_RET_*                    */
     size_t max_output;         /* the pool's; 0: none                   */
+    int usage;                 /* END carries what the process used     */
     int map_ok;                /* a large result may cross as a memfd,
                                   which the runner then holds after END
                                   (see fp_child_call)                   */
@@ -265,6 +267,15 @@ static int send_end(forkpool_ctx *ctx, int32_t rc)
 {
     fp_rbuf *b = &ctx->rbuf;
     struct iovec end = {&rc, sizeof rc};
+    unsigned char with_usage[FP_WIRE_END_USAGE_LEN];
+    struct rusage ru;
+    if (ctx->usage && getrusage(RUSAGE_SELF, &ru) == 0) {
+        fp_rusage u;
+        fp_rusage_from(&u, &ru);
+        fp_wire_end_usage(with_usage, rc, (uint64_t)u.user_us, (uint64_t)u.sys_us,
+                          (uint64_t)u.maxrss_kib);
+        end = (struct iovec){with_usage, sizeof with_usage};
+    }
     int held = 0, sent = 0;
     if (rc == 0 && !ctx->thrown && fp_rbuf_pending(b)) {
         unsigned char pl[FP_WIRE_RESULT_FD_LEN];
@@ -296,10 +307,10 @@ static int send_end(forkpool_ctx *ctx, int32_t rc)
  * could not be sent (the parent is gone or gave up).
  */
 int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
-                  fp_rbuf *held)
+                  fp_rbuf *held, int usage)
 {
-    forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .map_ok = held != NULL,
-                        .rbuf = FP_RBUF_NONE};
+    forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .usage = usage,
+                        .map_ok = held != NULL, .rbuf = FP_RBUF_NONE};
     int32_t rc = fn(&ctx, arg, len);
     /* What the task printed is out before the parent hears it ended (a
        worker's stdio would otherwise hold it until the worker exits). */
@@ -339,7 +350,7 @@ _Noreturn void fp_child_main(forkpool_task *t, int fd)
     fp_child_reseed(&pool->opts);
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
-    int r = fp_child_call(fd, t->fn, t->arg, t->arg_len, pool->opts.max_output, &held);
+    int r = fp_child_call(fd, t->fn, t->arg, t->arg_len, pool->opts.max_output, &held, 0);
     if (r == 1)
         fp_rbuf_hold();
     fp_child_exit(r == 0 ? 0 : 125);

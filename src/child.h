@@ -23,11 +23,12 @@ _Noreturn void fp_child_main(forkpool_task *t, int fd);
  * result the task left, then END. max_output: the pool's. held: where a
  * result sent as a memfd stays, for a caller that can keep it open until the
  * parent has it (a FRESH child: fp_rbuf_hold); NULL: results cross as bytes.
- * 0; 1 if *held holds a memfd the parent is taking; -1 if a frame could not
+ * usage: END carries what this process has used so far (a worker's: the
+ * parent cannot reap it per task). 0; 1 if *held holds a memfd the parent is taking; -1 if a frame could not
  * be sent (the parent is gone or gave up).
  */
 int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
-                  fp_rbuf *held);
+                  fp_rbuf *held, int usage);
 /* Ends a child: its stdio flushed, what it left running killed, no atexit
    handler of the host run. */
 _Noreturn void fp_child_exit(int code);

@@ -320,7 +320,7 @@ static void exec_settle(forkpool_task *t, const fp_proc *pr, int known, int stat
     const char *name = t->exec->argv[0];
     char who[96];
     snprintf(who, sizeof who, "'%s'", name);
-    if (fp_settle_common(t, known, status, who, pr->cpu_ms)) {
+    if (fp_settle_common(t, known, status, who, &pr->ru)) {
         fp_settle_end(t);
         return;
     }

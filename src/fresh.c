@@ -67,6 +67,7 @@ void fp_fresh_fill(forkpool *pool)
 void fp_own_finished(forkpool_task *t)
 {
     forkpool *pool = t->pool;
+    fp_task_set_usage(t, t->proc->started, &t->proc->ru);
     t->proc->task = NULL;
     t->proc = NULL;
     pool->nrunning--;

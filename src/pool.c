@@ -5,12 +5,14 @@
  * happens to a process is the process layer's (proc.c) and its kind's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -87,6 +89,29 @@ static void fill(forkpool *pool)
         fill[pool->opts.mode](pool);
 }
 
+/* INLINE: runs t here and records what it used: the calling thread's CPU
+   time during it, and the program's peak RSS. */
+static void inline_run(forkpool_task *t)
+{
+    struct rusage ru;
+    fp_rusage before = {0, 0, 0}, after;
+    int64_t started = fp_now();
+    int known = getrusage(RUSAGE_THREAD, &ru) == 0;
+    if (known)
+        fp_rusage_from(&before, &ru);
+    fp_run_inline(t);
+    known = known && getrusage(RUSAGE_THREAD, &ru) == 0;
+    if (known)
+        fp_rusage_from(&after, &ru);
+    known = known && getrusage(RUSAGE_SELF, &ru) == 0;
+    if (known) {
+        after.user_us -= before.user_us;
+        after.sys_us -= before.sys_us;
+        after.maxrss_kib = ru.ru_maxrss;
+    }
+    fp_task_set_usage(t, started, known ? &after : NULL);
+}
+
 /* INLINE: run the next queued task in this process. */
 static void inline_step(forkpool *pool)
 {
@@ -97,7 +122,7 @@ static void inline_step(forkpool *pool)
     t->state = FORKPOOL_RUNNING;
     t->pid = getpid();
     pool->inline_task = t;
-    fp_run_inline(t);
+    inline_run(t);
     pool->inline_task = NULL;
     fp_chan_settle(t, NULL, 0, 0);
     fp_dispatch_push(t);
@@ -105,8 +130,10 @@ static void inline_step(forkpool *pool)
 
 /*
  * One turn of the loop: due handlers, then wait up to timeout_ms for events,
- * act on them, then the handlers they made due. -1 + errno only if epoll
- * fails; EINTR is a turn with no events.
+ * act on them, then the handlers they made due. If handlers were due at the
+ * start, it does not wait: what its caller waits for may have happened
+ * (a task cancelled while queued, say, while others run on). -1 + errno
+ * only if epoll fails; EINTR is a turn with no events.
  */
 int fp_step(forkpool *pool, int timeout_ms)
 {
@@ -114,7 +141,8 @@ int fp_step(forkpool *pool, int timeout_ms)
     uint64_t ticks;
     if (pool->wake_pending)
         unwake(pool);
-    fp_dispatch_run(pool);
+    if (fp_dispatch_run(pool))
+        timeout_ms = 0;
     if (pool->doomed)
         return 0;
     if (pool->opts.mode == FORKPOOL_INLINE) {
@@ -214,6 +242,22 @@ static int check_options(const forkpool_options *o)
     return 0;
 }
 
+/* The address space this process maps now (0 if unknown). */
+static size_t mapped_bytes(void)
+{
+    char buf[64];
+    ssize_t n = -1;
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+    }
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return strtoul(buf, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 forkpool *forkpool_create(const forkpool_options *opts)
 {
     forkpool_options o;
@@ -246,6 +290,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
         pool->procs.no_pidfd = env_no_pidfd();
         pool->srv_fd = pool->srv_blob_fd = -1;
         pool->self = getpid();
+        pool->vm_base = o.max_memory ? mapped_bytes() : 0;
         pool->reg.forget = pool_forget;
         if (pool_open_fds(pool) == 0) {
             fp_registry_add(&pool->reg);

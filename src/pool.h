@@ -42,6 +42,8 @@ struct forkpool {
     int64_t timer_at;      /* what timerfd is armed for; 0: disarmed     */
     int unhandled;         /* failures no handler took, since last await */
     unsigned long stops;   /* forkpool_stop calls (forkpool_map notices) */
+    size_t vm_base;        /* max_memory: the address space mapped at
+                              create, which children start with        */
     forkpool_then_fn then_fn;   /* forkpool_pool_then; NULL: none        */
     void *then_ud;
     forkpool_catch_fn catch_fn; /* forkpool_pool_catch; NULL: none       */

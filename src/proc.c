@@ -232,9 +232,15 @@ static int proc_reap(fp_proc *pr, int *status)
     struct rusage ru;
     if (wait_child(pr->pid, status, &ru) != pr->pid)
         return 0;
-    pr->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
-                 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+    fp_rusage_from(&pr->ru, &ru);
     return 1;
+}
+
+void fp_rusage_from(fp_rusage *out, const struct rusage *ru)
+{
+    out->user_us = (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
+    out->sys_us = (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec;
+    out->maxrss_kib = ru->ru_maxrss;
 }
 
 void fp_proc_check_exit(fp_proc *pr, int exited)

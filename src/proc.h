@@ -21,6 +21,22 @@
 #include "list.h"
 #include "wire.h"
 
+struct rusage;
+
+/* What a process used: its CPU time and peak resident set. */
+typedef struct fp_rusage {
+    int64_t user_us, sys_us;
+    long maxrss_kib;
+} fp_rusage;
+
+/* ru's figures as fp_rusage's. */
+void fp_rusage_from(fp_rusage *out, const struct rusage *ru);
+
+static inline long fp_rusage_cpu_ms(const fp_rusage *ru)
+{
+    return (long)((ru->user_us + ru->sys_us) / 1000);
+}
+
 #define FP_READ_CHUNK ((size_t)64 * 1024)  /* the parent's staging buffer     */
 #define FP_READ_MAX ((size_t)1 << 20)      /* most bytes asked of one read   */
 #define FP_READ_BUDGET ((size_t)4 << 20)   /* most bytes read from one process
@@ -94,7 +110,7 @@ struct fp_proc {
     forkpool_task *task; /* the task it runs now, or NULL                  */
     void *kind;       /* the kind's own state (a worker's), or NULL        */
     fp_list grave;    /* in the graveyard: retired, to be freed (dead)     */
-    long cpu_ms;      /* CPU time the reaped child used                     */
+    fp_rusage ru;     /* what the reaped child used (zeros until then)      */
     int64_t started;  /* CLOCK_MONOTONIC ns                                 */
     int64_t deadline; /* its task's timeout; 0: none                        */
     int64_t kill_at;  /* SIGKILL due (after SIGTERM); 0: none               */

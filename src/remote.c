@@ -392,7 +392,15 @@ static void take_done(fp_proc *pr, forkpool_task *t, fp_rd *r)
     const char *type = fp_rd_str(r), *msg = fp_rd_str(r);
     size_t out_len, err_len;
     const void *out = fp_rd_bytes(r, &out_len), *err = fp_rd_bytes(r, &err_len);
+    fp_rusage ru;
+    int64_t wall_ns = (int64_t)fp_rd_u64(r);
+    ru.user_us = (int64_t)fp_rd_u64(r);
+    ru.sys_us = (int64_t)fp_rd_u64(r);
+    ru.maxrss_kib = (long)fp_rd_u64(r);
     unlink_task(pr, t);
+    /* Its run time is the rank's measure, not the round trip's. */
+    if (!r->bad && wall_ns >= 0)
+        fp_task_set_usage(t, fp_now() - wall_ns, &ru);
     t->state = FORKPOOL_FAILED;
     if (t->exec && ((out_len && fp_buf_append(&t->exec->out, out, out_len)) ||
                     (err_len && fp_buf_append(&t->exec->err, err, err_len))))

@@ -29,7 +29,9 @@ enum fp_rmsg_type {
     FP_R_MSG,       /* rank -> 0: bytes, a message of the task              */
     FP_R_DONE,      /* rank -> 0: i32 pid, u32 state, u32 error kind, i32
                        code, str type, str message, bytes result (a
-                       program's stdout), bytes stderr                     */
+                       program's stdout), bytes stderr, then its usage:
+                       u64 wall ns, u64 user us, u64 sys us, u64 peak
+                       RSS KiB                                             */
     FP_R_BYE,       /* rank -> 0, last: it served its END                   */
     FP_R_START      /* rank -> 0: the task's child started: i32 its pid     */
 };

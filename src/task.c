@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "pool.h"
 #include "program.h"
 #include "task.h"
@@ -182,10 +183,12 @@ void fp_dispatch_push(forkpool_task *t)
         fp_wake(pool);
 }
 
-void fp_dispatch_run(forkpool *pool)
+int fp_dispatch_run(forkpool *pool)
 {
     fp_list *n;
+    int ran = 0;
     while (!pool->doomed && (n = fp_list_pop(&pool->dispatch))) {
+        ran = 1;
         forkpool_task *t = FP_LIST_ITEM(n, forkpool_task, dispatch);
         t->pins++;
         fp_task_run_handlers(t);
@@ -193,6 +196,7 @@ void fp_dispatch_run(forkpool *pool)
         if (!pool->doomed)
             fp_task_maybe_free(t);
     }
+    return ran;
 }
 
 int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len)
@@ -242,6 +246,7 @@ void fp_task_free(forkpool_task *t)
     fp_result_free(t);
     fp_task_clear_err(t);
     fp_exec_free(t->exec);
+    free(t->usage);
     free(t);
 }
 
@@ -494,6 +499,44 @@ const forkpool_error *forkpool_task_error(const forkpool_task *t)
         return NULL;
     }
     return t->state == FORKPOOL_FAILED ? fp_task_err(t) : NULL;
+}
+
+void fp_task_set_usage(forkpool_task *t, int64_t started, const fp_rusage *ru)
+{
+    /* Allocated as a task ends: a queued task costs no more for it. */
+    forkpool_usage *u = t->usage ? t->usage : malloc(sizeof *u);
+    if (!u) {
+        t->flags |= FP_T_NO_USAGE;
+        return;
+    }
+    int64_t now = fp_now();
+    *u = (forkpool_usage){.wall_s = started && now > started ? (double)(now - started) / 1e9 : 0};
+    if (ru) {
+        u->user_s = (double)ru->user_us / 1e6;
+        u->sys_s = (double)ru->sys_us / 1e6;
+        u->max_rss_kib = ru->maxrss_kib;
+    }
+    t->usage = u;
+}
+
+int forkpool_task_usage(const forkpool_task *t, forkpool_usage *u)
+{
+    if (!t || !u) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!fp_task_settled(t)) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (t->flags & FP_T_NO_USAGE) {
+        errno = ENOMEM;
+        return -1;
+    }
+    /* No record: it never ran (cancelled before its start, or its start
+       failed). */
+    *u = t->usage ? *t->usage : (forkpool_usage){0, 0, 0, 0};
+    return 0;
 }
 
 pid_t forkpool_task_pid(const forkpool_task *t)

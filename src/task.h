@@ -61,6 +61,7 @@ enum {
     FP_T_LOST = 1 << 12,      /* RESULT_FD's child ended before the memfd
                                  was taken; err already set              */
     FP_T_STARTED = 1 << 14,   /* FORKPOOL_MPI: its rank said it started   */
+    FP_T_NO_USAGE = 1 << 15,  /* no memory to record its usage            */
     FP_T_UNSET = 1 << 13      /* SPAWN frame: its child's set-up failed
                                  before the task ran; err already set    */
 };
@@ -98,6 +99,7 @@ struct forkpool_task {
     unsigned char *result;
     size_t result_len;
     fp_err *e;                          /* the failure, or NULL          */
+    forkpool_usage *usage;              /* once it ran: what it used     */
     size_t arg_len;
     unsigned char arg[];
 };
@@ -124,10 +126,15 @@ void fp_result_free(forkpool_task *t);
  * The steps of the outcome ladder that do not depend on the kind of
  * process: aborted or set-up failed (error recorded), cancelled, timed out,
  * killed by a signal we did not send (who: "task" or the program's name in
- * quotes; cpu_ms: what the reaped child used). 1 if t is settled (FAILED,
- * stats counted), 0 if the kind decides the rest.
+ * quotes; ru: what the reaped process used, or NULL). 1 if t is settled
+ * (FAILED, stats counted), 0 if the kind decides the rest.
  */
-int fp_settle_common(forkpool_task *t, int known, int status, const char *who, long cpu_ms);
+int fp_settle_common(forkpool_task *t, int known, int status, const char *who,
+                     const struct fp_rusage *ru);
+/* t ended: records what it used (forkpool_task_usage), its run time
+   counted from started (CLOCK_MONOTONIC ns). ru NULL: CPU and memory not
+   known (zeros). */
+void fp_task_set_usage(forkpool_task *t, int64_t started, const struct fp_rusage *ru);
 /* After the ladder: a task that succeeded forgets any error recorded on
    the way, one that failed releases any result. */
 void fp_settle_end(forkpool_task *t);
@@ -153,8 +160,9 @@ void fp_queue_remove(forkpool *pool, forkpool_task *t);
 /* Puts a task whose handlers have something to do on the dispatch list
    (and makes forkpool_fd readable outside the loop). */
 void fp_dispatch_push(forkpool_task *t);
-/* Runs the handlers of the tasks on the dispatch list. */
-void fp_dispatch_run(forkpool *pool);
+/* Runs the handlers of the tasks on the dispatch list. 1 if there were
+   any, else 0. */
+int fp_dispatch_run(forkpool *pool);
 /* Makes forkpool_fd readable for work that has no fd of its own. */
 void fp_wake(forkpool *pool);
 

@@ -106,7 +106,7 @@ static int header_done(fp_decoder *d, fp_frame_fn fn, void *ud)
                            (unsigned long long)len);
         break;
     case FP_FRAME_END:
-        if (len != FP_WIRE_END_LEN)
+        if (len != FP_WIRE_END_LEN && len != FP_WIRE_END_USAGE_LEN)
             return decode_fail(d, FORKPOOL_ERR_PROTOCOL,
                            "malformed frame from task: end frame of %llu bytes",
                            (unsigned long long)len);
@@ -234,6 +234,26 @@ void fp_wire_parse_result_fd(const unsigned char *p, int *fd, size_t *len)
     memcpy(&l, p + 4, 8);
     *fd = (int)f;
     *len = (size_t)l;
+}
+
+void fp_wire_end_usage(unsigned char p[FP_WIRE_END_USAGE_LEN], int32_t rc, uint64_t user_us,
+                       uint64_t sys_us, uint64_t maxrss_kib)
+{
+    const uint32_t zero = 0;
+    memcpy(p, &rc, 4);
+    memcpy(p + 4, &zero, 4);
+    memcpy(p + 8, &user_us, 8);
+    memcpy(p + 16, &sys_us, 8);
+    memcpy(p + 24, &maxrss_kib, 8);
+}
+
+int fp_wire_parse_end(const unsigned char *p, size_t len, int32_t *rc, uint64_t usage[3])
+{
+    memcpy(rc, p, 4);
+    if (len != FP_WIRE_END_USAGE_LEN)
+        return 0;
+    memcpy(usage, p + 8, 24);
+    return 1;
 }
 
 void fp_wire_spawn(unsigned char f[FP_WIRE_HDR + FP_WIRE_SPAWN_LEN], int err, int step)

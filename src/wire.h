@@ -24,7 +24,10 @@ enum fp_frame_type {
     FP_FRAME_RESULT = 2,  /* forkpool_return: payload = the result            */
     FP_FRAME_THROW = 3,   /* forkpool_throw: i32 code, u32 type length, type,
                              message                                          */
-    FP_FRAME_END = 4,     /* the function returned: i32 return value          */
+    FP_FRAME_END = 4,     /* the function returned: i32 return value; from a
+                             worker, then u32 zero and what the worker has
+                             used so far (getrusage): u64 user us, u64 sys
+                             us, u64 peak RSS KiB                             */
     FP_FRAME_TASK = 5,    /* parent -> worker only (workers.c); a child that
                              sends it breaks the protocol                     */
     FP_FRAME_RESULT_FD = 6, /* the result is in a memfd the child holds open:
@@ -35,6 +38,7 @@ enum fp_frame_type {
 };
 
 #define FP_WIRE_END_LEN 4
+#define FP_WIRE_END_USAGE_LEN 32
 #define FP_WIRE_RESULT_FD_LEN 12
 #define FP_WIRE_SPAWN_LEN 8
 
@@ -81,6 +85,13 @@ void fp_wire_header(unsigned char hdr[FP_WIRE_HDR], unsigned type, size_t len);
 void fp_wire_result_fd(unsigned char p[FP_WIRE_RESULT_FD_LEN], int fd, size_t len);
 /* Reads a RESULT_FD payload the decoder delivered (it has checked it). */
 void fp_wire_parse_result_fd(const unsigned char *p, int *fd, size_t *len);
+
+/* Encodes an END payload with usage (a worker's). */
+void fp_wire_end_usage(unsigned char p[FP_WIRE_END_USAGE_LEN], int32_t rc, uint64_t user_us,
+                       uint64_t sys_us, uint64_t maxrss_kib);
+/* Reads an END payload the decoder delivered (it has checked its length):
+   its return value, and the usage if it has one (1; else 0). */
+int fp_wire_parse_end(const unsigned char *p, size_t len, int32_t *rc, uint64_t usage[3]);
 
 /* Encodes a whole SPAWN frame (header and payload). */
 void fp_wire_spawn(unsigned char f[FP_WIRE_HDR + FP_WIRE_SPAWN_LEN], int err, int step);

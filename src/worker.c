@@ -96,7 +96,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
                                             FP_SLOT_STARTED))
             continue; /* revoked: it runs elsewhere, or not at all */
         fp_cpu_timers_arm(&cpu, 1);
-        int sent = fp_child_call(out, (forkpool_fn)fn, arg, arg_len, max_output, NULL);
+        int sent = fp_child_call(out, (forkpool_fn)fn, arg, arg_len, max_output, NULL, 1);
         fp_cpu_timers_arm(&cpu, 0);
         fp_tree_end_own(); /* what the task left (the worker is a subreaper) */
         if (sent != 0)

@@ -44,6 +44,7 @@ typedef struct fp_worker {
     fp_buf out;            /* request bytes: [out_off, out.len) not sent */
     size_t out_off;
     int blocked;           /* its socket is full: watched for EPOLLOUT  */
+    fp_rusage used;        /* what it had used at its last task's END   */
     int urgent;            /* it is idle until its pending bytes go     */
 } fp_worker;
 
@@ -343,6 +344,22 @@ static void worker_kill(forkpool *pool, fp_proc *pr, int64_t now)
     fp_proc_terminate(pr, now);
 }
 
+/* t, pr's current task, ended with pr's worker having used `now` in all:
+   t used the difference from the previous task's end (a worker spends
+   next to nothing between tasks). */
+static void worker_task_usage(fp_proc *pr, forkpool_task *t, const fp_rusage *now)
+{
+    fp_rusage *before = &worker_of(pr)->used;
+    fp_rusage d = {now->user_us - before->user_us, now->sys_us - before->sys_us,
+                   now->maxrss_kib};
+    if (d.user_us < 0)
+        d.user_us = 0;
+    if (d.sys_us < 0)
+        d.sys_us = 0;
+    fp_task_set_usage(t, pr->started, &d);
+    *before = *now;
+}
+
 static int worker_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
 {
     fp_proc *pr = ud;
@@ -363,8 +380,15 @@ static int worker_frame(void *ud, unsigned type, unsigned char *payload, size_t 
        nothing (and a second END is a protocol error, as in FRESH). */
     if (type != FP_FRAME_END || (t->flags & FP_T_KILLING))
         return fp_task_frame(t, type, payload, len);
-    memcpy(&rc, payload, sizeof rc);
+    uint64_t used[3];
+    int has_usage = fp_wire_parse_end(payload, len, &rc, used);
     free(payload);
+    if (has_usage) {
+        fp_rusage now = {(int64_t)used[0], (int64_t)used[1], (long)used[2]};
+        worker_task_usage(pr, t, &now);
+    } else {
+        fp_task_set_usage(t, pr->started, NULL);
+    }
     worker_of(pr)->ran = 1;
     t->end_rc = rc;
     t->flags |= FP_T_GOT_END;
@@ -396,6 +420,7 @@ static void worker_exited(fp_proc *pr, int known, int status)
         uint32_t st = atomic_load(&worker_of(pr)->ring->slot[t->seq % FP_RING]);
         if (st == FP_SLOT_STARTED || !worker_of(pr)->ran ||
             (t->flags & (FP_T_KILLING | FP_T_CANCELLED | FP_T_ABORTED))) {
+            worker_task_usage(pr, t, &pr->ru);
             fp_chan_settle(t, pr, known, status);
             worker_unlink(pool, pr, t);
             fp_dispatch_push(t);

@@ -100,6 +100,12 @@ int main(void)
     is(forkpool_cancel(queued), -1, "cancel it again: -1");
     is(errno, EALREADY, "cancel it again: EALREADY");
 
+    /* Its wait returns while the first task runs on (it used to block
+       until some other event: the loop waited before it looked again). */
+    is(forkpool_wait(queued), 1, "forkpool_wait on it returns at once: failed");
+    is(r1.catch_calls, 1, "and its catch ran");
+    is(forkpool_task_state(running), FORKPOOL_RUNNING, "while the first task still runs");
+
     pid_t rpid = forkpool_task_pid(running);
     ok(rpid > 0, "running task has a pid");
     is(forkpool_cancel(running), 0, "cancel a running task: 0");

@@ -34,7 +34,7 @@ static int on_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
                 m + ml != (const char *)payload + len)
                 abort();
         }
-    } else if (type == FP_FRAME_END && len != FP_WIRE_END_LEN) {
+    } else if (type == FP_FRAME_END && len != FP_WIRE_END_LEN && len != FP_WIRE_END_USAGE_LEN) {
         abort();
     } else if (type == FP_FRAME_RESULT_FD) {
         int fd;
