@@ -394,6 +394,23 @@ int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count
                  size_t item_size, forkpool_map_fn on_result, void *ud);
 
 /*
+ * forkpool_map for items of varying sizes (paths, strings, records): fn
+ * sees items[i].data[0..len) as its argument (never NULL, even for 0
+ * bytes), and on_result gets i. Batches, failures, timeouts, modes and
+ * return values as forkpool_map; EINVAL also for an item with NULL data and
+ * len > 0, or items whose total size overflows size_t. Neither the array
+ * nor the bytes it points to may change until it returns (FRESH without
+ * fork_server and INLINE read them in place; other modes copy them into the
+ * batches).
+ */
+typedef struct forkpool_item {
+    const void *data; /* the item's bytes; may be NULL when len is 0 */
+    size_t len;
+} forkpool_item;
+int forkpool_map_items(forkpool *pool, forkpool_fn fn, const forkpool_item *items, size_t count,
+                       forkpool_map_fn on_result, void *ud);
+
+/*
  * In the child: memory for a result of len bytes, built in place. Once the
  * task function returns 0, the parent sees these bytes as the task's result
  * with no copy (the parent maps the same pages, read-only; below 128 KiB,

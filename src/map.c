@@ -4,12 +4,14 @@
  * The items are cut into batches, a contiguous range each; a batch runs as
  * an ordinary task of the pool (so it works alike in every mode) whose
  * argument is a small header, followed by the items' bytes unless the child
- * can read them in place. The task's function (fp_map_batch, in the child)
- * runs the user's function once per item with a ctx of its own, whose
- * forkpool_return and forkpool_throw append one record per item to a
- * buffer; the buffer goes to the parent as forkpool_send messages every
- * FP_MAP_FLUSH_ITEMS items or FP_MAP_FLUSH_BYTES bytes (sooner under a
- * timeout, see below), so a batch that dies loses only what it had not sent.
+ * can read them in place (forkpool_map_items: the same over items of
+ * varying sizes, laid out as mapitem.h says). The task's function
+ * (fp_map_batch, in the child) runs the user's function once per item with
+ * a ctx of its own, whose forkpool_return and forkpool_throw append one
+ * record per item to a buffer; the buffer goes to the parent as
+ * forkpool_send messages every FP_MAP_FLUSH_ITEMS items or
+ * FP_MAP_FLUSH_BYTES bytes (sooner under a timeout, see below), so a batch
+ * that dies loses only what it had not sent.
  * The parent appends each message to its batch's stream, counts the whole
  * records, and calls on_result for the longest complete prefix of items
  * after every turn of the loop.
@@ -85,7 +87,8 @@ typedef struct fp_batch {
 struct fp_map {
     forkpool *pool;
     forkpool_fn fn;
-    const unsigned char *items;
+    const unsigned char *items;  /* forkpool_map: item_size bytes each     */
+    const forkpool_item *vitems; /* forkpool_map_items (item_size 0)       */
     size_t count, item_size, per_batch, window;
     forkpool_map_fn on_result;
     void *ud;
@@ -174,13 +177,39 @@ static void batch_caught(forkpool_task *t, const forkpool_error *err, void *ud)
 
 /* ---- the parent's side: runs ---- */
 
+/* The bytes that items of varying sizes v[0..n) take after a batch's
+   header when copied: their length table, then their bytes (mapitem.h).
+   forkpool_map_items checked that it cannot overflow. */
+static size_t var_size(const forkpool_item *v, size_t n)
+{
+    size_t bytes = fp_map_round(n * 8);
+    for (size_t i = 0; i < n; i++)
+        bytes += fp_map_round(v[i].len);
+    return bytes;
+}
+
+/* Copies items of varying sizes v[0..n) to p, laid out as var_size counts
+   them; p is zeroed already. */
+static void var_copy(unsigned char *p, const forkpool_item *v, size_t n)
+{
+    unsigned char *data = p + fp_map_round(n * 8);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t len = v[i].len;
+        memcpy(p + i * 8, &len, 8);
+        if (v[i].len)
+            memcpy(data, v[i].data, v[i].len);
+        data += fp_map_round(v[i].len);
+    }
+}
+
 /* Starts a run for b's unreported items, the first `careful` of them
    reported one by one. If it cannot, m->err says why. */
 static void batch_run(fp_map *m, fp_batch *b, size_t careful)
 {
     forkpool *pool = m->pool;
     size_t n = b->end - b->reported;
-    const unsigned char *first = m->items + b->reported * m->item_size;
+    const void *first = m->vitems ? (const void *)(m->vitems + b->reported)
+                                  : (const void *)(m->items + b->reported * m->item_size);
     fp_map_hdr h = {
         .fn = m->fn,
         .items = m->by_ref ? first : NULL,
@@ -192,16 +221,22 @@ static void batch_run(fp_map *m, fp_batch *b, size_t careful)
         .flush_ns = (int64_t)m->timeout_ms * 250000, /* T/4 */
         .max_output = pool->opts.max_output,
     };
-    size_t bytes = sizeof h + (m->by_ref ? 0 : n * m->item_size);
+    size_t bytes = sizeof h;
+    if (!m->by_ref)
+        bytes += m->vitems ? var_size(m->vitems + b->reported, n) : n * m->item_size;
     const void *arg = &h;
     unsigned char *copy = NULL;
     if (!m->by_ref) {
-        if (!(copy = malloc(bytes))) {
+        /* Varying items leave gaps, which must not cross uninitialised. */
+        if (!(copy = m->vitems ? calloc(1, bytes) : malloc(bytes))) {
             m->err = ENOMEM;
             return;
         }
         memcpy(copy, &h, sizeof h);
-        memcpy(copy + sizeof h, first, n * m->item_size);
+        if (m->vitems)
+            var_copy(copy + sizeof h, m->vitems + b->reported, n);
+        else
+            memcpy(copy + sizeof h, first, n * m->item_size);
         arg = copy;
     }
     forkpool_task *t = forkpool_run(pool, fp_map_batch, arg, bytes);
@@ -229,6 +264,22 @@ static void batch_run(fp_map *m, fp_batch *b, size_t careful)
     }
 }
 
+/* One past the last item of a new batch from `start`: per_batch items, and
+   for items of varying sizes no more than FP_MAP_BATCH_BYTES of them (as
+   copied), unless one item alone is larger. */
+static size_t batch_end(const fp_map *m, size_t start)
+{
+    size_t end = m->count - start < m->per_batch ? m->count : start + m->per_batch;
+    if (!m->vitems)
+        return end;
+    /* No sum overflows: forkpool_map_items checked the whole. */
+    size_t i = start, bytes = 0;
+    do
+        bytes += fp_map_round(m->vitems[i++].len) + 8;
+    while (i < end && bytes + fp_map_round(m->vitems[i].len) + 8 <= FP_MAP_BATCH_BYTES);
+    return i;
+}
+
 /* Queues new batches while fewer than the window are in flight. */
 static void map_launch(fp_map *m)
 {
@@ -240,7 +291,7 @@ static void map_launch(fp_map *m)
         }
         b->m = m;
         b->deliver = b->reported = m->next;
-        b->end = m->count - m->next < m->per_batch ? m->count : m->next + m->per_batch;
+        b->end = batch_end(m, m->next);
         m->next = b->end;
         fp_list_push_tail(&m->batches, &b->node);
         m->nbatches++;
@@ -465,6 +516,39 @@ static int map_drive(fp_map *m)
     return m->failed > INT_MAX ? INT_MAX : (int)m->failed;
 }
 
+/* Runs the map m describes (its items, fn, on_result and ud set, its
+   arguments checked): forkpool_map's value. */
+static int map_run(fp_map *m)
+{
+    forkpool *pool = m->pool;
+    char name[FP_NAME_MAX + 1];
+    if (pool->opts.mode == FORKPOOL_MPI && fp_fn_name(m->fn, name) == -1) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (!m->count)
+        return 0;
+    if (fp_enter(pool) == -1)
+        return -1;
+    const forkpool_options *o = &pool->opts;
+    size_t slots = o->concurrency;
+    size_t per = m->count / (slots * FP_MAP_BATCHES_PER_SLOT);
+    if (per * slots * FP_MAP_BATCHES_PER_SLOT < m->count)
+        per++;
+    if (m->item_size) {
+        size_t cap = FP_MAP_BATCH_BYTES / m->item_size;
+        per = per < cap ? per : cap ? cap : 1;
+    }
+    m->per_batch = per;
+    m->window = slots * FP_MAP_WINDOW_PER_SLOT;
+    m->stops = pool->stops;
+    m->timeout_ms = o->mode == FORKPOOL_INLINE ? 0 : o->timeout_ms;
+    /* A FRESH child forked from this process now reads them in place. */
+    m->by_ref = o->mode == FORKPOOL_INLINE || (o->mode == FORKPOOL_FRESH && !o->fork_server);
+    fp_list_init(&m->batches);
+    return fp_leave(pool, map_drive(m));
+}
+
 int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count,
                  size_t item_size, forkpool_map_fn on_result, void *ud)
 {
@@ -473,36 +557,31 @@ int forkpool_map(forkpool *pool, forkpool_fn fn, const void *items, size_t count
         errno = EINVAL;
         return -1;
     }
-    char name[FP_NAME_MAX + 1];
-    if (pool->opts.mode == FORKPOOL_MPI && fp_fn_name(fn, name) == -1) {
-        errno = ENOENT;
+    fp_map m = {.pool = pool, .fn = fn, .items = items, .count = count,
+                .item_size = item_size, .on_result = on_result, .ud = ud};
+    return map_run(&m);
+}
+
+int forkpool_map_items(forkpool *pool, forkpool_fn fn, const forkpool_item *items, size_t count,
+                       forkpool_map_fn on_result, void *ud)
+{
+    if (!pool || !fn || !on_result || (count && !items)) {
+        errno = EINVAL;
         return -1;
     }
-    if (!count)
-        return 0;
-    if (fp_enter(pool) == -1)
-        return -1;
-    const forkpool_options *o = &pool->opts;
-    size_t slots = o->concurrency;
-    size_t per = count / (slots * FP_MAP_BATCHES_PER_SLOT);
-    size_t cap = FP_MAP_BATCH_BYTES / item_size;
-    if (per * slots * FP_MAP_BATCHES_PER_SLOT < count)
-        per++;
-    fp_map m = {
-        .pool = pool,
-        .fn = fn,
-        .items = items,
-        .count = count,
-        .item_size = item_size,
-        .per_batch = per < cap ? per : cap ? cap : 1,
-        .window = slots * FP_MAP_WINDOW_PER_SLOT,
-        .on_result = on_result,
-        .ud = ud,
-        .stops = pool->stops,
-        .timeout_ms = o->mode == FORKPOOL_INLINE ? 0 : o->timeout_ms,
-        /* A FRESH child forked from this process now reads them in place. */
-        .by_ref = o->mode == FORKPOOL_INLINE || (o->mode == FORKPOOL_FRESH && !o->fork_server),
-    };
-    fp_list_init(&m.batches);
-    return fp_leave(pool, map_drive(&m));
+    /* Every batch's argument, and every sum of item sizes map.c makes,
+       fits in a size_t if all the items' copies together do. */
+    size_t total = sizeof(fp_map_hdr) + FP_MAP_ALIGN;
+    for (size_t i = 0; i < count; i++) {
+        size_t len = items[i].len;
+        if ((!items[i].data && len) || len > SIZE_MAX - FP_MAP_ALIGN - 8 ||
+            fp_map_round(len) + 8 > SIZE_MAX - total) {
+            errno = EINVAL;
+            return -1;
+        }
+        total += fp_map_round(len) + 8;
+    }
+    fp_map m = {.pool = pool, .fn = fn, .vitems = items, .count = count,
+                .on_result = on_result, .ud = ud};
+    return map_run(&m);
 }

@@ -137,14 +137,75 @@ static int item_flush(fp_item *c)
     return 0;
 }
 
+/*
+ * Where the batch's items are (mapitem.h): the cursor hands out each in
+ * turn. Copied items of varying sizes are checked against the argument's
+ * length first.
+ */
+typedef struct fp_items {
+    const unsigned char *at;    /* the next item's bytes (copied items)     */
+    const unsigned char *lens;  /* copied items of varying sizes: the table */
+    const forkpool_item *v;     /* items of varying sizes, in place         */
+    size_t item_size;           /* 0: they vary                             */
+} fp_items;
+
+/* 0, or -1 if the argument is too short for the items h describes. */
+static int items_open(fp_items *it, const fp_map_hdr *h, const void *arg, size_t len)
+{
+    const unsigned char *after = (const unsigned char *)arg + sizeof *h;
+    size_t room = len - sizeof *h;
+    it->item_size = h->item_size;
+    it->v = h->item_size || !h->items ? NULL : h->items;
+    it->at = h->items ? h->items : after;
+    it->lens = NULL;
+    if (h->items)
+        return 0;
+    if (h->item_size)
+        return h->count > room / h->item_size ? -1 : 0;
+    if (h->count > room / 8 || fp_map_round(h->count * 8) > room)
+        return -1;
+    it->lens = after;
+    it->at = after + fp_map_round(h->count * 8);
+    room -= fp_map_round(h->count * 8);
+    for (uint64_t i = 0; i < h->count; i++) {
+        uint64_t l;
+        memcpy(&l, it->lens + i * 8, 8);
+        if (l > room || fp_map_round((size_t)l) > room)
+            return -1;
+        room -= fp_map_round((size_t)l);
+    }
+    return 0;
+}
+
+/* Item i (each in turn, from 0) and its length; never NULL. */
+static const void *items_next(fp_items *it, uint64_t i, size_t *len)
+{
+    const unsigned char *p = it->at;
+    if (it->item_size) {
+        *len = it->item_size;
+        return p + i * it->item_size;
+    }
+    if (it->v) {
+        *len = it->v[i].len;
+        return it->v[i].data ? it->v[i].data : "";
+    }
+    uint64_t l;
+    memcpy(&l, it->lens + i * 8, 8);
+    *len = (size_t)l;
+    it->at += fp_map_round((size_t)l);
+    return p;
+}
+
 /* The batch task: each item in turn, reporting as it goes. */
 int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
 {
     fp_map_hdr h;
+    fp_items items;
     if (len < sizeof h)
         return forkpool_throw(ctx, "forkpool.protocol", "map batch without its header");
     memcpy(&h, arg, sizeof h);
-    const unsigned char *items = h.items ? h.items : (const unsigned char *)arg + sizeof h;
+    if (items_open(&items, &h, arg, len) == -1)
+        return forkpool_throw(ctx, "forkpool.protocol", "map batch shorter than its items");
     fp_item c = {.max_output = h.max_output,
                  .ctx = ctx,
                  .inline_to = h.inline_to,
@@ -159,8 +220,9 @@ int fp_map_batch(forkpool_ctx *ctx, const void *arg, size_t len)
     for (uint64_t i = 0, unsent = 0; i < h.count && rc == 0 && !c.broken; i++) {
         c.start = c.out.len;
         c.decided = 0;
-        item_end(&c, fp_item_call(h.fn, &c, &item_sink, items + i * h.item_size, h.item_size,
-                                      c.max_output));
+        size_t n;
+        const void *p = items_next(&items, i, &n);
+        item_end(&c, fp_item_call(h.fn, &c, &item_sink, p, n, c.max_output));
         if (i < h.careful || ++unsent >= FP_MAP_FLUSH_ITEMS || c.out.len >= FP_MAP_FLUSH_BYTES ||
             (c.flush_ns && fp_now() - c.flushed_at >= c.flush_ns)) {
             rc = item_flush(&c);
