@@ -50,6 +50,7 @@ CLI_LIBOBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 CLI      := $(if $(CLI_SRC),$(BUILD)/forkpool)
 CLI_UNITS := $(patsubst tests/cli/%.c,$(BUILD)/tests/cli/%,$(wildcard tests/cli/u_*.c))
 CLI_TESTS := $(wildcard tests/cli/*.t)
+DOC_TESTS := $(wildcard tests/docs/*.t)
 
 PROVE    ?= prove
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
@@ -178,9 +179,16 @@ $(BUILD)/variants/%: Makefile
 # valgrind, which is CPU-bound); each is independent of the others.
 JOBS ?= 3
 
-check: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS)
-	FORKPOOL_BIN=$(abspath $(CLI)) $(PROVE) -j$(JOBS) --exec '' $(VARIANT_TESTS) $(CLI_TESTS) \
-	    $(CLI_UNITS)
+# tests/docs/*.t check the documentation against the code: README's and
+# examples/' programs compile against $(FORKPOOL_LIB) (with the sanitizer
+# flags it was built with), `make install PREFIX=tmp` gives a working
+# pkg-config build line, and the manual pages render and cover the header.
+DOC_ENV := CC='$(CC)' FORKPOOL_LIB=$(abspath $(LIB_A)) FORKPOOL_SANFLAGS='$(SANFLAGS)' \
+           FORKPOOL_BUILD=$(BUILD) FORKPOOL_SANITIZE=$(SANITIZE)
+
+check: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS) $(LIB_SO)
+	FORKPOOL_BIN=$(abspath $(CLI)) $(DOC_ENV) $(PROVE) -j$(JOBS) --exec '' $(VARIANT_TESTS) \
+	    $(CLI_TESTS) $(CLI_UNITS) $(DOC_TESTS)
 
 check-valgrind: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS)
 	TEST_TIME_SCALE=10 FORKPOOL_TEST_WRAP='$(VALGRIND)' $(PROVE) -j2 --exec '' $(VARIANT_TESTS)
