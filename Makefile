@@ -12,7 +12,8 @@
 #   make soak            t_load's mixed load for SOAK_SECONDS (600)
 #   make load            t_load's mix: 100,000 FRESH and 1,000,000 WORKERS tasks
 #   make stress          the flood tests at STRESS_BYTES (4 GiB; ~4 GiB of RAM)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local  header, libraries, forkpool.pc (with an rpath), the CLI,
+#                        manual pages (forkpool.1, docs/man3), README and docs/
 #   make MPI=1           also the MPI build (mpicc): libforkpool_mpi, forkpool_mpi.h
 #   make check-mpi       the MPI tests under mpirun -np 3 (builds with MPI=1)
 
@@ -50,6 +51,7 @@ CLI_LIBOBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 CLI      := $(if $(CLI_SRC),$(BUILD)/forkpool)
 CLI_UNITS := $(patsubst tests/cli/%.c,$(BUILD)/tests/cli/%,$(wildcard tests/cli/u_*.c))
 CLI_TESTS := $(wildcard tests/cli/*.t)
+DOC_TESTS := $(wildcard tests/docs/*.t)
 
 PROVE    ?= prove
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
@@ -178,9 +180,16 @@ $(BUILD)/variants/%: Makefile
 # valgrind, which is CPU-bound); each is independent of the others.
 JOBS ?= 3
 
-check: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS)
-	FORKPOOL_BIN=$(abspath $(CLI)) $(PROVE) -j$(JOBS) --exec '' $(VARIANT_TESTS) $(CLI_TESTS) \
-	    $(CLI_UNITS)
+# tests/docs/*.t check the documentation against the code: README's and
+# examples/' programs compile against $(FORKPOOL_LIB) (with the sanitizer
+# flags it was built with), `make install PREFIX=tmp` gives a working
+# pkg-config build line, and the manual pages render and cover the header.
+DOC_ENV := CC='$(CC)' FORKPOOL_LIB=$(abspath $(LIB_A)) FORKPOOL_SANFLAGS='$(SANFLAGS)' \
+           FORKPOOL_BUILD=$(BUILD) FORKPOOL_SANITIZE=$(SANITIZE)
+
+check: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS) $(LIB_SO)
+	FORKPOOL_BIN=$(abspath $(CLI)) $(DOC_ENV) $(PROVE) -j$(JOBS) --exec '' $(VARIANT_TESTS) \
+	    $(CLI_TESTS) $(CLI_UNITS) $(DOC_TESTS)
 
 check-valgrind: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS)
 	TEST_TIME_SCALE=10 FORKPOOL_TEST_WRAP='$(VALGRIND)' $(PROVE) -j2 --exec '' $(VARIANT_TESTS)
@@ -284,18 +293,32 @@ $(BUILD)/bench/mpi: bench/mpi.c bench/*.h include/*.h $(MPI_A) | $(BUILD)/bench
 bench: $(BENCHES) $(BENCH_MPI) $(CLI)
 	BUILD=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) CHART=$(CHART) MPIRUN='$(MPIRUN)' sh bench/run.sh
 
-# Regenerated every time: it records PREFIX.
+# Regenerated every time: it records PREFIX. Libs carries an rpath to
+# $(PREFIX)/lib, so that README's `cc app.c $$(pkg-config --cflags --libs
+# forkpool)` makes a program that finds libforkpool.so at run time without
+# LD_LIBRARY_PATH or ldconfig, whatever PREFIX is.
 $(BUILD)/forkpool.pc: FORCE
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	    'Name: forkpool' 'Description: run C functions in child processes, asynchronously' \
-	    'Version: $(VERSION)' 'Libs: -L$${libdir} -lforkpool' 'Libs.private: -lpthread' \
+	    'Version: $(VERSION)' 'Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lforkpool' \
+	    'Libs.private: -lpthread' \
 	    'Cflags: -I$${includedir}' > $(BUILD)/forkpool.pc
 
 $(BUILD)/forkpool-mpi.pc: FORCE
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	    'Name: forkpool-mpi' 'Description: forkpool over the ranks of an MPI job' \
-	    'Version: $(VERSION)' 'Requires: ompi-c' 'Libs: -L$${libdir} -lforkpool_mpi' \
+	    'Version: $(VERSION)' 'Requires: ompi-c' \
+	    'Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lforkpool_mpi' \
 	    'Libs.private: -lpthread' 'Cflags: -I$${includedir}' > $@
+
+# Manual pages: forkpool(1), and forkpool(3) with a page per function
+# family, each function name a symlink to its page. forkpool_mpi_init(3)
+# goes with install-mpi, as forkpool_mpi.h does: without the MPI build its
+# functions do not exist. The docs keep README's layout (README.md, docs/,
+# examples/), so its links hold.
+MAN3     := $(filter-out docs/man3/forkpool_mpi_init.3,$(wildcard docs/man3/*.3))
+MPI_MAN3 := docs/man3/forkpool_mpi_init.3
+DOCDIR   := $(PREFIX)/share/doc/forkpool
 
 install: lib cli $(BUILD)/forkpool.pc $(if $(filter 1,$(MPI)),install-mpi)
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -308,6 +331,11 @@ install: lib cli $(BUILD)/forkpool.pc $(if $(filter 1,$(MPI)),install-mpi)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/forkpool $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 docs/forkpool.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	sh tools/install-man.sh $(DESTDIR)$(PREFIX)/share/man/man3 $(MAN3)
+	install -d $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 docs/*.md docs/bench.svg $(DESTDIR)$(DOCDIR)/docs/
+	install -m 644 examples/*.c $(DESTDIR)$(DOCDIR)/examples/
 
 install-mpi: mpi $(BUILD)/forkpool-mpi.pc
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -319,6 +347,7 @@ install-mpi: mpi $(BUILD)/forkpool-mpi.pc
 	install -m 644 $(BUILD)/forkpool-mpi.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/forkpool-mpi $(DESTDIR)$(PREFIX)/bin/
+	sh tools/install-man.sh $(DESTDIR)$(PREFIX)/share/man/man3 $(MPI_MAN3)
 
 clean:
 	rm -rf build build-san build-clang build-fuzz build-cov
