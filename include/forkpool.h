@@ -272,6 +272,20 @@ int forkpool_cancel(forkpool_task *t);
 void forkpool_stop(forkpool *pool);
 
 /*
+ * From now on new children see the program as it is now. A WORKERS worker
+ * and the fork server are snapshots of the program when they were forked:
+ * data built or changed after that is stale or missing in them. Refresh
+ * replaces them: idle workers and the fork server at once, busy workers
+ * after their current task (the tasks sent to them that had not started
+ * go to new workers). Tasks running meanwhile run on undisturbed. FRESH
+ * without a fork server and INLINE: nothing to do (0). Returns 0, or -1
+ * and errno: EINVAL (NULL pool, or a copy inherited by a child), ENOTSUP
+ * (FORKPOOL_MPI with serving ranks: they run copies of their own), or the
+ * errno of starting the new fork server (the next task then tries again).
+ */
+int forkpool_refresh(forkpool *pool);
+
+/*
  * In the child (the ctx given to the task function).
  *
  * forkpool_return: sets the task's result to data[0..len) (binary-safe, any

@@ -242,6 +242,30 @@ static int check_options(const forkpool_options *o)
     return 0;
 }
 
+int forkpool_refresh(forkpool *pool)
+{
+    if (!pool || pool->foreign) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (pool->remote) {
+        errno = ENOTSUP; /* the serving ranks run copies of their own */
+        return -1;
+    }
+    if (pool->opts.mode == FORKPOOL_WORKERS)
+        fp_workers_refresh(pool);
+    if (pool->opts.fork_server) {
+        /* Its children are the pool's (CLONE_PARENT): they run on. A
+           helper that cannot start now is started at the next task. */
+        fp_server_stop(pool);
+        if (fp_server_start(pool) == -1)
+            return -1;
+    }
+    if (pool->depth == 0)
+        fp_wake(pool); /* forkpool_fd: the requeued tasks want a turn */
+    return 0;
+}
+
 /* The address space this process maps now (0 if unknown). */
 static size_t mapped_bytes(void)
 {

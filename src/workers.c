@@ -586,3 +586,15 @@ void fp_workers_fill(forkpool *pool)
         }
     }
 }
+
+void fp_workers_refresh(forkpool *pool)
+{
+    fp_procs *set = &pool->procs;
+    for (unsigned i = 0; i < set->n; i++) {
+        fp_proc *pr = set->v[i];
+        if (pr->ops != &worker_ops || fp_proc_dead(pr) || worker_of(pr)->retiring)
+            continue;
+        worker_requeue(pool, pr, 0, FP_WORKER_DEPTH);
+        worker_retire(pool, pr);
+    }
+}

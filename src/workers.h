@@ -8,5 +8,9 @@
 /* WORKERS mode's fill: hands queued tasks to workers (a program to a
    process of its own) and sends each worker its share. */
 void fp_workers_fill(forkpool *pool);
+/* forkpool_refresh: every worker takes no more tasks; idle ones end now,
+   busy ones after their current task, whose followers go back to the
+   queue for workers forked from the program as it is now. */
+void fp_workers_refresh(forkpool *pool);
 
 #endif
