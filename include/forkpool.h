@@ -115,6 +115,17 @@ typedef struct forkpool_options {
                               numbers; non-zero: children keep the program's
                               state (reproducible runs). Other generators
                               are the program's to seed (see README).      */
+    int capture_stderr;    /* non-zero: each function task's stderr (fd 2 of
+                              its child, or of its worker during the task)
+                              is captured, the last 64 KiB of it kept:
+                              forkpool_task_stderr returns it, and the
+                              message of a task that crashed, exited or
+                              threw ends with its last non-empty line
+                              ("...; stderr: LINE"). 0: stderr is the
+                              program's. INLINE: not captured (the task
+                              runs in the caller). FORKPOOL_MPI: EINVAL
+                              (not yet). Programs (forkpool_exec) have
+                              their own: FORKPOOL_CAPTURE_STDERR.          */
 } forkpool_options;
 
 typedef enum {
@@ -148,7 +159,8 @@ typedef struct forkpool_error {
 /*
  * Creates a pool. opts may be NULL (all defaults); it is copied. Returns NULL
  * and sets errno: EINVAL (negative timeout_ms, kill_grace_ms or max_cpu_ms,
- * unknown mode, fork_server with INLINE), ENOMEM, or the errno of a failed
+ * unknown mode, fork_server with INLINE; child_init, fork_server or
+ * capture_stderr with FORKPOOL_MPI), ENOMEM, or the errno of a failed
  * epoll_create1, timerfd_create, eventfd, or of starting the fork server.
  */
 forkpool *forkpool_create(const forkpool_options *opts);
@@ -348,7 +360,8 @@ forkpool_task *forkpool_exec(forkpool *pool, const char *const argv[],
                              const forkpool_exec_options *opts);
 
 /* An exec task's captured stderr so far (whatever its outcome; never NULL
-   for a task, even when empty); NULL + EINVAL for NULL. */
+   for a task, even when empty); a function task's once it ended, with
+   capture_stderr (the last 64 KiB; else ""); NULL + EINVAL for NULL. */
 const void *forkpool_task_stderr(const forkpool_task *t, size_t *len);
 /* An exec task's captured stdout so far, whatever its outcome (a function
    task: its result once it succeeded); NULL + EINVAL for NULL. */

@@ -17,6 +17,7 @@
 #include "pool.h"
 #include "result.h"
 #include "task.h"
+#include "worker.h"
 
 /* ---- launching ---- */
 
@@ -24,21 +25,37 @@ struct fp_chan_fork {
     forkpool *pool;
     fp_proc *pr;
     int keep;
-    int p[2], q[2];
+    int p[2], q[2], e[2];
     void (*entry)(void *arg, int chan, int req);
     void *arg;
 };
+
+int fp_chan_err_pipe(int e[2])
+{
+    if (pipe2(e, O_CLOEXEC) == 0 && fcntl(e[0], F_SETFL, O_NONBLOCK) == 0)
+        return 0;
+    int err = errno;
+    fp_close_if(e[0]);
+    fp_close_if(e[1]);
+    e[0] = e[1] = -1;
+    errno = err;
+    return -1;
+}
 
 static int chan_prepare(void *arg)
 {
     struct fp_chan_fork *f = arg;
     if (fp_procs_reserve(&f->pool->procs) == 0 && pipe2(f->p, O_CLOEXEC) == 0 &&
         fcntl(f->p[0], F_SETFL, O_NONBLOCK) == 0 &&
+        (!f->pool->opts.capture_stderr || fp_chan_err_pipe(f->e) == 0) &&
         (!f->keep || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->q) == 0))
         return 0;
     int err = errno;
-    fp_close_if(f->p[0]);
-    fp_close_if(f->p[1]);
+    int *fds[4] = {&f->p[0], &f->p[1], &f->e[0], &f->e[1]};
+    for (int i = 0; i < 4; i++) {
+        fp_close_if(*fds[i]);
+        *fds[i] = -1;
+    }
     errno = err;
     return -1;
 }
@@ -50,6 +67,12 @@ static void chan_child(void *arg, int report)
     (void)report;
     close(f->p[0]); /* the parent's ends, not on the registry yet */
     fp_close_if(f->q[1]);
+    if (f->e[1] >= 0) {
+        fp_close_if(f->e[0]);
+        if (dup2(f->e[1], STDERR_FILENO) == -1)
+            fp_setup_fail(f->p[1], errno, FP_STEP_ALLOC);
+        close(f->e[1]);
+    }
     int step = fp_child_limits(&f->pool->opts, f->keep ? FP_LIMITS_WORKER : FP_LIMITS_TASK);
     if (step)
         fp_setup_fail(f->p[1], errno, step);
@@ -64,19 +87,22 @@ static void chan_done(void *arg, pid_t pid)
     if (pid > 0) {
         f->pr->fd[FP_FD_OUT] = fp_fd_high(f->p[0]);
         f->pr->fd[FP_FD_IN] = fp_fd_high(f->q[1]);
+        f->pr->fd[FP_FD_ERR] = f->e[0] >= 0 ? fp_fd_high(f->e[0]) : -1;
         fp_proc_attach(f->pr, pid);
     } else {
         fp_close_if(f->p[0]);
         fp_close_if(f->q[1]);
+        fp_close_if(f->e[0]);
     }
     fp_close_if(f->p[1]);
     fp_close_if(f->q[0]);
+    fp_close_if(f->e[1]);
 }
 
 int fp_chan_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *arg, int chan, int req),
                  void *arg)
 {
-    struct fp_chan_fork f = {pool, pr, keep, {-1, -1}, {-1, -1}, entry, arg};
+    struct fp_chan_fork f = {pool, pr, keep, {-1, -1}, {-1, -1}, {-1, -1}, entry, arg};
     fp_launch l = {FP_LAUNCH_FORK, pool->self, 1, chan_prepare, chan_child, chan_done,
                    &f, 0};
     return fp_launch_run(&l) == -1 ? -1 : 0;
@@ -141,6 +167,72 @@ void fp_chan_read(fp_proc *pr, size_t budget, fp_frame_fn on_frame)
             return;
         }
     }
+}
+
+/* Where the first mark in b[from..) starts, or b->len (none or NULL). */
+static size_t find_mark(const fp_buf *b, size_t from, const unsigned char *mark)
+{
+    if (!mark || b->len < from + FP_ERR_MARK)
+        return b->len;
+    const unsigned char *m = memmem(b->p + from, b->len - from, mark, FP_ERR_MARK);
+    return m ? (size_t)(m - b->p) : b->len;
+}
+
+/* The bytes after the last mark in b (all of b without one) start here. */
+static size_t last_segment(const fp_buf *b, const unsigned char *mark)
+{
+    size_t seg = 0;
+    for (size_t m; (m = find_mark(b, seg, mark)) < b->len;)
+        seg = m + FP_ERR_MARK;
+    return seg;
+}
+
+void fp_chan_read_err(fp_proc *pr, size_t budget, const unsigned char *mark)
+{
+    unsigned char *stage = pr->set->stage;
+    while (pr->fd[FP_FD_ERR] >= 0 && budget > 0) {
+        ssize_t n = read(pr->fd[FP_FD_ERR], stage, FP_READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            fp_proc_close(pr, FP_FD_ERR); /* EOF, or unreadable: no more */
+            return;
+        }
+        budget -= (size_t)n < budget ? (size_t)n : budget;
+        /* Bounded: the running task's bytes (after the last mark) past
+           twice the tail: its tail moves up (a mark whose first bytes
+           end the buffer is in that tail, and is completed whole). */
+        size_t seg = last_segment(&pr->err, mark), have = pr->err.len - seg;
+        if (have + (size_t)n > 2 * FP_ERR_TAIL && have > FP_ERR_TAIL) {
+            memmove(pr->err.p + seg, pr->err.p + pr->err.len - FP_ERR_TAIL, FP_ERR_TAIL);
+            pr->err.len = seg + FP_ERR_TAIL;
+        }
+        /* Without memory the oldest bytes go: the tail is what matters. */
+        if (fp_buf_append(&pr->err, stage, (size_t)n) == -1)
+            pr->err.len = 0;
+    }
+}
+
+void fp_chan_end_err(fp_proc *pr, forkpool_task *t, const unsigned char *mark)
+{
+    if (!pr || t->exec || !t->pool->opts.capture_stderr)
+        return;
+    fp_chan_read_err(pr, FP_READ_BUDGET, mark);
+    size_t m = find_mark(&pr->err, 0, mark);
+    if (m == pr->err.len) {
+        fp_task_take_stderr(t, &pr->err);
+        return;
+    }
+    /* The bytes after the mark are the next task's. */
+    fp_buf rest = {NULL, 0, 0};
+    size_t after = m + FP_ERR_MARK;
+    if (after < pr->err.len && fp_buf_append(&rest, pr->err.p + after, pr->err.len - after) == -1)
+        rest.len = 0;
+    pr->err.len = m;
+    fp_task_take_stderr(t, &pr->err);
+    pr->err = rest;
 }
 
 /* ---- frames and outcome ---- */

@@ -18,7 +18,9 @@
  * parent sends on pr->fd[FP_FD_IN]). The child sets the pool's limits (a
  * task's, or a worker's when keep is set; a failure is reported on the
  * channel), then runs entry(arg, channel, request socket or -1), which never
- * returns. 0 with pr attached, or -1 + errno with nothing left behind.
+ * returns. With capture_stderr its stderr is a pipe the parent reads
+ * (pr->fd[FP_FD_ERR]: fp_chan_read_err). 0 with pr attached, or -1 + errno
+ * with nothing left behind.
  */
 int fp_chan_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *arg, int chan, int req),
                  void *arg);
@@ -27,6 +29,19 @@ int fp_chan_fork(forkpool *pool, fp_proc *pr, int keep, void (*entry)(void *arg,
    to on_frame(pr, ...). A channel that fails (a read error, a malformed
    frame, on_frame's -1) fails pr's current task and kills pr. */
 void fp_chan_read(fp_proc *pr, size_t budget, fp_frame_fn on_frame);
+
+/* capture_stderr: a pipe for a child's stderr (e[0] the parent's end,
+   non-blocking; both close-on-exec). 0, or -1 + errno with nothing left. */
+int fp_chan_err_pipe(int e[2]);
+/* Reads what pr's child wrote to its stderr, up to budget bytes, into
+   pr->err, of which the last FP_ERR_TAIL bytes or more are kept after the
+   last mark (a worker's, FP_ERR_MARK bytes; NULL: none). */
+void fp_chan_read_err(fp_proc *pr, size_t budget, const unsigned char *mark);
+/* t, pr's task, ended: what pr's stderr pipe holds is read, and what it
+   wrote during t (up to the first mark, which goes too; all without one)
+   goes to t (fp_task_take_stderr). Nothing without capture_stderr, or for
+   a program (its own capture). */
+void fp_chan_end_err(fp_proc *pr, forkpool_task *t, const unsigned char *mark);
 
 /* One frame for t from its child. 0, or -1 when t must be killed (its error
    recorded). END sets t->end_rc. */

@@ -21,6 +21,7 @@
 #include "task.h"
 #include "tree.h"
 #include "wire.h"
+#include "worker.h"
 
 enum { FP_RET_NONE, FP_RET_COPY, FP_RET_BUFFER }; /* forkpool_ctx.returned */
 
@@ -307,14 +308,17 @@ static int send_end(forkpool_ctx *ctx, int32_t rc)
  * could not be sent (the parent is gone or gave up).
  */
 int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
-                  fp_rbuf *held, int usage)
+                  fp_rbuf *held, const fp_worker_end *w)
 {
-    forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .usage = usage,
+    forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .usage = w != NULL,
                         .map_ok = held != NULL, .rbuf = FP_RBUF_NONE};
     int32_t rc = fn(&ctx, arg, len);
     /* What the task printed is out before the parent hears it ended (a
        worker's stdio would otherwise hold it until the worker exits). */
     fflush(NULL);
+    if (w && w->err_mark)
+        (void)!write(STDERR_FILENO, w->err_mark, FP_ERR_MARK); /* the parent
+                                  then takes all it read as this task's */
     int r = send_end(&ctx, rc);
     if (r == 1)
         *held = ctx.rbuf;
@@ -350,7 +354,7 @@ _Noreturn void fp_child_main(forkpool_task *t, int fd)
     fp_child_reseed(&pool->opts);
     if (pool->opts.child_init)
         pool->opts.child_init(pool->opts.child_init_arg);
-    int r = fp_child_call(fd, t->fn, t->arg, t->arg_len, pool->opts.max_output, &held, 0);
+    int r = fp_child_call(fd, t->fn, t->arg, t->arg_len, pool->opts.max_output, &held, NULL);
     if (r == 1)
         fp_rbuf_hold();
     fp_child_exit(r == 0 ? 0 : 125);

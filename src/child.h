@@ -18,17 +18,24 @@ void fp_child_reseed(const forkpool_options *o);
 /* In a new child, set up: reseeds, runs child_init and the task, reports
    its end, exits. */
 _Noreturn void fp_child_main(forkpool_task *t, int fd);
+/* How a worker runs a task (NULL for a FRESH child): its END carries what
+   the worker has used, and err_mark (NULL: none; worker.h) goes to its
+   stderr before that END. */
+typedef struct fp_worker_end {
+    const unsigned char *err_mark;
+} fp_worker_end;
+
 /*
  * Runs fn(arg) with a fresh ctx on channel fd and reports its end: the
  * result the task left, then END. max_output: the pool's. held: where a
  * result sent as a memfd stays, for a caller that can keep it open until the
  * parent has it (a FRESH child: fp_rbuf_hold); NULL: results cross as bytes.
- * usage: END carries what this process has used so far (a worker's: the
- * parent cannot reap it per task). 0; 1 if *held holds a memfd the parent is taking; -1 if a frame could not
+ * w: a worker's (see fp_worker_end; the parent cannot reap a worker per
+ * task). 0; 1 if *held holds a memfd the parent is taking; -1 if a frame could not
  * be sent (the parent is gone or gave up).
  */
 int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
-                  fp_rbuf *held, int usage);
+                  fp_rbuf *held, const fp_worker_end *w);
 /* Ends a child: its stdio flushed, what it left running killed, no atexit
    handler of the host run. */
 _Noreturn void fp_child_exit(int code);

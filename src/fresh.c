@@ -68,6 +68,7 @@ void fp_own_finished(forkpool_task *t)
 {
     forkpool *pool = t->pool;
     fp_task_set_usage(t, t->proc->started, &t->proc->ru);
+    fp_chan_end_err(t->proc, t, NULL);
     t->proc->task = NULL;
     t->proc = NULL;
     pool->nrunning--;
@@ -178,8 +179,10 @@ static int fresh_frame(void *ud, unsigned type, unsigned char *payload, size_t l
 
 static void fresh_io(fp_proc *pr, int k, size_t budget)
 {
-    (void)k; /* only its channel is watched */
-    fp_chan_read(pr, budget, fresh_frame);
+    if (k == FP_FD_ERR)
+        fp_chan_read_err(pr, budget, NULL);
+    else
+        fp_chan_read(pr, budget, fresh_frame);
 }
 
 static void fresh_exited(fp_proc *pr, int known, int status)

@@ -235,7 +235,8 @@ static int check_options(const forkpool_options *o)
         (o->mode != FORKPOOL_FRESH && o->mode != FORKPOOL_WORKERS &&
          o->mode != FORKPOOL_INLINE && o->mode != FORKPOOL_MPI) ||
         (o->fork_server && (o->mode == FORKPOOL_INLINE || o->mode == FORKPOOL_MPI)) ||
-        (o->child_init && o->mode == FORKPOOL_MPI)) {
+        (o->child_init && o->mode == FORKPOOL_MPI) ||
+        (o->capture_stderr && o->mode == FORKPOOL_MPI)) {
         errno = EINVAL;
         return -1;
     }

@@ -36,6 +36,7 @@ fp_proc *fp_proc_new(fp_procs *set, forkpool *pool, const fp_proc_ops *ops, size
 void fp_proc_free(fp_proc *pr)
 {
     fp_decoder_free(&pr->dec);
+    fp_buf_free(&pr->err);
     free(pr);
 }
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
 #include "forkpool.h"
 #include "list.h"
 #include "wire.h"
@@ -49,9 +50,12 @@ enum {
     FP_FD_OUT = 0,  /* read end of the channel (a function task, a worker)
                        or of a program's stdout                            */
     FP_FD_EXIT = 1, /* pidfd; -1: exit found by polling (fallback)          */
-    FP_FD_ERR = 2,  /* read end of a program's stderr                      */
+    FP_FD_ERR = 2,  /* read end of a program's stderr, or of a task's or a
+                       worker's (capture_stderr)                           */
     FP_FD_IN = 3,   /* write end of a program's stdin, a worker's requests */
-    FP_NFDS = 4
+    FP_FD_PARK = 4, /* the fork server's round trip: the child's ends are  */
+    FP_FD_PARK2 = 5,/* held here until it has them; never watched          */
+    FP_NFDS = 6
 };
 
 typedef struct fp_proc fp_proc;
@@ -117,6 +121,8 @@ struct fp_proc {
     int64_t check_at; /* fallback: next waitid poll; 0: none                */
     int64_t check_step;
     fp_decoder dec;   /* the channel's decoder (channel.c)                 */
+    fp_buf err;       /* capture_stderr: what its task wrote so far (the
+                         end of it: channel.c trims it)                     */
 };
 
 /* Retired: its child ended (and was reaped), its fds are closed; it is

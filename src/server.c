@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "channel.h"
 #include "launch.h"
 #include "pool.h"
 #include "registry.h"
@@ -133,6 +134,13 @@ static void srv_child(void *arg, int report)
         if (blob == MAP_FAILED)
             fp_setup_fail(j->fds[0], errno, FP_STEP_ALLOC);
     }
+    int nfds = j->nfds;
+    if (pool->opts.capture_stderr && nfds > 1) {
+        /* The stderr pipe's end, last (fp_server_proc). */
+        if (dup2(j->fds[nfds - 1], STDERR_FILENO) == -1)
+            fp_setup_fail(j->fds[0], errno, FP_STEP_ALLOC);
+        close(j->fds[--nfds]);
+    }
     int step = fp_child_limits(&pool->opts, pool->opts.mode == FORKPOOL_WORKERS
                                                 ? FP_LIMITS_WORKER
                                                 : FP_LIMITS_TASK);
@@ -140,7 +148,7 @@ static void srv_child(void *arg, int report)
         fp_setup_fail(j->fds[0], errno, step);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    rq->entry(pool, blob, (size_t)rq->len, j->fds, j->nfds);
+    rq->entry(pool, blob, (size_t)rq->len, j->fds, nfds);
     _exit(127);
 }
 
@@ -471,28 +479,33 @@ static pid_t server_fork(forkpool *pool, fp_entry entry, const void *blob, size_
 int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const void *blob,
                    size_t len, int extra_fd)
 {
-    int p[2] = {-1, -1}, q[2] = {-1, -1};
+    int p[2] = {-1, -1}, q[2] = {-1, -1}, e[2] = {-1, -1};
     fp_registry_lock();
     if (fp_procs_reserve(&pool->procs) == -1 || pipe2(p, O_CLOEXEC) == -1 ||
         fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
+        (pool->opts.capture_stderr && fp_chan_err_pipe(e) == -1) ||
         (keep && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) == -1)) {
         int err = errno;
-        fp_close_if(p[0]);
-        fp_close_if(p[1]);
+        const int made[4] = {p[0], p[1], e[0], e[1]};
+        for (int i = 0; i < 4; i++)
+            fp_close_if(made[i]);
         fp_registry_unlock();
         errno = err;
         return -1;
     }
     pr->fd[FP_FD_OUT] = fp_fd_high(p[0]);
     pr->fd[FP_FD_IN] = keep ? fp_fd_high(q[1]) : -1;
+    pr->fd[FP_FD_ERR] = e[0] >= 0 ? fp_fd_high(e[0]) : -1;
     pr->fd[FP_FD_EXIT] = p[1]; /* parked until the child has them */
-    pr->fd[FP_FD_ERR] = q[0];
+    pr->fd[FP_FD_PARK] = q[0];
+    pr->fd[FP_FD_PARK2] = e[1];
     fp_proc_park(pr);
     fp_registry_unlock();
 
-    int fds[3], nfds = 0;
-    const int all[3] = {p[1], q[0], extra_fd};
-    for (int i = 0; i < 3; i++)
+    /* The stderr pipe's end comes last: srv_child takes it off. */
+    int fds[4], nfds = 0;
+    const int all[4] = {p[1], q[0], extra_fd, e[1]};
+    for (int i = 0; i < 4; i++)
         if (all[i] >= 0)
             fds[nfds++] = all[i];
     pid_t pid = server_fork(pool, entry, blob, len, fds, nfds);
@@ -505,7 +518,8 @@ int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const 
     fp_registry_lock();
     close(p[1]);
     fp_close_if(q[0]);
-    pr->fd[FP_FD_ERR] = -1;
+    fp_close_if(e[1]);
+    pr->fd[FP_FD_PARK] = pr->fd[FP_FD_PARK2] = -1;
     pr->gone = 0; /* it made its own process group before it sent its pid */
     pr->pid = pid;
     pr->fd[FP_FD_EXIT] = fp_proc_pidfd(&pool->procs, pid);

@@ -18,6 +18,13 @@
 #include "program.h"
 #include "task.h"
 
+/* What is known of a task once it ran. Allocated as it ends: a queued
+   task costs no more for it. */
+struct fp_end {
+    forkpool_usage usage;
+    fp_buf err; /* capture_stderr: the end of what it wrote */
+};
+
 static const char *const kind_names[] = {
     [FORKPOOL_ERR_THROWN] = "thrown",       [FORKPOOL_ERR_EXITED] = "exited",
     [FORKPOOL_ERR_SIGNALED] = "signaled",   [FORKPOOL_ERR_TIMEOUT] = "timeout",
@@ -246,7 +253,9 @@ void fp_task_free(forkpool_task *t)
     fp_result_free(t);
     fp_task_clear_err(t);
     fp_exec_free(t->exec);
-    free(t->usage);
+    if (t->end)
+        fp_buf_free(&t->end->err);
+    free(t->end);
     free(t);
 }
 
@@ -501,14 +510,20 @@ const forkpool_error *forkpool_task_error(const forkpool_task *t)
     return t->state == FORKPOOL_FAILED ? fp_task_err(t) : NULL;
 }
 
+/* t's end record, made if need be; NULL (FP_T_NO_USAGE) without memory. */
+static struct fp_end *end_of(forkpool_task *t)
+{
+    if (!t->end && !(t->end = calloc(1, sizeof *t->end)))
+        t->flags |= FP_T_NO_USAGE;
+    return t->end;
+}
+
 void fp_task_set_usage(forkpool_task *t, int64_t started, const fp_rusage *ru)
 {
-    /* Allocated as a task ends: a queued task costs no more for it. */
-    forkpool_usage *u = t->usage ? t->usage : malloc(sizeof *u);
-    if (!u) {
-        t->flags |= FP_T_NO_USAGE;
+    struct fp_end *e = end_of(t);
+    if (!e)
         return;
-    }
+    forkpool_usage *u = &e->usage;
     int64_t now = fp_now();
     *u = (forkpool_usage){.wall_s = started && now > started ? (double)(now - started) / 1e9 : 0};
     if (ru) {
@@ -516,7 +531,52 @@ void fp_task_set_usage(forkpool_task *t, int64_t started, const fp_rusage *ru)
         u->sys_s = (double)ru->sys_us / 1e6;
         u->max_rss_kib = ru->maxrss_kib;
     }
-    t->usage = u;
+}
+
+/* The last non-empty line of b (without its newline), at most 512 bytes
+   of its end: *len, and where it starts (NULL: none). */
+static const char *last_line(const fp_buf *b, size_t *len)
+{
+    const char *p = (const char *)b->p;
+    size_t end = b->len;
+    while (end > 0 && (p[end - 1] == '\n' || p[end - 1] == '\r' || p[end - 1] == ' '))
+        end--;
+    if (end == 0)
+        return NULL;
+    size_t start = end;
+    while (start > 0 && p[start - 1] != '\n' && end - start < 512)
+        start--;
+    *len = end - start;
+    return p + start;
+}
+
+void fp_task_take_stderr(forkpool_task *t, fp_buf *tail)
+{
+    struct fp_end *e = end_of(t);
+    if (!e) {
+        fp_buf_free(tail);
+        return;
+    }
+    fp_buf_free(&e->err);
+    e->err = *tail;
+    *tail = (fp_buf){NULL, 0, 0};
+    if (e->err.len > FP_ERR_TAIL) {
+        memmove(e->err.p, e->err.p + e->err.len - FP_ERR_TAIL, FP_ERR_TAIL);
+        e->err.len = FP_ERR_TAIL;
+    }
+    size_t n;
+    const char *line = last_line(&e->err, &n);
+    int k = t->err_kind;
+    if (!line || t->state != FORKPOOL_FAILED ||
+        (k != FORKPOOL_ERR_SIGNALED && k != FORKPOOL_ERR_EXITED && k != FORKPOOL_ERR_THROWN))
+        return;
+    const forkpool_error *was = fp_task_err(t);
+    char *msg = strdup(was->message), *type = strdup(was->type);
+    if (msg && type)
+        fp_task_fail(t, (forkpool_error_kind)k, was->code, type, "%s; stderr: %.*s", msg, (int)n,
+                     line);
+    free(msg);
+    free(type);
 }
 
 int forkpool_task_usage(const forkpool_task *t, forkpool_usage *u)
@@ -535,7 +595,7 @@ int forkpool_task_usage(const forkpool_task *t, forkpool_usage *u)
     }
     /* No record: it never ran (cancelled before its start, or its start
        failed). */
-    *u = t->usage ? *t->usage : (forkpool_usage){0, 0, 0, 0};
+    *u = t->end ? t->end->usage : (forkpool_usage){0, 0, 0, 0};
     return 0;
 }
 
@@ -579,5 +639,5 @@ const void *forkpool_task_stderr(const forkpool_task *t, size_t *len)
     }
     if (t->exec)
         return fp_buf_get(&t->exec->err, len);
-    return "";
+    return t->end ? fp_buf_get(&t->end->err, len) : "";
 }

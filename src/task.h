@@ -14,6 +14,8 @@
 
 #define FP_MSG_BACKLOG ((size_t)64 << 20) /* most message bytes a task may
                                              have waiting for a handler */
+#define FP_ERR_TAIL ((size_t)64 << 10)    /* capture_stderr keeps this much:
+                                             the end of what a task wrote */
 
 typedef enum { FP_H_THEN, FP_H_CATCH, FP_H_TIMEOUT, FP_H_MESSAGE } fp_handler_kind;
 
@@ -31,6 +33,8 @@ typedef struct fp_handler {
 
 typedef struct fp_exec fp_exec; /* program.h: a program task's arguments and output */
 typedef struct fp_proc fp_proc; /* proc.h */
+struct fp_buf;                  /* buf.h */
+struct fp_end;                  /* task.c: what is known once it ran */
 
 /* A task's failure, allocated when it fails (most tasks never do). */
 typedef struct fp_err {
@@ -61,7 +65,7 @@ enum {
     FP_T_LOST = 1 << 12,      /* RESULT_FD's child ended before the memfd
                                  was taken; err already set              */
     FP_T_STARTED = 1 << 14,   /* FORKPOOL_MPI: its rank said it started   */
-    FP_T_NO_USAGE = 1 << 15,  /* no memory to record its usage            */
+    FP_T_NO_USAGE = 1 << 15,  /* no memory to record its end (fp_end)     */
     FP_T_UNSET = 1 << 13      /* SPAWN frame: its child's set-up failed
                                  before the task ran; err already set    */
 };
@@ -99,7 +103,8 @@ struct forkpool_task {
     unsigned char *result;
     size_t result_len;
     fp_err *e;                          /* the failure, or NULL          */
-    forkpool_usage *usage;              /* once it ran: what it used     */
+    struct fp_end *end;                 /* once it ran: what it used and
+                                           its captured stderr            */
     size_t arg_len;
     unsigned char arg[];
 };
@@ -135,6 +140,10 @@ int fp_settle_common(forkpool_task *t, int known, int status, const char *who,
    counted from started (CLOCK_MONOTONIC ns). ru NULL: CPU and memory not
    known (zeros). */
 void fp_task_set_usage(forkpool_task *t, int64_t started, const struct fp_rusage *ru);
+/* capture_stderr: t's process wrote *tail (the last FP_ERR_TAIL bytes or
+   more; taken, *tail left empty). Kept for forkpool_task_stderr; a crash,
+   exit or throw's message ends with its last non-empty line. */
+void fp_task_take_stderr(forkpool_task *t, struct fp_buf *tail);
 /* After the ladder: a task that succeeded forgets any error recorded on
    the way, one that failed releases any result. */
 void fp_settle_end(forkpool_task *t);

@@ -60,6 +60,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
     /* The worker's copy of the pool is the program's to destroy (a task
        may): what the loop needs is read from it once, here. */
     const size_t max_output = pool->opts.max_output;
+    const fp_worker_end we = {pool->opts.capture_stderr ? ring->err_mark : NULL};
     /* Each task gets its own max_cpu_ms (RLIMIT_CPU would count the
        worker's whole life). */
     if (fp_cpu_timers_new(&cpu, pool->opts.max_cpu_ms) == -1)
@@ -96,7 +97,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
                                             FP_SLOT_STARTED))
             continue; /* revoked: it runs elsewhere, or not at all */
         fp_cpu_timers_arm(&cpu, 1);
-        int sent = fp_child_call(out, (forkpool_fn)fn, arg, arg_len, max_output, NULL, 1);
+        int sent = fp_child_call(out, (forkpool_fn)fn, arg, arg_len, max_output, NULL, &we);
         fp_cpu_timers_arm(&cpu, 0);
         fp_tree_end_own(); /* what the task left (the worker is a subreaper) */
         if (sent != 0)

@@ -32,8 +32,18 @@
 
 enum { FP_SLOT_PENDING = 1, FP_SLOT_STARTED, FP_SLOT_REVOKED };
 
+#define FP_ERR_MARK 16 /* bytes of a worker's stderr mark */
+
+/*
+ * With capture_stderr a worker's stderr is one pipe for all its tasks, and
+ * nothing orders it with the channel: the parent may read task k+1's first
+ * lines before task k's END. So after each task the worker writes err_mark
+ * (random bytes the parent chose) to its stderr, before END: what the
+ * parent read before the mark is task k's.
+ */
 typedef struct fp_ring {
     _Atomic uint32_t slot[FP_RING];
+    unsigned char err_mark[FP_ERR_MARK];
 } fp_ring;
 
 /*

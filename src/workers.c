@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -149,6 +150,14 @@ static fp_proc *worker_spawn(forkpool *pool)
     fp_list_init(&w->held);
     pr->kind = w;
     w->ring = ring_new(&ring_fd);
+    /* A mark no task writes by chance (worker.h); from the clock if
+       getrandom fails, which still no task can guess by chance. */
+    if (w->ring && getrandom(w->ring->err_mark, FP_ERR_MARK, GRND_NONBLOCK) != FP_ERR_MARK) {
+        int64_t now = fp_now();
+        memcpy(w->ring->err_mark, &now, sizeof now);
+        uintptr_t self = (uintptr_t)w;
+        memcpy(w->ring->err_mark + sizeof now, &self, sizeof self);
+    }
     int rc = !w->ring ? -1
              : pool->opts.fork_server
                  ? fp_server_proc(pool, pr, 1, srv_worker_entry, NULL, 0, ring_fd)
@@ -393,6 +402,8 @@ static int worker_frame(void *ud, unsigned type, unsigned char *payload, size_t 
     t->end_rc = rc;
     t->flags |= FP_T_GOT_END;
     fp_chan_settle(t, pr, 1, 0);
+    /* It wrote its stderr and its mark before its END: in the pipe now. */
+    fp_chan_end_err(pr, t, worker_of(pr)->ring->err_mark);
     worker_unlink(t->pool, pr, t);
     fp_dispatch_push(t);
     return 0;
@@ -402,6 +413,8 @@ static void worker_io(fp_proc *pr, int k, size_t budget)
 {
     if (k == FP_FD_OUT)
         fp_chan_read(pr, budget, worker_frame);
+    else if (k == FP_FD_ERR)
+        fp_chan_read_err(pr, budget, worker_of(pr)->ring->err_mark);
     else
         worker_flush(pr->pool, pr);
 }
@@ -422,6 +435,7 @@ static void worker_exited(fp_proc *pr, int known, int status)
             (t->flags & (FP_T_KILLING | FP_T_CANCELLED | FP_T_ABORTED))) {
             worker_task_usage(pr, t, &pr->ru);
             fp_chan_settle(t, pr, known, status);
+            fp_chan_end_err(pr, t, worker_of(pr)->ring->err_mark);
             worker_unlink(pool, pr, t);
             fp_dispatch_push(t);
         }
