@@ -510,11 +510,11 @@ const forkpool_error *forkpool_task_error(const forkpool_task *t)
     return t->state == FORKPOOL_FAILED ? fp_task_err(t) : NULL;
 }
 
-/* t's end record, made if need be; NULL (FP_T_NO_USAGE) without memory. */
+/* t's end record, made if need be; NULL (FP_T_NO_END) without memory. */
 static struct fp_end *end_of(forkpool_task *t)
 {
     if (!t->end && !(t->end = calloc(1, sizeof *t->end)))
-        t->flags |= FP_T_NO_USAGE;
+        t->flags |= FP_T_NO_END;
     return t->end;
 }
 
@@ -589,7 +589,7 @@ int forkpool_task_usage(const forkpool_task *t, forkpool_usage *u)
         errno = EBUSY;
         return -1;
     }
-    if (t->flags & FP_T_NO_USAGE) {
+    if (t->flags & FP_T_NO_END) {
         errno = ENOMEM;
         return -1;
     }
