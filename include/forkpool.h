@@ -506,8 +506,9 @@ pid_t forkpool_task_pid(const forkpool_task *t);
  * (wall_s, from its start to its end as the pool saw them), its CPU time
  * (user_s, sys_s) and the peak resident set of its process (max_rss_kib).
  * FRESH and programs: the child's own figures (with the descendants it
- * waited for). WORKERS: the worker's CPU time during the task; max_rss_kib
- * is the worker's peak so far (it ran earlier tasks too). INLINE: the
+ * waited for). WORKERS: the worker's CPU time during the task (a task
+ * under 20 us is not measured: its run time counts as user time);
+ * max_rss_kib is the worker's peak so far (it ran earlier tasks too). INLINE: the
  * calling thread's CPU time during the task, and the program's peak.
  * A task that never ran (cancelled while queued, or its start failed):
  * zeros. 0, or -1 and errno: EINVAL (NULL t or u), EBUSY (not ended yet),

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "pool.h"
 #include "result.h"
 #include "task.h"
@@ -30,7 +31,8 @@ struct forkpool_ctx {
     forkpool_task *inline_task;/* INLINE: the task itself               */
     int returned, thrown;      /* returned: FP_RET_*                    */
     size_t max_output;         /* the pool's; 0: none                   */
-    int usage;                 /* END carries what the process used     */
+    const uint64_t *usage;     /* a worker's: END carries this (user us,
+                                  sys us, peak RSS KiB); NULL: none     */
     int map_ok;                /* a large result may cross as a memfd,
                                   which the runner then holds after END
                                   (see fp_child_call)                   */
@@ -269,12 +271,8 @@ static int send_end(forkpool_ctx *ctx, int32_t rc)
     fp_rbuf *b = &ctx->rbuf;
     struct iovec end = {&rc, sizeof rc};
     unsigned char with_usage[FP_WIRE_END_USAGE_LEN];
-    struct rusage ru;
-    if (ctx->usage && getrusage(RUSAGE_SELF, &ru) == 0) {
-        fp_rusage u;
-        fp_rusage_from(&u, &ru);
-        fp_wire_end_usage(with_usage, rc, (uint64_t)u.user_us, (uint64_t)u.sys_us,
-                          (uint64_t)u.maxrss_kib);
+    if (ctx->usage) {
+        fp_wire_end_usage(with_usage, rc, ctx->usage[0], ctx->usage[1], ctx->usage[2]);
         end = (struct iovec){with_usage, sizeof with_usage};
     }
     int held = 0, sent = 0;
@@ -307,12 +305,41 @@ static int send_end(forkpool_ctx *ctx, int32_t rc)
  * Returns 0; 1 if *held holds a memfd the parent is taking; -1 if a frame
  * could not be sent (the parent is gone or gave up).
  */
-int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
-                  fp_rbuf *held, const fp_worker_end *w)
+/* What a worker's task used (see fp_worker_end): out = user us, sys us,
+   peak RSS KiB. */
+static void worker_usage(fp_worker_end *w, int64_t ran_ns, uint64_t out[3])
 {
-    forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .usage = w != NULL,
-                        .map_ok = held != NULL, .rbuf = FP_RBUF_NONE};
+    struct rusage ru;
+    fp_rusage now;
+    if ((ran_ns < FP_USAGE_SAMPLE_NS && w->sampled) || getrusage(RUSAGE_SELF, &ru) == -1) {
+        out[0] = (uint64_t)(ran_ns / 1000);
+        out[1] = 0;
+        out[2] = (uint64_t)w->base.maxrss_kib;
+        w->lent_us += ran_ns / 1000;
+        return;
+    }
+    fp_rusage_from(&now, &ru);
+    int64_t user = now.user_us - w->base.user_us - w->lent_us, sys = now.sys_us - w->base.sys_us;
+    out[0] = (uint64_t)(user > 0 ? user : 0);
+    out[1] = (uint64_t)(sys > 0 ? sys : 0);
+    out[2] = (uint64_t)now.maxrss_kib;
+    w->base = now;
+    w->lent_us = 0;
+    w->sampled = 1;
+}
+
+int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
+                  fp_rbuf *held, fp_worker_end *w)
+{
+    uint64_t used[3];
+    forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .map_ok = held != NULL,
+                        .rbuf = FP_RBUF_NONE};
+    int64_t start = w ? fp_now() : 0;
     int32_t rc = fn(&ctx, arg, len);
+    if (w) {
+        worker_usage(w, fp_now() - start, used);
+        ctx.usage = used;
+    }
     /* What the task printed is out before the parent hears it ended (a
        worker's stdio would otherwise hold it until the worker exits). */
     fflush(NULL);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "forkpool.h"
+#include "proc.h"
 #include "result.h"
 
 /* In a new child (FRESH, a worker): libc's generators reseeded, unless
@@ -18,11 +19,21 @@ void fp_child_reseed(const forkpool_options *o);
 /* In a new child, set up: reseeds, runs child_init and the task, reports
    its end, exits. */
 _Noreturn void fp_child_main(forkpool_task *t, int fd);
-/* How a worker runs a task (NULL for a FRESH child): its END carries what
-   the worker has used, and err_mark (NULL: none; worker.h) goes to its
-   stderr before that END. */
+/*
+ * How a worker runs a task (NULL for a FRESH child): err_mark (NULL: none;
+ * worker.h) goes to its stderr before END, and END carries what the task
+ * used (the parent cannot reap a worker per task). A getrusage per task
+ * would cost an empty task a fifth more, so a task shorter than
+ * FP_USAGE_SAMPLE_NS is not sampled: its run time counts as user CPU time
+ * (it ran, on the worker's one thread, for no longer), and the next sample
+ * settles the difference.
+ */
+#define FP_USAGE_SAMPLE_NS 20000
 typedef struct fp_worker_end {
     const unsigned char *err_mark;
+    int sampled;         /* base holds a sample                          */
+    fp_rusage base;      /* the worker's totals at the last sample       */
+    int64_t lent_us;     /* user CPU time reported, unsampled, since     */
 } fp_worker_end;
 
 /*
@@ -35,7 +46,7 @@ typedef struct fp_worker_end {
  * be sent (the parent is gone or gave up).
  */
 int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t max_output,
-                  fp_rbuf *held, const fp_worker_end *w);
+                  fp_rbuf *held, fp_worker_end *w);
 /* Ends a child: its stdio flushed, what it left running killed, no atexit
    handler of the host run. */
 _Noreturn void fp_child_exit(int code);

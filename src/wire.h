@@ -25,9 +25,9 @@ enum fp_frame_type {
     FP_FRAME_THROW = 3,   /* forkpool_throw: i32 code, u32 type length, type,
                              message                                          */
     FP_FRAME_END = 4,     /* the function returned: i32 return value; from a
-                             worker, then u32 zero and what the worker has
-                             used so far (getrusage): u64 user us, u64 sys
-                             us, u64 peak RSS KiB                             */
+                             worker, then u32 zero and what the task used
+                             (child.h: fp_worker_end): u64 user us, u64 sys
+                             us, u64 the worker's peak RSS KiB                */
     FP_FRAME_TASK = 5,    /* parent -> worker only (workers.c); a child that
                              sends it breaks the protocol                     */
     FP_FRAME_RESULT_FD = 6, /* the result is in a memfd the child holds open:

@@ -60,7 +60,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
     /* The worker's copy of the pool is the program's to destroy (a task
        may): what the loop needs is read from it once, here. */
     const size_t max_output = pool->opts.max_output;
-    const fp_worker_end we = {pool->opts.capture_stderr ? ring->err_mark : NULL};
+    fp_worker_end we = {pool->opts.capture_stderr ? ring->err_mark : NULL, 0, {0, 0, 0}, 0};
     /* Each task gets its own max_cpu_ms (RLIMIT_CPU would count the
        worker's whole life). */
     if (fp_cpu_timers_new(&cpu, pool->opts.max_cpu_ms) == -1)

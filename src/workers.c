@@ -45,7 +45,7 @@ typedef struct fp_worker {
     fp_buf out;            /* request bytes: [out_off, out.len) not sent */
     size_t out_off;
     int blocked;           /* its socket is full: watched for EPOLLOUT  */
-    fp_rusage used;        /* what it had used at its last task's END   */
+    fp_rusage used;        /* CPU time its tasks' ENDs reported, summed */
     int urgent;            /* it is idle until its pending bytes go     */
 } fp_worker;
 
@@ -353,20 +353,18 @@ static void worker_kill(forkpool *pool, fp_proc *pr, int64_t now)
     fp_proc_terminate(pr, now);
 }
 
-/* t, pr's current task, ended with pr's worker having used `now` in all:
-   t used the difference from the previous task's end (a worker spends
-   next to nothing between tasks). */
-static void worker_task_usage(fp_proc *pr, forkpool_task *t, const fp_rusage *now)
+/* t, pr's current task, died with its worker, whose reap says it used
+   `total` in all: t used what the tasks before it did not report. */
+static void worker_died_usage(fp_proc *pr, forkpool_task *t, const fp_rusage *total)
 {
-    fp_rusage *before = &worker_of(pr)->used;
-    fp_rusage d = {now->user_us - before->user_us, now->sys_us - before->sys_us,
-                   now->maxrss_kib};
+    const fp_rusage *before = &worker_of(pr)->used;
+    fp_rusage d = {total->user_us - before->user_us, total->sys_us - before->sys_us,
+                   total->maxrss_kib};
     if (d.user_us < 0)
         d.user_us = 0;
     if (d.sys_us < 0)
         d.sys_us = 0;
     fp_task_set_usage(t, pr->started, &d);
-    *before = *now;
 }
 
 static int worker_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
@@ -393,8 +391,11 @@ static int worker_frame(void *ud, unsigned type, unsigned char *payload, size_t 
     int has_usage = fp_wire_parse_end(payload, len, &rc, used);
     free(payload);
     if (has_usage) {
-        fp_rusage now = {(int64_t)used[0], (int64_t)used[1], (long)used[2]};
-        worker_task_usage(pr, t, &now);
+        fp_rusage mine = {(int64_t)used[0], (int64_t)used[1], (long)used[2]};
+        fp_rusage *sum = &worker_of(pr)->used;
+        sum->user_us += mine.user_us;
+        sum->sys_us += mine.sys_us;
+        fp_task_set_usage(t, pr->started, &mine);
     } else {
         fp_task_set_usage(t, pr->started, NULL);
     }
@@ -433,7 +434,7 @@ static void worker_exited(fp_proc *pr, int known, int status)
         uint32_t st = atomic_load(&worker_of(pr)->ring->slot[t->seq % FP_RING]);
         if (st == FP_SLOT_STARTED || !worker_of(pr)->ran ||
             (t->flags & (FP_T_KILLING | FP_T_CANCELLED | FP_T_ABORTED))) {
-            worker_task_usage(pr, t, &pr->ru);
+            worker_died_usage(pr, t, &pr->ru);
             fp_chan_settle(t, pr, known, status);
             fp_chan_end_err(pr, t, worker_of(pr)->ring->err_mark);
             worker_unlink(pool, pr, t);
