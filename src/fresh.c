@@ -26,19 +26,20 @@ int fp_start_own(forkpool *pool, forkpool_task *t)
     if (pool->nbusy >= pool->opts.concurrency)
         return 0;
     fp_queue_remove(pool, t);
-    fp_proc *pr = fp_proc_new(&pool->procs, pool, t->kind, pool->opts.max_output);
+    const fp_proc_ops *kind = pool->own_ops[t->exec != NULL];
+    fp_proc *pr = fp_proc_new(&pool->procs, pool, kind, pool->opts.max_output);
     if (!pr) {
-        t->kind->launch_failed(t, ENOMEM, 0);
+        kind->launch_failed(t, ENOMEM, 0);
         return 1;
     }
     pr->task = t;
     t->proc = pr;
     int step = 0;
-    if (t->kind->launch(pr, t, &step) == -1) {
+    if (kind->launch(pr, t, &step) == -1) {
         int err = errno;
         t->proc = NULL;
         fp_proc_free(pr);
-        t->kind->launch_failed(t, err, step);
+        kind->launch_failed(t, err, step);
         return 1;
     }
     t->state = FORKPOOL_RUNNING;
@@ -50,7 +51,7 @@ int fp_start_own(forkpool *pool, forkpool_task *t)
         pr->deadline = fp_after(now, t->timeout_ms);
     if (fp_proc_watch(pr, 1, now) == -1) {
         fp_task_fail(t, FORKPOOL_ERR_SPAWN, errno, NULL, "cannot watch the task's %s: %s",
-                     t->kind->name, strerror(errno));
+                     kind->name, strerror(errno));
         t->flags |= FP_T_ABORTED | FP_T_KILLING;
     }
     return 1;

@@ -316,6 +316,8 @@ forkpool *forkpool_create(const forkpool_options *opts)
         pool->srv_fd = pool->srv_blob_fd = -1;
         pool->self = getpid();
         pool->vm_base = o.max_memory ? mapped_bytes() : 0;
+        pool->own_ops[0] = &fp_fresh_ops;
+        pool->own_ops[1] = &fp_exec_ops;
         pool->reg.forget = pool_forget;
         if (pool_open_fds(pool) == 0) {
             fp_registry_add(&pool->reg);
@@ -398,13 +400,11 @@ static forkpool_task *task_new(forkpool *pool, forkpool_fn fn, const void *arg, 
     t->pool = pool;
     t->fn = fn;
     t->exec = exec;
-    t->kind = exec ? &fp_exec_ops : &fp_fresh_ops;
     t->state = FORKPOOL_QUEUED;
     t->timeout_ms = pool->opts.timeout_ms;
     t->arg_len = len;
     if (len)
         memcpy(t->arg, arg, len);
-    fp_list_init(&t->msgs);
     fp_list_push_head(&pool->all, &t->all);
     fp_queue_push(pool, t);
     if (pool->opts.mode == FORKPOOL_INLINE) {

@@ -17,6 +17,8 @@ struct forkpool {
     forkpool_options opts;
     fp_reg reg;            /* on the registry: fds a new child closes     */
     fp_procs procs;        /* every child process the pool watches       */
+    const fp_proc_ops *own_ops[2]; /* the kind of a task's own process: a
+                              FRESH child, a program (fresh.c picks)    */
     struct fp_remote *remote; /* FORKPOOL_MPI with serving ranks (remote.c);
                               NULL: its tasks run here               */
     int timerfd, eventfd;

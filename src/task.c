@@ -18,12 +18,30 @@
 #include "program.h"
 #include "task.h"
 
-/* What is known of a task once it ran. Allocated as it ends: a queued
-   task costs no more for it. */
-struct fp_end {
-    forkpool_usage usage;
-    fp_buf err; /* capture_stderr: the end of what it wrote */
+
+/* What a task gets once it has more than a queued task needs, allocated
+   then: a million queued tasks cost no more for it (bench/queue_mem.c). */
+struct fp_more {
+    fp_list msgs;         /* fp_msg, waiting for a handler            */
+    size_t backlog;       /* bytes of messages queued                 */
+    int failed;           /* err holds its failure                    */
+    fp_err err;
+    forkpool_usage usage; /* once it ran                              */
+    fp_buf stderr_tail;   /* capture_stderr: the end of what it wrote */
 };
+
+/* t's record, made if need be; NULL without memory. */
+static struct fp_more *more_of(forkpool_task *t)
+{
+    if (!t->more && (t->more = calloc(1, sizeof *t->more)))
+        fp_list_init(&t->more->msgs);
+    return t->more;
+}
+
+static int has_msgs(const forkpool_task *t)
+{
+    return t->more && !fp_list_empty(&t->more->msgs);
+}
 
 static const char *const kind_names[] = {
     [FORKPOOL_ERR_THROWN] = "thrown",       [FORKPOOL_ERR_EXITED] = "exited",
@@ -69,17 +87,17 @@ static const forkpool_error nomem_errs[] = {
 
 const forkpool_error *fp_task_err(const forkpool_task *t)
 {
-    return t->e ? &t->e->err : &nomem_errs[t->err_kind];
+    return t->more && t->more->failed ? &t->more->err.err : &nomem_errs[t->err_kind];
 }
 
 void fp_task_clear_err(forkpool_task *t)
 {
-    if (!t->e)
+    if (!t->more || !t->more->failed)
         return;
-    free(t->e->type);
-    free(t->e->msg);
-    free(t->e);
-    t->e = NULL;
+    free(t->more->err.type);
+    free(t->more->err.msg);
+    t->more->err = (fp_err){{0, NULL, NULL, 0}, NULL, NULL};
+    t->more->failed = 0;
 }
 
 /*
@@ -94,9 +112,12 @@ void fp_task_fail(forkpool_task *t, forkpool_error_kind kind, int code, const ch
     char *msg = NULL;
     va_list ap;
     t->err_kind = (uint8_t)kind;
-    if (!t->e && !(t->e = calloc(1, sizeof *t->e)))
+    if (!more_of(t))
         return; /* fp_task_err answers from err_kind */
-    fp_err *e = t->e;
+    fp_err *e = &t->more->err;
+    if (!t->more->failed)
+        *e = (fp_err){{0, NULL, NULL, 0}, NULL, NULL};
+    t->more->failed = 1;
     free(e->type);
     free(e->msg);
     e->type = type ? strdup(type) : NULL;
@@ -209,7 +230,15 @@ int fp_dispatch_run(forkpool *pool)
 int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len)
 {
     size_t cost = len + sizeof(fp_msg);
-    if (t->backlog + cost > FP_MSG_BACKLOG) {
+    struct fp_more *x = more_of(t);
+    fp_msg *m = x ? malloc(sizeof *m) : NULL;
+    if (!m) {
+        free(data);
+        fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL, "cannot allocate a message");
+        return -1;
+    }
+    if (x->backlog + cost > FP_MSG_BACKLOG) {
+        free(m);
         free(data);
         fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
                      "task sent more than %zu bytes of messages that no on_message "
@@ -218,24 +247,17 @@ int fp_msg_push(forkpool_task *t, unsigned char *data, size_t len)
         errno = ENOBUFS;
         return -1;
     }
-    fp_msg *m = malloc(sizeof *m);
-    if (!m) {
-        free(data);
-        fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL, "cannot allocate a message");
-        return -1;
-    }
-    t->backlog += cost;
-
+    x->backlog += cost;
     m->len = len;
     m->data = data;
-    fp_list_push_tail(&t->msgs, &m->node);
+    fp_list_push_tail(&x->msgs, &m->node);
     fp_dispatch_push(t);
     return 0;
 }
 
 static void msgs_free(forkpool_task *t)
 {
-    for (fp_list *n; (n = fp_list_pop(&t->msgs));) {
+    for (fp_list *n; t->more && (n = fp_list_pop(&t->more->msgs));) {
         fp_msg *m = FP_LIST_ITEM(n, fp_msg, node);
         free(m->data);
         free(m);
@@ -253,9 +275,9 @@ void fp_task_free(forkpool_task *t)
     fp_result_free(t);
     fp_task_clear_err(t);
     fp_exec_free(t->exec);
-    if (t->end)
-        fp_buf_free(&t->end->err);
-    free(t->end);
+    if (t->more)
+        fp_buf_free(&t->more->stderr_tail);
+    free(t->more);
     free(t);
 }
 
@@ -272,7 +294,7 @@ static int has_handler(const forkpool_task *t, fp_handler_kind kind)
 void fp_task_maybe_free(forkpool_task *t)
 {
     if ((t->flags & FP_T_RELEASED) && !t->pins && fp_task_done(t) &&
-        !(!fp_list_empty(&t->msgs) && has_handler(t, FP_H_MESSAGE)))
+        !(has_msgs(t) && has_handler(t, FP_H_MESSAGE)))
         fp_task_free(t);
 }
 
@@ -290,7 +312,7 @@ static forkpool_task *add_handler(forkpool_task *t, fp_handler h)
         t->cap_handlers = cap;
     }
     t->handlers[t->nhandlers++] = h;
-    if (fp_task_settled(t) || (h.kind == FP_H_MESSAGE && !fp_list_empty(&t->msgs)))
+    if (fp_task_settled(t) || (h.kind == FP_H_MESSAGE && has_msgs(t)))
         fp_dispatch_push(t);
     return t;
 }
@@ -354,9 +376,9 @@ static void deliver_messages(forkpool_task *t)
     if (!has_handler(t, FP_H_MESSAGE))
         return;
     fp_list *n;
-    while (!pool->doomed && (n = fp_list_pop(&t->msgs))) {
+    while (!pool->doomed && has_msgs(t) && (n = fp_list_pop(&t->more->msgs))) {
         fp_msg *m = FP_LIST_ITEM(n, fp_msg, node);
-        t->backlog -= m->len + sizeof(fp_msg);
+        t->more->backlog -= m->len + sizeof(fp_msg);
         /* Re-read nhandlers: a handler may add handlers. */
         for (uint32_t i = 0; i < t->nhandlers && !pool->doomed; i++) {
             fp_handler h = t->handlers[i];
@@ -510,20 +532,14 @@ const forkpool_error *forkpool_task_error(const forkpool_task *t)
     return t->state == FORKPOOL_FAILED ? fp_task_err(t) : NULL;
 }
 
-/* t's end record, made if need be; NULL (FP_T_NO_END) without memory. */
-static struct fp_end *end_of(forkpool_task *t)
-{
-    if (!t->end && !(t->end = calloc(1, sizeof *t->end)))
-        t->flags |= FP_T_NO_END;
-    return t->end;
-}
-
 void fp_task_set_usage(forkpool_task *t, int64_t started, const fp_rusage *ru)
 {
-    struct fp_end *e = end_of(t);
-    if (!e)
+    struct fp_more *x = more_of(t);
+    if (!x) {
+        t->flags |= FP_T_NO_END;
         return;
-    forkpool_usage *u = &e->usage;
+    }
+    forkpool_usage *u = &x->usage;
     int64_t now = fp_now();
     *u = (forkpool_usage){.wall_s = started && now > started ? (double)(now - started) / 1e9 : 0};
     if (ru) {
@@ -552,20 +568,21 @@ static const char *last_line(const fp_buf *b, size_t *len)
 
 void fp_task_take_stderr(forkpool_task *t, fp_buf *tail)
 {
-    struct fp_end *e = end_of(t);
-    if (!e) {
+    struct fp_more *x = more_of(t);
+    if (!x) {
         fp_buf_free(tail);
         return;
     }
-    fp_buf_free(&e->err);
-    e->err = *tail;
+    fp_buf *b = &x->stderr_tail;
+    fp_buf_free(b);
+    *b = *tail;
     *tail = (fp_buf){NULL, 0, 0};
-    if (e->err.len > FP_ERR_TAIL) {
-        memmove(e->err.p, e->err.p + e->err.len - FP_ERR_TAIL, FP_ERR_TAIL);
-        e->err.len = FP_ERR_TAIL;
+    if (b->len > FP_ERR_TAIL) {
+        memmove(b->p, b->p + b->len - FP_ERR_TAIL, FP_ERR_TAIL);
+        b->len = FP_ERR_TAIL;
     }
     size_t n;
-    const char *line = last_line(&e->err, &n);
+    const char *line = last_line(b, &n);
     int k = t->err_kind;
     if (!line || t->state != FORKPOOL_FAILED ||
         (k != FORKPOOL_ERR_SIGNALED && k != FORKPOOL_ERR_EXITED && k != FORKPOOL_ERR_THROWN))
@@ -595,7 +612,7 @@ int forkpool_task_usage(const forkpool_task *t, forkpool_usage *u)
     }
     /* No record: it never ran (cancelled before its start, or its start
        failed). */
-    *u = t->end ? t->end->usage : (forkpool_usage){0, 0, 0, 0};
+    *u = t->more ? t->more->usage : (forkpool_usage){0, 0, 0, 0};
     return 0;
 }
 
@@ -639,5 +656,5 @@ const void *forkpool_task_stderr(const forkpool_task *t, size_t *len)
     }
     if (t->exec)
         return fp_buf_get(&t->exec->err, len);
-    return t->end ? fp_buf_get(&t->end->err, len) : "";
+    return t->more ? fp_buf_get(&t->more->stderr_tail, len) : "";
 }

@@ -34,7 +34,7 @@ typedef struct fp_handler {
 typedef struct fp_exec fp_exec; /* program.h: a program task's arguments and output */
 typedef struct fp_proc fp_proc; /* proc.h */
 struct fp_buf;                  /* buf.h */
-struct fp_end;                  /* task.c: what is known once it ran */
+struct fp_more;                 /* task.c */
 
 /* A task's failure, allocated when it fails (most tasks never do). */
 typedef struct fp_err {
@@ -65,7 +65,7 @@ enum {
     FP_T_LOST = 1 << 12,      /* RESULT_FD's child ended before the memfd
                                  was taken; err already set              */
     FP_T_STARTED = 1 << 14,   /* FORKPOOL_MPI: its rank said it started   */
-    FP_T_NO_END = 1 << 15,  /* no memory to record its end (fp_end)     */
+    FP_T_NO_END = 1 << 15,    /* no memory to record its usage (fp_more)  */
     FP_T_UNSET = 1 << 13      /* SPAWN frame: its child's set-up failed
                                  before the task ran; err already set    */
 };
@@ -94,17 +94,14 @@ struct forkpool_task {
                                            progress: do not free         */
     long timeout_ms;
     fp_proc *proc;                      /* while a process holds it      */
-    const struct fp_proc_ops *kind;     /* the process it runs in when it
-                                           has one of its own (a FRESH
-                                           child, a program)             */
     fp_exec *exec;                      /* a program task, else NULL     */
-    fp_list msgs;                       /* fp_msg, waiting for a handler */
-    size_t backlog;                     /* bytes of messages queued      */
     unsigned char *result;
     size_t result_len;
-    fp_err *e;                          /* the failure, or NULL          */
-    struct fp_end *end;                 /* once it ran: what it used and
-                                           its captured stderr            */
+    struct fp_more *more;               /* what a task gets once it has
+                                           more than a queued one needs:
+                                           messages, its failure, usage,
+                                           captured stderr (task.c); NULL
+                                           until then                     */
     size_t arg_len;
     unsigned char arg[];
 };
