@@ -132,7 +132,12 @@ static int setup(struct app *a)
     if (inputs_init(&a->in, &a->o) != 0)
         return -1;
     if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
-        fpc_say("out of memory");
+        if (errno == EINVAL)
+            fpc_say("{= perl expression =} is not supported; for a path use {.} {/} {//} "
+                    "{/.} (e.g. {.}.bak for {= s:\\.txt$:.bak: =}), or write the command "
+                    "for a shell with --shell");
+        else
+            fpc_say("out of memory");
         return -1;
     }
     a->total_known = inputs_total(&a->in, &a->total);

@@ -12,12 +12,15 @@
 enum xform { XF_NONE, XF_NOEXT, XF_BASE, XF_DIR, XF_BASE_NOEXT };
 enum seg_kind { SEG_LIT, SEG_VAL, SEG_SEQ, SEG_SLOT };
 
+#define FP_GROUP_PAST 1000001L /* past any job's groups: an empty value */
+
 /* One piece of a command word: literal text or a replacement string. */
 struct seg {
     enum seg_kind kind;
     const char *lit; /* SEG_LIT: text (into argv) */
     size_t len;
-    size_t group;    /* SEG_VAL: 0 = every group ({}), else 1-based ({N}) */
+    long group;      /* SEG_VAL: 0 = every group ({}), else 1-based ({N}),
+                        or from the end ({-N}: -1 the last)            */
     enum xform xf;
 };
 
@@ -36,14 +39,17 @@ static size_t parse_repl(const char *s, struct seg *seg)
         seg->kind = p[0] == '#' ? SEG_SEQ : SEG_SLOT;
         return 3;
     }
-    if (*p >= '1' && *p <= '9') {
-        size_t g = 0;
-        while (*p >= '0' && *p <= '9') {
-            g = g * 10 + (size_t)(*p++ - '0');
-            if (g > 1000000)
-                return 0;
-        }
-        seg->group = g;
+    /* As GNU parallel reads them: {0} is {}, leading zeros count for
+       nothing, and a group past the last ({-0} too) is empty. */
+    int from_end = p[0] == '-' && p[1] >= '0' && p[1] <= '9';
+    p += from_end;
+    if (*p >= '0' && *p <= '9') {
+        long g = 0;
+        while (*p >= '0' && *p <= '9')
+            g = g < FP_GROUP_PAST ? g * 10 + (*p++ - '0') : (p++, FP_GROUP_PAST);
+        if (from_end && g == 0)
+            g = FP_GROUP_PAST;
+        seg->group = from_end ? -g : g;
     }
     static const struct {
         const char *suffix;
@@ -60,9 +66,22 @@ static size_t parse_repl(const char *s, struct seg *seg)
     return 0;
 }
 
-/* Splits one command word into segments. 0, or -1 (ENOMEM). */
+/* A Perl expression, {= ... =}: GNU parallel evaluates it; we do not yet,
+   and leaving it as text would run the command with the wrong words. */
+static bool has_perl_expr(const char *s)
+{
+    const char *open = strstr(s, "{=");
+    return open != NULL && strstr(open + 2, "=}") != NULL;
+}
+
+/* Splits one command word into segments. 0, or -1 (ENOMEM; EINVAL: a
+   Perl expression). */
 static int word_parse(struct tmpl_word *w, const char *s, bool *has_repl)
 {
+    if (has_perl_expr(s)) {
+        errno = EINVAL;
+        return -1;
+    }
     size_t len = strlen(s);
     w->segs = calloc(len + 1, sizeof *w->segs); /* at most one per byte */
     if (w->segs == NULL)
@@ -190,8 +209,10 @@ static void expand_word(struct sbuf *b, const struct tmpl_word *w, const struct 
                         sb_adds(b, " ");
                     add_value(b, c, c->vals[g], s->xf);
                 }
-            } else if (s->group <= c->nvals) {
+            } else if (s->group > 0 && (size_t)s->group <= c->nvals) {
                 add_value(b, c, c->vals[s->group - 1], s->xf);
+            } else if (s->group < 0 && (size_t)-s->group <= c->nvals) {
+                add_value(b, c, c->vals[c->nvals - (size_t)-s->group], s->xf);
             }
             break;
         }

@@ -6,9 +6,12 @@
  *   {.} without extension   {/} basename   {//} dirname   {/.} basename
  *       without extension   {#} job number   {%} job slot
  *   {N} {N.} {N/} {N//} {N/.}  the same for input group N (1-based; past
- *       the last group: empty)
+ *       the last group: empty; {0} is {}, leading zeros do not count)
+ *   {-N} {-N.} ...  the same, counted from the last group ({-1}: the last)
  *
- * Anything else in braces is literal text.
+ * A Perl expression ({= ... =}) is refused (tmpl_parse: EINVAL): GNU
+ * parallel evaluates it, and as text it would run the wrong command.
+ * Anything else in braces is literal text, as in GNU parallel.
  */
 #ifndef FPC_TEMPLATE_H
 #define FPC_TEMPLATE_H
@@ -33,8 +36,8 @@ struct tmpl_ctx {
     bool shell;         /* --shell: values are shell-quoted */
 };
 
-/* Parses words[0..n) (n >= 1), which must outlive t. 0, or -1 (ENOMEM);
-   call tmpl_free either way. */
+/* Parses words[0..n) (n >= 1), which must outlive t. 0, or -1 (ENOMEM,
+   EINVAL: a word holds a Perl expression); call tmpl_free either way. */
 int tmpl_parse(struct tmpl *t, char **words, size_t n);
 void tmpl_free(struct tmpl *t);
 

@@ -89,4 +89,17 @@ same_str "$OUT" "{} as the program" 'hi\n[hi]\n'
 run -k "$B/args" '{1.}' '{1/}' '{1//}' '{1/.}' '{2.}' '{2/}' ::: /d/f.c ::: x.y
 same_str "$OUT" "{1.} {1/} {1//} {1/.} {2.} {2/}" '[/d/f]\n[f.c]\n[/d]\n[f]\n[x]\n[x.y]\n'
 
+# {-N}: from the last group (issue #12: it was left as text)
+run -k "$B/args" '{-1}' '{-2/.}' ::: a/b.c ::: d/e.f
+same_str "$OUT" "{-1} {-2/.}" '[d/e.f]\n[b]\n'
+
+# {= perl =}: refused with a hint, nothing run (it was left as text, and
+# `mv {} '{= ... =}'` moved every file onto one name)
+printf 'keep\n' >"$T/f1.txt"
+run "$B/args" mv '{}' '{= s:\.txt$:.bak: =}' ::: "$T/f1.txt"
+ok "{= perl =}: a non-zero exit" [ "$RC" != 0 ]
+ok "{= perl =}: a message that says what to write instead" grep -q 'not supported.*{\.}' "$ERR"
+is "$(cat "$OUT")" "" "{= perl =}: nothing ran"
+ok "{= perl =}: the file is where it was" [ -f "$T/f1.txt" ]
+
 done_testing

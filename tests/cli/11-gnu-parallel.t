@@ -36,6 +36,8 @@ compare "path replacement strings" -- -k echo '{}' '{.}' '{/}' '{//}' '{/.}' '{#
     ::: /x/y/z.tar.gz rel.c noext dir.d/file sub/a.b.c
 compare "{1.} {1/} {1//} {1/.} {2/.}" -- -k echo '{1.}' '{1/}' '{1//}' '{1/.}' '{2/.}' ::: /a/b.c d.e/f ::: x/y.z
 compare "{2} {1}" -- -k echo '{2}' '{1}' ::: a b ::: c d
+compare "{-1} {-2.} {-1/} {0} {01}" -- -k echo '{-1}' '{-2.}' '{-1/}' '{0}' '{01}' \
+    ::: a/b.c x ::: d/e.f
 compare "{%} with -j1" -- -j1 -k echo '{%}' '{#}' ::: a b c
 printf 'l1\nl 2\nl3\n' >"$T/in"
 compare ":::: FILE" -- -k echo :::: "$T/in"

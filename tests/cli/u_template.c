@@ -105,9 +105,13 @@ static void literal(void)
     const char *const *v = LIST("v");
     argv_is(LIST("{x}", "{", "}", "{}}", "{{}}"), v, "[{x}][{][}][v}][{v}]",
             "braces that are no replacement string stay");
-    argv_is(LIST("{0}", "{01}", "{-1}", "{ }", "{1000001}"), v,
-            "[{0}][{01}][{-1}][{ }][{1000001}][v]",
-            "no group 0, leading zero, sign, space or group past 1000000 (values appended)");
+    argv_is(LIST("{0}", "{01}", "{-1}", "{ }", "{1000001}", "{-0}"), v, "[v][v][v][{ }][][]",
+            "as GNU parallel: {0} is {}, {01} is {1}, {-1} the last; a space stays; groups "
+            "past the last ({99999999999}, {-0}) are empty");
+    const char *const *two = LIST("a/b.c", "d/e.f");
+    argv_is(LIST("{-1}", "{-2.}", "{-1/}", "{-3}", "{-1//}"), two, "[d/e.f][a/b][e.f][][d]",
+            "{-N}: counted from the last group, with transformations");
+    argv_is(LIST("{0.}"), two, "[a/b][d/e]", "{0.}: every group, transformed");
     argv_is(LIST("{#", "{%", "#}", "{..}", "{///}", "{1./}"), v,
             "[{#][{%][#}][{..}][{///}][{1./}][v]",
             "unfinished or unknown forms stay (and the values are appended)");
