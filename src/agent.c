@@ -330,11 +330,7 @@ static void serve(agent *ag, const unsigned char *msg, size_t len)
    the end of the stream (or no memory to read it), else 0. */
 static int read_requests(agent *ag)
 {
-    unsigned char *at = fp_buf_grow(&ag->in, 65536);
-    if (!at)
-        return 1;
-    ssize_t n = read(ag->fd, at, 65536);
-    ag->in.len -= 65536 - (n > 0 ? (size_t)n : 0);
+    ssize_t n = fp_buf_read(&ag->in, ag->fd);
     if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
         return 1;
     size_t off = 0, len, used;
