@@ -59,8 +59,11 @@ static int lb_send(int rank, fp_buf *b)
     fp_peer *p = &lb.peers[rank];
     uint64_t n = b->len;
     int rc = 0;
-    if (p->fd >= 0 && (fp_buf_append(&p->out, &n, sizeof n) == -1 ||
-                       fp_buf_append(&p->out, b->p, b->len) == -1)) {
+    if (p->fd < 0) {
+        errno = ECONNRESET;
+        rc = -1;
+    } else if (fp_buf_append(&p->out, &n, sizeof n) == -1 ||
+               fp_buf_append(&p->out, b->p, b->len) == -1) {
         errno = ENOMEM;
         rc = -1;
     }

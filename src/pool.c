@@ -468,6 +468,8 @@ int forkpool_cancel(forkpool_task *t)
         return 0;
     }
     int rc = t->proc->ops->cancel(t->proc, t);
+    if (rc == -1) /* as it was: a later cancel may work */
+        t->flags &= ~(uint32_t)(FP_T_CANCELLED | FP_T_KILLING);
     fill(pool);
     arm_timer(pool);
     return rc;
