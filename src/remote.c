@@ -157,13 +157,17 @@ static const fp_proc_ops rank_ops = {
 
 /* ---- a pool ---- */
 
+/* The options that apply on a serving rank (forkpool.h, "MPI mode"):
+   timeout_ms goes with each task; child_init and fork_server are EINVAL;
+   max_tasks_per_worker is for WORKERS, and tasks run FRESH there. */
 static int send_pool(const fp_remote *rm, int rank, unsigned concurrency,
                      const forkpool_options *o)
 {
     fp_buf *b = &hub.out;
     if (fp_rmsg_begin(b, FP_R_POOL, rm->id, 0) | fp_rmsg_u32(b, concurrency) |
         fp_rmsg_u64(b, (uint64_t)o->kill_grace_ms) | fp_rmsg_u64(b, o->max_output) |
-        fp_rmsg_u64(b, o->max_memory) | fp_rmsg_u64(b, (uint64_t)o->max_cpu_ms)) {
+        fp_rmsg_u64(b, o->max_memory) | fp_rmsg_u64(b, (uint64_t)o->max_cpu_ms) |
+        fp_rmsg_u32(b, o->keep_seed != 0)) {
         errno = ENOMEM;
         return -1;
     }
