@@ -153,6 +153,11 @@ typedef struct forkpool_error {
  */
 forkpool *forkpool_create(const forkpool_options *opts);
 
+/* The most tasks pool runs at once: `concurrency` once defaulted (0: the
+   online CPUs); for FORKPOOL_MPI in an MPI job, the sum over the serving
+   ranks. 0 for NULL. */
+unsigned forkpool_concurrency(const forkpool *pool);
+
 /*
  * Kills every running task's process group with SIGKILL, reaps every child,
  * and frees the pool and all its tasks (released or not); no handler runs.

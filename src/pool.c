@@ -587,6 +587,11 @@ int forkpool_fd(const forkpool *pool)
     return pool->procs.epfd;
 }
 
+unsigned forkpool_concurrency(const forkpool *pool)
+{
+    return pool ? pool->opts.concurrency : 0;
+}
+
 forkpool_stats forkpool_get_stats(const forkpool *pool)
 {
     forkpool_stats s;
