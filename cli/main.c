@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,11 +118,21 @@ static unsigned serving_ranks(void)
     int n = forkpool_mpi_size();
     return n > 1 ? (unsigned)n - 1 : 1;
 }
+/* Without -j, each serving rank runs as many jobs as it has CPUs. */
+static int jobs_by_rank_cpus(const struct app *a)
+{
+    return forkpool_mpi_size() > 1 && !a->o.jobs_arg;
+}
 #else
 #define CLI_MODE FORKPOOL_FRESH
 static unsigned serving_ranks(void)
 {
     return 1;
+}
+static int jobs_by_rank_cpus(const struct app *a)
+{
+    (void)a;
+    return 0;
 }
 #endif
 
@@ -144,15 +155,14 @@ static int setup(struct app *a)
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
         return -1;
-    unsigned per_rank = a->jobs;
-    a->jobs *= serving_ranks();
-    a->slots = calloc(a->jobs, 1);
-    if (a->slots == NULL) {
-        fpc_say("out of memory");
+    /* Under MPI, -j is per serving rank (N%, +N and -N of rank 0's CPUs). */
+    unsigned per_rank = jobs_by_rank_cpus(a) ? 0 : a->jobs;
+    if (a->jobs > UINT_MAX / serving_ranks()) {
+        fpc_say("-j: %u jobs at once on each of %u ranks is too many", a->jobs,
+                serving_ranks());
         return -1;
     }
-    if (out_joblog_open(a) != 0 || signals_setup(a) != 0)
-        return -1;
+    a->jobs *= serving_ranks();
     if (!a->o.dry_run) {
         forkpool_options po = {
             .concurrency = per_rank, .mode = CLI_MODE, .timeout_ms = a->o.timeout_ms};
@@ -161,7 +171,16 @@ static int setup(struct app *a)
             fpc_say("cannot create the pool: %s", strerror(errno));
             return -1;
         }
+        if (!per_rank)
+            a->jobs = forkpool_concurrency(a->pool);
     }
+    a->slots = calloc(a->jobs, 1);
+    if (a->slots == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    if (out_joblog_open(a) != 0 || signals_setup(a) != 0)
+        return -1;
     a->t0 = fpc_mono_now();
     return 0;
 }

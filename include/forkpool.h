@@ -165,6 +165,11 @@ typedef struct forkpool_error {
  */
 forkpool *forkpool_create(const forkpool_options *opts);
 
+/* The most tasks pool runs at once: `concurrency` once defaulted (0: the
+   online CPUs); for FORKPOOL_MPI in an MPI job, the sum over the serving
+   ranks. 0 for NULL. */
+unsigned forkpool_concurrency(const forkpool *pool);
+
 /*
  * Kills every running task's process group with SIGKILL, reaps every child,
  * and frees the pool and all its tasks (released or not); no handler runs.
@@ -481,10 +486,12 @@ typedef enum {
  * process). In an MPI job (rank 0 of the MPI build, after forkpool_mpi_init)
  * each task runs on a serving rank, in a child of its own there:
  * `concurrency` is tasks at once per serving rank (0: that rank's online
- * CPUs); timeout_ms, kill_grace_ms, max_output, max_memory and max_cpu_ms
- * apply there; forkpool_task_pid is the child's pid on its rank, known once
- * it ended. Otherwise the pool runs its tasks here as FRESH does, with the
- * same rules for names. child_init and fork_server are EINVAL.
+ * CPUs); timeout_ms, kill_grace_ms, max_output, max_memory, max_cpu_ms
+ * and keep_seed apply there (max_tasks_per_worker does not: the children
+ * there are FRESH ones); forkpool_task_pid is the child's pid on its rank,
+ * known once it ended. Otherwise the pool runs its tasks here as FRESH
+ * does, with the same rules for names. child_init and fork_server are
+ * EINVAL.
  *
  * forkpool_register: 0, or -1 and errno: EINVAL (NULL fn, NULL or empty
  * name, or a name over 63 bytes), EEXIST (the name or fn is registered

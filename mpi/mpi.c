@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +34,11 @@
 #define FP_MPI_PIECE ((size_t)256 << 20)
 #define FP_BEAT_NS (1000 * 1000000LL)  /* a heartbeat every second...       */
 #define FP_LOST_NS (5000 * 1000000LL)  /* ...and none for 5 s: lost          */
+#define FP_NAP_NS 200000               /* between looks while waiting       */
 enum { FP_TAG_LAST = 1, FP_TAG_PART = 2, FP_TAG_BEAT = 3 };
+
+/* A peer as this rank sees it. */
+enum { FP_PEER_LIVE, FP_PEER_BYE /* said its last word */, FP_PEER_LOST /* silent, or MPI failed */ };
 
 /* A message on its way out: its pieces' requests, then freed. */
 typedef struct fp_out {
@@ -45,40 +50,166 @@ typedef struct fp_out {
 } fp_out;
 
 static struct {
-    int init;          /* forkpool_mpi_init succeeded                   */
+    int init;          /* MPI is up through forkpool_mpi_init: finalize cleans */
+    int err;           /* a serving rank: why it stopped serving (or 0)  */
     int rank, size;
     int started_mpi;   /* we called MPI_Init: we finalise it            */
-    MPI_Comm comm;
+    MPI_Comm comm;     /* the messages (MPI_COMM_NULL: none yet)        */
     fp_out *out;       /* sends not complete yet                        */
     fp_buf *partial;   /* [rank]: pieces of a message so far            */
-    int64_t *heard;    /* [rank]: when a message last came from it      */
-    unsigned char *dead; /* [rank]: found lost (rank 0: every rank lost) */
-    int told;          /* rank 0: dead ranks the hub was told of       */
+    unsigned char *dropped; /* [rank]: the message's body is being dropped */
+    unsigned char *peer;    /* [rank]: FP_PEER_*; written under beat_lock */
+    unsigned char *told;    /* rank 0: [rank] the hub knows it is gone   */
+    int64_t *heard;    /* [rank]: its last message or heartbeat (beat_lock) */
     pid_t agent;       /* a serving rank's helper                       */
     int agent_fd;
-    /* Rank 0's heartbeats come from a thread of their own (so a busy
-       program still beats), on a communicator of their own, when MPI
-       gives MPI_THREAD_MULTIPLE; a serving rank watches for them once
-       the first came. */
+    unsigned held;     /* a serving rank: tasks it runs for rank 0       */
+    /* Heartbeats go both ways between rank 0 and each serving rank, on a
+       communicator of their own, from a thread of their own when MPI gives
+       MPI_THREAD_MULTIPLE (so a rank busy in a long transfer, or a
+       program busy elsewhere, still beats); else from the main thread's
+       loops (beat_poll). */
     MPI_Comm beat_comm;
     pthread_t beat_thread;
-    int beating;
+    int beating;       /* the thread runs                                */
     pthread_mutex_t beat_lock;
     pthread_cond_t beat_stop;
-    int can_beat;      /* MPI_THREAD_MULTIPLE                             */
-    int64_t beat0;     /* serving rank: rank 0's last heartbeat; 0: none */
-} g = {.rank = -1, .agent_fd = -1, .beat_lock = PTHREAD_MUTEX_INITIALIZER,
-       .beat_stop = PTHREAD_COND_INITIALIZER};
+    int can_beat;      /* MPI_THREAD_MULTIPLE                            */
+    int64_t beat_at;   /* the next heartbeats are due                    */
+} g = {.rank = -1, .agent_fd = -1, .comm = MPI_COMM_NULL, .beat_comm = MPI_COMM_NULL,
+       .beat_lock = PTHREAD_MUTEX_INITIALIZER, .beat_stop = PTHREAD_COND_INITIALIZER};
+
+static void nap(void)
+{
+    struct timespec ts = {0, FP_NAP_NS};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- heartbeats and peers ---- */
+
+static void set_peer(int rank, int state)
+{
+    pthread_mutex_lock(&g.beat_lock);
+    g.peer[rank] = (unsigned char)state;
+    pthread_mutex_unlock(&g.beat_lock);
+}
+
+static void hear(int rank)
+{
+    pthread_mutex_lock(&g.beat_lock);
+    g.heard[rank] = fp_now();
+    pthread_mutex_unlock(&g.beat_lock);
+}
+
+/* Takes the heartbeats that came, so none piles up in MPI's queues.
+   Called with beat_lock held. */
+static void beats_take(void)
+{
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        if (MPI_Iprobe(MPI_ANY_SOURCE, FP_TAG_BEAT, g.beat_comm, &flag, &st) != MPI_SUCCESS ||
+            !flag ||
+            MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, FP_TAG_BEAT, g.beat_comm,
+                     MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            break;
+        g.heard[st.MPI_SOURCE] = fp_now();
+    }
+}
+
+/* Has rank said nothing, not even a heartbeat, for FP_LOST_NS? Beats
+   that came meanwhile count (this process may have been the one stalled). */
+static int silent(int rank)
+{
+    pthread_mutex_lock(&g.beat_lock);
+    if (fp_now() - g.heard[rank] > FP_LOST_NS)
+        beats_take();
+    int64_t heard = g.heard[rank];
+    pthread_mutex_unlock(&g.beat_lock);
+    return fp_now() - heard > FP_LOST_NS;
+}
+
+/* Sends the heartbeats due to every live peer this rank watches over
+   (rank 0: the serving ranks; a serving rank: rank 0) and takes those that
+   came. Called with beat_lock held. */
+static void beat_tick(void)
+{
+    int64_t now = fp_now();
+    if (now >= g.beat_at) {
+        for (int r = 0; r < g.size; r++) {
+            MPI_Request q;
+            if (r != g.rank && (g.rank == 0) != (r == 0) && g.peer[r] == FP_PEER_LIVE &&
+                MPI_Isend(NULL, 0, MPI_BYTE, r, FP_TAG_BEAT, g.beat_comm, &q) == MPI_SUCCESS)
+                MPI_Request_free(&q);
+        }
+        g.beat_at = now + FP_BEAT_NS;
+    }
+    beats_take();
+}
+
+static void *beat_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g.beat_lock);
+    while (g.beating) {
+        beat_tick();
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_nsec += 250000000L; /* takes beats 4 times a second */
+        if (at.tv_nsec >= 1000000000L) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g.beat_stop, &g.beat_lock, &at);
+    }
+    pthread_mutex_unlock(&g.beat_lock);
+    return NULL;
+}
+
+/* The main thread's turn at the heartbeats, when no thread beats. */
+static void beat_poll(void)
+{
+    if (g.beating)
+        return;
+    pthread_mutex_lock(&g.beat_lock);
+    beat_tick();
+    pthread_mutex_unlock(&g.beat_lock);
+}
+
+/* Every peer was heard just now; heartbeats start (from a thread if MPI
+   allows). */
+static void beat_start(void)
+{
+    for (int r = 0; r < g.size; r++)
+        hear(r);
+    if (g.can_beat && pthread_create(&g.beat_thread, NULL, beat_main, NULL) == 0)
+        g.beating = 1;
+    beat_poll();
+}
+
+static void beat_end(void)
+{
+    if (!g.beating)
+        return;
+    pthread_mutex_lock(&g.beat_lock);
+    g.beating = 0;
+    pthread_cond_signal(&g.beat_stop);
+    pthread_mutex_unlock(&g.beat_lock);
+    pthread_join(g.beat_thread, NULL);
+}
 
 /* ---- messages over MPI ---- */
 
-/* Forgets sends that completed. */
+/* Forgets sends that completed; a send that failed loses its rank. */
 static void sends_test(void)
 {
     for (fp_out **p = &g.out; *p;) {
         fp_out *o = *p;
         int done = 0;
-        MPI_Testall(o->nreq, o->req, &done, MPI_STATUSES_IGNORE);
+        if (MPI_Testall(o->nreq, o->req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS) {
+            set_peer(o->rank, FP_PEER_LOST);
+            done = 1;
+        }
         if (!done) {
             p = &o->next;
             continue;
@@ -89,40 +220,38 @@ static void sends_test(void)
     }
 }
 
-/* Waits for every send to a rank that is not lost; a send to a lost one
-   may never complete: its request is let go, its buffer kept. */
+/* Waits for every send to a live rank; a send to a rank that is not may
+   never complete: its requests are let go, its buffer kept (MPI may still
+   read it). */
 static void sends_wait(void)
 {
     for (fp_out *o; (o = g.out);) {
         g.out = o->next;
-        if (g.dead[o->rank]) {
+        if (g.peer[o->rank] == FP_PEER_LOST) {
             for (int i = 0; i < o->nreq; i++)
                 MPI_Request_free(&o->req[i]);
             free(o);
             continue;
         }
-        MPI_Waitall(o->nreq, o->req, MPI_STATUSES_IGNORE);
+        if (MPI_Waitall(o->nreq, o->req, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+            set_peer(o->rank, FP_PEER_LOST);
         free(o->buf);
         free(o);
     }
 }
 
-/* A heartbeat: an empty message, sent and forgotten. */
-static void beat(MPI_Comm comm, int rank)
-{
-    MPI_Request q;
-    if (MPI_Isend(NULL, 0, MPI_BYTE, rank, FP_TAG_BEAT, comm, &q) == MPI_SUCCESS)
-        MPI_Request_free(&q);
-}
-
-/* Sends buf[0..len) (malloc'd: taken, whatever happens). */
+/* Sends buf[0..len) (malloc'd: taken, whatever happens). A send MPI
+   refuses loses the rank: its pieces so far would never make a whole
+   message. 0, or -1 + errno. */
 static int send_bytes(int rank, unsigned char *buf, size_t len)
 {
     int n = len ? (int)((len + FP_MPI_PIECE - 1) / FP_MPI_PIECE) : 1;
-    fp_out *o = malloc(sizeof *o + (size_t)n * sizeof(MPI_Request));
+    fp_out *o = g.peer[rank] == FP_PEER_LOST
+                    ? NULL
+                    : malloc(sizeof *o + (size_t)n * sizeof(MPI_Request));
     if (!o) {
         free(buf);
-        errno = ENOMEM;
+        errno = g.peer[rank] == FP_PEER_LOST ? ECONNRESET : ENOMEM;
         return -1;
     }
     o->buf = buf;
@@ -140,58 +269,121 @@ static int send_bytes(int rank, unsigned char *buf, size_t len)
     o->next = g.out;
     g.out = o;
     if (o->nreq < n) {
-        errno = EPROTO;
+        set_peer(rank, FP_PEER_LOST);
+        errno = ECONNRESET;
         return -1;
     }
     return 0;
 }
 
-/* The next whole message from `from` (MPI_ANY_SOURCE: any rank): 1, 0
-   if none has come whole, -1 (EPROTO, ENOMEM). */
+/* Receives the piece st announced into at[0..count) (at NULL: drops it;
+   MPI says it was truncated), waiting while its sender lives. 0, or -1:
+   the sender was lost meanwhile (it is marked so). */
+static int recv_piece(void *at, int count, const MPI_Status *st)
+{
+    MPI_Request q;
+    int done = 0, src = st->MPI_SOURCE;
+    if (MPI_Irecv(at, at ? count : 0, MPI_BYTE, src, st->MPI_TAG, g.comm, &q) != MPI_SUCCESS) {
+        set_peer(src, FP_PEER_LOST);
+        return -1;
+    }
+    for (;;) {
+        int rc = MPI_Test(&q, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return rc == MPI_SUCCESS || !at ? 0 : (set_peer(src, FP_PEER_LOST), -1);
+        if (rc != MPI_SUCCESS || silent(src)) {
+            /* Its buffer stays with partial[src]: MPI may still write. */
+            set_peer(src, FP_PEER_LOST);
+            return -1;
+        }
+        beat_poll();
+        nap();
+    }
+}
+
+/* The next whole message from `from` (MPI_ANY_SOURCE: any rank): 1 (*msg
+   malloc'd), 2 (only its header: its body did not fit in memory and was
+   dropped), 0 if none has come whole, -1 + errno (ENOMEM: try again
+   later; EPROTO: MPI failed). A rank MPI fails with is marked lost. */
 static int recv_bytes(int from, int *rank, unsigned char **msg, size_t *len)
 {
     for (;;) {
         int flag = 0, count = 0;
         MPI_Status st;
+        beat_poll();
         if (MPI_Iprobe(from, MPI_ANY_TAG, g.comm, &flag, &st) != MPI_SUCCESS) {
             errno = EPROTO;
             return -1;
         }
         if (!flag)
             return 0;
+        int src = st.MPI_SOURCE;
         MPI_Get_count(&st, MPI_BYTE, &count);
-        g.heard[st.MPI_SOURCE] = fp_now();
-        if (st.MPI_TAG == FP_TAG_BEAT) {
-            MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, FP_TAG_BEAT, g.comm, MPI_STATUS_IGNORE);
+        hear(src);
+        fp_buf *b = &g.partial[src];
+        unsigned char *at = NULL;
+        if (g.peer[src] == FP_PEER_LOST) {
+            /* Dropped; partial[src] may be MPI's to write still. */
+            recv_piece(NULL, count, &st);
             continue;
         }
-        fp_buf *b = &g.partial[st.MPI_SOURCE];
-        unsigned char *at = fp_buf_grow(b, (size_t)count);
-        if (!at) {
-            errno = ENOMEM;
-            return -1;
+        if (!g.dropped[src] && !(at = fp_buf_grow(b, (size_t)count))) {
+            if (b->len < FP_RMSG_HDR) {
+                errno = ENOMEM; /* the piece waits in MPI's queue */
+                return -1;
+            }
+            g.dropped[src] = 1; /* its header says whose it was */
         }
-        if (MPI_Recv(at, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, g.comm,
-                     MPI_STATUS_IGNORE) != MPI_SUCCESS) {
-            errno = EPROTO;
-            return -1;
+        if (recv_piece(at, count, &st) == -1) {
+            if (from != MPI_ANY_SOURCE)
+                return 0;
+            continue;
         }
         if (st.MPI_TAG != FP_TAG_LAST)
             continue;
-        *rank = st.MPI_SOURCE;
-        *len = b->len;
+        int whole = !g.dropped[src];
+        *rank = src;
+        *len = whole ? b->len : FP_RMSG_HDR;
         *msg = b->p ? b->p : malloc(1);
         b->p = NULL;
         b->len = b->cap = 0;
+        g.dropped[src] = 0;
         if (!*msg) {
             errno = ENOMEM;
             return -1;
         }
-        return 1;
+        return whole ? 1 : 2;
     }
 }
 
+/* Builds a bodiless message of type in b. 0, or -1 + ENOMEM. */
+static int bodiless(fp_buf *b, uint32_t type)
+{
+    if (fp_rmsg_begin(b, type, 0, 0) == -1) {
+        fp_buf_free(b);
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+static int send_type(int rank, uint32_t type)
+{
+    fp_buf b = {NULL, 0, 0};
+    if (bodiless(&b, type) == -1)
+        return -1;
+    return send_bytes(rank, b.p, b.len);
+}
+
 /* ---- rank 0: the hub's transport ---- */
+
+/* Rank 0 gives up on a live serving rank: a last END, in case it lives on,
+   so that it ends its tasks' children, then no more heartbeats to it. */
+static void lose(int rank)
+{
+    (void)send_type(rank, FP_R_END);
+    set_peer(rank, FP_PEER_LOST);
+}
 
 static int hub_send(int rank, fp_buf *b)
 {
@@ -203,44 +395,47 @@ static int hub_send(int rank, fp_buf *b)
     return send_bytes(rank, buf, len);
 }
 
+/* A BYE outside rank0_end: its helper died. */
+static int is_bye(const unsigned char *msg, size_t len)
+{
+    fp_rd r;
+    fp_rmsg h;
+    return fp_rmsg_open(&r, &h, msg, len) == 0 && h.type == FP_R_BYE;
+}
+
 static int hub_recv(int *rank, unsigned char **msg, size_t *len)
 {
     sends_test();
-    return recv_bytes(MPI_ANY_SOURCE, rank, msg, len);
+    for (;;) {
+        int rc = recv_bytes(MPI_ANY_SOURCE, rank, msg, len);
+        if (rc < 1 || !is_bye(*msg, *len))
+            return rc;
+        if (g.peer[*rank] == FP_PEER_LIVE)
+            set_peer(*rank, FP_PEER_BYE);
+        free(*msg);
+    }
 }
 
-/* A rank silent for FP_LOST_NS (judged after hub_recv drained what came). */
+/* A serving rank gone since the last call: silent for FP_LOST_NS, MPI
+   failed with it, or it said BYE (judged after hub_recv drained what
+   came). */
 static int hub_lost(void)
 {
-    int64_t now = fp_now();
-    for (int r = 1; r < g.size; r++)
-        if (!g.dead[r] && now - g.heard[r] > FP_LOST_NS) {
-            g.dead[r] = 1;
+    for (int r = 1; r < g.size; r++) {
+        if (g.peer[r] == FP_PEER_LIVE && silent(r))
+            lose(r);
+        if (g.peer[r] != FP_PEER_LIVE && !g.told[r]) {
+            g.told[r] = 1;
             return r;
         }
+    }
     return 0;
 }
 
 static const fp_transport mpi_transport = {hub_send, hub_recv, hub_lost};
 
-static void *beat_main(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&g.beat_lock);
-    while (g.beating) {
-        for (int r = 1; r < g.size; r++)
-            beat(g.beat_comm, r);
-        struct timespec at;
-        clock_gettime(CLOCK_REALTIME, &at);
-        at.tv_sec += 1;
-        pthread_cond_timedwait(&g.beat_stop, &g.beat_lock, &at);
-    }
-    pthread_mutex_unlock(&g.beat_lock);
-    return NULL;
-}
-
-/* Waits for every serving rank's HELLO (its CPUs) and hands the ranks to
-   the hub. */
+/* Waits for every serving rank's HELLO (its CPUs), a rank silent for
+   FP_LOST_NS meanwhile being lost, and hands the ranks to the hub. */
 static int rank0_start(void)
 {
     unsigned *cpus = calloc((size_t)g.size, sizeof *cpus);
@@ -248,113 +443,108 @@ static int rank0_start(void)
         errno = ENOMEM;
         return -1;
     }
-    for (int left = g.size - 1; left > 0;) {
+    beat_start();
+    for (;;) {
+        int waiting = 0;
+        for (int r = 1; r < g.size; r++) {
+            if (g.peer[r] == FP_PEER_LIVE && !cpus[r] && silent(r))
+                lose(r);
+            waiting += g.peer[r] == FP_PEER_LIVE && !cpus[r];
+        }
+        if (!waiting)
+            break;
         int rank, rc;
         unsigned char *msg;
         size_t len;
         fp_rd r;
         fp_rmsg h;
         rc = recv_bytes(MPI_ANY_SOURCE, &rank, &msg, &len);
-        if (rc == -1) {
+        if (rc == -1 && errno != ENOMEM) {
             free(cpus);
             return -1;
         }
-        if (rc == 0) {
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
+        if (rc < 1) {
+            nap();
             continue;
         }
         if (fp_rmsg_open(&r, &h, msg, len) == 0 && h.type == FP_R_HELLO && !cpus[rank]) {
             cpus[rank] = fp_rd_u32(&r);
             if (!cpus[rank] || r.bad)
                 cpus[rank] = 1;
-            left--;
+        } else if (h.type == FP_R_BYE) {
+            set_peer(rank, FP_PEER_BYE); /* its helper died */
         }
         free(msg);
     }
+    for (int r = 1; r < g.size; r++)
+        if (g.peer[r] != FP_PEER_LIVE) {
+            cpus[r] = 0; /* lost already */
+            g.told[r] = 1;
+        }
     int rc = fp_remote_use(&mpi_transport, g.size, cpus);
     free(cpus);
-    for (int r = 1; r < g.size; r++)
-        g.heard[r] = fp_now();
-    if (rc == 0 && g.can_beat) {
-        g.beating = 1;
-        if (pthread_create(&g.beat_thread, NULL, beat_main, NULL) != 0)
-            g.beating = 0;
-    }
     return rc;
 }
 
-static int send_end(int rank)
-{
-    fp_buf b = {NULL, 0, 0};
-    if (fp_rmsg_begin(&b, FP_R_END, 0, 0) == -1) {
-        fp_buf_free(&b);
-        errno = ENOMEM;
-        return -1;
-    }
-    return send_bytes(rank, b.p, b.len);
-}
-
-/* Ends the serving ranks: END to each, then everything they still send is
-   drained up to their BYE (their last word, so no send of theirs is left
-   unmatched). */
+/* Ends the serving ranks: END to each live one, then everything they
+   still send is drained until each said BYE (its last word, so no send of
+   its is left unmatched) or was lost. Heartbeats go on until then, so
+   that a slow ending is not taken for rank 0's death. */
 static int rank0_end(void)
 {
     int rc = fp_remote_use(NULL, 1, NULL);
-    if (g.beating) {
-        pthread_mutex_lock(&g.beat_lock);
-        g.beating = 0;
-        pthread_cond_signal(&g.beat_stop);
-        pthread_mutex_unlock(&g.beat_lock);
-        pthread_join(g.beat_thread, NULL);
-    }
-    int left = 0;
-    for (int r = 1; r < g.size; r++) {
-        if (g.dead[r])
-            continue;
-        left++;
-        if (send_end(r) == -1)
+    for (int r = 1; r < g.size; r++)
+        if (g.peer[r] == FP_PEER_LIVE && send_type(r, FP_R_END) == -1)
             rc = -1;
-    }
-    while (left > 0 && rc == 0) {
-        int rank;
+    for (;;) {
+        int rank, got;
         unsigned char *msg;
         size_t len;
-        fp_rd r;
-        fp_rmsg h;
-        int got = recv_bytes(MPI_ANY_SOURCE, &rank, &msg, &len);
-        if (got == -1)
-            rc = -1;
-        for (int d; (d = hub_lost()) > 0;)
-            left--; /* lost meanwhile: no BYE will come */
-        if (got != 1) {
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
-            continue;
+        while ((got = recv_bytes(MPI_ANY_SOURCE, &rank, &msg, &len)) >= 1) {
+            if (is_bye(msg, len) && g.peer[rank] == FP_PEER_LIVE)
+                set_peer(rank, FP_PEER_BYE);
+            free(msg);
         }
-        if (fp_rmsg_open(&r, &h, msg, len) == 0 && h.type == FP_R_BYE)
-            left--;
-        free(msg);
+        if (got == -1 && errno != ENOMEM) {
+            rc = -1;
+            break;
+        }
+        int live = 0;
+        for (int r = 1; r < g.size; r++) {
+            if (g.peer[r] == FP_PEER_LIVE && silent(r))
+                set_peer(r, FP_PEER_LOST); /* no BYE will come */
+            live += g.peer[r] == FP_PEER_LIVE;
+        }
+        if (!live)
+            break;
+        nap();
     }
+    beat_end();
     return rc;
 }
 
 /* ---- a serving rank ---- */
 
-/* The rank this process will have, from the launcher's environment before
-   MPI starts; -1 if none says. */
-static int env_rank(void)
+/* A number from the launcher's environment: the first of vars set to one
+   in [0, INT_MAX], or -1. */
+static int env_int(const char *const *vars)
 {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
-                                       "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
+    for (; *vars; vars++) {
+        const char *v = getenv(*vars);
         char *end;
         long r = v ? strtol(v, &end, 10) : -1;
         if (v && *v && !*end && r >= 0 && r <= INT_MAX)
             return (int)r;
     }
     return -1;
+}
+
+/* The rank this process will have, before MPI starts; -1 if none says. */
+static int env_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                       "SLURM_PROCID", NULL};
+    return env_int(vars);
 }
 
 /* Launches the helper that runs the tasks; it dies with this process. */
@@ -367,67 +557,120 @@ static int agent_start(void)
     return 0;
 }
 
-/* Beats to rank 0 when due (*at), takes rank 0's beats: 1 if rank 0, once
-   heard beating, fell silent. */
-static int rank0_silent(int64_t *at)
+/* Ends the helper (the end of its stream: it kills its tasks' children
+   and exits) and reaps it. */
+static void agent_end(void)
 {
-    int64_t now = fp_now();
-    if (now >= *at) {
-        beat(g.comm, 0);
-        *at = now + FP_BEAT_NS;
-    }
-    for (int flag = 1; flag;) {
-        MPI_Status st;
-        if (MPI_Iprobe(0, FP_TAG_BEAT, g.beat_comm, &flag, &st) != MPI_SUCCESS)
-            break;
-        if (flag) {
-            MPI_Recv(NULL, 0, MPI_BYTE, 0, FP_TAG_BEAT, g.beat_comm, MPI_STATUS_IGNORE);
-            g.beat0 = now;
+    if (g.agent_fd >= 0)
+        close(g.agent_fd);
+    g.agent_fd = -1;
+    int status;
+    while (g.agent > 0 && waitpid(g.agent, &status, 0) == -1 && errno == EINTR)
+        ;
+    g.agent = 0;
+}
+
+/* Is rank 0 gone? Lost, or silent for FP_LOST_NS: watched from the
+   relay's start when rank 0 beats from a thread; else only while this
+   rank runs tasks for it (rank 0 beats from its pools' loops, which it
+   runs while it has tasks out). */
+static int rank0_gone(void)
+{
+    return g.peer[0] == FP_PEER_LOST || ((g.can_beat || g.held) && silent(0));
+}
+
+/* Counts the tasks this rank runs for rank 0: one more for each RUN or
+   EXEC relayed, one fewer for each DONE. */
+static void count_held(const unsigned char *msg, size_t len)
+{
+    fp_rd r;
+    fp_rmsg h;
+    if (fp_rmsg_open(&r, &h, msg, len) == -1)
+        return;
+    if (h.type == FP_R_RUN || h.type == FP_R_EXEC)
+        g.held++;
+    else if (h.type == FP_R_DONE && g.held)
+        g.held--;
+}
+
+/* Rank 0's messages -> the queue to the helper (u64-framed). 1 if any
+   came, 0 if none, -1 + errno. */
+static int relay_in(fp_buf *out)
+{
+    int rank, r, got = 0;
+    unsigned char *msg;
+    size_t len;
+    /* A message whose body did not fit (r 2) goes as its header alone:
+       the helper refuses it, failing its task. */
+    while ((r = recv_bytes(0, &rank, &msg, &len)) >= 1) {
+        uint64_t n = len;
+        count_held(msg, len);
+        int bad = fp_buf_append(out, &n, sizeof n) || fp_buf_append(out, msg, len);
+        free(msg);
+        if (bad) {
+            errno = ENOMEM;
+            return -1;
         }
+        got = 1;
     }
-    if (g.beat0 && now - g.beat0 > FP_LOST_NS) {
-        g.dead[0] = 1;
-        return 1;
+    return r == -1 && errno != ENOMEM ? -1 : got;
+}
+
+/* The helper's whole messages in in -> rank 0 (*bye: one was BYE). 0, or
+   -1 + errno. */
+static int relay_out(fp_buf *in, int *bye)
+{
+    size_t off = 0, used, mlen;
+    const unsigned char *m;
+    int rc = 0;
+    while ((m = fp_rmsg_next(in->p + off, in->len - off, &mlen, &used))) {
+        unsigned char *copy = malloc(mlen ? mlen : 1);
+        if (is_bye(m, mlen))
+            *bye = 1;
+        count_held(m, mlen);
+        if (copy)
+            memcpy(copy, m, mlen);
+        if (!copy || send_bytes(0, copy, mlen) == -1)
+            rc = -1;
+        off += used;
     }
-    return 0;
+    if (off) {
+        memmove(in->p, in->p + off, in->len - off);
+        in->len -= off;
+    }
+    return rc;
 }
 
 /* Relays between rank 0 and the helper until the helper said BYE and
-   ended. 0, or -1 + errno. */
+   ended. 0, or -1 + errno (ECONNRESET: rank 0 is gone; EPROTO: the helper
+   died, and rank 0 was told with a BYE of ours). */
 static int relay(void)
 {
     fp_buf in = {0}, out = {0}; /* from the helper; to it (out.p + sent) */
     size_t sent = 0;
-    int bye = 0, eof = 0, rc = 0;
-    int64_t step = 0, beat_at = 0;
+    int bye = 0, eof = 0, rc = 0, err = 0;
+    int64_t step = 0;
     int fl = fcntl(g.agent_fd, F_GETFL);
     if (fl == -1 || fcntl(g.agent_fd, F_SETFL, fl | O_NONBLOCK) == -1)
-        rc = -1, eof = 1;
+        rc = -1, eof = 1, err = errno;
+    beat_start();
     while (!eof) {
-        int got = 0, rank;
-        unsigned char *msg;
-        size_t len;
         sends_test();
-        if (rank0_silent(&beat_at)) {
-            /* Rank 0 is gone: the helper kills its children and ends. */
-            rc = -1;
-            errno = ECONNRESET;
+        if (rank0_gone()) {
+            /* The helper kills its children and ends. */
+            rc = -1, err = ECONNRESET;
+            set_peer(0, FP_PEER_LOST);
             break;
         }
-        /* Rank 0 -> the helper's queue. */
-        int r;
-        while ((r = recv_bytes(0, &rank, &msg, &len)) == 1) {
-            uint64_t n = len;
-            if (fp_buf_append(&out, &n, sizeof n) || fp_buf_append(&out, msg, len))
-                rc = -1;
-            free(msg);
-            got = 1;
-        }
-        if (r == -1 || rc == -1)
+        int got = relay_in(&out);
+        if (got == -1) {
+            rc = -1, err = errno;
             break;
-        /* The queue -> the helper. */
+        }
+        /* The queue -> the helper; a helper gone is a failed send, not
+           SIGPIPE. */
         while (sent < out.len) {
-            ssize_t w = write(g.agent_fd, out.p + sent, out.len - sent);
+            ssize_t w = send(g.agent_fd, out.p + sent, out.len - sent, MSG_NOSIGNAL);
             if (w <= 0)
                 break;
             sent += (size_t)w;
@@ -437,61 +680,64 @@ static int relay(void)
             sent = out.len = 0;
         /* The helper -> rank 0, message by message. */
         for (;;) {
-            unsigned char *at = fp_buf_grow(&in, 65536);
-            if (!at) {
-                rc = -1;
-                break;
-            }
-            ssize_t n = read(g.agent_fd, at, 65536);
-            in.len -= 65536 - (n > 0 ? (size_t)n : 0);
-            if (n == 0)
+            ssize_t n = fp_buf_read(&in, g.agent_fd);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
                 eof = 1;
             if (n <= 0)
                 break;
             got = 1;
         }
-        size_t off = 0, used, mlen;
-        const unsigned char *m;
-        while ((m = fp_rmsg_next(in.p + off, in.len - off, &mlen, &used))) {
-            unsigned char *copy = malloc(mlen ? mlen : 1);
-            fp_rd rd;
-            fp_rmsg h;
-            if (copy)
-                memcpy(copy, m, mlen);
-            if (fp_rmsg_open(&rd, &h, m, mlen) == 0 && h.type == FP_R_BYE)
-                bye = 1;
-            if (!copy || send_bytes(0, copy, mlen) == -1)
-                rc = -1;
-            off += used;
-        }
-        memmove(in.p, in.p + off, in.len - off);
-        in.len -= off;
-        if (rc == -1 || eof)
+        if (relay_out(&in, &bye) == -1) {
+            rc = -1, err = errno;
             break;
-        step = got ? 0 : step ? step * 2 : FP_REMOTE_POLL_MIN_NS;
-        if (step > FP_REMOTE_POLL_MAX_NS)
-            step = FP_REMOTE_POLL_MAX_NS;
+        }
+        step = fp_remote_backoff(step, got);
         struct pollfd p = {.fd = g.agent_fd, .events = POLLIN | (out.len ? POLLOUT : 0)};
-        struct timespec ts = {0, step ? step : FP_REMOTE_POLL_MIN_NS};
+        struct timespec ts = {0, step};
         ppoll(&p, 1, &ts, NULL);
     }
     fp_buf_free(&in);
     fp_buf_free(&out);
-    close(g.agent_fd);
-    g.agent_fd = -1;
-    int status;
-    while (waitpid(g.agent, &status, 0) == -1 && errno == EINTR)
-        ;
-    g.agent = 0;
+    agent_end();
     if (!bye && rc == 0) {
-        /* The helper died: rank 0 cannot be served. */
-        errno = EPROTO;
-        return -1;
+        /* The helper died: rank 0 is told, and cannot be served. */
+        (void)send_type(0, FP_R_BYE);
+        rc = -1, err = EPROTO;
     }
+    sends_test();
+    beat_end();
+    errno = err;
     return rc;
 }
 
 /* ---- the API ---- */
+
+/* MPI's side of forkpool_mpi_init, MPI up already (g.init set): our
+   communicators, on which an error is returned, not fatal (a dead peer is
+   a lost rank, not the job's end), and the per-rank tables. 0, or -1 +
+   errno (finalize frees what was made). */
+static int mpi_open(void)
+{
+    int level = MPI_THREAD_SINGLE;
+    if (MPI_Query_thread(&level) != MPI_SUCCESS ||
+        MPI_Comm_rank(MPI_COMM_WORLD, &g.rank) != MPI_SUCCESS ||
+        MPI_Comm_size(MPI_COMM_WORLD, &g.size) != MPI_SUCCESS ||
+        MPI_Comm_dup(MPI_COMM_WORLD, &g.comm) != MPI_SUCCESS ||
+        MPI_Comm_set_errhandler(g.comm, MPI_ERRORS_RETURN) != MPI_SUCCESS ||
+        MPI_Comm_dup(MPI_COMM_WORLD, &g.beat_comm) != MPI_SUCCESS ||
+        MPI_Comm_set_errhandler(g.beat_comm, MPI_ERRORS_RETURN) != MPI_SUCCESS) {
+        errno = EPROTO;
+        return -1;
+    }
+    g.can_beat = level >= MPI_THREAD_MULTIPLE;
+    size_t n = (size_t)g.size;
+    if (!(g.partial = calloc(n, sizeof *g.partial)) || !(g.heard = calloc(n, sizeof *g.heard)) ||
+        !(g.peer = calloc(n, 1)) || !(g.told = calloc(n, 1)) || !(g.dropped = calloc(n, 1))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
 
 int forkpool_mpi_init(int *argc, char ***argv)
 {
@@ -502,36 +748,34 @@ int forkpool_mpi_init(int *argc, char ***argv)
     int inited = 0;
     MPI_Initialized(&inited);
     g.rank = env_rank();
-    if (!inited && g.rank > 0 && agent_start() == -1)
+    if (!inited && g.rank > 0 && agent_start() == -1) {
+        g.rank = -1;
         return -1;
-    int level = MPI_THREAD_SINGLE;
-    if (!inited) {
-        if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &level) != MPI_SUCCESS) {
-            errno = EPROTO;
-            return -1;
-        }
-        g.started_mpi = 1;
-    } else {
-        MPI_Query_thread(&level);
     }
-    if (MPI_Comm_rank(MPI_COMM_WORLD, &g.rank) != MPI_SUCCESS ||
-        MPI_Comm_size(MPI_COMM_WORLD, &g.size) != MPI_SUCCESS ||
-        MPI_Comm_dup(MPI_COMM_WORLD, &g.comm) != MPI_SUCCESS ||
-        MPI_Comm_dup(MPI_COMM_WORLD, &g.beat_comm) != MPI_SUCCESS ||
-        !(g.partial = calloc((size_t)g.size, sizeof *g.partial)) ||
-        !(g.heard = calloc((size_t)g.size, sizeof *g.heard)) ||
-        !(g.dead = calloc((size_t)g.size, 1))) {
+    int level = 0;
+    if (!inited && MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &level) != MPI_SUCCESS) {
+        agent_end();
+        g.rank = -1;
         errno = EPROTO;
         return -1;
     }
-    g.can_beat = level >= MPI_THREAD_MULTIPLE; /* else rank 0 does not beat */
+    /* From here on finalize cleans up, and a serving rank returns its
+       rank whatever happens, finalize saying how serving went: it must
+       never run rank 0's part of the program. */
     g.init = 1;
+    g.started_mpi = !inited;
+    int rc = mpi_open();
     if (g.rank == 0)
-        return rank0_start();
-    if (!g.agent && agent_start() == -1)
-        return -1;
-    if (relay() == -1)
-        return -1;
+        return rc == 0 && rank0_start() == 0 ? 0 : -1;
+    if (g.rank < 0)
+        return -1; /* MPI failed before it said which rank this is */
+    if (rc == 0 && !g.agent)
+        rc = agent_start();
+    if (rc == 0)
+        rc = relay();
+    if (rc == -1)
+        g.err = errno ? errno : EPROTO;
+    agent_end();
     return g.rank;
 }
 
@@ -541,33 +785,43 @@ int forkpool_mpi_finalize(void)
         errno = EINVAL;
         return -1;
     }
-    int rc = g.rank == 0 ? rank0_end() : 0;
-    int orphan = g.dead[0];
-    sends_test();
-    sends_wait();
-    for (int r = 0; r < g.size; r++)
+    int rc = 0, err = g.err;
+    if (g.rank == 0 && g.peer && g.comm != MPI_COMM_NULL && rank0_end() == -1)
+        rc = -1, err = errno;
+    beat_end();
+    int orphan = g.peer && g.rank > 0 && g.peer[0] == FP_PEER_LOST;
+    if (g.peer) {
+        sends_test();
+        sends_wait();
+    }
+    if (!orphan) {
+        /* (Rank 0 gone: MPI_Finalize would wait for it for ever.) */
+        if (g.comm != MPI_COMM_NULL)
+            MPI_Comm_free(&g.comm);
+        if (g.beat_comm != MPI_COMM_NULL)
+            MPI_Comm_free(&g.beat_comm);
+        if (g.started_mpi && MPI_Finalize() != MPI_SUCCESS && !err)
+            err = EPROTO;
+    }
+    for (int r = 0; g.partial && r < g.size; r++)
         fp_buf_free(&g.partial[r]);
     free(g.partial);
     free(g.heard);
-    free(g.dead);
+    free(g.peer);
+    free(g.told);
+    free(g.dropped);
     g.partial = NULL;
     g.heard = NULL;
-    g.dead = NULL;
-    if (orphan) {
-        /* Rank 0 is gone: MPI_Finalize would wait for it for ever. */
-        errno = ECONNRESET;
-        rc = -1;
-    } else {
-        MPI_Comm_free(&g.comm);
-        MPI_Comm_free(&g.beat_comm);
-        if (g.started_mpi && MPI_Finalize() != MPI_SUCCESS)
-            rc = -1;
-    }
-    g.init = g.started_mpi = 0;
+    g.peer = g.told = g.dropped = NULL;
+    g.comm = g.beat_comm = MPI_COMM_NULL;
+    g.init = g.started_mpi = g.err = 0;
+    g.held = 0;
     g.rank = -1;
     g.size = 0;
-    if (rc == -1 && !errno)
-        errno = EPROTO;
+    if (err) {
+        errno = err;
+        return -1;
+    }
     return rc;
 }
 
@@ -576,7 +830,13 @@ int forkpool_mpi_rank(void)
     return g.rank;
 }
 
+/* The number of ranks; in a task's child (its helper forked before MPI
+   started), the launcher's figure. */
 int forkpool_mpi_size(void)
 {
-    return g.size;
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS", NULL};
+    if (g.size > 0)
+        return g.size;
+    int n = g.rank >= 0 ? env_int(vars) : -1;
+    return n > 0 ? n : 0;
 }

@@ -188,6 +188,13 @@ static void serve_run(agent *ag, ag_pool *ap, const fp_rmsg *h, fp_rd *r)
     forkpool_fn fn = name ? fp_fn_named(name) : NULL;
     forkpool_fn item_fn = item ? fp_fn_named(item) : NULL;
     char why[160];
+    if (r->bad) {
+        /* Cut short or garbled: running it with what is left would run
+           the function on the wrong argument. */
+        send_done(ag, h->pool, h->task, NULL, FORKPOOL_ERR_PROTOCOL, EPROTO,
+                  "the serving rank got a malformed request for the task");
+        return;
+    }
     if (!fn || (item && !item_fn)) {
         snprintf(why, sizeof why, "no function is registered as \"%s\" on the serving rank",
                  fn ? item : name ? name : "");
@@ -232,8 +239,15 @@ static void serve_exec(agent *ag, ag_pool *ap, const fp_rmsg *h, fp_rd *r)
     xo.cwd = fp_rd_str(r);
     xo.input = fp_rd_bytes(r, &xo.input_len); /* NULL: /dev/null */
     forkpool_task *t = NULL;
-    if (r->bad || err1 || err2 || !argv)
-        errno = err1 ? err1 : err2 ? err2 : EPROTO;
+    if (r->bad || err1 == EPROTO || err2 == EPROTO || (!argv && !err1)) {
+        send_done(ag, h->pool, h->task, NULL, FORKPOOL_ERR_PROTOCOL, EPROTO,
+                  "the serving rank got a malformed request for the program");
+        free(argv);
+        free(envp);
+        return;
+    }
+    if (err1 || err2)
+        errno = err1 ? err1 : err2;
     else
         t = forkpool_exec(ap->p, argv, &xo);
     adopt(ag, h->pool, h->task, t, timeout_ms, strerror(errno));
@@ -251,6 +265,7 @@ static void serve_pool(agent *ag, const fp_rmsg *h, fp_rd *r)
     o.max_output = (size_t)fp_rd_u64(r);
     o.max_memory = (size_t)fp_rd_u64(r);
     o.max_cpu_ms = (long)fp_rd_u64(r);
+    o.keep_seed = (int)fp_rd_u32(r);
     ag_pool *ap = calloc(1, sizeof *ap);
     if (!ap)
         return; /* its tasks fail: no such pool */
@@ -317,10 +332,12 @@ static void serve(agent *ag, const unsigned char *msg, size_t len)
         if (at)
             forkpool_cancel(at->t);
         break;
-    case FP_R_RETIME:
-        if (at)
-            forkpool_set_timeout(at->t, (long)fp_rd_u64(&r));
+    case FP_R_RETIME: {
+        long ms = (long)fp_rd_u64(&r);
+        if (at && !r.bad) /* a garbled RETIME is dropped: the old deadline holds */
+            forkpool_set_timeout(at->t, ms);
         break;
+    }
     default:
         break;
     }
@@ -330,11 +347,7 @@ static void serve(agent *ag, const unsigned char *msg, size_t len)
    the end of the stream (or no memory to read it), else 0. */
 static int read_requests(agent *ag)
 {
-    unsigned char *at = fp_buf_grow(&ag->in, 65536);
-    if (!at)
-        return 1;
-    ssize_t n = read(ag->fd, at, 65536);
-    ag->in.len -= 65536 - (n > 0 ? (size_t)n : 0);
+    ssize_t n = fp_buf_read(&ag->in, ag->fd);
     if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
         return 1;
     size_t off = 0, len, used;

@@ -1,7 +1,9 @@
 /* The growable byte buffer (buf.h). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -47,4 +49,17 @@ void fp_buf_free(fp_buf *b)
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
+}
+
+ssize_t fp_buf_read(fp_buf *b, int fd)
+{
+    enum { FP_BUF_READ = 65536 };
+    unsigned char *at = fp_buf_grow(b, FP_BUF_READ);
+    if (!at) {
+        errno = ENOMEM;
+        return -1;
+    }
+    ssize_t n = read(fd, at, FP_BUF_READ);
+    b->len -= FP_BUF_READ - (n > 0 ? (size_t)n : 0);
+    return n;
 }

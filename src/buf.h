@@ -4,6 +4,7 @@
 #define FP_BUF_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef struct fp_buf {
     unsigned char *p;
@@ -20,5 +21,9 @@ int fp_buf_append(fp_buf *b, const void *p, size_t n);
    NULL). */
 const void *fp_buf_get(const fp_buf *b, size_t *len);
 void fp_buf_free(fp_buf *b);
+/* Reads what fd has, up to 64 KiB, onto the end of b: read's result (0 at
+   the end of the stream; -1 + errno, EAGAIN included), or -1 with ENOMEM
+   when b cannot grow. b keeps exactly the bytes read. */
+ssize_t fp_buf_read(fp_buf *b, int fd);
 
 #endif

@@ -59,8 +59,11 @@ static int lb_send(int rank, fp_buf *b)
     fp_peer *p = &lb.peers[rank];
     uint64_t n = b->len;
     int rc = 0;
-    if (p->fd >= 0 && (fp_buf_append(&p->out, &n, sizeof n) == -1 ||
-                       fp_buf_append(&p->out, b->p, b->len) == -1)) {
+    if (p->fd < 0) {
+        errno = ECONNRESET;
+        rc = -1;
+    } else if (fp_buf_append(&p->out, &n, sizeof n) == -1 ||
+               fp_buf_append(&p->out, b->p, b->len) == -1) {
         errno = ENOMEM;
         rc = -1;
     }
@@ -94,13 +97,9 @@ static int lb_recv(int *rank, unsigned char **msg, size_t *len)
         flush(p);
         int got = take(p, msg, len);
         while (!got && p->fd >= 0) {
-            unsigned char *at = fp_buf_grow(&p->in, 65536);
-            if (!at) {
-                errno = ENOMEM;
+            ssize_t n = fp_buf_read(&p->in, p->fd);
+            if (n < 0 && errno == ENOMEM)
                 return -1;
-            }
-            ssize_t n = read(p->fd, at, 65536);
-            p->in.len -= 65536 - (n > 0 ? (size_t)n : 0);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
                 lose(p);
             if (n <= 0)
@@ -148,12 +147,8 @@ static int wait_msg(int r, uint32_t type, uint32_t *first)
                 break;
             continue;
         }
-        unsigned char *at = got == 0 ? fp_buf_grow(&p->in, 65536) : NULL;
-        if (!at)
-            return -1;
-        ssize_t n = read(p->fd, at, 65536);
-        p->in.len -= 65536 - (n > 0 ? (size_t)n : 0);
-        if (n <= 0 && errno != EINTR)
+        ssize_t n = got == 0 ? fp_buf_read(&p->in, p->fd) : -1;
+        if (n == 0 || (n < 0 && errno != EINTR))
             return -1;
     }
     fcntl(p->fd, F_SETFL, fl | O_NONBLOCK);

@@ -82,8 +82,10 @@ int fp_fn_name(forkpool_fn fn, char name[FP_NAME_MAX + 1])
 
 forkpool_fn fp_fn_named(const char *name)
 {
+    /* Read under the lock: a forkpool_register may move the table. */
     pthread_mutex_lock(&names_lock);
     const fp_name *n = find(name, NULL);
+    forkpool_fn fn = n ? n->fn : NULL;
     pthread_mutex_unlock(&names_lock);
-    return n ? n->fn : NULL;
+    return fn;
 }

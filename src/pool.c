@@ -493,6 +493,8 @@ int forkpool_cancel(forkpool_task *t)
         return 0;
     }
     int rc = t->proc->ops->cancel(t->proc, t);
+    if (rc == -1) /* as it was: a later cancel may work */
+        t->flags &= ~(uint32_t)(FP_T_CANCELLED | FP_T_KILLING);
     fill(pool);
     arm_timer(pool);
     return rc;
@@ -608,6 +610,11 @@ int forkpool_fd(const forkpool *pool)
         return -1;
     }
     return pool->procs.epfd;
+}
+
+unsigned forkpool_concurrency(const forkpool *pool)
+{
+    return pool ? pool->opts.concurrency : 0;
 }
 
 forkpool_stats forkpool_get_stats(const forkpool *pool)

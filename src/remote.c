@@ -50,6 +50,7 @@ static struct {
     fp_buf out;
 } hub;
 
+static void lose_rank(int rank, const char *why);
 static void lose_all(const char *why);
 
 int fp_remote_use(const fp_transport *tr, int nranks, const unsigned *cpus)
@@ -66,6 +67,8 @@ int fp_remote_use(const fp_transport *tr, int nranks, const unsigned *cpus)
             return -1;
         }
         memcpy(c, cpus, (size_t)nranks * sizeof *c);
+        for (int r = 1; r < nranks; r++)
+            lost[r] = !c[r];
     }
     if (!tr)
         lose_all("MPI was finalized while it ran");
@@ -90,26 +93,31 @@ static int hub_send(int rank)
         errno = ENOTCONN;
         return -1;
     }
-    hub.poll_step = 0; /* an answer may come soon */
+    hub.poll_step = fp_remote_backoff(hub.poll_step, 1); /* an answer may come soon */
     hub.poll_at = fp_now();
     return hub.tr->send(rank, &hub.out);
 }
 
 /* ---- the rank kind ---- */
 
-static void rank_tell(fp_proc *pr, forkpool_task *t, uint32_t type, long ms)
+/* Tells pr's rank about t: type (RETIME: with ms). 0, or -1 + errno. */
+static int rank_tell(fp_proc *pr, forkpool_task *t, uint32_t type, long ms)
 {
     fp_rank *rk = pr->kind;
     fp_remote *rm = pr->pool->remote;
-    if (fp_rmsg_begin(&hub.out, type, rm->id, t->seq) == 0 &&
-        (type != FP_R_RETIME || fp_rmsg_u64(&hub.out, (uint64_t)ms) == 0))
-        hub_send(rk->rank);
+    if (fp_rmsg_begin(&hub.out, type, rm->id, t->seq) == -1 ||
+        (type == FP_R_RETIME && fp_rmsg_u64(&hub.out, (uint64_t)ms) == -1)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return hub_send(rk->rank);
 }
 
 static int rank_cancel(fp_proc *pr, forkpool_task *t)
 {
+    if (rank_tell(pr, t, FP_R_CANCEL, 0) == -1)
+        return -1;
     t->flags |= FP_T_KILLING;
-    rank_tell(pr, t, FP_R_CANCEL, 0);
     return 0;
 }
 
@@ -124,9 +132,11 @@ static forkpool_task *rank_last(fp_proc *pr)
     return NULL;
 }
 
+/* A RETIME that cannot be sent leaves the old deadline; the op has no
+   error to give (forkpool_set_timeout's contract has none). */
 static void rank_retime(fp_proc *pr, forkpool_task *t)
 {
-    rank_tell(pr, t, FP_R_RETIME, t->timeout_ms);
+    (void)rank_tell(pr, t, FP_R_RETIME, t->timeout_ms);
 }
 
 static void rank_destroy(fp_proc *pr)
@@ -147,13 +157,17 @@ static const fp_proc_ops rank_ops = {
 
 /* ---- a pool ---- */
 
+/* The options that apply on a serving rank (forkpool.h, "MPI mode"):
+   timeout_ms goes with each task; child_init and fork_server are EINVAL;
+   max_tasks_per_worker is for WORKERS, and tasks run FRESH there. */
 static int send_pool(const fp_remote *rm, int rank, unsigned concurrency,
                      const forkpool_options *o)
 {
     fp_buf *b = &hub.out;
     if (fp_rmsg_begin(b, FP_R_POOL, rm->id, 0) | fp_rmsg_u32(b, concurrency) |
         fp_rmsg_u64(b, (uint64_t)o->kill_grace_ms) | fp_rmsg_u64(b, o->max_output) |
-        fp_rmsg_u64(b, o->max_memory) | fp_rmsg_u64(b, (uint64_t)o->max_cpu_ms)) {
+        fp_rmsg_u64(b, o->max_memory) | fp_rmsg_u64(b, (uint64_t)o->max_cpu_ms) |
+        fp_rmsg_u32(b, o->keep_seed != 0)) {
         errno = ENOMEM;
         return -1;
     }
@@ -220,9 +234,11 @@ void fp_remote_close(forkpool *pool)
     fp_remote *rm = pool->remote;
     if (!rm)
         return;
+    /* A FREE that cannot be sent leaves the pool's tasks there running
+       until the rank's END (forkpool_mpi_finalize). */
     for (int r = 1; r < hub.nranks; r++)
-        if (rm->ranks[r - 1] && fp_rmsg_begin(&hub.out, FP_R_FREE, rm->id, 0) == 0)
-            hub_send(r);
+        if (rm->ranks[r - 1] && !hub.lost[r] && fp_rmsg_begin(&hub.out, FP_R_FREE, rm->id, 0) == 0)
+            (void)hub_send(r);
     fp_list_remove(&rm->node);
     free(rm->ranks);
     free(rm);
@@ -247,14 +263,22 @@ static fp_proc *pick(const fp_remote *rm)
     return best;
 }
 
-/* Has rm a rank that is not lost? */
-static int any_rank(const fp_remote *rm)
+/* Is a serving rank not lost? */
+static int any_rank(void)
 {
-    (void)rm;
     for (int r = 1; r < hub.nranks; r++)
         if (!hub.lost[r])
             return 1;
     return 0;
+}
+
+/* t, off its rank and its error set, is settled as failed. */
+static void settle_failed(forkpool_task *t)
+{
+    t->state = FORKPOOL_FAILED;
+    t->pool->stats.failed++;
+    fp_settle_end(t);
+    fp_dispatch_push(t);
 }
 
 /* Encodes t for a serving rank into hub.out. 0, or -1 + errno. */
@@ -299,12 +323,10 @@ void fp_remote_fill(forkpool *pool)
     }
     forkpool_task *t;
     fp_proc *pr;
-    while ((t = fp_queue_head(pool)) && !any_rank(rm)) {
+    while ((t = fp_queue_head(pool)) && !any_rank()) {
         fp_queue_remove(pool, t);
         fp_task_fail(t, FORKPOOL_ERR_LOST, 0, NULL, "every serving rank was lost");
-        t->state = FORKPOOL_FAILED;
-        pool->stats.failed++;
-        fp_dispatch_push(t);
+        settle_failed(t);
     }
     while ((t = fp_queue_head(pool)) && (pr = pick(rm))) {
         fp_rank *rk = pr->kind;
@@ -312,6 +334,12 @@ void fp_remote_fill(forkpool *pool)
         t->seq = ++rm->next_task;
         if (encode_task(rm, t) == -1 || hub_send(rk->rank) == -1) {
             int err = errno;
+            if (err == ECONNRESET) {
+                /* The rank is gone: t waits for another. */
+                fp_queue_push_front(pool, t);
+                lose_rank(rk->rank, "a send to it failed");
+                continue;
+            }
             fp_spawn_failed(t, err, "cannot send the task to rank %d: %s", rk->rank,
                             strerror(err));
             continue;
@@ -348,6 +376,15 @@ static forkpool_task *find_task(fp_proc *pr, uint32_t seq)
     return NULL;
 }
 
+/* t, still running on pr's rank, failed here (its error set): it is
+   killed there, and fails with that error whatever it sends. */
+static void abort_remote(fp_proc *pr, forkpool_task *t)
+{
+    if (!(t->flags & FP_T_KILLING))
+        (void)rank_cancel(pr, t); /* else: a kill is on its way */
+    t->flags |= FP_T_ABORTED;
+}
+
 /* A message of t's. */
 static void take_message(fp_proc *pr, forkpool_task *t, fp_rd *r)
 {
@@ -364,10 +401,7 @@ static void take_message(fp_proc *pr, forkpool_task *t, fp_rd *r)
         if (fp_msg_push(t, copy, n) == 0)
             return;
     }
-    /* Its error says why: it is killed, and fails with that. */
-    if (!(t->flags & FP_T_KILLING))
-        rank_cancel(pr, t);
-    t->flags |= FP_T_ABORTED;
+    abort_remote(pr, t);
 }
 
 /* t leaves its rank's list and its slot. */
@@ -445,8 +479,9 @@ static void take_done(fp_proc *pr, forkpool_task *t, fp_rd *r)
     fp_dispatch_push(t);
 }
 
-/* Routes one message from rank. 1 if a task ended, else 0. */
-static int deliver(int rank, const unsigned char *msg, size_t len)
+/* Routes one message from rank (whole 0: only its header came, its body
+   not fitting in memory: its task fails). 1 if a task ended, else 0. */
+static int deliver(int rank, const unsigned char *msg, size_t len, int whole)
 {
     fp_rd r;
     fp_rmsg h;
@@ -455,6 +490,18 @@ static int deliver(int rank, const unsigned char *msg, size_t len)
     if (rank < 1 || rank >= hub.nranks || fp_rmsg_open(&r, &h, msg, len) == -1 ||
         !(rm = find_pool(h.pool)) || !(t = find_task(rm->ranks[rank - 1], h.task)))
         return 0; /* for a pool or task destroyed meanwhile */
+    fp_proc *pr = rm->ranks[rank - 1];
+    if (!whole && (h.type == FP_R_MSG || h.type == FP_R_DONE)) {
+        fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL, "no memory here for the task's %s from rank %d",
+                     h.type == FP_R_MSG ? "message" : "outcome", rank);
+        if (h.type == FP_R_MSG) {
+            abort_remote(pr, t);
+            return 0;
+        }
+        unlink_task(pr, t);
+        settle_failed(t);
+        return 1;
+    }
     if (h.type == FP_R_START) {
         t->pid = (pid_t)fp_rd_u32(&r);
         t->flags |= FP_T_STARTED;
@@ -479,10 +526,7 @@ static void lose_tasks(fp_proc *pr, const char *why)
         } else if (t->flags & FP_T_STARTED) {
             fp_task_fail(t, FORKPOOL_ERR_LOST, 0, NULL, "rank %d was lost while the task ran: %s",
                          rk->rank, why);
-            t->state = FORKPOOL_FAILED;
-            pool->stats.failed++;
-            fp_settle_end(t);
-            fp_dispatch_push(t);
+            settle_failed(t);
         } else {
             t->flags &= ~(uint32_t)FP_T_KILLING;
             fp_queue_push_front(pool, t);
@@ -515,12 +559,12 @@ void fp_remote_progress(forkpool *pool)
     unsigned char *msg;
     size_t len;
     int rc;
-    while ((rc = hub.tr->recv(&rank, &msg, &len)) == 1) {
+    while ((rc = hub.tr->recv(&rank, &msg, &len)) >= 1) {
         got = 1;
-        ended |= deliver(rank, msg, len);
+        ended |= deliver(rank, msg, len, rc == 1);
         free(msg);
     }
-    if (rc == -1) {
+    if (rc == -1 && errno != ENOMEM) {
         /* MPI itself failed: nothing more will come from any rank. */
         lose_all(strerror(errno));
         ended = 1;
@@ -535,13 +579,8 @@ void fp_remote_progress(forkpool *pool)
             forkpool *p = FP_LIST_ITEM(n, fp_remote, node)->ranks[0]->pool;
             fp_remote_fill(p);
         }
-    if (got)
-        hub.poll_step = 0;
-    else
-        hub.poll_step = hub.poll_step ? hub.poll_step * 2 : FP_REMOTE_POLL_MIN_NS;
-    if (hub.poll_step > FP_REMOTE_POLL_MAX_NS)
-        hub.poll_step = FP_REMOTE_POLL_MAX_NS;
-    hub.poll_at = now + (hub.poll_step ? hub.poll_step : FP_REMOTE_POLL_MIN_NS);
+    hub.poll_step = fp_remote_backoff(hub.poll_step, got);
+    hub.poll_at = now + hub.poll_step;
 }
 
 int64_t fp_remote_due(const forkpool *pool)

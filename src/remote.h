@@ -17,21 +17,35 @@
 #define FP_REMOTE_POLL_MIN_NS (50 * 1000LL)       /* after traffic...     */
 #define FP_REMOTE_POLL_MAX_NS (20 * 1000000LL)    /* ...doubling to this  */
 
+/* The next poll step after a turn (got: something came or went): back to
+   the shortest at once, doubling up to the longest while idle. */
+static inline int64_t fp_remote_backoff(int64_t step, int got)
+{
+    if (got)
+        return FP_REMOTE_POLL_MIN_NS;
+    step = step ? step * 2 : FP_REMOTE_POLL_MIN_NS;
+    return step > FP_REMOTE_POLL_MAX_NS ? FP_REMOTE_POLL_MAX_NS : step;
+}
+
 typedef struct fp_transport {
     /* Sends b's bytes to rank as one message; the transport takes them (b
-       is left empty, whatever it returns). 0, or -1 + errno. */
+       is left empty, whatever it returns). 0, or -1 + errno (ECONNRESET:
+       the rank is gone, and will be reported by lost()). */
     int (*send)(int rank, fp_buf *b);
     /* The next message that has come from any rank: 1 (*msg malloc'd, the
-       caller's), 0 none yet, -1 + errno. */
+       caller's), 2 (only its header: its body did not fit in memory), 0
+       none yet, -1 + errno (ENOMEM: nothing was lost, ask again later;
+       else the transport failed: nothing more will come). */
     int (*recv)(int *rank, unsigned char **msg, size_t *len);
-    /* A serving rank found lost since the last call (no heartbeat), or 0.
-       Asked after recv drained what had come. */
+    /* A serving rank found lost since the last call (no heartbeat, or it
+       ended), or 0. Asked after recv drained what had come. */
     int (*lost)(void);
 } fp_transport;
 
 /* Rank 0 of a job of nranks: FORKPOOL_MPI pools created from now on run
    their tasks on ranks 1..nranks-1, rank r having cpus[r] online CPUs
-   (copied). nranks < 2: they run locally. 0, or -1 + ENOMEM. */
+   (copied; 0: the rank is lost already). nranks < 2: they run locally. 0,
+   or -1 + ENOMEM. */
 int fp_remote_use(const fp_transport *tr, int nranks, const unsigned *cpus);
 
 /* At forkpool_create of a FORKPOOL_MPI pool, before its concurrency is

@@ -36,10 +36,11 @@ int fp_rmsg_str(fp_buf *b, const char *s)
 int fp_rmsg_strv(fp_buf *b, const char *const *v)
 {
     if (!v)
-        return fp_rmsg_u32(b, FP_RMSG_NONE);
+        return fp_rmsg_u32(b, FP_RMSG_NONE_V);
     uint32_t n = 0;
     while (v[n])
-        n++;
+        if (++n == FP_RMSG_NONE_V)
+            return -1;
     int rc = fp_rmsg_u32(b, n);
     for (uint32_t i = 0; i < n; i++)
         rc |= fp_rmsg_str(b, v[i]);
@@ -127,7 +128,7 @@ const char **fp_rd_strv(fp_rd *r, int *err)
 {
     uint32_t n = fp_rd_u32(r);
     *err = 0;
-    if (r->bad || n == FP_RMSG_NONE) {
+    if (r->bad || n == FP_RMSG_NONE_V) {
         *err = r->bad ? EPROTO : 0;
         return NULL;
     }

@@ -16,13 +16,14 @@
 enum fp_rmsg_type {
     FP_R_HELLO = 1, /* rank -> 0, first: u32 online CPUs                    */
     FP_R_POOL,      /* 0 -> rank: a pool (u32 concurrency, i64 kill_grace_ms,
-                       u64 max_output, u64 max_memory, i64 max_cpu_ms)      */
+                       u64 max_output, u64 max_memory, i64 max_cpu_ms, u32
+                       keep_seed)                                          */
     FP_R_FREE,      /* 0 -> rank: the pool is gone: kill what it runs       */
     FP_R_RUN,       /* 0 -> rank: i64 timeout_ms, str name, str item name
                        (forkpool.map's batches: the user's function), bytes
                        argument                                           */
     FP_R_EXEC,      /* 0 -> rank: i64 timeout_ms, u32 capture, strv argv,
-                       strv envp, str cwd, bytes input (u64 ~0: none)     */
+                       strv envp, str cwd, bytes input (absent: none)     */
     FP_R_CANCEL,    /* 0 -> rank: cancel the task                           */
     FP_R_RETIME,    /* 0 -> rank: i64 the task's new timeout_ms             */
     FP_R_END,       /* 0 -> rank: serve no more                             */
@@ -37,7 +38,10 @@ enum fp_rmsg_type {
 };
 
 #define FP_RMSG_HDR 16
-#define FP_RMSG_NONE UINT32_MAX /* a NULL str or strv, an absent input */
+/* Absent: a NULL strv (in place of its u32 count), a NULL str or bytes
+   (in place of their u64 length); no real count or length is either. */
+#define FP_RMSG_NONE_V UINT32_MAX
+#define FP_RMSG_NONE UINT64_MAX
 
 typedef struct fp_rmsg {
     uint32_t type, pool, task;
@@ -50,7 +54,8 @@ int fp_rmsg_u32(fp_buf *b, uint32_t v);
 int fp_rmsg_u64(fp_buf *b, uint64_t v);
 /* s with its NUL, or NULL. */
 int fp_rmsg_str(fp_buf *b, const char *s);
-/* A NULL-terminated vector of strings, or NULL. */
+/* A NULL-terminated vector of strings (fewer than FP_RMSG_NONE_V), or
+   NULL. */
 int fp_rmsg_strv(fp_buf *b, const char *const *v);
 /* p[0..n), or none when p is NULL. */
 int fp_rmsg_bytes(fp_buf *b, const void *p, size_t n);
@@ -75,8 +80,6 @@ const char **fp_rd_strv(fp_rd *r, int *err);
 /* Bytes in place, *n their length; NULL with *n = 0 for none. */
 const void *fp_rd_bytes(fp_rd *r, size_t *n);
 
-
-
 /* ---- over a byte stream (a serving rank's relay and its agent) ---- */
 
 /* Writes msg[0..len) as one frame (u64 length, then the bytes), waiting
@@ -86,4 +89,5 @@ int fp_rmsg_send(int fd, const void *msg, size_t len);
    the bytes it took with its length; NULL if none is whole yet. */
 const unsigned char *fp_rmsg_next(const unsigned char *in, size_t len, size_t *msg_len,
                                   size_t *used);
+
 #endif

@@ -64,10 +64,10 @@ enum {
     FP_T_MAPPED = 1 << 11,    /* result is a mapping (result.c), not heap */
     FP_T_LOST = 1 << 12,      /* RESULT_FD's child ended before the memfd
                                  was taken; err already set              */
-    FP_T_STARTED = 1 << 14,   /* FORKPOOL_MPI: its rank said it started   */
-    FP_T_NO_END = 1 << 15,    /* no memory to record its usage (fp_more)  */
-    FP_T_UNSET = 1 << 13      /* SPAWN frame: its child's set-up failed
+    FP_T_UNSET = 1 << 13,     /* SPAWN frame: its child's set-up failed
                                  before the task ran; err already set    */
+    FP_T_STARTED = 1 << 14,   /* FORKPOOL_MPI: its rank said it started   */
+    FP_T_NO_END = 1 << 15     /* no memory to record its usage (fp_more)  */
 };
 
 struct forkpool_task {

@@ -4,17 +4,23 @@
    promises as tests/mpi/m_pool.c under mpirun: results of any size,
    messages, throw, crash, exit, timeout (the pool's and a moved one),
    cancel, stop, max_output, concurrency per rank, forkpool_fd,
-   forkpool_map, forkpool_exec, unregistered functions; and a lost rank:
-   its started tasks fail LOST, the rest run on the other rank. */
+   forkpool_map, forkpool_exec, unregistered functions, keep_seed, the
+   task's usage measured on its rank; and a lost rank: its started tasks
+   fail LOST, the rest run on the other rank. The codec refuses a length
+   it cannot hold, and an agent refuses a truncated request. */
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "forkpool.h"
 #include "loopback.h"
+#include "rmsg.h"
 #include "tap.h"
 
 #define BIG ((size_t)8 << 20)
@@ -104,6 +110,14 @@ static int sleeper(forkpool_ctx *ctx, const void *arg, size_t len)
     memcpy(&ms, arg, sizeof ms);
     usleep((useconds_t)ms * 1000);
     return 0;
+}
+
+static int draw(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    int v = rand();
+    return forkpool_return(ctx, &v, sizeof v);
 }
 
 static int square(forkpool_ctx *ctx, const void *arg, size_t len)
@@ -220,11 +234,90 @@ static void lost_rank(void)
     forkpool_destroy(p);
 }
 
+/* A length field of 0xFFFFFFFF with nothing after it is a short message,
+   not an absent field. */
+static void codec(void)
+{
+    fp_buf b = {NULL, 0, 0};
+    fp_rd r;
+    fp_rmsg h;
+    size_t n;
+    ok(fp_rmsg_begin(&b, FP_R_MSG, 1, 2) == 0 && fp_rmsg_u64(&b, 0xFFFFFFFFu) == 0,
+       "codec: a message claiming 4 GiB - 1 bytes");
+    is(fp_rmsg_open(&r, &h, b.p, b.len), 0, "codec: its header");
+    ok(fp_rd_bytes(&r, &n) == NULL && r.bad, "codec: refused as short, not read as absent");
+    ok(fp_rmsg_begin(&b, FP_R_MSG, 1, 2) == 0 && fp_rmsg_bytes(&b, NULL, 0) == 0 &&
+           fp_rmsg_open(&r, &h, b.p, b.len) == 0 && fp_rd_bytes(&r, &n) == NULL && !r.bad,
+       "codec: an absent field reads back absent");
+    fp_buf_free(&b);
+}
+
+/* Reads frames from fd until one of type; its fields in *r (msg kept in
+   *in). 0, or -1. */
+static int read_type(int fd, fp_buf *in, uint32_t type, fp_rd *r)
+{
+    for (;;) {
+        size_t len, used;
+        const unsigned char *m;
+        while ((m = fp_rmsg_next(in->p, in->len, &len, &used))) {
+            fp_rmsg h;
+            if (fp_rmsg_open(r, &h, m, len) == 0 && h.type == type) {
+                /* (in->p stays valid until the next read) */
+                memmove(in->p, m, len);
+                r->p = in->p;
+                in->len = 0;
+                return 0;
+            }
+            memmove(in->p, in->p + used, in->len - used);
+            in->len -= used;
+        }
+        if (fp_buf_read(in, fd) <= 0)
+            return -1;
+    }
+}
+
+/* A RUN cut short (its item name and argument missing) fails PROTOCOL on
+   the agent, not run with an empty argument. */
+static void truncated_run(void)
+{
+    int fd;
+    pid_t pid = fp_agent_start(&fd, NULL, 0);
+    ok(pid > 0, "an agent on its own");
+    fp_buf b = {NULL, 0, 0}, in = {NULL, 0, 0};
+    fp_rd r;
+    ok(read_type(fd, &in, FP_R_HELLO, &r) == 0, "its HELLO");
+    fp_rmsg_begin(&b, FP_R_POOL, 7, 0);
+    fp_rmsg_u32(&b, 1);
+    for (int i = 0; i < 4; i++)
+        fp_rmsg_u64(&b, 0);
+    fp_rmsg_u32(&b, 0);
+    fp_rmsg_send(fd, b.p, b.len);
+    fp_rmsg_begin(&b, FP_R_RUN, 7, 1);
+    fp_rmsg_u64(&b, 0);
+    fp_rmsg_str(&b, "echo");
+    ok(fp_rmsg_send(fd, b.p, b.len) == 0, "a RUN without its item name and argument");
+    ok(read_type(fd, &in, FP_R_DONE, &r) == 0, "its DONE");
+    (void)fp_rd_u32(&r);
+    uint32_t state = fp_rd_u32(&r), kind = fp_rd_u32(&r);
+    ok(state == FORKPOOL_FAILED && kind == FORKPOOL_ERR_PROTOCOL, "it failed PROTOCOL (%u, %u)",
+       state, kind);
+    fp_rmsg_begin(&b, FP_R_END, 0, 0);
+    fp_rmsg_send(fd, b.p, b.len);
+    ok(read_type(fd, &in, FP_R_BYE, &r) == 0, "END: BYE");
+    close(fd);
+    int status;
+    ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "the agent ended");
+    fp_buf_free(&b);
+    fp_buf_free(&in);
+}
+
 int main(int argc, char **argv)
 {
-    forkpool_fn fns[] = {rank_of, echo, big, chatty, thrower, crasher, exiter, sleeper, square};
+    forkpool_fn fns[] = {rank_of, echo, big, chatty, thrower, crasher, exiter, sleeper, square,
+                         draw};
     const char *names[] = {"rank_of", "echo", "big", "chatty", "thrower",
-                           "crasher", "exiter", "sleeper", "square"};
+                           "crasher", "exiter", "sleeper", "square", "draw"};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (forkpool_register(names[i], fns[i]) != 0)
             return 1;
@@ -232,6 +325,8 @@ int main(int argc, char **argv)
     (void)argv;
     tap_watchdog(120);
     int fds0 = tap_fd_count();
+    codec();
+    truncated_run();
     is(fp_loopback_start(2), 0, "two serving agents");
     is(forkpool_register("late", late), 0, "a function registered after they started");
 
@@ -398,6 +493,29 @@ int main(int argc, char **argv)
     is(forkpool_wait(t), 1, "a missing program failed");
     e = forkpool_task_error(t);
     ok(e && e->kind == FORKPOOL_ERR_SPAWN && e->code == ENOENT, "SPAWN, ENOENT");
+    forkpool_task_release(t);
+    forkpool_destroy(p);
+
+    /* keep_seed applies on the serving rank: its children draw alike. */
+    forkpool_options ks = {.mode = FORKPOOL_MPI, .concurrency = 1, .keep_seed = 1};
+    p = forkpool_create(&ks);
+    forkpool_task *d1 = forkpool_run(p, draw, "", 0), *d2 = forkpool_run(p, draw, "", 0);
+    const int *v1 = forkpool_wait(d1) == 0 ? forkpool_task_result(d1, NULL) : NULL;
+    const int *v2 = forkpool_wait(d2) == 0 ? forkpool_task_result(d2, NULL) : NULL;
+    ok(v1 && v2 && *v1 == *v2, "keep_seed: two children drew the same number");
+    forkpool_task_release(d1);
+    forkpool_task_release(d2);
+    forkpool_destroy(p);
+
+    /* The usage measured on the rank comes back with DONE. */
+    p = make(1, 0, 0);
+    ms = 200;
+    t = forkpool_run(p, sleeper, &ms, sizeof ms);
+    forkpool_usage u = {0, 0, 0, 0};
+    is(forkpool_wait(t), 0, "a 200 ms task");
+    is(forkpool_task_usage(t, &u), 0, "its usage");
+    ok(u.wall_s >= 0.199, "wall time from its rank: %.3f s", u.wall_s);
+    ok(u.max_rss_kib > 0, "peak RSS from its rank: %ld KiB", (long)u.max_rss_kib);
     forkpool_task_release(t);
     forkpool_destroy(p);
 

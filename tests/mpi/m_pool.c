@@ -24,6 +24,14 @@ static int rank_of(forkpool_ctx *ctx, const void *arg, size_t len)
     return forkpool_return(ctx, &r, sizeof r);
 }
 
+static int size_of(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    int n = forkpool_mpi_size();
+    (void)arg;
+    (void)len;
+    return forkpool_return(ctx, &n, sizeof n);
+}
+
 static int echo(forkpool_ctx *ctx, const void *arg, size_t len)
 {
     return forkpool_return(ctx, arg, len);
@@ -152,9 +160,10 @@ static const forkpool_error *run_fail(forkpool *p, forkpool_fn fn, forkpool_task
 
 int main(int argc, char **argv)
 {
-    forkpool_fn fns[] = {rank_of, echo, big, chatty, thrower, crasher, exiter, sleeper, square};
+    forkpool_fn fns[] = {rank_of, echo, big, chatty, thrower, crasher, exiter, sleeper, square,
+                         size_of};
     const char *names[] = {"rank_of", "echo", "big", "chatty", "thrower",
-                           "crasher", "exiter", "sleeper", "square"};
+                           "crasher", "exiter", "sleeper", "square", "size_of"};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (forkpool_register(names[i], fns[i]) != 0)
             return 1;
@@ -188,11 +197,25 @@ int main(int argc, char **argv)
     is(seen[0], 0, "no task ran on rank 0");
     ok(seen[1] > 0 && seen[2] > 0 && seen[1] + seen[2] == 4, "tasks ran on ranks 1 and 2");
 
+    /* In a task's child: the job's size; the usage measured there. */
+    forkpool_task *t = forkpool_run(p, size_of, "", 0);
+    const int *n = forkpool_wait(t) == 0 ? forkpool_task_result(t, NULL) : NULL;
+    ok(n && *n == 3, "forkpool_mpi_size in a task's child: %d", n ? *n : -1);
+    forkpool_task_release(t);
+    int nap_ms = 200;
+    t = forkpool_run(p, sleeper, &nap_ms, sizeof nap_ms);
+    forkpool_usage u = {0, 0, 0, 0};
+    is(forkpool_wait(t), 0, "a 200 ms task");
+    is(forkpool_task_usage(t, &u), 0, "its usage");
+    ok(u.wall_s >= 0.199, "wall time from its rank: %.3f s", u.wall_s);
+    ok(u.max_rss_kib > 0, "peak RSS from its rank: %ld KiB", (long)u.max_rss_kib);
+    forkpool_task_release(t);
+
     /* Argument bytes cross and come back; a big result. */
     char arg[100];
     for (int i = 0; i < 100; i++)
         arg[i] = (char)i;
-    forkpool_task *t = forkpool_run(p, echo, arg, sizeof arg);
+    t = forkpool_run(p, echo, arg, sizeof arg);
     is(forkpool_wait(t), 0, "echo succeeded");
     size_t len;
     const void *res = forkpool_task_result(t, &len);
