@@ -249,9 +249,12 @@ static void halt_check(struct app *a, const struct job *j)
 
 void jobs_fail(struct app *a, const char *what)
 {
-    if (errno == EPIPE)
+    if (errno == EPIPE) {
+        /* Nobody reads our output (`| head -1`): leave as a write would
+           have (SIGPIPE's status), quietly, killing what still runs. */
         a->stop_signal = SIGPIPE;
-    else
+        forkpool_stop(a->pool);
+    } else
         fpc_say("%s: %s", what, strerror(errno));
     a->fatal = true;
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -55,9 +56,19 @@ static bool handle_signal(struct app *a)
     return false;
 }
 
+/* Our stdout is a pipe (`| head -1`): watched, so that when its reader
+   leaves, the jobs still running are killed then, not when one of them
+   first prints. -1 for anything else. */
+static int watched_stdout(void)
+{
+    struct stat st;
+    return fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode) ? STDOUT_FILENO : -1;
+}
+
 /* Runs until every job finished (or a signal or error ends the run). */
 static void run(struct app *a)
 {
+    const int out = watched_stdout();
     for (;;) {
         jobs_fill(a);
         if (a->pool != NULL && a->nrunning > 0 && forkpool_poll(a->pool, 0) < 0) {
@@ -68,12 +79,13 @@ static void run(struct app *a)
             continue;
         if (a->fatal || (a->nrunning == 0 && !a->input_wait))
             return;
-        struct pollfd fds[3] = {
+        struct pollfd fds[4] = {
             {.fd = a->sigfd, .events = POLLIN},
             {.fd = a->nrunning > 0 ? forkpool_fd(a->pool) : -1, .events = POLLIN},
             {.fd = a->input_wait ? a->in.rd.fd : -1, .events = POLLIN},
+            {.fd = out, .events = 0}, /* POLLERR: no reader left */
         };
-        if (poll(fds, 3, -1) < 0) {
+        if (poll(fds, 4, -1) < 0) {
             if (errno == EINTR)
                 continue;
             jobs_fail(a, "poll");
@@ -81,6 +93,11 @@ static void run(struct app *a)
         }
         if ((fds[0].revents & POLLIN) && handle_signal(a))
             return;
+        if (fds[3].revents & POLLERR) {
+            errno = EPIPE;
+            jobs_fail(a, "standard output");
+            return;
+        }
         if (fds[2].revents != 0 && reader_fill(&a->in.rd) != 0) {
             jobs_fail(a, "cannot read inputs");
             return;

@@ -28,6 +28,20 @@ perl -e 'open(my $r, "-|", @ARGV) or die; my $l = <$r>; close($r); exit(($? >> 8
     timeout 20 $FORKPOOL_WRAP "$FORKPOOL_BIN" -j1 "$B/flood" ::: 1 2 >/dev/null 2>&1
 is "$?" 141 "the tool exits 141 when its reader is gone"
 
+# `| head -1` (issue #12): once the reader is gone the tool leaves at once,
+# quietly, with SIGPIPE's status, and kills the jobs still running, even
+# ones that print nothing more (it used to wait for one of them to print).
+mkscript long <<'EOF2'
+echo "$1"
+[ "$1" = first ] || exec sleep 3601.5
+EOF2
+perl -e 'open(my $r, "-|", @ARGV) or die; my $l = <$r>; close($r); exit(($? >> 8) || ($? & 127) + 128)' \
+    timeout $((60 * SCALE)) $FORKPOOL_WRAP "$FORKPOOL_BIN" -k -j3 "$B/long" ::: first second third \
+    >/dev/null 2>"$d/err5"
+is "$?" 141 "| head -1 with jobs still running: exit 141, not after the timeout"
+empty "$d/err5" "and nothing on stderr"
+ok "no job left running" sh -c "! pgrep -f 'sleep 3601[.]5' >/dev/null"
+
 # Closed stdin: inputs are empty, no hang (a signalfd on fd 0 read as stdin
 # would hang forever).
 timeout -k 5 $((20 * SCALE)) $FORKPOOL_WRAP "$FORKPOOL_BIN" echo 0<&- >"$d/out3" 2>"$d/err3"
