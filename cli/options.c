@@ -14,7 +14,7 @@
 
 enum opt_id {
     O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
-    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP
+    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE
 };
 
 struct optdef {
@@ -33,6 +33,7 @@ static const struct optdef optdefs[] = {
     {"bar", 0, false, O_BAR},            {"dry-run", 0, false, O_DRYRUN},
     {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
     {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
+    {"arg-file", 'a', true, O_ARGFILE},
 };
 enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
@@ -46,6 +47,8 @@ const char opt_usage[] =
     "  -k, --keep-order     print outputs in input order\n"
     "  -0, --null           inputs are separated by NUL\n"
     "  -d, --delimiter D    inputs are separated by D (\\n, \\t, \\0, \\xHH, \\NNN)\n"
+    "  -a, --arg-file FILE  one more input group, read from FILE (before the\n"
+    "                       ::: and :::: groups; - for stdin)\n"
     "      --timeout SECS   kill a job after SECS (fractional; suffix s, m, h, d)\n"
     "      --retries N      run a failing job up to N times in all (0: forever)\n"
     "      --halt WHEN,WHY=N  WHEN now|soon, WHY fail|success|done; or never\n"
@@ -228,6 +231,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_VERSION: o->version = true; break;
     case O_HELP: o->help = true; break;
     case O_JOBLOG: o->joblog = val; break;
+    case O_ARGFILE: o->argfiles[o->nargfiles++] = val; break;
     case O_NULL:
     case O_DELIM: {
         char *d;
@@ -352,12 +356,15 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
             fpc_say("missing command (try --help)");
         return -1;
     }
-    /* Each `:::` starts one group; each file after `::::` is one group. */
-    o->srcs = calloc((size_t)argc, sizeof *o->srcs);
+    /* Each -a file is one group, first; then each `:::` starts one group
+       and each file after `::::` is one group. */
+    o->srcs = calloc((size_t)argc + o->nargfiles, sizeof *o->srcs);
     if (o->srcs == NULL) {
         fpc_say("out of memory");
         return -1;
     }
+    for (size_t k = 0; k < o->nargfiles; k++)
+        o->srcs[o->nsrcs++].path = o->argfiles[k];
     while (i < argc) {
         bool files = is_sep4(argv[i]);
         i++;
@@ -383,6 +390,12 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
 int opt_parse(struct opts *o, int argc, char **argv)
 {
     *o = (struct opts){.max_tries = 1};
+    /* Every -a FILE takes two words at least. */
+    o->argfiles = calloc((size_t)argc / 2 + 1, sizeof *o->argfiles);
+    if (o->argfiles == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -409,6 +422,7 @@ void opt_free(struct opts *o)
 {
     free(o->delim);
     free(o->srcs);
+    free(o->argfiles);
 }
 
 /* A job needs about four fds (its stdout and stderr pipes, the pool's own),

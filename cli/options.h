@@ -36,6 +36,8 @@ struct opts {
     size_t ncmd;
     struct source *srcs; /* input groups in order; none: stdin */
     size_t nsrcs;
+    const char **argfiles; /* -a FILE, in order (they come first in srcs) */
+    size_t nargfiles;
 };
 
 /* --help's text. */

@@ -44,6 +44,9 @@ compare ":::: FILE" -- -k echo :::: "$T/in"
 compare "stdin" "$T/in" -- -k echo
 compare ":::: -" "$T/in" -- -k echo x :::: -
 compare "::: then :::: FILE" -- -k echo '{1}{2}' ::: a b :::: "$T/in"
+printf 'm1\nm2\n' >"$T/in2"
+compare "-a FILE -a FILE" -- -k -a "$T/in" -a "$T/in2" echo
+compare "--arg-file FILE, then :::" -- -k --arg-file "$T/in" echo '{2}-{1}' ::: x y
 printf 'n1\0n2\0' >"$T/nul"
 compare "-0" "$T/nul" -- -0 -k echo
 printf 'd1:d2:d3' >"$T/colon"

@@ -126,6 +126,15 @@ static void operands(void)
     opt_free(&o);
     refused("'::::' needs at least one file", WORDS("echo", "::::"));
     refused("'::::' needs at least one file", WORDS("echo", "::::", ":::", "a"));
+
+    ok(parses(&o, WORDS("-a", "f1", "--arg-file=f2", "-af3", "echo", ":::", "x")),
+       "-a FILE, --arg-file=FILE, -aFILE");
+    is(o.nsrcs, 4, "-a: one group per file, then the ::: group");
+    ok(o.srcs[0].path && strcmp(o.srcs[0].path, "f1") == 0 && o.srcs[2].path &&
+           strcmp(o.srcs[2].path, "f3") == 0 && o.srcs[3].nargs == 1,
+       "-a groups come first, in order");
+    opt_free(&o);
+    refused("option '-a' needs a value", WORDS("-a"));
 }
 
 /* --timeout value: *ms and *secs; false (and a diag) if refused. */
