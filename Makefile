@@ -185,6 +185,7 @@ JOBS ?= 3
 # flags it was built with), `make install PREFIX=tmp` gives a working
 # pkg-config build line, and the manual pages render and cover the header.
 DOC_ENV := CC='$(CC)' FORKPOOL_LIB=$(abspath $(LIB_A)) FORKPOOL_SANFLAGS='$(SANFLAGS)' \
+           FORKPOOL_LDLIBS='$(LDLIBS)' \
            FORKPOOL_BUILD=$(BUILD) FORKPOOL_SANITIZE=$(SANITIZE)
 
 check: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS) $(LIB_SO)

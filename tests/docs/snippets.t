@@ -8,12 +8,15 @@
 #   CC               the compiler (default cc)
 #   FORKPOOL_LIB     the static library (default build/libforkpool.a)
 #   FORKPOOL_SANFLAGS  the sanitizer flags the library was built with
+#   FORKPOOL_LDLIBS  what the suite links with (default -lpthread; make
+#                    coverage adds --coverage)
 #                    (make check SANITIZE=1), needed to link against it
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CC=${CC:-cc}
 LIB=${FORKPOOL_LIB:-$ROOT/build/libforkpool.a}
 SAN=${FORKPOOL_SANFLAGS:-}
+LIBS=${FORKPOOL_LDLIBS:--lpthread}
 FLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I$ROOT/include"
 
 n=0
@@ -31,7 +34,7 @@ trap 'rm -rf "$T"' EXIT
 # compiles NAME FILE: one TAP line; the compiler's messages as diagnostics.
 compiles() {
     # shellcheck disable=SC2086
-    if $CC $FLAGS $SAN "$2" "$LIB" -lpthread -o "$T/a.out" >"$T/log" 2>&1; then
+    if $CC $FLAGS $SAN "$2" "$LIB" $LIBS -o "$T/a.out" >"$T/log" 2>&1; then
         ok "$1 compiles"
     else
         notok "$1 compiles"
