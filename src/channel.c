@@ -187,31 +187,43 @@ static size_t last_segment(const fp_buf *b, const unsigned char *mark)
     return seg;
 }
 
+/* Bounds pr->err before a read of up to 64 KiB: the running task's bytes
+   (after the last mark) past the tail move up to the mark, so at most
+   twice the tail is kept (a mark whose first bytes end the buffer is in
+   that tail, and is completed whole). */
+static void err_trim(fp_proc *pr, const unsigned char *mark)
+{
+    if (pr->err.len <= FP_ERR_TAIL)
+        return;
+    size_t seg = last_segment(&pr->err, mark);
+    if (pr->err.len - seg > FP_ERR_TAIL) {
+        memmove(pr->err.p + seg, pr->err.p + pr->err.len - FP_ERR_TAIL, FP_ERR_TAIL);
+        pr->err.len = seg + FP_ERR_TAIL;
+    }
+}
+
 void fp_chan_read_err(fp_proc *pr, size_t budget, const unsigned char *mark)
 {
-    unsigned char *stage = pr->set->stage;
+    /* Straight into pr->err, not through the set's staging buffer: at a
+       worker's END this runs inside the channel's frame callback, while the
+       decoder still reads the channel's bytes staged there. */
     while (pr->fd[FP_FD_ERR] >= 0 && budget > 0) {
-        ssize_t n = read(pr->fd[FP_FD_ERR], stage, FP_READ_CHUNK);
+        err_trim(pr, mark);
+        size_t had = pr->err.len;
+        ssize_t n = fp_buf_read(&pr->err, pr->fd[FP_FD_ERR]);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
             return;
+        if (n < 0 && errno == ENOMEM && had > 0) {
+            fp_buf_free(&pr->err); /* the oldest bytes go: the tail matters */
+            continue;
+        }
         if (n <= 0) {
-            fp_proc_close(pr, FP_FD_ERR); /* EOF, or unreadable: no more */
+            fp_proc_close(pr, FP_FD_ERR); /* EOF, unreadable, no memory at all */
             return;
         }
         budget -= (size_t)n < budget ? (size_t)n : budget;
-        /* Bounded: the running task's bytes (after the last mark) past
-           twice the tail: its tail moves up (a mark whose first bytes
-           end the buffer is in that tail, and is completed whole). */
-        size_t seg = last_segment(&pr->err, mark), have = pr->err.len - seg;
-        if (have + (size_t)n > 2 * FP_ERR_TAIL && have > FP_ERR_TAIL) {
-            memmove(pr->err.p + seg, pr->err.p + pr->err.len - FP_ERR_TAIL, FP_ERR_TAIL);
-            pr->err.len = seg + FP_ERR_TAIL;
-        }
-        /* Without memory the oldest bytes go: the tail is what matters. */
-        if (fp_buf_append(&pr->err, stage, (size_t)n) == -1)
-            pr->err.len = 0;
     }
 }
 

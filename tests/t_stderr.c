@@ -132,7 +132,7 @@ static void separate(void)
 {
     forkpool_options o = {.concurrency = 1, .capture_stderr = 1};
     forkpool *p = forkpool_create(&o);
-    enum { N = 20 };
+    enum { N = 100 }; /* many ENDs with stderr still in the pipe */
     forkpool_task *t[N];
     for (int k = 0; k < N; k++)
         t[k] = run_job(p, END_OK, 100 + k, (size_t)(k % 3) * 10000);
