@@ -113,22 +113,28 @@ void *fp_rbuf_new(fp_rbuf *b, size_t len, int map_ok)
     return n.p;
 }
 
+/* realloc for a heap result of *have bytes at *p: a grown tail is zero.
+   The new place, or NULL + ENOMEM (*p and *have unchanged). */
+static unsigned char *heap_resize(unsigned char **p, size_t *have, size_t len)
+{
+    unsigned char *n = realloc(*p, len ? len : 1);
+    if (!n) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (len > *have)
+        memset(n + *have, 0, len - *have);
+    *p = n;
+    *have = len;
+    return n;
+}
+
 void *fp_rbuf_resize(fp_rbuf *b, size_t len, int map_ok)
 {
     /* A heap buffer that stays on the heap grows or shrinks in place where
        realloc can; any other change is a new buffer and a copy. */
-    if (b->fd < 0 && !(map_ok && len >= FP_MAP_MIN)) {
-        unsigned char *p = realloc(b->p, len ? len : 1);
-        if (!p) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        if (len > b->len)
-            memset(p + b->len, 0, len - b->len);
-        b->p = p;
-        b->len = len;
-        return p;
-    }
+    if (b->fd < 0 && !(map_ok && len >= FP_MAP_MIN))
+        return heap_resize(&b->p, &b->len, len);
     fp_rbuf old = *b;
     *b = (fp_rbuf)FP_RBUF_NONE;
     unsigned char *p = fp_rbuf_new(b, len, map_ok);
@@ -201,16 +207,7 @@ void *fp_result_inline(forkpool_task *t, size_t len)
 
 void *fp_result_inline_resize(forkpool_task *t, size_t len)
 {
-    unsigned char *p = realloc(t->result, len ? len : 1);
-    if (!p) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (len > t->result_len)
-        memset(p + t->result_len, 0, len - t->result_len);
-    t->result = p;
-    t->result_len = len;
-    return p;
+    return heap_resize(&t->result, &t->result_len, len);
 }
 
 /* ---- in the parent ---- */

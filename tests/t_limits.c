@@ -94,24 +94,13 @@ static void cpu(void)
     forkpool_destroy(p);
 }
 
-/* The limit is set above what the process already maps (valgrind maps a
-   lot), so it is the task's own allocations that meet it. */
-static size_t vm_size(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &pages) != 1)
-            pages = 0;
-        fclose(f);
-    }
-    return pages * (size_t)sysconf(_SC_PAGESIZE);
-}
 
 static void memory(void)
 {
     forkpool_options o = {0};
-    o.max_memory = vm_size() + ((size_t)128 << 20);
+    /* Above what the process already maps (valgrind maps a lot), so it is
+       the task's own allocations that meet the limit. */
+    o.max_memory = tap_vm_size() + ((size_t)128 << 20);
     forkpool *p = forkpool_create(&o);
     forkpool_task *t = forkpool_run(p, task_alloc, NULL, 0);
     is(forkpool_wait(t), 0, "a task under max_memory runs");

@@ -204,24 +204,11 @@ static void in_handler(void)
     forkpool_destroy(p);
 }
 
-/* The address space this process maps now. */
-static size_t vm_size(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &pages) != 1)
-            pages = 0;
-        fclose(f);
-    }
-    return pages * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 /* The max_memory hint: a task that grew into the limit and crashed gets
    it; one that crashed small does not (the limit far away). */
 static void memory_hint(void)
 {
-    forkpool_options o = {.concurrency = 1, .max_memory = vm_size() + ((size_t)128 << 20)};
+    forkpool_options o = {.concurrency = 1, .max_memory = tap_vm_size() + ((size_t)128 << 20)};
     forkpool *p = forkpool_create(&o);
     forkpool_task *t = forkpool_run(p, task_grow_then_crash, "", 0);
     is(forkpool_wait(t), 1, "grew into max_memory: failed");
@@ -231,7 +218,7 @@ static void memory_hint(void)
     forkpool_task_release(t);
     forkpool_destroy(p);
 
-    o.max_memory = vm_size() + ((size_t)8 << 30);
+    o.max_memory = tap_vm_size() + ((size_t)8 << 30);
     p = forkpool_create(&o);
     t = forkpool_run(p, task_crash, "", 0);
     is(forkpool_wait(t), 1, "crashed small: failed");

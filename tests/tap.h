@@ -290,6 +290,19 @@ static inline void tap_watchdog(unsigned seconds)
 /* ----------------------------------------------------- processes and fds */
 
 /* Entries in /proc/self/fd, not counting the directory's own fd. */
+/* The address space this process maps now (bytes; 0 if unknown). */
+static inline size_t tap_vm_size(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 static inline int tap_fd_count(void)
 {
     DIR *d = opendir("/proc/self/fd");
