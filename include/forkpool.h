@@ -126,6 +126,20 @@ typedef struct forkpool_options {
                               runs in the caller). FORKPOOL_MPI: EINVAL
                               (not yet). Programs (forkpool_exec) have
                               their own: FORKPOOL_CAPTURE_STDERR.          */
+    int contain;           /* non-zero: each task's process (FRESH child,
+                              worker, program) puts what it starts into a
+                              PID namespace of its own, emptied by the
+                              kernel when that process ends however it ends
+                              (setsid or not), and when the program is
+                              killed, even by SIGKILL. The task's own pid,
+                              signals, timeouts and exit status are as
+                              without it; in its descendants getppid() is
+                              0 (the task's process is outside their
+                              namespace), or 1 once orphaned.
+                              A worker gets a new namespace after each task.
+                              Needs CAP_SYS_ADMIN (root): where the kernel
+                              refuses, forkpool_create fails with EPERM.
+                              INLINE and FORKPOOL_MPI: EINVAL.             */
 } forkpool_options;
 
 typedef enum {

@@ -17,6 +17,7 @@
 
 #include "child.h"
 #include "clock.h"
+#include "contain.h"
 #include "pool.h"
 #include "result.h"
 #include "task.h"
@@ -253,6 +254,7 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
 static void child_flush(void)
 {
     fflush(NULL);
+    fp_contain_end(&fp_contain_init);
     fp_tree_end_own();
 #ifdef FP_COVERAGE
     /* make coverage: _exit skips the atexit hook that writes gcov data. */

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "contain.h"
 #include "launch.h"
 #include "registry.h"
 #include "wire.h"
@@ -47,6 +48,8 @@ const char *fp_launch_step_name(int step)
         return "setting up its standard streams";
     case FP_STEP_CWD:
         return "changing to its working directory";
+    case FP_STEP_CONTAIN:
+        return "making its PID namespace (contain)";
     default:
         return "starting the program";
     }
@@ -109,6 +112,12 @@ static int cpu_timer(int sig, long ms, timer_t *id)
 
 int fp_child_limits(const forkpool_options *o, fp_limits_for who)
 {
+    /* A program's launcher shares the parent's memory: its init's pid is
+       not kept (the program's exit ends the namespace, contain.h). */
+    pid_t program_init;
+    if (o->contain &&
+        fp_contain_enter(who == FP_LIMITS_PROGRAM ? &program_init : &fp_contain_init) == -1)
+        return FP_STEP_CONTAIN;
     if (o->max_memory) {
         struct rlimit as = {o->max_memory, o->max_memory};
         if (setrlimit(RLIMIT_AS, &as) == -1)

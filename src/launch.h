@@ -67,7 +67,8 @@ enum {
     FP_STEP_ALLOC,      /* memory for the child's own state         */
     FP_STEP_FDS,        /* a program's standard streams             */
     FP_STEP_CWD,        /* a program's working directory            */
-    FP_STEP_EXEC        /* the program itself                       */
+    FP_STEP_EXEC,       /* the program itself                       */
+    FP_STEP_CONTAIN     /* contain: its PID namespace (contain.h)    */
 };
 
 /* What a step set up, for messages ("setting max_memory (RLIMIT_AS)"). */

@@ -24,6 +24,7 @@
 #include "exec.h"
 #include "fresh.h"
 #include "pool.h"
+#include "contain.h"
 #include "names.h"
 #include "program.h"
 #include "remote.h"
@@ -236,7 +237,8 @@ static int check_options(const forkpool_options *o)
          o->mode != FORKPOOL_INLINE && o->mode != FORKPOOL_MPI) ||
         (o->fork_server && (o->mode == FORKPOOL_INLINE || o->mode == FORKPOOL_MPI)) ||
         (o->child_init && o->mode == FORKPOOL_MPI) ||
-        (o->capture_stderr && o->mode == FORKPOOL_MPI)) {
+        (o->capture_stderr && o->mode == FORKPOOL_MPI) ||
+        (o->contain && (o->mode == FORKPOOL_INLINE || o->mode == FORKPOOL_MPI))) {
         errno = EINVAL;
         return -1;
     }
@@ -289,7 +291,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
     memset(&o, 0, sizeof o);
     if (opts)
         o = *opts;
-    if (check_options(&o) == -1)
+    if (check_options(&o) == -1 || (o.contain && fp_contain_probe() == -1))
         return NULL;
     unsigned per_rank = o.concurrency;
     if (!o.concurrency) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "contain.h"
 #include "launch.h"
 #include "pool.h"
 #include "tree.h"
@@ -60,6 +61,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
     /* The worker's copy of the pool is the program's to destroy (a task
        may): what the loop needs is read from it once, here. */
     const size_t max_output = pool->opts.max_output;
+    const int contain = pool->opts.contain;
     fp_worker_end we = {pool->opts.capture_stderr ? ring->err_mark : NULL, 0, {0, 0, 0}, 0};
     /* Each task gets its own max_cpu_ms (RLIMIT_CPU would count the
        worker's whole life). */
@@ -99,8 +101,12 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
         fp_cpu_timers_arm(&cpu, 1);
         int sent = fp_child_call(out, (forkpool_fn)fn, arg, arg_len, max_output, NULL, &we);
         fp_cpu_timers_arm(&cpu, 0);
-        fp_tree_end_own(); /* what the task left (the worker is a subreaper) */
-        if (sent != 0)
+        /* What the task left: its namespace (contain), then what is still
+           the worker's (a subreaper). The next task gets a namespace of
+           its own, or none runs: a worker never runs one uncontained. */
+        fp_contain_end(&fp_contain_init);
+        fp_tree_end_own();
+        if (sent != 0 || (contain && fp_contain_again(&fp_contain_init) == -1))
             fp_child_exit(125);
 #ifdef FP_COVERAGE
         /* make coverage: a worker is often killed, not exited; its counts

@@ -32,7 +32,7 @@ static void record_self(void)
 {
     int i = atomic_fetch_add(&sh->n, 1);
     if (i < MAXP)
-        atomic_store(&sh->pid[i], (int)getpid());
+        atomic_store(&sh->pid[i], (int)tap_pid());
 }
 
 /* A descendant that left the group for good: new session, SIGTERM
@@ -158,7 +158,7 @@ static int helper_main(int n)
         if (fork() != 0)
             _exit(0);
         signal(SIGTERM, SIG_IGN);
-        printf("%d\n", (int)getpid());
+        printf("%d\n", (int)tap_pid());
         fflush(stdout);
         tap_pause_forever();
     }

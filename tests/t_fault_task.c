@@ -151,10 +151,10 @@ static int task_bomb(forkpool_ctx *ctx, const void *arg, size_t len)
         pid_t g = fork();
         if (g == 0) {
             signal(SIGTERM, SIG_IGN);
-            atomic_store(&sh->bomb[2 * i + 1], (int)getpid());
+            atomic_store(&sh->bomb[2 * i + 1], (int)tap_pid());
             tap_pause_forever();
         }
-        atomic_store(&sh->bomb[2 * i], (int)getpid());
+        atomic_store(&sh->bomb[2 * i], (int)tap_pid());
         tap_pause_forever();
     }
     tap_pause_forever();

@@ -16,7 +16,7 @@ static int task_record_and_sleep(forkpool_ctx *ctx, const void *arg, size_t len)
     if (*(const int *)arg)
         signal(SIGTERM, SIG_IGN);
     int i = atomic_fetch_add(&sh->n, 1);
-    atomic_store(&sh->pid[i], (int)getpid());
+    atomic_store(&sh->pid[i], (int)tap_pid());
     tap_pause_forever();
 }
 

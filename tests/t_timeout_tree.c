@@ -23,7 +23,7 @@ static int task_with_grandchild(forkpool_ctx *ctx, const void *arg, size_t len)
     if (g == 0) {
         if (a->ignore_term)
             signal(SIGTERM, SIG_IGN);
-        atomic_store(&sh->gpid[a->slot], (int)getpid());
+        atomic_store(&sh->gpid[a->slot], (int)tap_pid());
         for (;;)
             pause();
     }

@@ -454,6 +454,19 @@ static inline int tap_result_mappings(void)
     return n;
 }
 
+/* This process's pid as the test (outside any PID namespace) sees it: a
+   task's descendant under contain is in a namespace of its own, where
+   getpid() is small; /proc (the test's) names it by its outer pid. */
+static inline pid_t tap_pid(void)
+{
+    char buf[32];
+    ssize_t n = readlink("/proc/self", buf, sizeof buf - 1);
+    if (n <= 0)
+        return getpid();
+    buf[n] = '\0';
+    return (pid_t)atoi(buf);
+}
+
 /* Whether the kernel (and valgrind, if we run under it) has pidfd_open. */
 static inline int tap_have_pidfd(void)
 {
@@ -618,6 +631,12 @@ static inline const char *tap_variant(void)
 
 static inline int tap_workers(void) { return strncmp(tap_variant(), "workers", 7) == 0; }
 static inline int tap_server(void) { return strstr(tap_variant(), "server") != NULL; }
+/* FORKPOOL_TEST_CONTAIN=1 (make check-contain): every pool contains. */
+static inline int tap_contain(void)
+{
+    const char *c = getenv("FORKPOOL_TEST_CONTAIN");
+    return c && *c && strcmp(c, "0") != 0;
+}
 
 static inline int tap_workers_fds(void)
 {
@@ -658,6 +677,8 @@ static inline forkpool *tap_forkpool_create(const forkpool_options *opts)
         if (tap_server())
             o.fork_server = 1;
     }
+    if (tap_contain() && o.mode != FORKPOOL_INLINE && o.mode != FORKPOOL_MPI)
+        o.contain = 1;
     return (forkpool_create)(&o);
 }
 #define forkpool_create(opts) tap_forkpool_create(opts)

@@ -1,0 +1,140 @@
+/*
+ * Containment in PID namespaces (contain.h): the probe, the namespace's
+ * init, and its end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "contain.h"
+
+pid_t fp_contain_init;
+
+/* A fork by system call: no atfork handler runs, so it is safe in a vfork
+   child, and the child may only make system calls. */
+static pid_t raw_fork(void)
+{
+#if defined(__s390__) || defined(__CRIS__)
+    return (pid_t)syscall(SYS_clone, 0, SIGCHLD, 0, 0, 0);
+#else
+    return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
+}
+
+static void close_all(void)
+{
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 0U, ~0U, 0U) == 0)
+        return;
+#endif
+    struct rlimit rl;
+    rlim_t max = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    for (rlim_t fd = 0; fd < max && fd < 65536; fd++)
+        close((int)fd);
+}
+
+/*
+ * The namespace's init: dies with its creator (task), holds no fd (a pipe
+ * end it kept would hide the task's EOF), and reaps the orphans the
+ * namespace hands it. Every signal stays blocked: as an init it ignores
+ * all but SIGKILL anyway (which the kernel forces from outside), and
+ * SIGCHLD is taken by sigwaitinfo.
+ */
+static _Noreturn void init_main(int task)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* The task died before the line above: no one would signal us. */
+    struct pollfd p = {task, POLLIN, 0};
+    if (poll(&p, 1, 0) != 0)
+        _exit(0);
+    close_all();
+    sigset_t all, chld;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    for (;;)
+        if (waitpid(-1, NULL, 0) == -1 && errno == ECHILD)
+            sigwaitinfo(&chld, NULL);
+}
+
+int fp_contain_enter(pid_t *init)
+{
+    *init = 0;
+#ifdef SYS_pidfd_open
+    int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+#else
+    int self = -1;
+    errno = ENOSYS;
+#endif
+    if (self < 0)
+        return -1;
+    pid_t pid = -1;
+    if (unshare(CLONE_NEWPID) == 0) {
+        pid = raw_fork();
+        if (pid == 0)
+            init_main(self);
+    }
+    int err = errno;
+    close(self);
+    if (pid < 0) {
+        errno = err;
+        return -1;
+    }
+    *init = pid;
+    return 0;
+}
+
+int fp_contain_again(pid_t *init)
+{
+    int fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = setns(fd, CLONE_NEWPID);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc == 0 ? fp_contain_enter(init) : -1;
+}
+
+void fp_contain_end(pid_t *init)
+{
+    if (*init <= 0)
+        return;
+    /* Reaped means gone with its whole namespace: the kernel kills the
+       namespace's processes and waits for them before the init exits. */
+    kill(*init, SIGKILL);
+    while (waitpid(*init, NULL, 0) == -1 && errno == EINTR)
+        ;
+    *init = 0;
+}
+
+int fp_contain_probe(void)
+{
+    pid_t pid = raw_fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        pid_t init;
+        if (fp_contain_enter(&init) == -1)
+            _exit(errno & 0xff);
+        fp_contain_end(&init);
+        _exit(0);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) == -1)
+        if (errno != EINTR)
+            return -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        errno = WIFEXITED(status) ? WEXITSTATUS(status) : ECHILD;
+        return -1;
+    }
+    return 0;
+}
