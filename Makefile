@@ -173,6 +173,11 @@ $(BUILD)/tests/cli/%: tests/cli/%.c tests/tap.h tests/fuzz/*.c cli/*.h $(CLI_LIB
 # make no pool: they run once.
 VARIANTS ?= fresh workers server workers-server
 VARIANT_TESTS := $(foreach v,$(VARIANTS),$(patsubst $(BUILD)/tests/%,$(BUILD)/variants/$(v)/%,$(TESTS)))
+# The hostile-task tests run once more per mode with contain on (variants
+# contain and workers-contain: every pool a test makes contains).
+CONTAIN_TESTS := t_contain t_crash t_escape t_timeout_tree t_pdeathsig t_timeout t_fault_task \
+                 t_throw t_exec t_cancel
+VARIANT_TESTS += $(foreach v,contain workers-contain,$(patsubst %,$(BUILD)/variants/$(v)/%,$(CONTAIN_TESTS)))
 
 $(BUILD)/variants/%: Makefile
 	@mkdir -p $(dir $@)

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -41,23 +40,29 @@ static void close_all(void)
 }
 
 /*
- * The namespace's init: dies with its creator (task), holds no fd (a pipe
- * end it kept would hide the task's EOF), and reaps the orphans the
- * namespace hands it. Every signal stays blocked: as an init it ignores
- * all but SIGKILL anyway (which the kernel forces from outside), and
- * SIGCHLD is taken by sigwaitinfo.
+ * The namespace's init: dies with its creator (PR_SET_PDEATHSIG), holds no
+ * fd (a pipe end it kept would hide the task's EOF), and reaps the orphans
+ * the namespace hands it. ready: a pipe whose only read end the creator
+ * holds until a byte arrives; the write fails if the creator died before
+ * the prctl (no one would signal us). Every signal stays blocked: as an
+ * init it ignores all but SIGKILL anyway (which the kernel forces from
+ * outside), and SIGCHLD is taken by sigwaitinfo. Never returns. Nothing
+ * here is declared no-return (it exits by system call): AddressSanitizer
+ * would call its no-return hook and warn about a stack it does not know.
  */
-static _Noreturn void init_main(int task)
+static void init_main(const int ready[2])
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    /* The task died before the line above: no one would signal us. */
-    struct pollfd p = {task, POLLIN, 0};
-    if (poll(&p, 1, 0) != 0)
-        _exit(0);
-    close_all();
     sigset_t all, chld;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
+    close(ready[0]);
+    /* A group of its own: the task's group holds only what the task
+       started, as without contain (the init ends with the task anyway). */
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (write(ready[1], "", 1) != 1)
+        syscall(SYS_exit_group, 0);
+    close_all();
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     for (;;)
@@ -67,23 +72,31 @@ static _Noreturn void init_main(int task)
 
 int fp_contain_enter(pid_t *init)
 {
+    int ready[2];
     *init = 0;
-#ifdef SYS_pidfd_open
-    int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
-#else
-    int self = -1;
-    errno = ENOSYS;
-#endif
-    if (self < 0)
+    if (pipe2(ready, O_CLOEXEC) == -1)
         return -1;
     pid_t pid = -1;
     if (unshare(CLONE_NEWPID) == 0) {
         pid = raw_fork();
         if (pid == 0)
-            init_main(self);
+            init_main(ready);
     }
     int err = errno;
-    close(self);
+    close(ready[1]);
+    char c;
+    ssize_t r = -1;
+    if (pid > 0)
+        do
+            r = read(ready[0], &c, 1);
+        while (r == -1 && errno == EINTR);
+    close(ready[0]);
+    if (pid > 0 && r != 1) { /* it died at once */
+        while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+            ;
+        pid = -1;
+        err = ECHILD;
+    }
     if (pid < 0) {
         errno = err;
         return -1;
@@ -109,10 +122,15 @@ void fp_contain_end(pid_t *init)
     if (*init <= 0)
         return;
     /* Reaped means gone with its whole namespace: the kernel kills the
-       namespace's processes and waits for them before the init exits. */
+       namespace's processes and waits until each is reaped before the init
+       exits, our own children (all in it) too: so we reap every child that
+       ends meanwhile, or the init would wait on us as we wait on it. */
     kill(*init, SIGKILL);
-    while (waitpid(*init, NULL, 0) == -1 && errno == EINTR)
-        ;
+    for (;;) {
+        pid_t r = waitpid(-1, NULL, __WALL);
+        if (r == *init || (r == -1 && errno != EINTR))
+            break;
+    }
     *init = 0;
 }
 

@@ -24,7 +24,7 @@
 
 /* In forkpool_create: 0 if this process may make PID namespaces, else -1
    with errno (EPERM: the kernel refuses, e.g. no CAP_SYS_ADMIN and no
-   user namespace; ENOSYS: no pidfd_open). Forks a short-lived probe. */
+   user namespace). Forks a short-lived probe. */
 int fp_contain_probe(void);
 
 /* In a new task process, during its set-up (system calls only, so also in
@@ -33,7 +33,8 @@ int fp_contain_probe(void);
 int fp_contain_enter(pid_t *init);
 
 /* Ends the namespace: its init SIGKILLed and reaped, so every process of
-   it is gone on return. *init 0: none (nothing done); set to 0. */
+   it is gone on return; this process's children (all in it) are reaped on
+   the way. *init 0: none (nothing done); set to 0. */
 void fp_contain_end(pid_t *init);
 
 /* A new namespace after fp_contain_end, for a worker's next task (the kernel

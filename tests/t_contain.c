@@ -16,7 +16,7 @@
 
 struct shared {
     _Atomic int escapee; /* outer pid of the setsid'd, orphaned descendant */
-    _Atomic int ppid;    /* its getppid(), once orphaned                   */
+    _Atomic int inner;   /* its getpid(): its pid in its namespace          */
 };
 static struct shared *sh;
 
@@ -35,7 +35,7 @@ static int start_escapee(void)
         if (fork() != 0)
             _exit(0);
         signal(SIGTERM, SIG_IGN);
-        atomic_store(&sh->ppid, (int)getppid());
+        atomic_store(&sh->inner, (int)getpid());
         atomic_store(&sh->escapee, (int)tap_pid());
         tap_pause_forever();
     }
@@ -53,7 +53,9 @@ static int task_escape(forkpool_ctx *ctx, const void *arg, size_t len)
         return forkpool_throw(ctx, "fork", "fork: %s", strerror(errno));
     switch (how) {
     case END_EXIT:
-        exit(3);
+        /* _exit, not exit: under LeakSanitizer exit's leak check forks its
+           tracer into the namespace, where it cannot see this process. */
+        _exit(3);
     case END_CRASH:
         raise(SIGSEGV);
         break;
@@ -89,13 +91,15 @@ static void one_end(forkpool *p, enum end how, const char *name, int kind, int c
 
 static void ends(void)
 {
-    forkpool_options o = {.concurrency = 2, .contain = 1, .timeout_ms = 300};
+    forkpool_options o = {.concurrency = 2, .contain = 1, .timeout_ms = 500L * tap_scale()};
     forkpool *p = forkpool_create(&o);
     ok(p != NULL, "created with contain (%s)", p ? "ok" : strerror(errno));
     if (!p)
         return;
     one_end(p, END_RETURN, "returned", 0, 0);
-    is(atomic_load(&sh->ppid), 1, "the orphan went to its namespace's init (pid 1 there)");
+    ok(atomic_load(&sh->inner) != atomic_load(&sh->escapee),
+       "the orphan lives in a PID namespace of its own (pid %d there, %d here)",
+       atomic_load(&sh->inner), atomic_load(&sh->escapee));
     one_end(p, END_EXIT, "exit(3)", FORKPOOL_ERR_EXITED, 3);
     one_end(p, END_CRASH, "SIGSEGV", FORKPOOL_ERR_SIGNALED, SIGSEGV);
     one_end(p, END_TIMEOUT, "timeout", FORKPOOL_ERR_TIMEOUT, 0);

@@ -617,7 +617,8 @@ static inline int tap_replay_corpus(const char *dir, int (*one)(const uint8_t *,
 /*
  * The suite runs once per pool variant: FORKPOOL_TEST_VARIANT is "fresh"
  * (or unset), "workers" (every FRESH pool a test makes becomes a WORKERS
- * pool), "server" (fork_server on) or "workers-server" (both). Tests call
+ * pool), "server" (fork_server on) or "workers-server" (both); "contain"
+ * and "workers-contain" (contain on) run the hostile-task tests. Tests call
  * forkpool_create as users do; this macro routes them through the variant.
  * A test whose promise differs between modes asks tap_workers() /
  * tap_server() and asserts the promise of the mode it runs in.
@@ -631,12 +632,8 @@ static inline const char *tap_variant(void)
 
 static inline int tap_workers(void) { return strncmp(tap_variant(), "workers", 7) == 0; }
 static inline int tap_server(void) { return strstr(tap_variant(), "server") != NULL; }
-/* FORKPOOL_TEST_CONTAIN=1 (make check-contain): every pool contains. */
-static inline int tap_contain(void)
-{
-    const char *c = getenv("FORKPOOL_TEST_CONTAIN");
-    return c && *c && strcmp(c, "0") != 0;
-}
+/* Variants contain and workers-contain: every pool a test makes contains. */
+static inline int tap_contain(void) { return strstr(tap_variant(), "contain") != NULL; }
 
 static inline int tap_workers_fds(void)
 {
