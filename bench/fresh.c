@@ -91,6 +91,7 @@ struct arm {
     int big;          /* run with the 256 MiB parent */
     int raw;          /* the hand-written loop instead of forkpool */
     forkpool *server; /* non-NULL: run on this fork_server pool */
+    int contain;      /* the pool contains (a PID namespace per task) */
 };
 
 static double round_fn(void *ud, int warmup)
@@ -107,7 +108,8 @@ static double round_fn(void *ud, int warmup)
         return run_tasks(a->server, n);
     /* Pool creation is not timed (once per program); destroying it is not
        either: it reaps nothing here. */
-    forkpool *pool = forkpool_create(&(forkpool_options){.concurrency = CONC});
+    forkpool *pool =
+        forkpool_create(&(forkpool_options){.concurrency = CONC, .contain = a->contain});
     if (pool == NULL) {
         perror("fresh: forkpool_create");
         return -1;
@@ -169,8 +171,13 @@ int main(void)
     forkpool *server = server_pool();
     const char *no_server = server ? NULL : "not built";
 
-    struct arm raw = {0, 1, NULL}, fp = {0, 0, NULL}, sv = {0, 0, server},
-               big_raw = {1, 1, NULL}, big_fp = {1, 0, NULL}, big_sv = {1, 0, server};
+    forkpool *probe = forkpool_create(&(forkpool_options){.contain = 1});
+    const char *no_contain = probe ? NULL : "contain refused here (needs CAP_SYS_ADMIN)";
+    forkpool_destroy(probe);
+
+    struct arm raw = {0, 1, NULL, 0}, fp = {0, 0, NULL, 0}, sv = {0, 0, server, 0},
+               ct = {0, 0, NULL, 1}, big_raw = {1, 1, NULL, 0}, big_fp = {1, 0, NULL, 0},
+               big_sv = {1, 0, server, 0};
     char w1[96], w2[96], w3[128];
     snprintf(w1, sizeof w1, "%u empty tasks, %d at a time, tiny parent", tasks, CONC);
     snprintf(w2, sizeof w2, "%u empty tasks, %d at a time, %d MiB touched parent", big_tasks,
@@ -182,6 +189,8 @@ int main(void)
         {.key = "fresh.forkpool", .what = w1, .unit = "us/task", .fn = round_fn, .ud = &fp},
         {.key = "fresh.server", .what = w1, .unit = "us/task", .fn = round_fn, .ud = &sv,
          .na = no_server},
+        {.key = "fresh.contain", .what = w1, .unit = "us/task", .fn = round_fn, .ud = &ct,
+         .na = no_contain},
         {.key = "big.raw", .what = w2, .unit = "us/task", .fn = round_fn, .ud = &big_raw},
         {.key = "big.forkpool", .what = w2, .unit = "us/task", .fn = round_fn, .ud = &big_fp},
         {.key = "big.server", .what = w2, .unit = "us/task", .fn = round_fn, .ud = &big_sv,
@@ -189,7 +198,7 @@ int main(void)
         {.key = "fresh.ppe", .what = w3, .unit = "us/task", .fn = python_round,
          .na = py ? NULL : "python3 not installed", .optional = 1},
     };
-    enum { RAW, FP, SV, BIG_RAW, BIG_FP, BIG_SV, PY, N };
+    enum { RAW, FP, SV, CT, BIG_RAW, BIG_FP, BIG_SV, PY, N };
     fprintf(stderr, "fresh: %u tasks (%u with the big parent) per round\n", tasks, big_tasks);
     int rc = bench_interleave(arms, N, bench_rounds(5, 2));
     parent_big(0);
@@ -201,6 +210,8 @@ int main(void)
     bench_emit_ratio("fresh.ratio", &arms[FP], &arms[RAW], "FRESH / raw fork loop");
     bench_emit_ratio("fresh.server_ratio", &arms[SV], &arms[RAW],
                      "FRESH with fork_server / raw fork loop, tiny parent");
+    bench_emit_ratio("fresh.contain_ratio", &arms[CT], &arms[FP],
+                     "FRESH with contain / FRESH, tiny parent");
     bench_emit_ratio("big.ratio", &arms[BIG_FP], &arms[BIG_RAW],
                      "FRESH / raw fork loop, both with a 256 MiB parent");
     bench_emit_ratio("big.server_ratio", &arms[BIG_SV], &arms[FP],

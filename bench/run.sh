@@ -46,6 +46,7 @@ MPI_NP=3
 # baseline "=VALUE UNIT WHAT" is a figure quoted, not measured here.
 ROWS='fresh|fresh|1000 empty tasks, FRESH, vs raw fork+pipe+waitpid loop|FRESH vs raw fork loop|fresh.forkpool|fresh.raw|fresh.ratio|ratio|<=|1.15|
 fresh_server|fresh|  same, fork_server (tiny parent)||fresh.server|fresh.raw|fresh.server_ratio|-|-||
+fresh_contain|fresh|  same, contain (a PID namespace per task), vs FRESH||fresh.contain|fresh.forkpool|fresh.contain_ratio|-|-||
 big|fresh|  same, 256 MiB parent, vs raw loop with that parent||big.forkpool|big.raw|big.ratio|-|-||
 big_server|fresh|  same, 256 MiB parent, fork_server, vs FRESH with a tiny parent|fork_server, 256 MiB parent, vs tiny FRESH|big.server|fresh.forkpool|big.server_ratio|ratio|<=|1.5|
 fresh_ppe|fresh|  1000 empty tasks, FRESH, vs ProcessPoolExecutor (2 reused workers)||fresh.forkpool|fresh.ppe|fresh.ratio_ppe|-|-||

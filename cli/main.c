@@ -181,11 +181,21 @@ static int setup(struct app *a)
     }
     a->jobs *= serving_ranks();
     if (!a->o.dry_run) {
-        forkpool_options po = {
-            .concurrency = per_rank, .mode = CLI_MODE, .timeout_ms = a->o.timeout_ms};
+        forkpool_options po = {.concurrency = per_rank,
+                               .mode = CLI_MODE,
+                               .timeout_ms = a->o.timeout_ms,
+                               .contain = a->o.contain};
         a->pool = forkpool_create(&po);
+        if (a->pool == NULL && a->o.contain && errno == EPERM) {
+            fpc_say("--contain: the kernel refuses PID namespaces here (they need root, "
+                    "CAP_SYS_ADMIN)");
+            return -1;
+        }
         if (a->pool == NULL) {
-            fpc_say("cannot create the pool: %s", strerror(errno));
+            fpc_say("cannot create the pool%s: %s",
+                    a->o.contain && errno == EINVAL ? " (--contain does not work with MPI yet)"
+                                                     : "",
+                    strerror(errno));
             return -1;
         }
         if (!per_rank)

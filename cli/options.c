@@ -14,7 +14,7 @@
 
 enum opt_id {
     O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
-    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE
+    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN
 };
 
 struct optdef {
@@ -33,7 +33,7 @@ static const struct optdef optdefs[] = {
     {"bar", 0, false, O_BAR},            {"dry-run", 0, false, O_DRYRUN},
     {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
     {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
-    {"arg-file", 'a', true, O_ARGFILE},
+    {"arg-file", 'a', true, O_ARGFILE},  {"contain", 0, false, O_CONTAIN},
 };
 enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
@@ -57,6 +57,8 @@ const char opt_usage[] =
     "      --dry-run        print the commands, run nothing\n"
     "      --tag            prefix output lines with the input and a tab\n"
     "      --shell          run the command through /bin/sh -c (inputs quoted)\n"
+    "      --contain        each job's descendants in a PID namespace, killed\n"
+    "                       with the job (setsid or not); needs root\n"
     "      --version        print the version\n"
     "  -h, --help           this help\n"
     "\n"
@@ -232,6 +234,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_HELP: o->help = true; break;
     case O_JOBLOG: o->joblog = val; break;
     case O_ARGFILE: o->argfiles[o->nargfiles++] = val; break;
+    case O_CONTAIN: o->contain = true; break;
     case O_NULL:
     case O_DELIM: {
         char *d;

@@ -22,7 +22,7 @@ struct source {
 
 struct opts {
     const char *jobs_arg; /* -j as given; NULL: online CPUs (see opt_jobs) */
-    bool keep_order, bar, dry_run, tag, shell, help, version;
+    bool keep_order, bar, dry_run, tag, shell, help, version, contain;
     long timeout_ms;         /* 0: none */
     double timeout_s;        /* as given, for messages */
     unsigned long max_tries; /* runs of a failing job in all; 0: unlimited */

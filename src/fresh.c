@@ -35,6 +35,9 @@ int fp_start_own(forkpool *pool, forkpool_task *t)
     pr->task = t;
     t->proc = pr;
     int step = 0;
+    /* Before the launch: a run time (forkpool_task_usage) is never shorter
+       than what the child did, however late this thread runs again. */
+    pr->started = fp_now();
     if (kind->launch(pr, t, &step) == -1) {
         int err = errno;
         t->proc = NULL;
@@ -46,7 +49,6 @@ int fp_start_own(forkpool *pool, forkpool_task *t)
     pool->nrunning++;
     pool->nbusy++;
     int64_t now = fp_now();
-    pr->started = now;
     if (t->timeout_ms)
         pr->deadline = fp_after(now, t->timeout_ms);
     if (fp_proc_watch(pr, 1, now) == -1) {
