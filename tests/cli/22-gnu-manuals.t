@@ -15,7 +15,8 @@
 #
 # FORKPOOL_MANUALS_REPORT=1 also prints each line's expected and actual
 # class and, at the end, the catalogue entries whose status should change
-# (after a feature lands: edit `refused`/`wrong` to `same` there).
+# (after a feature lands: edit `refused`/`wrong` to `same` there;
+# tools/gnu-manuals-update.py does those edits from this report).
 # FORKPOOL_MANUALS_ONLY=REGEX runs only the lines whose ID matches.
 # FORKPOOL_MANUALS_KEEP=DIR keeps each run's stdout, stderr and statuses
 # there (N.gnu.out, N.fp.err, ...; N is the line's place in the catalogue).
