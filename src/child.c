@@ -177,7 +177,8 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
     if (len <= FP_RESULT_WITH_END && (!ctx->max_output || len <= ctx->max_output)) {
         void *p = fp_rbuf_new(&ctx->rbuf, len, 0);
         if (p) {
-            memcpy(p, data, len);
+            if (len)
+                memcpy(p, data, len); /* data may be NULL when len is 0 */
             return 0;
         }
     }
