@@ -13,19 +13,9 @@
 #include <unistd.h>
 
 #include "contain.h"
+#include "launch.h"
 
 pid_t fp_contain_init;
-
-/* A fork by system call: no atfork handler runs, so it is safe in a vfork
-   child, and the child may only make system calls. */
-static pid_t raw_fork(void)
-{
-#if defined(__s390__) || defined(__CRIS__)
-    return (pid_t)syscall(SYS_clone, 0, SIGCHLD, 0, 0, 0);
-#else
-    return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-#endif
-}
 
 static void close_all(void)
 {
@@ -78,7 +68,7 @@ int fp_contain_enter(pid_t *init)
         return -1;
     pid_t pid = -1;
     if (unshare(CLONE_NEWPID) == 0) {
-        pid = raw_fork();
+        pid = fp_clone_raw(SIGCHLD);
         if (pid == 0)
             init_main(ready);
     }
@@ -136,7 +126,7 @@ void fp_contain_end(pid_t *init)
 
 int fp_contain_probe(void)
 {
-    pid_t pid = raw_fork();
+    pid_t pid = fp_clone_raw(SIGCHLD);
     if (pid < 0)
         return -1;
     if (pid == 0) {

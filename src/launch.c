@@ -168,15 +168,14 @@ void fp_cpu_timers_arm(const fp_cpu_timers *ct, int arm)
 
 /* ---- in the parent ---- */
 
-/* A fork whose child is our parent's child (the fork server's clone). */
-static pid_t clone_sibling(void)
+pid_t fp_clone_raw(unsigned long flags)
 {
     /* Every pointer argument is 0, so only the argument order of the
        architectures that put the stack first matters. */
 #if defined(__s390__) || defined(__CRIS__)
-    return (pid_t)syscall(SYS_clone, 0, CLONE_PARENT | SIGCHLD, 0, 0, 0);
+    return (pid_t)syscall(SYS_clone, 0, flags, 0, 0, 0);
 #else
-    return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+    return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
 #endif
 }
 
@@ -288,7 +287,7 @@ pid_t fp_launch_run(fp_launch *l)
         if (l->how == FP_LAUNCH_VFORK) {
             pid = launch_vfork(l);
         } else {
-            pid = l->how == FP_LAUNCH_FORK ? fork() : clone_sibling();
+            pid = l->how == FP_LAUNCH_FORK ? fork() : fp_clone_raw(CLONE_PARENT | SIGCHLD);
             if (pid == 0) {
                 if (l->how == FP_LAUNCH_FORK) {
                     child_reset(l->parent);

@@ -47,6 +47,10 @@ typedef struct fp_launch {
                       step (FP_STEP_*), 0 if none failed                */
 } fp_launch;
 
+/* A fork by the clone system call with flags (SIGCHLD, CLONE_PARENT...):
+   no atfork handler runs, so the child may only make system calls. */
+pid_t fp_clone_raw(unsigned long flags);
+
 /* Launches a child as l says. Its pid, or -1 + errno: the fork failed, or
    (VFORK) the child reported a failed set-up step (l->step) before its
    exec. */
