@@ -168,17 +168,6 @@ void fp_cpu_timers_arm(const fp_cpu_timers *ct, int arm)
 
 /* ---- in the parent ---- */
 
-pid_t fp_clone_raw(unsigned long flags)
-{
-    /* Every pointer argument is 0, so only the argument order of the
-       architectures that put the stack first matters. */
-#if defined(__s390__) || defined(__CRIS__)
-    return (pid_t)syscall(SYS_clone, 0, flags, 0, 0, 0);
-#else
-    return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
-#endif
-}
-
 /* What a VFORK child runs on its own stack. */
 struct fp_vfork {
     const fp_launch *l;

@@ -9,8 +9,10 @@
 #ifndef FP_LAUNCH_H
 #define FP_LAUNCH_H
 
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "forkpool.h"
 
@@ -48,8 +50,18 @@ typedef struct fp_launch {
 } fp_launch;
 
 /* A fork by the clone system call with flags (SIGCHLD, CLONE_PARENT...):
-   no atfork handler runs, so the child may only make system calls. */
-pid_t fp_clone_raw(unsigned long flags);
+   no atfork handler runs, so the child may only make system calls. Inline,
+   so that contain.c, which launch.c calls, need not call launch.c back. */
+static inline pid_t fp_clone_raw(unsigned long flags)
+{
+    /* Every pointer argument is 0, so only the argument order of the
+       architectures that put the stack first matters. */
+#if defined(__s390__) || defined(__CRIS__)
+    return (pid_t)syscall(SYS_clone, 0, flags, 0, 0, 0);
+#else
+    return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+#endif
+}
 
 /* Launches a child as l says. Its pid, or -1 + errno: the fork failed, or
    (VFORK) the child reported a failed set-up step (l->step) before its
