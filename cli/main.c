@@ -34,9 +34,11 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "control.h"
 #include "fpc.h"
 #include "jobs.h"
 #include "output.h"
+#include "shellcmd.h"
 
 enum { EXIT_USAGE = 255 };
 
@@ -157,6 +159,8 @@ static int jobs_by_rank_cpus(const struct app *a)
    the pool. 0, or -1 after a message. */
 static int setup(struct app *a)
 {
+    if (shell_check(&a->o) != 0 || ctl_check(&a->o) != 0)
+        return -1;
     if (inputs_init(&a->in, &a->o) != 0)
         return -1;
     if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
@@ -277,6 +281,11 @@ static int run_cli(int argc, char **argv)
                          : printf("forkpool %s\n", FORKPOOL_VERSION);
         opt_free(&a.o);
         return r < 0 || fflush(stdout) != 0 ? EXIT_USAGE : 0;
+    }
+    if (a.o.shellquote) {
+        int r = shell_quote_inputs(&a.o);
+        opt_free(&a.o);
+        return r;
     }
     if (setup(&a) != 0) {
         teardown(&a);

@@ -14,7 +14,11 @@
 
 enum opt_id {
     O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
-    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN
+    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN,
+    /* issue #12 items 5-7 (output, control, shell) */
+    O_QUOTE, O_SHELLQUOTE, O_VERBOSE, O_UNGROUP, O_LINEBUF, O_FILES, O_ETA, O_PROGRESS,
+    O_TAGSTRING, O_RESULTS, O_TMPDIR, O_RESUME, O_RESUMEFAILED, O_RETRYFAILED, O_DELAY,
+    O_MEMFREE, O_LOAD
 };
 
 struct optdef {
@@ -34,6 +38,17 @@ static const struct optdef optdefs[] = {
     {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
     {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
     {"arg-file", 'a', true, O_ARGFILE},  {"contain", 0, false, O_CONTAIN},
+    /* issue #12 items 5-7 (output, control, shell) */
+    {"dryrun", 0, false, O_DRYRUN},      {"quote", 'q', false, O_QUOTE},
+    {"shellquote", 0, false, O_SHELLQUOTE}, {"verbose", 't', false, O_VERBOSE},
+    {"ungroup", 'u', false, O_UNGROUP},  {"line-buffer", 0, false, O_LINEBUF},
+    {"lb", 0, false, O_LINEBUF},         {"files", 0, false, O_FILES},
+    {"eta", 0, false, O_ETA},            {"progress", 0, false, O_PROGRESS},
+    {"tagstring", 0, true, O_TAGSTRING}, {"results", 0, true, O_RESULTS},
+    {"res", 0, true, O_RESULTS},         {"tmpdir", 0, true, O_TMPDIR},
+    {"resume", 0, false, O_RESUME},      {"resume-failed", 0, false, O_RESUMEFAILED},
+    {"retry-failed", 0, false, O_RETRYFAILED}, {"delay", 0, true, O_DELAY},
+    {"memfree", 0, true, O_MEMFREE},     {"load", 0, true, O_LOAD},
 };
 enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
@@ -54,9 +69,12 @@ const char opt_usage[] =
     "      --halt WHEN,WHY=N  WHEN now|soon, WHY fail|success|done; or never\n"
     "      --joblog FILE    log each job (GNU parallel's format; - for stdout)\n"
     "      --bar            progress bar on stderr\n"
-    "      --dry-run        print the commands, run nothing\n"
+    "      --dry-run        print the commands, run nothing (also --dryrun)\n"
     "      --tag            prefix output lines with the input and a tab\n"
-    "      --shell          run the command through /bin/sh -c (inputs quoted)\n"
+    "      --shell[=PATH]   run the command through $SHELL -c, or PATH -c, (inputs\n"
+    "                       quoted); without it, a command needing a shell is refused\n"
+    "  -q, --quote          pass the command's words as they are (even | and >)\n"
+    "      --shellquote     print the inputs quoted for a shell; run nothing\n"
     "      --contain        each job's descendants in a PID namespace, killed\n"
     "                       with the job (setsid or not); needs root\n"
     "      --version        print the version\n"
@@ -77,6 +95,19 @@ static int parse_ulong(const char *s, unsigned long *out)
     if (errno != 0 || *end != '\0')
         return -1;
     *out = v;
+    return 0;
+}
+
+/* Parses "N%" (N > 0, fractional) into N/100. 0, or -1. */
+static int parse_pct(const char *s, double *frac)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno != 0 || !isfinite(v) || v <= 0 || strcmp(end, "%") != 0 ||
+        (*s < '0' || *s > '9'))
+        return -1;
+    *frac = v / 100.0;
     return 0;
 }
 
@@ -156,8 +187,11 @@ static int parse_halt(const char *s, struct opts *o)
     } else {
         return -1;
     }
+    o->halt_pct = 0;
+    if (parse_pct(rest, &o->halt_pct) == 0) /* N% of all jobs (items 5-7) */
+        return o->halt_pct <= 1 ? 0 : -1;
     if (parse_ulong(rest, &o->halt_n) != 0 || o->halt_n == 0)
-        return -1; /* also rejects N% (not supported) */
+        return -1;
     return 0;
 }
 
@@ -235,6 +269,25 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_JOBLOG: o->joblog = val; break;
     case O_ARGFILE: o->argfiles[o->nargfiles++] = val; break;
     case O_CONTAIN: o->contain = true; break;
+    /* issue #12 items 5-7: values are checked at setup (shellcmd.c, outx.c,
+       control.c) */
+    case O_QUOTE: o->quote = true; break;
+    case O_SHELLQUOTE: o->shellquote = true; break;
+    case O_VERBOSE: o->verbose = true; break;
+    case O_UNGROUP: o->ungroup = true; break;
+    case O_LINEBUF: o->line_buffer = true; break;
+    case O_FILES: o->files = true; break;
+    case O_ETA: o->eta = true; break;
+    case O_PROGRESS: o->progress = true; break;
+    case O_TAGSTRING: o->tagstring = val; break;
+    case O_RESULTS: o->results = val; break;
+    case O_TMPDIR: o->tmpdir = val; break;
+    case O_RESUME: o->resume = true; break;
+    case O_RESUMEFAILED: o->resume_failed = true; break;
+    case O_RETRYFAILED: o->retry_failed = true; break;
+    case O_DELAY: o->delay = val; break;
+    case O_MEMFREE: o->memfree = val; break;
+    case O_LOAD: o->load = val; break;
     case O_NULL:
     case O_DELIM: {
         char *d;
@@ -252,6 +305,9 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
         break;
     }
     case O_TIMEOUT:
+        if (parse_pct(val, &o->timeout_pct) == 0) /* N% of the median runtime */
+            break;
+        o->timeout_pct = 0;
         if (parse_duration(val, &o->timeout_ms, &o->timeout_s) != 0) {
             fpc_say("bad value '%s' for %s: expected seconds (e.g. 2.5, 10s, 1m)", val, shown);
             return -1;
@@ -325,6 +381,10 @@ static int parse_long(struct opts *o, int argc, char **argv, int *i)
     char shown[32];
     snprintf(shown, sizeof shown, "--%s", def->lng);
     if (!def->arg) {
+        if (def->id == O_SHELL && eq != NULL && eq[1] != '\0') { /* --shell=PATH */
+            o->shell_path = eq + 1;
+            return apply_opt(o, def, NULL, shown);
+        }
         if (eq != NULL) {
             fpc_say("option '%s' takes no value", shown);
             return -1;
@@ -352,7 +412,7 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
     while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
         i++;
     o->ncmd = (size_t)(argv + i - o->cmd);
-    if (o->ncmd == 0) {
+    if (o->ncmd == 0 && !o->shellquote) { /* --shellquote runs no command */
         if (i < argc)
             fpc_say("missing command before '%s' (try --help)", argv[i]);
         else

@@ -38,6 +38,17 @@ struct opts {
     size_t nsrcs;
     const char **argfiles; /* -a FILE, in order (they come first in srcs) */
     size_t nargfiles;
+    /* issue #12 items 5-7 (output, control, shell; cli/shellcmd.c,
+       cli/outx.c, cli/control.c). Values are kept as given and checked
+       there, at setup. */
+    const char *shell_path; /* --shell=PATH, else resolved: $SHELL or /bin/sh */
+    bool quote, shellquote;
+    bool verbose, ungroup, line_buffer, files, eta, progress;
+    const char *tagstring, *results, *tmpdir;
+    bool resume, resume_failed, retry_failed;
+    const char *delay, *memfree, *load;
+    double timeout_pct;  /* --timeout N%: N/100 of the median runtime; 0: none */
+    double halt_pct;     /* --halt ...=N%: N/100 of all jobs; 0: none */
 };
 
 /* --help's text. */

@@ -34,6 +34,7 @@ struct tmpl_ctx {
     unsigned long seq;  /* {#} */
     unsigned slot;      /* {%} */
     bool shell;         /* --shell: values are shell-quoted */
+    const char *sh;     /* --shell's shell (NULL: /bin/sh) */
 };
 
 /* Parses words[0..n) (n >= 1), which must outlive t. 0, or -1 (ENOMEM,
@@ -43,7 +44,7 @@ void tmpl_free(struct tmpl *t);
 
 /* Builds the NULL-terminated argv to run (free with tmpl_argv_free) and the
    command line to show (joblog, --dry-run, messages; free()). --shell:
-   /bin/sh -c "words joined by spaces, values quoted"; else one argument
+   SH -c "words joined by spaces, values quoted"; else one argument
    per word, and a word that is exactly {} (or {.} ...) with several groups
    gives one argument per value. Without any replacement string the values
    are appended. 0, or -1 (ENOMEM; nothing to free). */
