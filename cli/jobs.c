@@ -112,7 +112,7 @@ static int job_start(struct app *a, struct job *j)
     }
     j->tries++;
     j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
-    struct tmpl_ctx c = {j->vals, a->in.ngroups, j->seq, j->slot, a->o.shell, a->o.shell_path};
+    struct tmpl_ctx c = {j->vals, a->in.ngroups, j->seq, j->slot, a->o.shell};
     if (tmpl_build(&a->tmpl, &c, &j->argv, &j->display) != 0)
         return -1;
     if (a->o.dry_run) {

@@ -172,6 +172,7 @@ static int setup(struct app *a)
             fpc_say("out of memory");
         return -1;
     }
+    a->tmpl.sh = a->o.shell_path;
     a->total_known = inputs_total(&a->in, &a->total);
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)

@@ -275,7 +275,7 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
         }
         char *cmd = sb_take(&b);
         *display_out = cmd ? strdup(cmd) : NULL;
-        av_push(&av, strdup(c->sh != NULL ? c->sh : "/bin/sh"));
+        av_push(&av, strdup(t->sh != NULL ? t->sh : "/bin/sh"));
         av_push(&av, strdup("-c"));
         av_push(&av, cmd);
     } else {

@@ -25,6 +25,7 @@ struct tmpl {
     struct tmpl_word *words;
     size_t nwords;
     bool has_repl; /* any replacement string: inputs are not appended */
+    const char *sh; /* --shell's shell (NULL: /bin/sh); set after tmpl_parse */
 };
 
 /* What one command is built from: a job's inputs, number and slot. */
@@ -34,7 +35,6 @@ struct tmpl_ctx {
     unsigned long seq;  /* {#} */
     unsigned slot;      /* {%} */
     bool shell;         /* --shell: values are shell-quoted */
-    const char *sh;     /* --shell's shell (NULL: /bin/sh) */
 };
 
 /* Parses words[0..n) (n >= 1), which must outlive t. 0, or -1 (ENOMEM,

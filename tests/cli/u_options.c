@@ -201,7 +201,7 @@ static void halt(void)
     ok(parses(&o, WORDS("--halt-on-error", "2", "echo")) && o.halt_when == HALT_NOW,
        "--halt-on-error is --halt");
     opt_free(&o);
-    static const char *const bad[] = {"now,fail=0", "now,fail=10%", "later,fail=1",
+    static const char *const bad[] = {"now,fail=0", "now,fail=101%", "now,fail=x%", "later,fail=1",
                                       "now,oops=1", "now,fail=",    "now,fail=-1",
                                       "3",          "now",          "NOW,fail=1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
