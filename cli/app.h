@@ -16,6 +16,8 @@
 #include "template.h"
 
 struct app;
+struct outx; /* outx.c (issue #12 item 5) */
+struct ctl;  /* control.c (issue #12 item 6) */
 
 /* One input combination, from its first start until its output is printed. */
 struct job {
@@ -65,6 +67,9 @@ struct app {
     /* progress bar (output.c) */
     double t0;
     size_t bar_width;         /* length of the line drawn last; 0: none */
+    /* issue #12 items 5-6 (each owned by its file) */
+    struct outx *outx;
+    struct ctl *ctl;
 };
 
 #endif

@@ -5,16 +5,7 @@
 
 int ctl_check(const struct opts *o)
 {
-    const char *no = o->verbose       ? "-t/--verbose"
-                     : o->ungroup     ? "--ungroup"
-                     : o->line_buffer ? "--line-buffer"
-                     : o->files       ? "--files"
-                     : o->eta         ? "--eta"
-                     : o->progress    ? "--progress"
-                     : o->tagstring   ? "--tagstring"
-                     : o->results     ? "--results"
-                     : o->tmpdir      ? "--tmpdir"
-                     : o->resume      ? "--resume"
+    const char *no = o->resume      ? "--resume"
                      : o->resume_failed ? "--resume-failed"
                      : o->retry_failed  ? "--retry-failed"
                      : o->delay         ? "--delay"

@@ -11,6 +11,7 @@
 
 #include "fpc.h"
 #include "output.h"
+#include "outx.h"
 #include "sbuf.h"
 
 /* A new job for vals (ownership taken, also on failure). NULL: ENOMEM. */
@@ -126,7 +127,9 @@ static int job_start(struct app *a, struct job *j)
         return -1;
     j->start_real = fpc_timespec_s(&rt);
     j->start_mono = fpc_mono_now();
-    forkpool_exec_options eo = {.capture = FORKPOOL_CAPTURE_STDOUT | FORKPOOL_CAPTURE_STDERR};
+    if (outx_started(a, j) != 0)
+        return -1;
+    forkpool_exec_options eo = {.capture = outx_capture(a)};
     j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
     if (j->task == NULL)
         return -1;

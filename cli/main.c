@@ -38,6 +38,7 @@
 #include "fpc.h"
 #include "jobs.h"
 #include "output.h"
+#include "outx.h"
 #include "shellcmd.h"
 
 enum { EXIT_USAGE = 255 };
@@ -173,6 +174,8 @@ static int setup(struct app *a)
         return -1;
     }
     a->tmpl.sh = a->o.shell_path;
+    if (outx_init(a) != 0)
+        return -1;
     a->total_known = inputs_total(&a->in, &a->total);
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
@@ -225,6 +228,7 @@ static void teardown(struct app *a)
     jobs_free_all(a);
     free(a->slots);
     out_joblog_close(a);
+    outx_free(a);
     if (a->sigfd >= 0)
         close(a->sigfd);
     tmpl_free(&a->tmpl);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fpc.h"
+#include "outx.h"
 #include "sbuf.h"
 
 void out_status(const struct job *j, int *exitval, int *sig)
@@ -100,21 +101,25 @@ void out_bar_draw(struct app *a, bool final)
 
 int out_print(struct app *a, struct job *j)
 {
-    char *tag = NULL;
-    if (a->o.tag) {
-        struct sbuf t = {0};
-        for (size_t g = 0; g < a->in.ngroups; g++) {
-            if (g > 0)
-                sb_adds(&t, " ");
-            sb_adds(&t, j->vals[g]);
-        }
-        sb_adds(&t, "\t");
-        if ((tag = sb_take(&t)) == NULL)
-            return -1;
+    char *tag = NULL, *diverted = NULL;
+    bool keep_err = true;
+    if (outx_divert(a, j, &diverted, &keep_err) != 0) { /* --results, --files */
+        errno = EIO; /* reported */
+        return -1;
+    }
+    if (outx_tag(a, j, &tag) != 0) { /* --tag, --tagstring */
+        free(diverted);
+        return -1;
     }
     size_t on = 0, en = 0;
     const char *out = forkpool_task_stdout(j->task, &on);
     const char *err = forkpool_task_stderr(j->task, &en);
+    if (diverted != NULL) {
+        out = diverted;
+        on = strlen(diverted);
+    }
+    if (!keep_err)
+        err = NULL;
     struct sbuf bo = {0}, be = {0};
     /* Untagged stdout is written straight from the task's buffer: a copy
        would double the memory a job's large output takes. */
@@ -148,6 +153,7 @@ int out_print(struct app *a, struct job *j)
         r = 0;
     free(os);
     free(es);
+    free(diverted);
     return r;
 }
 

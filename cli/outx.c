@@ -1,0 +1,386 @@
+/* outx.c: --tagstring, -t, --results, --files, --tmpdir, -u,
+   --line-buffer, --eta, --progress (issue #12 item 5; contracts in
+   outx.h). */
+#include "outx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fpc.h"
+#include "output.h"
+#include "sbuf.h"
+
+enum res_kind { RES_NONE, RES_DIR, RES_CSV, RES_TSV };
+
+struct outx {
+    struct tmpl tagstr; /* --tagstring, parsed (nwords 0: none) */
+    char *tagword;      /* its one word (tmpl borrows it) */
+    enum res_kind res;
+    int res_fd;         /* --results FILE.csv/.tsv; -1: none */
+};
+
+/* Whether s ends with suffix. */
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Whether dir is a directory we can create files in. */
+static bool writable_dir(const char *dir)
+{
+    struct stat st;
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0;
+}
+
+/* Appends one CSV/TSV field, quoted as GNU parallel (Text::CSV) quotes:
+   in double quotes (each " doubled) when it holds the separator, a quote,
+   a blank or a line break; empty as nothing. */
+static void add_field(struct sbuf *b, const char *s, size_t n, char sep)
+{
+    bool q = false;
+    for (size_t i = 0; i < n && !q; i++)
+        q = s[i] == sep || s[i] == '"' || s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+            s[i] == '\r';
+    if (!q) {
+        sb_add(b, s, n);
+        return;
+    }
+    sb_adds(b, "\"");
+    for (size_t i = 0; i < n; i++)
+        sb_add(b, s[i] == '"' ? "\"\"" : s + i, s[i] == '"' ? 2 : 1);
+    sb_adds(b, "\"");
+}
+
+int outx_init(struct app *a)
+{
+    const struct opts *o = &a->o;
+    struct outx *x = calloc(1, sizeof *x);
+    if (x == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    x->res_fd = -1;
+    a->outx = x;
+    if (o->ungroup && (o->tag || o->tagstring || o->results || o->files)) {
+        fpc_say("--ungroup: a job writes its output itself, so it cannot be used with "
+                "%s", o->tag ? "--tag" : o->tagstring ? "--tagstring" : o->results ? "--results"
+                                                                                  : "--files");
+        return -1;
+    }
+    if (o->tmpdir != NULL && !writable_dir(o->tmpdir)) {
+        fpc_say("--tmpdir: '%s' is not a directory we can write to", o->tmpdir);
+        return -1;
+    }
+    if (o->eta || o->progress)
+        a->o.bar = true; /* the same status line on stderr */
+    if (o->tagstring != NULL) {
+        x->tagword = strdup(o->tagstring);
+        if (x->tagword == NULL || tmpl_parse(&x->tagstr, &x->tagword, 1) != 0) {
+            if (errno == EINVAL)
+                fpc_say("--tagstring: {= perl expression =} is not supported");
+            else
+                fpc_say("out of memory");
+            return -1;
+        }
+    }
+    if (o->results == NULL)
+        return 0;
+    if (o->results[0] == '\0') {
+        fpc_say("--results: an empty name");
+        return -1;
+    }
+    bool csv = ends_with(o->results, ".csv"), tsv = ends_with(o->results, ".tsv");
+    if (!csv && !tsv) {
+        x->res = RES_DIR;
+        if (mkdir(o->results, 0777) != 0 && errno != EEXIST) {
+            fpc_say("--results: cannot make '%s': %s", o->results, strerror(errno));
+            return -1;
+        }
+        if (!writable_dir(o->results)) {
+            fpc_say("--results: '%s' is not a directory we can write to", o->results);
+            return -1;
+        }
+        return 0;
+    }
+    x->res = csv ? RES_CSV : RES_TSV;
+    if (o->dry_run)
+        return 0;
+    x->res_fd = open(o->results, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (x->res_fd < 0) {
+        fpc_say("--results: cannot open '%s': %s", o->results, strerror(errno));
+        return -1;
+    }
+    char sep = csv ? ',' : '\t';
+    static const char *const cols[] = {"Seq",     "Host",    "Starttime", "JobRuntime",
+                                       "Send",    "Receive", "Exitval",   "Signal",
+                                       "Command"};
+    struct sbuf b = {0};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        sb_adds(&b, cols[i]);
+        sb_add(&b, &sep, 1);
+    }
+    for (size_t g = 0; g < a->in.ngroups; g++) {
+        sb_printf(&b, "V%zu", g + 1);
+        sb_add(&b, &sep, 1);
+    }
+    sb_adds(&b, "Stdout");
+    sb_add(&b, &sep, 1);
+    sb_adds(&b, "Stderr\n");
+    if (sb_write(&b, x->res_fd) != 0) {
+        fpc_say("--results: cannot write '%s': %s", o->results, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void outx_free(struct app *a)
+{
+    struct outx *x = a->outx;
+    if (x == NULL)
+        return;
+    if (x->tagword != NULL)
+        tmpl_free(&x->tagstr);
+    free(x->tagword);
+    if (x->res_fd >= 0)
+        close(x->res_fd);
+    free(x);
+    a->outx = NULL;
+}
+
+int outx_capture(const struct app *a)
+{
+    return a->o.ungroup ? 0 : FORKPOOL_CAPTURE_STDOUT | FORKPOOL_CAPTURE_STDERR;
+}
+
+int outx_started(struct app *a, const struct job *j)
+{
+    if (!a->o.verbose)
+        return 0;
+    if (out_bar_clear(a) != 0)
+        return -1;
+    struct sbuf b = {0};
+    sb_adds(&b, j->display);
+    sb_adds(&b, "\n");
+    return sb_write(&b, STDERR_FILENO);
+}
+
+int outx_tag(struct app *a, const struct job *j, char **tag)
+{
+    *tag = NULL;
+    struct sbuf t = {0};
+    if (a->outx != NULL && a->outx->tagword != NULL) {
+        /* STR as one word: without replacement strings it is STR itself */
+        struct tmpl_ctx c = {j->vals, a->in.ngroups, j->seq, j->slot, false};
+        char **argv, *display;
+        if (tmpl_build(&a->outx->tagstr, &c, &argv, &display) != 0)
+            return -1;
+        free(display);
+        for (size_t i = 0; argv[i] != NULL && (i == 0 || a->outx->tagstr.has_repl); i++) {
+            if (i > 0)
+                sb_adds(&t, " ");
+            sb_adds(&t, argv[i]);
+        }
+        tmpl_argv_free(argv);
+    } else if (a->o.tag) {
+        for (size_t g = 0; g < a->in.ngroups; g++) {
+            if (g > 0)
+                sb_adds(&t, " ");
+            sb_adds(&t, j->vals[g]);
+        }
+    } else {
+        return 0;
+    }
+    sb_adds(&t, "\t");
+    *tag = sb_take(&t);
+    return *tag == NULL ? -1 : 0;
+}
+
+/* Appends a value as one path component, as GNU parallel names them:
+   '\' as "\\", '/' as "\_". */
+static void add_component(struct sbuf *b, const char *v)
+{
+    for (; *v; v++)
+        sb_adds(b, *v == '\\' ? "\\\\" : *v == '/' ? "\\_" : (char[2]){*v, '\0'});
+}
+
+/* Writes buf[0..n) to the new file path. 0, or -1 after a message. */
+static int write_file(const char *path, const char *buf, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0 || fpc_write_all(fd, buf, n) != 0 || close(fd) != 0) {
+        fpc_say("--results: cannot write '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* --results DIR: DIR/1/V1/2/V2/.../{stdout,stderr,seq}; *name the stdout
+   file's path (new string). 0, or -1 after a message. */
+static int results_dir(struct app *a, const struct job *j, char **name)
+{
+    struct sbuf p = {0};
+    sb_adds(&p, a->o.results);
+    for (size_t g = 0; g < a->in.ngroups; g++) {
+        sb_printf(&p, "/%zu", g + 1);
+        sb_adds(&p, "/");
+        add_component(&p, j->vals[g]);
+    }
+    char *dir = sb_take(&p);
+    if (dir == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    /* mkdir -p, from the first component after DIR */
+    for (char *s = dir + strlen(a->o.results) + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        int r = mkdir(dir, 0777);
+        *s = c;
+        if (r != 0 && errno != EEXIST) {
+            fpc_say("--results: cannot make '%s': %s", dir, strerror(errno));
+            free(dir);
+            return -1;
+        }
+        if (c == '\0')
+            break;
+    }
+    size_t on = 0, en = 0;
+    const char *out = forkpool_task_stdout(j->task, &on);
+    const char *err = forkpool_task_stderr(j->task, &en);
+    char seq[32];
+    int sn = snprintf(seq, sizeof seq, "%lu", j->seq);
+    struct sbuf f = {0};
+    int r = 0;
+    static const char *const names[] = {"/stdout", "/stderr", "/seq"};
+    const char *bufs[] = {out ? out : "", err ? err : "", seq};
+    size_t lens[] = {out ? on : 0, err ? en : 0, (size_t)sn};
+    for (size_t i = 0; i < 3 && r == 0; i++) {
+        sb_adds(&f, dir);
+        sb_adds(&f, names[i]);
+        char *path = sb_take(&f);
+        if (path == NULL) {
+            fpc_say("out of memory");
+            r = -1;
+            break;
+        }
+        r = write_file(path, bufs[i], lens[i]);
+        if (i == 0 && r == 0)
+            *name = path;
+        else
+            free(path);
+    }
+    free(dir);
+    if (r != 0) {
+        free(*name);
+        *name = NULL;
+    }
+    return r;
+}
+
+/* --results FILE.csv/.tsv: one row, as GNU parallel writes it. */
+static int results_row(struct app *a, const struct job *j)
+{
+    if (a->outx->res_fd < 0)
+        return 0;
+    char sep = a->outx->res == RES_CSV ? ',' : '\t';
+    int exitval, sig;
+    out_status(j, &exitval, &sig);
+    size_t on = 0, en = 0;
+    const char *out = forkpool_task_stdout(j->task, &on);
+    const char *err = forkpool_task_stderr(j->task, &en);
+    if (out == NULL)
+        on = 0;
+    if (err == NULL)
+        en = 0;
+    struct sbuf b = {0};
+    sb_printf(&b, "%lu%c:%c%.3f%c%.3f%c0%c%zu%c%d%c%d%c", j->seq, sep, sep, j->start_real, sep,
+              j->runtime, sep, sep, on, sep, exitval, sep, sig, sep);
+    add_field(&b, j->display, strlen(j->display), sep);
+    for (size_t g = 0; g < a->in.ngroups; g++) {
+        sb_add(&b, &sep, 1);
+        add_field(&b, j->vals[g], strlen(j->vals[g]), sep);
+    }
+    sb_add(&b, &sep, 1);
+    add_field(&b, out ? out : "", on, sep);
+    sb_add(&b, &sep, 1);
+    add_field(&b, err ? err : "", en, sep);
+    sb_adds(&b, "\n");
+    if (sb_write(&b, a->outx->res_fd) != 0) {
+        fpc_say("--results: cannot write '%s': %s", a->o.results, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* --files without --results: j's stdout in a new file parXXXXXX.par under
+   --tmpdir, $TMPDIR or /tmp; *name its path (new string). */
+static int temp_file(struct app *a, const struct job *j, char **name)
+{
+    const char *dir = a->o.tmpdir;
+    if (dir == NULL)
+        dir = getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    struct sbuf p = {0};
+    sb_adds(&p, dir);
+    sb_adds(&p, "/parXXXXXX.par");
+    char *path = sb_take(&p);
+    if (path == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    int fd = mkostemps(path, 4, O_CLOEXEC);
+    size_t on = 0;
+    const char *out = forkpool_task_stdout(j->task, &on);
+    if (fd < 0 || fpc_write_all(fd, out ? out : "", out ? on : 0) != 0 || close(fd) != 0) {
+        fpc_say("--files: cannot write a file in '%s': %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        return -1;
+    }
+    *name = path;
+    return 0;
+}
+
+int outx_divert(struct app *a, const struct job *j, char **out, bool *keep_err)
+{
+    *out = NULL;
+    *keep_err = true;
+    struct outx *x = a->outx;
+    if (x == NULL || (x->res == RES_NONE && !a->o.files))
+        return 0;
+    char *name = NULL;
+    int r = 0;
+    if (x->res == RES_DIR)
+        r = results_dir(a, j, &name);
+    else if (x->res != RES_NONE)
+        r = results_row(a, j);
+    else
+        r = temp_file(a, j, &name);
+    if (r != 0)
+        return -1;
+    *keep_err = x->res == RES_NONE; /* --results keeps stderr in its files */
+    struct sbuf b = {0};
+    if (a->o.files && name != NULL) {
+        sb_adds(&b, name);
+        sb_adds(&b, "\n");
+    }
+    free(name);
+    *out = sb_take(&b);
+    if (*out == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    return 0;
+}

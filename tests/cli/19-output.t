@@ -1,0 +1,151 @@
+#!/bin/sh
+# Issue #12 item 5, output: --tagstring, -t/--verbose, --results DIR and
+# FILE.csv/.tsv, --files, --tmpdir, -u/--ungroup, --line-buffer/--lb, --eta,
+# --progress; compared with GNU parallel where its output is deterministic.
+. "$(dirname "$0")/lib.sh"
+
+if command -v parallel >/dev/null 2>&1 && parallel --version 2>/dev/null | grep -q 'GNU parallel'; then
+    HAVE=1
+else
+    HAVE=0
+fi
+PHOME=$T/phome
+mkdir "$PHOME"
+# gnu ARGS...: GNU parallel's stdout in $T/p.out, stderr in $T/p.err
+gnu() {
+    HOME=$PHOME timeout -k 5 $((60 * SCALE)) parallel --will-cite "$@" </dev/null >"$T/p.out" 2>"$T/p.err"
+}
+# as_gnu NAME GOT -- ARGS...: GOT is GNU parallel's stdout for ARGS
+as_gnu() {
+    name=$1
+    got=$2
+    shift 3
+    if [ "$HAVE" = 0 ]; then
+        skip "$name: as GNU parallel" "parallel not installed"
+        return
+    fi
+    gnu "$@"
+    same "$got" "$T/p.out" "$name: as GNU parallel"
+}
+cd "$T/work" || exit 1
+
+# --tagstring
+run -k --tagstring '{}-X' echo ::: a b
+is "$RC" 0 "--tagstring: exit 0"
+same_str "$OUT" "--tagstring with {}" 'a-X\ta\nb-X\tb\n'
+as_gnu "--tagstring {}-X" "$OUT" -- -k --tagstring '{}-X' echo ::: a b
+run -k --tagstring 'T{#}:{2}' echo ::: a b ::: c
+same_str "$OUT" "--tagstring with {#} and {2}" 'T1:c\ta c\nT2:c\tb c\n'
+as_gnu "--tagstring T{#}:{2}" "$OUT" -- -k --tagstring 'T{#}:{2}' echo ::: a b ::: c
+run -k --tagstring lit printf 'x\ny\n' ::: a
+same_str "$OUT" "--tagstring without replacement strings: every line" 'lit\tx\nlit\ty\n'
+run --tagstring '{= $_ =}' echo ::: a
+is "$RC" 255 "--tagstring with a perl expression: exit 255"
+run --tagstring
+is "$RC" 255 "--tagstring without a value: exit 255"
+
+# -t / --verbose: the command on stderr before it runs
+run -t -k echo ::: a 'b c'
+is "$RC" 0 "-t: exit 0"
+same_str "$OUT" "-t: stdout unchanged" 'a\nb c\n'
+same_str "$ERR" "-t: commands on stderr" "echo a\\necho 'b c'\\n"
+if [ "$HAVE" = 1 ]; then
+    gnu -t -k echo ::: a 'b c'
+    same "$ERR" "$T/p.err" "-t: stderr as GNU parallel"
+else
+    skip "-t: stderr as GNU parallel" "parallel not installed"
+fi
+run --verbose -k echo ::: a
+same_str "$ERR" "--verbose: command on stderr" 'echo a\n'
+run --verbose=1 echo ::: a
+is "$RC" 255 "--verbose=1: exit 255"
+
+# --results DIR
+run -k --results res printf %s- ::: a 'b/c' 'd\e' ::: x
+is "$RC" 0 "--results DIR: exit 0"
+empty "$OUT" "--results DIR: nothing on stdout"
+(cd res && find . -type f | LC_ALL=C sort) >"$T/tree"
+if [ "$HAVE" = 1 ]; then
+    gnu -k --results "$T/gres" printf %s- ::: a 'b/c' 'd\e' ::: x
+    (cd "$T/gres" && find . -type f | LC_ALL=C sort) >"$T/gtree"
+    same "$T/tree" "$T/gtree" "--results DIR: same files as GNU parallel"
+    ok "--results DIR: same contents as GNU parallel" diff -r res "$T/gres"
+else
+    skip "--results DIR: same files as GNU parallel" "parallel not installed"
+    skip "--results DIR: same contents as GNU parallel" "parallel not installed"
+fi
+same_str res/1/b\\_c/2/x/stdout "--results DIR: stdout file" 'b/c-x-'
+same_str res/1/a/2/x/seq "--results DIR: seq file" '1'
+run --results res2 sh -c 'echo out; echo err >&2' ::: v
+empty "$ERR" "--results DIR: stderr kept in the files"
+same_str res2/1/v/stderr "--results DIR: stderr file" 'err\n'
+: >notadir
+run --results notadir/x echo ::: a
+is "$RC" 255 "--results under a file: exit 255"
+
+# --results FILE.csv / FILE.tsv (Starttime and JobRuntime vary: cut out)
+run -k --results out.csv echo ::: 'a,b' 'q"x' '' plain
+is "$RC" 0 "--results FILE.csv: exit 0"
+cutcsv() { awk 'BEGIN { FS = OFS = "," } NR > 1 && /^[0-9]+,:,/ { $3 = "T"; $4 = "R" } { print }' "$1"; }
+cutcsv out.csv >"$T/csv"
+if [ "$HAVE" = 1 ]; then
+    gnu -k --results "$T/g.csv" echo ::: 'a,b' 'q"x' '' plain
+    cutcsv "$T/g.csv" >"$T/gcsv"
+    same "$T/csv" "$T/gcsv" "--results FILE.csv: as GNU parallel"
+else
+    skip "--results FILE.csv: as GNU parallel" "parallel not installed"
+fi
+head -1 out.csv >"$T/h"
+same_str "$T/h" "--results FILE.csv: header" 'Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,V1,Stdout,Stderr\n'
+run -k --results out.tsv echo ::: 'a b' c
+head -1 out.tsv >"$T/h"
+same_str "$T/h" "--results FILE.tsv: header" 'Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\tV1\tStdout\tStderr\n'
+is "$(wc -l <out.tsv | tr -d ' ')" 5 "--results FILE.tsv: a row per job (stdout has a newline)"
+
+# --files and --tmpdir
+mkdir tmp
+run -k --files --tmpdir tmp echo ::: a b
+is "$RC" 0 "--files: exit 0"
+is "$(wc -l <"$OUT" | tr -d ' ')" 2 "--files: one name per job"
+first=$(head -1 "$OUT")
+case $first in tmp/par*.par) pass "--files: named tmp/parXXXXXX.par" ;; *) fail "--files: named tmp/parXXXXXX.par"; diag "got $first" ;; esac
+xargs cat <"$OUT" >"$T/cat"
+same_str "$T/cat" "--files: the files hold the outputs" 'a\nb\n'
+run --files --tmpdir nosuchdir echo ::: a
+is "$RC" 255 "--tmpdir not a directory: exit 255"
+run -k --files --results fres echo ::: a
+same_str "$OUT" "--files --results DIR: the stdout files' names" 'fres/1/a/stdout\n'
+mkdir g && cd g && as_gnu "--files --results DIR" "$OUT" -- -k --files --results fres echo ::: a
+cd "$T/work" || exit 1
+
+# -u / --ungroup: jobs write straight to our stdout
+run -u -j1 echo ::: a b
+is "$RC" 0 "-u: exit 0"
+same_str "$OUT" "-u -j1: outputs" 'a\nb\n'
+as_gnu "-u -j1" "$OUT" -- -u -j1 echo ::: a b
+run --ungroup -j1 sh -c 'echo e >&2' ::: a
+same_str "$ERR" "--ungroup: stderr too" 'e\n'
+run -u --tag echo ::: a
+is "$RC" 255 "-u with --tag: exit 255"
+
+# --line-buffer / --lb: lines never mixed
+run --line-buffer -k echo ::: a b
+same_str "$OUT" "--line-buffer: outputs" 'a\nb\n'
+as_gnu "--line-buffer -k" "$OUT" -- --line-buffer -k echo ::: a b
+run --lb -j1 echo ::: a b
+same_str "$OUT" "--lb: outputs" 'a\nb\n'
+run --lb=1 echo ::: a
+is "$RC" 255 "--lb=1: exit 255"
+
+# --eta / --progress: stdout unchanged, a status line on stderr
+run --eta -k echo ::: a b
+is "$RC" 0 "--eta: exit 0"
+same_str "$OUT" "--eta: stdout unchanged" 'a\nb\n'
+grep -q '2/2' "$ERR"; ok "--eta: status on stderr" test $? = 0
+run --progress -k echo ::: a b
+same_str "$OUT" "--progress: stdout unchanged" 'a\nb\n'
+grep -q '2/2' "$ERR"; ok "--progress: status on stderr" test $? = 0
+run --eta=x echo ::: a
+is "$RC" 255 "--eta=x: exit 255"
+
+done_testing
