@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "fpc.h"
 #include "output.h"
 #include "outx.h"
@@ -114,7 +115,7 @@ static int job_start(struct app *a, struct job *j)
     j->tries++;
     j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
     struct tmpl_ctx c = {j->vals, a->in.ngroups, j->seq, j->slot, a->o.shell};
-    if (tmpl_build(&a->tmpl, &c, &j->argv, &j->display) != 0)
+    if (tmpl_build(&a->tmpl, &c, &j->argv, &j->display) != 0 || ctl_display(a, j) != 0)
         return -1;
     if (a->o.dry_run) {
         struct sbuf b = {0};
@@ -136,6 +137,7 @@ static int job_start(struct app *a, struct job *j)
     if (forkpool_catch(forkpool_then(j->task, on_then, j), on_catch, j) == NULL)
         return -1;
     a->nrunning++;
+    ctl_started(a);
     out_bar_draw(a, false);
     return 0;
 }
@@ -193,11 +195,15 @@ static int output_job(struct app *a, struct job *j)
         job_free(a, j);
         return -1;
     }
+    while (ctl_skip(a, a->next_print)) /* --resume...: never run */
+        a->next_print++;
     while (a->nheap > 0 && a->heap[0]->seq == a->next_print) {
         struct job *k = heap_pop(a);
         int r = out_print(a, k);
         job_free(a, k);
         a->next_print++;
+        while (ctl_skip(a, a->next_print))
+            a->next_print++;
         if (r != 0)
             return -1;
     }
@@ -235,11 +241,13 @@ static void halt_check(struct app *a, const struct job *j)
                       : a->o.halt_why == HALT_SUCCESS ? a->nsucc
                                                       : a->ndone;
     bool counts = a->o.halt_why == HALT_DONE || (a->o.halt_why == HALT_FAIL) == !j->ok;
-    if (!counts || n < a->o.halt_n)
+    if (!counts || n < ctl_halt_need(a)) /* --halt ...=N% too */
         return;
     a->halting = a->o.halt_when;
     if (a->o.halt_why == HALT_SUCCESS)
         a->halt_status = 0;
+    else if (a->o.halt_pct > 0)
+        a->halt_status = ctl_halt_status(a);
     else if (a->o.halt_why == HALT_FAIL && a->o.halt_n == 1)
         a->halt_status = job_exit_status(j);
     if (out_bar_clear(a) != 0)
@@ -269,6 +277,7 @@ static void complete_job(struct app *a, struct job *j)
     a->nrunning--;
     slot_give(a, j->slot);
     j->slot = 0;
+    ctl_completed(a, j); /* --timeout N% */
     if (a->stop_signal || a->halting == HALT_NOW || a->fatal) {
         job_free(a, j); /* killed by us, or we are leaving: not reported */
         return;
@@ -312,6 +321,8 @@ void jobs_fill(struct app *a)
     a->input_wait = false;
     while (!a->fatal && a->halting == HALT_NEVER && !a->stop_signal &&
            (a->o.dry_run || a->nrunning < a->jobs)) {
+        if (!ctl_may_start(a)) /* --delay, --memfree, --load */
+            return;
         char **vals;
         int r = inputs_next(&a->in, &vals);
         if (r == 0)
@@ -320,6 +331,11 @@ void jobs_fill(struct app *a)
             jobs_fail(a, "cannot read inputs");
         if (r != 1)
             return;
+        if (ctl_skip(a, a->next_seq)) { /* --resume...: done in the joblog */
+            inputs_vals_free(vals, a->in.ngroups);
+            a->next_seq++;
+            continue;
+        }
         struct job *j = job_new(a, vals);
         if (j == NULL || job_start(a, j) != 0) {
             jobs_fail(a, "cannot start a job");

@@ -73,6 +73,7 @@ static void run(struct app *a)
 {
     const int out = watched_stdout();
     for (;;) {
+        ctl_tick(a); /* --timeout N% */
         jobs_fill(a);
         if (a->pool != NULL && a->nrunning > 0 && forkpool_poll(a->pool, 0) < 0) {
             jobs_fail(a, "forkpool_poll");
@@ -80,7 +81,7 @@ static void run(struct app *a)
         }
         if (jobs_complete(a) > 0)
             continue;
-        if (a->fatal || (a->nrunning == 0 && !a->input_wait))
+        if (a->fatal || (a->nrunning == 0 && !a->input_wait && !ctl_held(a)))
             return;
         struct pollfd fds[4] = {
             {.fd = a->sigfd, .events = POLLIN},
@@ -88,7 +89,7 @@ static void run(struct app *a)
             {.fd = a->input_wait ? a->in.rd.fd : -1, .events = POLLIN},
             {.fd = out, .events = 0}, /* POLLERR: no reader left */
         };
-        if (poll(fds, 4, -1) < 0) {
+        if (poll(fds, 4, ctl_wait_ms(a)) < 0) {
             if (errno == EINTR)
                 continue;
             jobs_fail(a, "poll");
@@ -160,7 +161,7 @@ static int jobs_by_rank_cpus(const struct app *a)
    the pool. 0, or -1 after a message. */
 static int setup(struct app *a)
 {
-    if (shell_check(&a->o) != 0 || ctl_check(&a->o) != 0)
+    if (ctl_prepare(a) != 0 || shell_check(&a->o) != 0)
         return -1;
     if (inputs_init(&a->in, &a->o) != 0)
         return -1;
@@ -177,6 +178,8 @@ static int setup(struct app *a)
     if (outx_init(a) != 0)
         return -1;
     a->total_known = inputs_total(&a->in, &a->total);
+    if (ctl_init(a) != 0)
+        return -1;
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
         return -1;
@@ -229,6 +232,7 @@ static void teardown(struct app *a)
     free(a->slots);
     out_joblog_close(a);
     outx_free(a);
+    ctl_free(a);
     if (a->sigfd >= 0)
         close(a->sigfd);
     tmpl_free(&a->tmpl);

@@ -65,10 +65,16 @@ const char opt_usage[] =
     "  -a, --arg-file FILE  one more input group, read from FILE (before the\n"
     "                       ::: and :::: groups; - for stdin)\n"
     "      --timeout SECS   kill a job after SECS (fractional; suffix s, m, h, d)\n"
-    "      --retries N      run a failing job up to N times in all (0: forever)\n"
+    "                       or N% of the median run time of the jobs done\n"    "      --retries N      run a failing job up to N times in all (0: forever)\n"
     "      --halt WHEN,WHY=N  WHEN now|soon, WHY fail|success|done; or never\n"
-    "      --joblog FILE    log each job (GNU parallel's format; - for stdout)\n"
-    "      --bar            progress bar on stderr\n"
+    "                       (N may be N% of all jobs)\n"    "      --joblog FILE    log each job (GNU parallel's format; - for stdout)\n"
+    "      --resume         with --joblog: run only the jobs it does not list\n"
+    "      --resume-failed  ... and again those it lists as failed\n"
+    "      --retry-failed   run the failed commands of --joblog again (no COMMAND)\n"
+    "      --delay SECS     start jobs at least SECS apart\n"
+    "      --memfree SIZE   start jobs only while SIZE bytes (K, M, G) are free\n"
+    "      --load MAX       start jobs only while the load average is below MAX\n"
+    "                       (N, N% of CPUs, +N, -N)\n"    "      --bar            progress bar on stderr\n"
     "      --dry-run        print the commands, run nothing (also --dryrun)\n"
     "      --tag            prefix output lines with the input and a tab\n"
     "      --tagstring STR  prefix output lines with STR (replacement strings) and a tab\n"
@@ -329,7 +335,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
         break;
     case O_HALT:
         if (parse_halt(val, o) != 0) {
-            fpc_say("bad value '%s' for %s: expected never, or now|soon,fail|success|done=N",
+            fpc_say("bad value '%s' for %s: expected never, or now|soon,fail|success|done=N or N%%",
                     val, shown);
             return -1;
         }
@@ -420,7 +426,7 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
     while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
         i++;
     o->ncmd = (size_t)(argv + i - o->cmd);
-    if (o->ncmd == 0 && !o->shellquote) { /* --shellquote runs no command */
+    if (o->ncmd == 0 && !o->shellquote && !o->retry_failed) { /* they need none */
         if (i < argc)
             fpc_say("missing command before '%s' (try --help)", argv[i]);
         else

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "fpc.h"
 #include "outx.h"
 #include "sbuf.h"
@@ -165,12 +166,16 @@ int out_joblog_open(struct app *a)
     if (strcmp(a->o.joblog, "-") == 0) {
         a->joblog_fd = STDOUT_FILENO;
     } else {
-        a->joblog_fd = open(a->o.joblog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        bool append = ctl_joblog_append(a); /* --resume... */
+        a->joblog_fd = open(a->o.joblog,
+                            O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0666);
         if (a->joblog_fd < 0) {
             fpc_say("cannot open joblog '%s': %s", a->o.joblog, strerror(errno));
             return -1;
         }
         a->joblog_close = true;
+        if (append)
+            return 0; /* it has its header */
     }
     static const char header[] =
         "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";

@@ -23,8 +23,18 @@ static bool is_operator(const char *w)
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(w, ops[i]) == 0)
             return true;
-    /* '>file' or '2>file' given as one quoted word */
-    return w[0] == '>' || (w[0] == '2' && w[1] == '>');
+    /* '>file' or '2>file' given as one quoted word; `{}\;` or `{}\;date`
+       (GNU parallel's shell ends the command there) */
+    size_t n = strlen(w);
+    return w[0] == '>' || (w[0] == '2' && w[1] == '>') || (n > 1 && w[n - 1] == ';') ||
+           strstr(w, "};") != NULL;
+}
+
+/* find's -exec ... ; and -exec ... + : a bare ';' there is find's. */
+static bool is_find_exec(const char *w)
+{
+    return strcmp(w, "-exec") == 0 || strcmp(w, "-execdir") == 0 || strcmp(w, "-ok") == 0 ||
+           strcmp(w, "-okdir") == 0;
 }
 
 /* Whether a first word holds what only a shell understands: blanks,
@@ -129,7 +139,14 @@ int shell_check(struct opts *o)
                 "separate words", w0, w0);
         return -1;
     }
-    for (size_t i = 1; i < o->ncmd; i++)
+    bool exec = false;
+    for (size_t i = 1; i < o->ncmd; i++) {
+        if (is_find_exec(o->cmd[i]))
+            exec = true;
+        if (exec && (strcmp(o->cmd[i], ";") == 0 || strcmp(o->cmd[i], "+") == 0)) {
+            exec = false;
+            continue;
+        }
         if (is_operator(o->cmd[i])) {
             fpc_say("'%s' in the command would be passed to '%s' as an argument (forkpool "
                     "runs programs without a shell); to run the command through a shell, "
@@ -138,6 +155,7 @@ int shell_check(struct opts *o)
                     o->cmd[i]);
             return -1;
         }
+    }
     if (strchr(w0, '/') == NULL && strchr(w0, '{') == NULL && !on_path(w0)) {
         if (is_exported_function(w0)) {
             fpc_say("'%s' is a shell function, not a program; to run it, add --shell "

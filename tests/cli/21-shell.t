@@ -88,6 +88,16 @@ for op in '|' '>' '&&' ';' '2>&1' '>out'; do
     grep -q "add --shell" "$ERR"; ok "bare '$op': hint --shell" test $? = 0
 done
 ok "no file 'wc' or 'out' made" test ! -e wc -a ! -e out
+run echo '{};' exit '{}' ::: 0
+is "$RC" 255 "a word {}; (GNU parallel's {}\\;): exit 255"
+run echo Starting '{};date' ::: 0
+is "$RC" 255 "a word {};date: exit 255"
+: >f1
+run -k find '{}' -name f1 -exec echo found ';' ::: .
+is "$RC" 0 "find -exec ... ';' is not refused"
+same_str "$OUT" "find -exec ... ';' runs" 'found\n'
+run -k sed 's/a/b/;s/c/d/' ::: /dev/null
+is "$RC" 0 "a sed script with ; is not refused"
 
 # A builtin that is not a program
 run cd ::: /
@@ -127,10 +137,10 @@ run --dryrun=x echo ::: a
 is "$RC" 255 "--dryrun=x: exit 255"
 
 # --shellquote
-run --shellquote ::: "it's" plain 'a b$c' ''
+run -k --shellquote ::: "it's" plain 'a b$c' ''
 is "$RC" 0 "--shellquote: exit 0"
 same_str "$OUT" "--shellquote: inputs quoted" "'it'\"'\"'s'\\nplain\\n'a b\$c'\\n''\\n"
-gnu "--shellquote :::" "$OUT" -- --shellquote ::: "it's" plain 'a b$c' ''
+gnu "--shellquote :::" "$OUT" -- -k --shellquote ::: "it's" plain 'a b$c' ''
 printf 'x y\nz\n' >in
 run_in in --shellquote
 same_str "$OUT" "--shellquote: stdin lines quoted" "'x y'\\nz\\n"

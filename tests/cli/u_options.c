@@ -207,7 +207,7 @@ static void halt(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char msg[160];
         snprintf(msg, sizeof msg,
-                 "bad value '%s' for --halt: expected never, or now|soon,fail|success|done=N",
+                 "bad value '%s' for --halt: expected never, or now|soon,fail|success|done=N or N%%",
                  bad[i]);
         refused(msg, WORDS("--halt", bad[i], "echo"));
     }
