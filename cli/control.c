@@ -125,9 +125,19 @@ static int read_load(double *load)
     FILE *f = fopen("/proc/loadavg", "re");
     if (f == NULL)
         return -1;
-    int n = fscanf(f, "%lf", load);
+    char line[128];
+    int r = -1;
+    if (fgets(line, sizeof line, f) != NULL) {
+        char *end;
+        errno = 0;
+        double v = strtod(line, &end);
+        if (end != line && errno == 0 && (*end == ' ' || *end == '\n')) {
+            *load = v;
+            r = 0;
+        }
+    }
     fclose(f);
-    return n == 1 ? 0 : -1;
+    return r;
 }
 
 /* MemAvailable from /proc/meminfo, in bytes. 0, or -1. */
@@ -138,13 +148,18 @@ static int read_memfree(double *bytes)
         return -1;
     char line[256];
     int r = -1;
+    static const char key[] = "MemAvailable:";
     while (fgets(line, sizeof line, f) != NULL) {
-        unsigned long kb;
-        if (sscanf(line, "MemAvailable: %lu kB", &kb) == 1) {
+        if (strncmp(line, key, sizeof key - 1) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        unsigned long long kb = strtoull(line + sizeof key - 1, &end, 10);
+        if (errno == 0 && end != line + sizeof key - 1) {
             *bytes = (double)kb * 1024.0;
             r = 0;
-            break;
         }
+        break;
     }
     fclose(f);
     return r;
