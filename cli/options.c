@@ -42,7 +42,8 @@ static const struct optdef optdefs[] = {
     {"dryrun", 0, false, O_DRYRUN},      {"quote", 'q', false, O_QUOTE},
     {"shellquote", 0, false, O_SHELLQUOTE}, {"verbose", 't', false, O_VERBOSE},
     {"ungroup", 'u', false, O_UNGROUP},  {"line-buffer", 0, false, O_LINEBUF},
-    {"lb", 0, false, O_LINEBUF},         {"files", 0, false, O_FILES},
+    {"lb", 0, false, O_LINEBUF},         {"linebuffer", 0, false, O_LINEBUF},
+    {"files", 0, false, O_FILES},
     {"eta", 0, false, O_ETA},            {"progress", 0, false, O_PROGRESS},
     {"tagstring", 0, true, O_TAGSTRING}, {"results", 0, true, O_RESULTS},
     {"res", 0, true, O_RESULTS},         {"tmpdir", 0, true, O_TMPDIR},
@@ -84,7 +85,8 @@ const char opt_usage[] =
     "      --files          store each job's stdout in a file; print its name\n"
     "      --tmpdir DIR     where --files makes its files (default $TMPDIR, /tmp)\n"
     "  -u, --ungroup        jobs write to stdout/stderr themselves, as they run\n"
-    "      --line-buffer, --lb  accepted (lines never mix: output is grouped)\n"
+    "      --line-buffer, --lb, --linebuffer  accepted (lines never mix: output\n"
+    "                       is grouped)\n"
     "      --eta, --progress    --bar's status line\n"    "      --shell[=PATH]   run the command through $SHELL -c, or PATH -c, (inputs\n"
     "                       quoted); without it, a command needing a shell is refused\n"
     "  -q, --quote          pass the command's words as they are (even | and >)\n"

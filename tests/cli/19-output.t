@@ -134,6 +134,8 @@ same_str "$OUT" "--line-buffer: outputs" 'a\nb\n'
 as_gnu "--line-buffer -k" "$OUT" -- --line-buffer -k echo ::: a b
 run --lb -j1 echo ::: a b
 same_str "$OUT" "--lb: outputs" 'a\nb\n'
+run --linebuffer -j1 echo ::: a b
+same_str "$OUT" "--linebuffer: outputs" 'a\nb\n'
 run --lb=1 echo ::: a
 is "$RC" 255 "--lb=1: exit 255"
 
