@@ -19,7 +19,8 @@ static bool is_operator(const char *w)
 {
     static const char *const ops[] = {"|",  "||", "&&", "&",  ";",   ";;",   "|&", "<",
                                       "<<", ">",  ">>", "&>", "2>", "2>>", "2>&1", ">&2",
-                                      "1>&2", "<<<", "(", ")", "{", "}", "!"};
+                                      "1>&2", "<<<"};
+    /* not "(", ")", "!": find and test take them as arguments */
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(w, ops[i]) == 0)
             return true;

@@ -97,6 +97,8 @@ is "$RC" 255 "a word {};date: exit 255"
 run -k find '{}' -name f1 -exec echo found ';' ::: .
 is "$RC" 0 "find -exec ... ';' is not refused"
 same_str "$OUT" "find -exec ... ';' runs" 'found\n'
+run -k find . -name f1 '(' ! -name f2 ')' ::: -print
+same_str "$OUT" "find's ( ! ) are not refused" './f1\n'
 run -k sed 's/a/b/;s/c/d/' ::: /dev/null
 is "$RC" 0 "a sed script with ; is not refused"
 
