@@ -31,6 +31,18 @@ static bool is_operator(const char *w)
            strstr(w, "};") != NULL;
 }
 
+/* Whether w is wrapped in quotes that only a shell would remove ('...' or
+   "..." around blanks or $: GNU parallel's shell strips them, a program
+   would get them). A quoted word without blanks or $ ('"key"' for grep)
+   is left alone. */
+static bool is_shell_quoted(const char *w)
+{
+    size_t n = strlen(w);
+    if (n < 3 || (w[0] != '\'' && w[0] != '"') || w[n - 1] != w[0])
+        return false;
+    return strpbrk(w + 1, " \t$`") != NULL;
+}
+
 /* find's -exec ... ; and -exec ... + : a bare ';' there is find's. */
 static bool is_find_exec(const char *w)
 {
@@ -147,6 +159,13 @@ int shell_check(struct opts *o)
         if (exec && (strcmp(o->cmd[i], ";") == 0 || strcmp(o->cmd[i], "+") == 0)) {
             exec = false;
             continue;
+        }
+        if (is_shell_quoted(o->cmd[i])) {
+            fpc_say("the argument %s is wrapped in quotes that only a shell removes (forkpool "
+                    "runs programs without a shell, so '%s' would get them); drop the "
+                    "quotes, or add --shell to run the command through a shell, or -q to "
+                    "pass the argument as it is", o->cmd[i], w0);
+            return -1;
         }
         if (is_operator(o->cmd[i])) {
             fpc_say("'%s' in the command would be passed to '%s' as an argument (forkpool "

@@ -102,6 +102,17 @@ same_str "$OUT" "find's ( ! ) are not refused" './f1\n'
 run -k sed 's/a/b/;s/c/d/' ::: /dev/null
 is "$RC" 0 "a sed script with ; is not refused"
 
+# A word wrapped in quotes a shell would remove
+run perl -e \''print "@ARGV\n"'\' ::: a
+is "$RC" 255 "a word in shell quotes with a blank: exit 255"
+grep -q "wrapped in quotes that only a shell removes" "$ERR"; ok "a word in shell quotes: message" test $? = 0
+run echo '"$VAR"' ::: a
+is "$RC" 255 "a word in double quotes with \$: exit 255"
+run -k echo '"key"' ::: a
+same_str "$OUT" "a quoted word without blank or \$ runs" '"key" a\n'
+run -q -k echo "'a b'" ::: x
+same_str "$OUT" "-q passes a quoted word" "'a b' x\\n"
+
 # A builtin that is not a program
 run cd ::: /
 is "$RC" 255 "builtin cd: exit 255"
