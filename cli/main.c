@@ -157,7 +157,7 @@ static int jobs_by_rank_cpus(const struct app *a)
    the pool. 0, or -1 after a message. */
 static int setup(struct app *a)
 {
-    if (inputs_init(&a->in, &a->o) != 0)
+    if (inputs_init(&a->in, &a->o) != 0 || batch_setup(a) != 0)
         return -1;
     if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
         if (errno == EINVAL)
@@ -169,6 +169,7 @@ static int setup(struct app *a)
         return -1;
     }
     a->total_known = inputs_total(&a->in, &a->total);
+    batch_total(a, &a->total_known, &a->total);
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
         return -1;
@@ -223,6 +224,7 @@ static void teardown(struct app *a)
     if (a->sigfd >= 0)
         close(a->sigfd);
     tmpl_free(&a->tmpl);
+    batch_free(&a->batch);
     inputs_free(&a->in);
     opt_free(&a->o);
 }

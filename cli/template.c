@@ -185,7 +185,7 @@ static void add_value(struct sbuf *b, const struct tmpl_ctx *c, const char *v, e
     const char *p;
     size_t n;
     xform_apply(xf, v, &p, &n);
-    if (c->shell)
+    if (c->shell && !c->raw)
         quote_add(b, p, n);
     else
         sb_add(b, p, n);
@@ -217,6 +217,59 @@ static void expand_word(struct sbuf *b, const struct tmpl_word *w, const struct 
             break;
         }
     }
+}
+
+/* Whether w holds {} (every value): -X repeats such a word per input. */
+static bool word_has_all(const struct tmpl_word *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->segs[i].kind == SEG_VAL && w->segs[i].group == 0)
+            return true;
+    return false;
+}
+
+void tmpl_cost(const struct tmpl *t, bool context, size_t *fixed, size_t *per_arg,
+               size_t *per_char)
+{
+    size_t f = t->nwords ? t->nwords - 1 : 0, pa = 0, pc = 0, nrepl = 0;
+    for (size_t i = 0; i < t->nwords; i++) {
+        const struct tmpl_word *w = &t->words[i];
+        size_t lit = 0, r = 0;
+        for (size_t k = 0; k < w->n; k++) {
+            if (w->segs[k].kind == SEG_LIT)
+                lit += w->segs[k].len;
+            else if (w->segs[k].kind == SEG_VAL)
+                r++;
+            else
+                lit += 8; /* {#} {%}: a few digits */
+        }
+        nrepl += r;
+        if (context && word_has_all(w)) {
+            pa += lit + 1; /* the word and a space, per input */
+            pc += r;
+        } else {
+            f += lit;
+            pa += r; /* a space between inputs */
+            pc += r;
+        }
+    }
+    if (nrepl == 0) { /* inputs appended */
+        pa = 1;
+        pc = 1;
+    }
+    *fixed = f;
+    *per_arg = pa;
+    *per_char = pc;
+}
+
+/* -X: the context of input r (its per_rec values). */
+static struct tmpl_ctx ctx_of_input(const struct tmpl_ctx *c, size_t r)
+{
+    struct tmpl_ctx sub = *c;
+    sub.vals = c->vals + r * c->per_rec;
+    sub.nvals = c->per_rec;
+    sub.per_rec = 0;
+    return sub;
 }
 
 /* A NULL-terminated argv being built; allocation failure is sticky. */
@@ -267,11 +320,23 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
         for (size_t i = 0; i < t->nwords; i++) {
             if (i > 0)
                 sb_adds(&b, " ");
-            expand_word(&b, &t->words[i], c);
+            if (c->per_rec == 0 || !word_has_all(&t->words[i])) {
+                expand_word(&b, &t->words[i], c);
+                continue;
+            }
+            for (size_t r = 0; r < c->nvals / c->per_rec; r++) {
+                struct tmpl_ctx sub = ctx_of_input(c, r);
+                if (r > 0)
+                    sb_adds(&b, " ");
+                expand_word(&b, &t->words[i], &sub);
+            }
         }
         for (size_t g = 0; !t->has_repl && g < c->nvals; g++) {
             sb_adds(&b, " ");
-            quote_add(&b, c->vals[g], strlen(c->vals[g]));
+            if (c->raw)
+                sb_adds(&b, c->vals[g]);
+            else
+                quote_add(&b, c->vals[g], strlen(c->vals[g]));
         }
         char *cmd = sb_take(&b);
         *display_out = cmd ? strdup(cmd) : NULL;
@@ -281,6 +346,14 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
     } else {
         for (size_t i = 0; i < t->nwords; i++) {
             const struct tmpl_word *w = &t->words[i];
+            if (c->per_rec != 0 && word_has_all(w)) {
+                for (size_t r = 0; r < c->nvals / c->per_rec; r++) {
+                    struct tmpl_ctx sub = ctx_of_input(c, r);
+                    expand_word(&b, w, &sub);
+                    av_push(&av, sb_take(&b));
+                }
+                continue;
+            }
             if (w->n == 1 && w->segs[0].kind == SEG_VAL && w->segs[0].group == 0 && c->nvals > 1) {
                 for (size_t g = 0; g < c->nvals; g++) {
                     add_value(&b, c, c->vals[g], w->segs[0].xf);

@@ -1,0 +1,537 @@
+/* batch.c: each job's inputs: -N, -n, -m, -X, --xargs, -s, --colsep,
+   --trim, -r, no COMMAND (contracts in batch.h). */
+#include "batch.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "fpc.h"
+#include "header.h"
+
+extern char **environ;
+
+static int split_cols(const regex_t *re, const char *s, char ***out, size_t *n, size_t *cap);
+
+/* Parses an unsigned decimal that fills s. 0 or -1. */
+static int parse_count(const char *s, unsigned long *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Translates the Perl escapes GNU parallel's users write in --colsep (\t
+   \n \r \f \v \d \D) into POSIX ERE; other escapes stay (glibc reads \s \S
+   \w \W). NULL: ENOMEM. */
+static char *colsep_ere(const char *s)
+{
+    char *out = malloc(strlen(s) * 6 + 1);
+    if (out == NULL)
+        return NULL;
+    size_t n = 0;
+    for (; *s; s++) {
+        if (*s != '\\' || s[1] == '\0') {
+            out[n++] = *s;
+            continue;
+        }
+        const char *rep = NULL;
+        char one = 0;
+        switch (s[1]) {
+        case 't': one = '\t'; break;
+        case 'n': one = '\n'; break;
+        case 'r': one = '\r'; break;
+        case 'f': one = '\f'; break;
+        case 'v': one = '\v'; break;
+        case 'd': rep = "[0-9]"; break;
+        case 'D': rep = "[^0-9]"; break;
+        default: break;
+        }
+        if (one != 0) {
+            out[n++] = one;
+        } else if (rep != NULL) {
+            memcpy(out + n, rep, strlen(rep));
+            n += strlen(rep);
+        } else {
+            out[n++] = s[0];
+            out[n++] = s[1];
+        }
+        s++;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* Compiles --colsep into *re. 0, or -1 after a message. */
+static int colsep_compile(regex_t *re, const char *s)
+{
+    char *ere = colsep_ere(s);
+    if (ere == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    int r = regcomp(re, ere, REG_EXTENDED);
+    free(ere);
+    if (r != 0) {
+        char msg[128];
+        regerror(r, re, msg, sizeof msg);
+        fpc_say("bad value '%s' for --colsep: %s", s, msg);
+        return -1;
+    }
+    return 0;
+}
+
+int batch_opt(struct opts *o, const char *name, const char *val, const char *shown)
+{
+    unsigned long v;
+    if (strcmp(name, "max-replace-args") == 0 || strcmp(name, "max-args") == 0) {
+        if (parse_count(val, &v) != 0 || v > 1000000) {
+            fpc_say("bad value '%s' for %s: expected a number of inputs (0 to 1000000)", val,
+                    shown);
+            return -1;
+        }
+        o->max_args = (long)v;
+    } else if (strcmp(name, "multiple-args") == 0) {
+        o->multi = 'm';
+    } else if (strcmp(name, "context-replace") == 0) {
+        o->multi = 'X';
+    } else if (strcmp(name, "xargs") == 0) {
+        o->multi = 'x';
+    } else if (strcmp(name, "max-chars") == 0) {
+        if (parse_count(val, &v) != 0 || v == 0) {
+            fpc_say("bad value '%s' for %s: expected a number of characters", val, shown);
+            return -1;
+        }
+        o->max_chars = v;
+    } else if (strcmp(name, "show-limits") == 0) {
+        o->show_limits = true;
+    } else if (strcmp(name, "link") == 0 || strcmp(name, "xapply") == 0) {
+        o->link = true;
+    } else if (strcmp(name, "colsep") == 0) {
+        regex_t re;
+        if (*val == '\0' || colsep_compile(&re, val) != 0) {
+            if (*val == '\0')
+                fpc_say("bad value '' for %s: expected a regular expression", shown);
+            return -1;
+        }
+        regfree(&re);
+        o->colsep = val;
+    } else if (strcmp(name, "header") == 0) {
+        if (*val == '\0') {
+            fpc_say("bad value '' for %s: expected ':' (the first line) or a regex", shown);
+            return -1;
+        }
+        o->header = val;
+    } else if (strcmp(name, "eof") == 0) {
+        o->eof_str = val;
+    } else if (strcmp(name, "no-run-if-empty") == 0) {
+        o->no_empty = true;
+    } else if (strcmp(name, "trim") == 0) {
+        bool n = strcmp(val, "n") == 0, l = strcmp(val, "l") == 0, r = strcmp(val, "r") == 0,
+             lr = strcmp(val, "lr") == 0 || strcmp(val, "rl") == 0;
+        if (!(n || l || r || lr)) {
+            fpc_say("bad value '%s' for %s: expected n, l, r, lr or rl", val, shown);
+            return -1;
+        }
+        o->trim_l = l || lr;
+        o->trim_r = r || lr;
+    } else if (strcmp(name, "arg-sep") == 0 || strcmp(name, "arg-file-sep") == 0) {
+        if (*val == '\0') {
+            fpc_say("bad value '' for %s: expected a separator word", shown);
+            return -1;
+        }
+        if (name[4] == 's')
+            o->arg_sep = val;
+        else
+            o->arg_file_sep = val;
+    } else {
+        fpc_say("internal error: option '%s' has no parser", shown);
+        return -1;
+    }
+    return 0;
+}
+
+/* The longest command line, as GNU parallel finds it: it runs every
+   command as one argument of a shell, so one argument's limit
+   (MAX_ARG_STRLEN, 32 pages: 131072 bytes with its NUL) caps what
+   sysconf(_SC_ARG_MAX) leaves after the environment. */
+static size_t real_max_length(void)
+{
+    long argmax = sysconf(_SC_ARG_MAX);
+    size_t m = argmax > 0 ? (size_t)argmax : 131072;
+    size_t env = 2048; /* headroom, as xargs keeps */
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        env += strlen(*e) + 1 + sizeof *e;
+    m = m > env + 4096 ? m - env : 4096;
+    return m > 131071 ? 131071 : m;
+}
+
+/* GNU parallel keeps 3000 bytes for its wrapping and halves the rest (for
+   hex-encoding): what -m and -X fill. */
+static size_t usable_max_length(size_t real)
+{
+    return real > 3000 + 2 * 256 ? (real - 3000) / 2 : 256;
+}
+
+/* --header: takes the first value of each input group as its column
+   names (split as its inputs will be: --colsep, else at tabs, as GNU
+   parallel does) and rewrites {name} into {N}. 0, or -1 after a message. */
+static int header_apply(struct app *a)
+{
+    struct batch *b = &a->batch;
+    size_t id = 1;
+    for (size_t g = 0; g < a->in.ngroups; g++) {
+        char *line;
+        int r = inputs_take_first(&a->in, g, &line);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            continue;
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] == '\r')
+            line[len - 1] = '\0';
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        int k;
+        if (b->re_ok) {
+            k = split_cols(&b->re, line, &names, &n, &cap);
+        } else {
+            regex_t tab;
+            k = regcomp(&tab, "\t", REG_EXTENDED) == 0 ? 0 : -1;
+            if (k == 0) {
+                k = split_cols(&tab, line, &names, &n, &cap);
+                regfree(&tab);
+            }
+        }
+        free(line);
+        for (size_t i = 0; k == 0 && i < n; i++)
+            k = header_rewrite(b->cmd, b->ncmd, names[i], id++);
+        inputs_vals_free(names, n);
+        if (k != 0) {
+            fpc_say("out of memory");
+            return -1;
+        }
+    }
+    a->o.cmd = b->cmd;
+    return 0;
+}
+
+/* The command, owned, as given (to be rewritten). 0, or -1 (ENOMEM). */
+static int cmd_copy(struct batch *b, struct opts *o)
+{
+    b->cmd = calloc(o->ncmd ? o->ncmd : 1, sizeof *b->cmd);
+    if (b->cmd == NULL)
+        return -1;
+    if (o->ncmd == 0) {
+        /* No COMMAND: each input (its values joined) is a shell command. */
+        b->ncmd = 1;
+        if ((b->cmd[0] = strdup("{}")) == NULL)
+            return -1;
+    } else {
+        for (; b->ncmd < o->ncmd; b->ncmd++)
+            if ((b->cmd[b->ncmd] = strdup(o->cmd[b->ncmd])) == NULL)
+                return -1;
+    }
+    o->cmd = b->cmd;
+    o->ncmd = b->ncmd;
+    return 0;
+}
+
+int batch_setup(struct app *a)
+{
+    struct batch *b = &a->batch;
+    struct opts *o = &a->o;
+    if (o->colsep != NULL) {
+        if (colsep_compile(&b->re, o->colsep) != 0)
+            return -1;
+        b->re_ok = true;
+    }
+    if ((o->no_command || o->header != NULL) && cmd_copy(b, o) != 0) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    b->context = o->multi == 'X';
+    if (o->no_command)
+        o->shell = true; /* values unquoted: see tmpl_ctx.raw */
+    if (o->header != NULL && header_apply(a) != 0)
+        return -1;
+    if (o->max_args == 0) {
+        b->none = true;
+        b->max_args = 1;
+    } else if (o->max_args > 0) {
+        b->max_args = (size_t)o->max_args;
+    }
+    size_t real = real_max_length();
+    b->max_len = usable_max_length(real);
+    if (o->show_limits) {
+        printf("Maximal size of command: %zu\n"
+               "Maximal usable size of command: %zu\n"
+               "\n"
+               "Execution will continue now, and it will try to read its input\n"
+               "and run commands; if this is not what you wanted to happen, please\n"
+               "press CTRL-D or CTRL-C\n",
+               real, b->max_len);
+        if (fflush(stdout) != 0) {
+            fpc_say("cannot write to standard output: %s", strerror(errno));
+            return -1;
+        }
+    }
+    if (o->max_chars != 0) {
+        if (o->max_chars <= b->max_len)
+            b->max_len = o->max_chars;
+        else
+            fpc_say("warning: value for option -s should be < %zu; using %zu", b->max_len,
+                    b->max_len);
+    }
+    return 0;
+}
+
+void batch_total(const struct app *a, bool *known, unsigned long *total)
+{
+    const struct opts *o = &a->o;
+    if (!*known)
+        return;
+    if (o->multi || o->no_empty || o->eof_str != NULL) {
+        *known = false;
+        return;
+    }
+    size_t per = a->batch.max_args ? a->batch.max_args : 1;
+    *total = *total / per + (*total % per != 0);
+}
+
+/* Whether every value is empty or white space (-r skips such an input). */
+static bool all_blank(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (const char *p = v[i]; *p; p++)
+            if (!isspace((unsigned char)*p))
+                return false;
+    return true;
+}
+
+/* Trims white space around s in place (--trim). */
+static void trim(char *s, bool l, bool r)
+{
+    size_t n = strlen(s);
+    if (r)
+        while (n > 0 && isspace((unsigned char)s[n - 1]))
+            s[--n] = '\0';
+    size_t k = 0;
+    if (l)
+        while (k < n && isspace((unsigned char)s[k]))
+            k++;
+    memmove(s, s + k, n - k + 1);
+}
+
+/* Appends the columns of s (split at --colsep, trailing empty columns
+   dropped as Perl's split does, at least one kept) to *out. 0, or -1
+   (ENOMEM). */
+static int split_cols(const regex_t *re, const char *s, char ***out, size_t *n, size_t *cap)
+{
+    size_t first = *n;
+    const char *p = s;
+    for (;;) {
+        regmatch_t m;
+        size_t take;
+        const char *next;
+        if (*p != '\0' && regexec(re, p, 1, &m, p == s ? 0 : REG_NOTBOL) == 0 &&
+            m.rm_eo > m.rm_so) {
+            take = (size_t)m.rm_so;
+            next = p + m.rm_eo;
+        } else {
+            take = strlen(p);
+            next = NULL;
+        }
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 8;
+            char **v = realloc(*out, c * sizeof *v);
+            if (v == NULL)
+                return -1;
+            *out = v;
+            *cap = c;
+        }
+        char *col = strndup(p, take);
+        if (col == NULL)
+            return -1;
+        (*out)[(*n)++] = col;
+        if (next == NULL)
+            break;
+        p = next;
+    }
+    while (*n > first + 1 && (*out)[*n - 1][0] == '\0')
+        free((*out)[--*n]);
+    return 0;
+}
+
+/* Queues one input. 0, or -1 (ENOMEM; rec's values are freed). */
+static int queue_push(struct batch *b, struct batch_rec rec)
+{
+    if (b->head > 0 && b->head + b->n == b->cap) {
+        memmove(b->q, b->q + b->head, b->n * sizeof *b->q);
+        b->head = 0;
+    }
+    if (b->n == b->cap) {
+        size_t c = b->cap ? b->cap * 2 : 16;
+        struct batch_rec *q = realloc(b->q, c * sizeof *q);
+        if (q == NULL) {
+            inputs_vals_free(rec.v, rec.n);
+            return -1;
+        }
+        b->q = q;
+        b->cap = c;
+    }
+    b->q[b->head + b->n++] = rec;
+    b->qlen += rec.len;
+    return 0;
+}
+
+/* Reads one combination and queues it as an input (unless -r skips it).
+   1, 0 (the stream must be read first), -1 (no more: b->eof), -2 (errno). */
+static int pull(struct app *a)
+{
+    struct batch *b = &a->batch;
+    const struct opts *o = &a->o;
+    char **v;
+    int r = inputs_next(&a->in, &v);
+    if (r == -1)
+        b->eof = true;
+    if (r != 1)
+        return r;
+    struct batch_rec rec = {v, a->in.ngroups, 0};
+    if (o->no_empty && all_blank(rec.v, rec.n)) {
+        inputs_vals_free(rec.v, rec.n);
+        return 1;
+    }
+    if (b->re_ok) {
+        char **cols = NULL;
+        size_t n = 0, cap = 0;
+        for (size_t g = 0; g < rec.n; g++)
+            if (split_cols(&b->re, rec.v[g], &cols, &n, &cap) != 0) {
+                inputs_vals_free(cols, n);
+                inputs_vals_free(rec.v, rec.n);
+                errno = ENOMEM;
+                return -2;
+            }
+        inputs_vals_free(rec.v, rec.n);
+        rec.v = cols;
+        rec.n = n;
+    }
+    for (size_t i = 0; i < rec.n; i++) {
+        if (o->trim_l || o->trim_r)
+            trim(rec.v[i], o->trim_l, o->trim_r);
+        rec.len += strlen(rec.v[i]) + (i > 0);
+    }
+    if (b->per_rec == 0)
+        b->per_rec = rec.n;
+    if (queue_push(b, rec) != 0) {
+        errno = ENOMEM;
+        return -2;
+    }
+    return 1;
+}
+
+/* The length of a command line holding the first k queued inputs, whose
+   lengths sum to len. */
+static size_t cmd_len(const struct batch *b, size_t k, size_t len)
+{
+    return b->fixed + k * b->per_arg + len * b->per_char;
+}
+
+/* Hands the first k queued inputs over as one job's values. 1, or -2. */
+static int emit(struct batch *b, size_t k, char ***vals, size_t *nvals)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < k; i++)
+        total += b->none ? 0 : b->q[b->head + i].n;
+    char **out = malloc((total ? total : 1) * sizeof *out);
+    if (out == NULL)
+        return -2;
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++) {
+        struct batch_rec *r = &b->q[b->head + i];
+        if (b->none) {
+            inputs_vals_free(r->v, r->n);
+        } else {
+            memcpy(out + n, r->v, r->n * sizeof *out);
+            n += r->n;
+            free(r->v);
+        }
+        b->qlen -= r->len;
+    }
+    b->head += k;
+    b->n -= k;
+    if (b->n == 0)
+        b->head = 0;
+    *vals = out;
+    *nvals = n;
+    return 1;
+}
+
+int batch_next(struct app *a, char ***vals, size_t *nvals)
+{
+    struct batch *b = &a->batch;
+    const char multi = a->o.multi;
+    if (!b->cost_ok) {
+        tmpl_cost(&a->tmpl, multi == 'X', &b->fixed, &b->per_arg, &b->per_char);
+        b->cost_ok = true;
+    }
+    for (;;) {
+        size_t most = b->max_args ? b->max_args : (multi ? (size_t)-1 : 1);
+        if (b->n >= most && (!multi || b->n == most))
+            return emit(b, most, vals, nvals);
+        if (multi && b->n > 0 && cmd_len(b, b->n, b->qlen) >= b->max_len) {
+            if (b->n > 1) /* the last one read does not fit: it waits */
+                return emit(b, b->n - 1, vals, nvals);
+            const struct batch_rec *r = &b->q[b->head];
+            fpc_say("command line too long (%zu >= %zu) at input: %.50s%s",
+                    cmd_len(b, 1, r->len), b->max_len, r->n ? r->v[0] : "",
+                    r->len > 50 ? "..." : "");
+            return -3;
+        }
+        if (b->eof) {
+            if (b->n == 0)
+                return -1;
+            /* -m and -X spread the last inputs over the job slots, once,
+               as GNU parallel does at the end of its input. */
+            if ((multi == 'm' || multi == 'X') && !b->spread_done && a->jobs > 1) {
+                b->spread_done = true;
+                if (b->n > 1 && (b->max_args == 0 || b->max_args > (b->n + a->jobs - 1) / a->jobs)) {
+                    b->max_args = (b->n + a->jobs - 1) / a->jobs;
+                    continue;
+                }
+            }
+            return emit(b, b->n < most ? b->n : most, vals, nvals);
+        }
+        int r = pull(a);
+        if (r == 0 || r < -1)
+            return r;
+    }
+}
+
+size_t batch_per_input(const struct batch *b, size_t nvals)
+{
+    return b->context && b->per_rec != 0 && nvals % b->per_rec == 0 ? b->per_rec : 0;
+}
+
+void batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        inputs_vals_free(b->q[b->head + i].v, b->q[b->head + i].n);
+    free(b->q);
+    if (b->re_ok)
+        regfree(&b->re);
+    for (size_t i = 0; b->cmd != NULL && i < b->ncmd; i++)
+        free(b->cmd[i]);
+    free(b->cmd);
+    *b = (struct batch){0};
+}
