@@ -161,6 +161,22 @@ int batch_opt(struct opts *o, const char *name, const char *val, const char *sho
     return 0;
 }
 
+/* GNU parallel's search for the longest command line (find_max and
+   binary_find_max in Limits::Command), run against the limit instead of
+   running `echo c c ...` through a shell: it stops within 1% of the limit,
+   and its users' -m and -X lines are cut where it stops. */
+static size_t gnu_search(size_t lower, size_t upper, size_t limit)
+{
+    while (!(lower == upper || lower + 1 == upper || (double)lower / (double)upper > 0.99)) {
+        size_t middle = (upper - lower) / 2 + lower;
+        if (middle <= limit)
+            lower = middle;
+        else
+            upper = middle;
+    }
+    return lower;
+}
+
 /* The longest command line, as GNU parallel finds it: it runs every
    command as one argument of a shell, so one argument's limit
    (MAX_ARG_STRLEN, 32 pages: 131072 bytes with its NUL) caps what
@@ -173,7 +189,12 @@ static size_t real_max_length(void)
     for (char **e = environ; e != NULL && *e != NULL; e++)
         env += strlen(*e) + 1 + sizeof *e;
     m = m > env + 4096 ? m - env : 4096;
-    return m > 131071 ? 131071 : m;
+    size_t limit = m > 131071 ? 131071 : m;
+    size_t len = 324;
+    do
+        len *= 16;
+    while (len <= limit && len <= 100000000);
+    return gnu_search(len / 16, len, limit);
 }
 
 /* GNU parallel keeps 3000 bytes for its wrapping and halves the rest (for
@@ -444,7 +465,7 @@ static int pull(struct app *a)
    lengths sum to len. */
 static size_t cmd_len(const struct batch *b, size_t k, size_t len)
 {
-    return b->fixed + k * b->per_arg + len * b->per_char;
+    return b->cost.fixed + k * b->cost.per_arg + len * b->cost.per_char - b->cost.less;
 }
 
 /* Hands the first k queued inputs over as one job's values. 1, or -2. */
@@ -482,7 +503,7 @@ int batch_next(struct app *a, char ***vals, size_t *nvals)
     struct batch *b = &a->batch;
     const char multi = a->o.multi;
     if (!b->cost_ok) {
-        tmpl_cost(&a->tmpl, multi == 'X', &b->fixed, &b->per_arg, &b->per_char);
+        tmpl_cost(&a->tmpl, multi == 'X', &b->cost);
         b->cost_ok = true;
     }
     for (;;) {

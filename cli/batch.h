@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "options.h"
+#include "template.h"
 
 struct app;
 
@@ -39,7 +40,7 @@ struct batch {
     size_t max_args;       /* inputs per job at most; 0: no limit */
     bool none;             /* -N0: a job per input, without its values */
     size_t max_len;        /* -m/-X/--xargs: command-line length limit */
-    size_t fixed, per_arg, per_char; /* tmpl_cost, once the template is parsed */
+    struct tmpl_cost cost; /* once the template is parsed */
     bool cost_ok;
     bool spread_done;      /* -m/-X: inputs spread over the job slots once */
     size_t per_rec;        /* values per input (the first input's count) */

@@ -228,38 +228,36 @@ static bool word_has_all(const struct tmpl_word *w)
     return false;
 }
 
-void tmpl_cost(const struct tmpl *t, bool context, size_t *fixed, size_t *per_arg,
-               size_t *per_char)
+void tmpl_cost(const struct tmpl *t, bool context, struct tmpl_cost *cost)
 {
-    size_t f = t->nwords ? t->nwords - 1 : 0, pa = 0, pc = 0, nrepl = 0;
+    struct tmpl_cost k = {.fixed = t->nwords ? t->nwords - 1 : 0};
+    size_t nrepl = 0;
     for (size_t i = 0; i < t->nwords; i++) {
         const struct tmpl_word *w = &t->words[i];
         size_t lit = 0, r = 0;
-        for (size_t k = 0; k < w->n; k++) {
-            if (w->segs[k].kind == SEG_LIT)
-                lit += w->segs[k].len;
-            else if (w->segs[k].kind == SEG_VAL)
+        for (size_t j = 0; j < w->n; j++) {
+            if (w->segs[j].kind == SEG_LIT)
+                lit += w->segs[j].len;
+            else if (w->segs[j].kind == SEG_VAL)
                 r++;
             else
                 lit += 8; /* {#} {%}: a few digits */
         }
         nrepl += r;
         if (context && word_has_all(w)) {
-            pa += lit + 1; /* the word and a space, per input */
-            pc += r;
+            k.per_arg += lit + 1; /* the word and a space, per input */
+            k.per_char += r;
+            k.less += 1;
         } else {
-            f += lit;
-            pa += r; /* a space between inputs */
-            pc += r;
+            k.fixed += lit;
+            k.per_arg += r; /* a space between inputs */
+            k.per_char += r;
+            k.less += r;
         }
     }
-    if (nrepl == 0) { /* inputs appended */
-        pa = 1;
-        pc = 1;
-    }
-    *fixed = f;
-    *per_arg = pa;
-    *per_char = pc;
+    if (nrepl == 0) /* inputs appended, each after a space */
+        k = (struct tmpl_cost){.fixed = k.fixed, .per_arg = 1, .per_char = 1};
+    *cost = k;
 }
 
 /* -X: the context of input r (its per_rec values). */

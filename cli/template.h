@@ -57,9 +57,12 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
 void tmpl_argv_free(char **argv);
 
 /* The length of the command line, for -m/-X/--xargs, as GNU parallel
-   counts it: fixed + n * per_arg + (their lengths) * per_char for n inputs.
-   context: -X (each word holding {} repeated per input). */
-void tmpl_cost(const struct tmpl *t, bool context, size_t *fixed, size_t *per_arg,
-               size_t *per_char);
+   counts it (its CommandLine::len): fixed + n * per_arg + (their lengths)
+   * per_char - less for n >= 1 inputs (n * per_arg >= less). context: -X
+   (each word holding {} repeated per input). */
+struct tmpl_cost {
+    size_t fixed, per_arg, per_char, less;
+};
+void tmpl_cost(const struct tmpl *t, bool context, struct tmpl_cost *cost);
 
 #endif
