@@ -145,6 +145,7 @@ int batch_opt(struct opts *o, const char *name, const char *val, const char *sho
         }
         o->trim_l = l || lr;
         o->trim_r = r || lr;
+        o->trim_given = true;
     } else if (strcmp(name, "arg-sep") == 0 || strcmp(name, "arg-file-sep") == 0) {
         if (*val == '\0') {
             fpc_say("bad value '' for %s: expected a separator word", shown);
@@ -276,6 +277,8 @@ int batch_setup(struct app *a)
         if (colsep_compile(&b->re, o->colsep) != 0)
             return -1;
         b->re_ok = true;
+        if (!o->trim_given) /* as GNU parallel: --colsep trims columns */
+            o->trim_l = o->trim_r = true;
     }
     if ((o->no_command || o->header != NULL) && cmd_copy(b, o) != 0) {
         fpc_say("out of memory");

@@ -43,7 +43,8 @@ struct opts {
     long max_args;         /* -N/-n/--max-replace-args; -1: not given */
     char multi;            /* 0, 'm' (-m), 'X' (-X), 'x' (--xargs) */
     unsigned long max_chars; /* -s; 0: not given */
-    bool show_limits, link, no_empty, trim_l, trim_r;
+    bool show_limits, link, no_empty;
+    bool trim_l, trim_r, trim_given; /* --trim; --colsep alone trims both */
     const char *colsep;    /* --colsep REGEX (ERE); NULL: none */
     const char *header;    /* --header; NULL: none */
     const char *eof_str;   /* -E; NULL: none */
