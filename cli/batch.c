@@ -287,7 +287,9 @@ int batch_setup(struct app *a)
     b->context = o->multi == 'X';
     if (o->no_command)
         o->shell = true; /* values unquoted: see tmpl_ctx.raw */
-    if (o->header != NULL && header_apply(a) != 0)
+    /* --header 0: no header line (GNU parallel then names the columns
+       after -a's files, which forkpool does not). */
+    if (o->header != NULL && strcmp(o->header, "0") != 0 && header_apply(a) != 0)
         return -1;
     if (o->max_args == 0) {
         b->none = true;
