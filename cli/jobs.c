@@ -113,8 +113,9 @@ static int job_start(struct app *a, struct job *j)
     }
     j->tries++;
     j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
-    struct tmpl_ctx c = {j->vals, j->nvals, j->seq, j->slot, a->o.shell, a->o.no_command,
-                         batch_per_input(&a->batch, j->nvals)};
+    struct tmpl_ctx c = {.vals = j->vals, .nvals = j->nvals, .seq = j->seq, .slot = j->slot,
+                         .shell = a->o.shell, .raw = a->o.no_command,
+                         .per_rec = batch_per_input(&a->batch, j->nvals)};
     if (tmpl_build(&a->tmpl, &c, &j->argv, &j->display) != 0)
         return -1;
     if (a->o.dry_run) {
