@@ -476,6 +476,14 @@ static size_t cmd_len(const struct batch *b, size_t k, size_t len)
 /* Hands the first k queued inputs over as one job's values. 1, or -2. */
 static int emit(struct batch *b, size_t k, char ***vals, size_t *nvals)
 {
+    if (k == 1 && !b->none) { /* the common case: the input's own array */
+        struct batch_rec *r = &b->q[b->head];
+        *vals = r->v;
+        *nvals = r->n;
+        b->qlen -= r->len;
+        b->head = --b->n == 0 ? 0 : b->head + 1;
+        return 1;
+    }
     size_t total = 0;
     for (size_t i = 0; i < k; i++)
         total += b->none ? 0 : b->q[b->head + i].n;
