@@ -133,7 +133,7 @@ int batch_opt(struct opts *o, const char *name, const char *val, const char *sho
         }
         o->header = val;
     } else if (strcmp(name, "eof") == 0) {
-        o->eof_str = val;
+        o->eof_str = *val != '\0' ? val : NULL; /* -E '': none, as GNU parallel */
     } else if (strcmp(name, "no-run-if-empty") == 0) {
         o->no_empty = true;
     } else if (strcmp(name, "trim") == 0) {
@@ -418,6 +418,7 @@ static int queue_push(struct batch *b, struct batch_rec rec)
     }
     b->q[b->head + b->n++] = rec;
     b->qlen += rec.len;
+    b->qvals += rec.n;
     return 0;
 }
 
@@ -457,8 +458,6 @@ static int pull(struct app *a)
             trim(rec.v[i], o->trim_l, o->trim_r);
         rec.len += strlen(rec.v[i]) + (i > 0);
     }
-    if (b->per_rec == 0)
-        b->per_rec = rec.n;
     if (queue_push(b, rec) != 0) {
         errno = ENOMEM;
         return -2;
@@ -466,10 +465,14 @@ static int pull(struct app *a)
     return 1;
 }
 
-/* The length of a command line holding the first k queued inputs, whose
-   lengths sum to len. */
-static size_t cmd_len(const struct batch *b, size_t k, size_t len)
+/* The length of a command line holding k inputs with nv values in all,
+   whose lengths (values joined by spaces) sum to len. -X repeats a word
+   per value, so there the values count, not the inputs. */
+static size_t cmd_len(const struct batch *b, size_t k, size_t nv, size_t len)
 {
+    if (b->context)
+        return b->cost.fixed + nv * b->cost.per_arg + (len - (nv - k)) * b->cost.per_char -
+               b->cost.less;
     return b->cost.fixed + k * b->cost.per_arg + len * b->cost.per_char - b->cost.less;
 }
 
@@ -481,6 +484,7 @@ static int emit(struct batch *b, size_t k, char ***vals, size_t *nvals)
         *vals = r->v;
         *nvals = r->n;
         b->qlen -= r->len;
+        b->qvals -= r->n;
         b->head = --b->n == 0 ? 0 : b->head + 1;
         return 1;
     }
@@ -501,6 +505,7 @@ static int emit(struct batch *b, size_t k, char ***vals, size_t *nvals)
             free(r->v);
         }
         b->qlen -= r->len;
+        b->qvals -= r->n;
     }
     b->head += k;
     b->n -= k;
@@ -523,12 +528,12 @@ int batch_next(struct app *a, char ***vals, size_t *nvals)
         size_t most = b->max_args ? b->max_args : (multi ? (size_t)-1 : 1);
         if (b->n >= most && (!multi || b->n == most))
             return emit(b, most, vals, nvals);
-        if (multi && b->n > 0 && cmd_len(b, b->n, b->qlen) >= b->max_len) {
+        if (multi && b->n > 0 && cmd_len(b, b->n, b->qvals, b->qlen) >= b->max_len) {
             if (b->n > 1) /* the last one read does not fit: it waits */
                 return emit(b, b->n - 1, vals, nvals);
             const struct batch_rec *r = &b->q[b->head];
             fpc_say("command line too long (%zu >= %zu) at input: %.50s%s",
-                    cmd_len(b, 1, r->len), b->max_len, r->n ? r->v[0] : "",
+                    cmd_len(b, 1, r->n, r->len), b->max_len, r->n ? r->v[0] : "",
                     r->len > 50 ? "..." : "");
             return -3;
         }
@@ -554,7 +559,8 @@ int batch_next(struct app *a, char ***vals, size_t *nvals)
 
 size_t batch_per_input(const struct batch *b, size_t nvals)
 {
-    return b->context && b->per_rec != 0 && nvals % b->per_rec == 0 ? b->per_rec : 0;
+    (void)nvals;
+    return b->context ? 1 : 0; /* GNU parallel repeats the word per value */
 }
 
 void batch_free(struct batch *b)

@@ -32,6 +32,7 @@ struct batch {
     struct batch_rec *q;   /* inputs read, not yet in a job: q[head..head+n) */
     size_t head, n, cap;
     size_t qlen;           /* the sum of their len */
+    size_t qvals;          /* the sum of their n */
     bool eof;              /* inputs_next said there are no more */
     regex_t re;            /* --colsep, compiled */
     bool re_ok;
@@ -43,8 +44,7 @@ struct batch {
     struct tmpl_cost cost; /* once the template is parsed */
     bool cost_ok;
     bool spread_done;      /* -m/-X: inputs spread over the job slots once */
-    size_t per_rec;        /* values per input (the first input's count) */
-    bool context;          /* -X: a word holding {} is repeated per input */
+    bool context;          /* -X: a word holding {} is repeated per value */
 };
 
 /* Applies option `name` (its long name in options.c's table) with value
@@ -70,8 +70,9 @@ void batch_total(const struct app *a, bool *known, unsigned long *total);
    the command line). */
 int batch_next(struct app *a, char ***vals, size_t *nvals);
 
-/* -X: values per input of a job with nvals values (a word holding {} is
-   repeated per input); 0 otherwise. */
+/* -X: values per copy of a word holding {} in a job with nvals values
+   (1: GNU parallel repeats it for every value, also of several groups or
+   columns); 0 otherwise. */
 size_t batch_per_input(const struct batch *b, size_t nvals);
 
 void batch_free(struct batch *b);

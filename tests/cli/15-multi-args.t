@@ -45,6 +45,9 @@ is "$(tr ' ' '\n' <"$OUT" | sort -n | uniq | wc -l | tr -d ' ')" 30000 "-m -j3: 
 compare "-X -s 20" -- -k -j1 -X -s 20 echo x{}y ::: 1 2 3 4 5 6 7 8 9 10 11 12
 compare "-m -s 30, {} twice" "$T/in30" -- -k -j1 -m -s 30 echo 'a{}b' {}
 compare "-X -s 32" "$T/in30" -- -k -j1 -X -s 32 echo 'a{}b'
+compare "-X, two groups: the word per value" -- -k -j1 -X echo 'x{}y' ::: a b ::: 1 2
+compare "-X -s 20, two groups" -- -k -j1 -X -s 20 echo 'x{}y' ::: a b ::: 1 2 3
+compare "-X --colsep" -- -k -j1 -X --colsep , echo 'x{}y' ::: a,b c,d
 compare "--xargs -s 21" "$T/in30" -- -k --xargs -s 21 "$B/nargs"
 run -k --xargs -s 12 echo ::: aaaaaaaaaaaaaaaa b
 is "$RC" 255 "an input longer than -s: exit 255"

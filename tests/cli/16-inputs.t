@@ -56,6 +56,7 @@ same_str "$OUT" "-E: inputs end at EOF-STR" 'A\nB\n'
 compare "-E" -- -k -E stop echo ::: A B stop C D
 printf 'a\nb\nEND\nc\n' >"$W/endin"
 compare "--eof from stdin" "$W/endin" -- -k --eof END echo
+compare "-E '': no end string" -- -k -E '' echo ::: a '' b
 compare "-E in a :::: file" -- -k -E END echo :::: endin
 printf '1\n\n  \n2\n' >"$W/blank"
 run_in "$W/blank" -k -r echo x
