@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,38 @@ static int parse_count(const char *s, unsigned long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* Parses -s: a number with an optional unit as GNU parallel reads it (k
+   m g: powers of 1000; K M G, or ki mi gi in any case: powers of 1024).
+   0 or -1. */
+static int parse_size(const char *s, unsigned long *out)
+{
+    static const struct {
+        const char *sfx;
+        unsigned long mult;
+    } units[] = {{"", 1},          {"k", 1000UL},         {"m", 1000000UL},
+                 {"g", 1000000000UL}, {"K", 1024UL},      {"M", 1048576UL},
+                 {"G", 1073741824UL}, {"ki", 1024UL},     {"Ki", 1024UL},
+                 {"mi", 1048576UL},   {"Mi", 1048576UL},  {"gi", 1073741824UL},
+                 {"Gi", 1073741824UL}};
+    char num[32];
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n >= sizeof num)
+        return -1;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    unsigned long v;
+    if (parse_count(num, &v) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(s + n, units[i].sfx) == 0) {
+            if (v > ULONG_MAX / units[i].mult)
+                return -1;
+            *out = v * units[i].mult;
+            return 0;
+        }
+    return -1;
 }
 
 /* Translates the Perl escapes GNU parallel's users write in --colsep (\t
@@ -108,8 +141,9 @@ int batch_opt(struct opts *o, const char *name, const char *val, const char *sho
     } else if (strcmp(name, "xargs") == 0) {
         o->multi = 'x';
     } else if (strcmp(name, "max-chars") == 0) {
-        if (parse_count(val, &v) != 0 || v == 0) {
-            fpc_say("bad value '%s' for %s: expected a number of characters", val, shown);
+        if (parse_size(val, &v) != 0 || v == 0) {
+            fpc_say("bad value '%s' for %s: expected a number of characters (k, K...)", val,
+                    shown);
             return -1;
         }
         o->max_chars = v;

@@ -36,6 +36,8 @@ EOS
 compare "-j4 -m: 30000 inputs, lines" "$T/num30000" -- -k --jobs 4 -m "$B/nargs"
 compare "--xargs: 30000 inputs" "$T/num30000" -- -k --xargs "$B/nargs"
 compare "--xargs -s 10000" "$T/num30000" -- -k --xargs -s 10000 "$B/nargs"
+compare "-s 1k" "$T/num30000" -- -k --xargs -s 1k "$B/nargs"
+compare "-s 2K" "$T/num30000" -- -k --xargs -s 2K "$B/nargs"
 compare "--max-chars=500" "$T/num30000" -- -k --xargs --max-chars=500 "$B/nargs"
 run_in "$T/num30000" -k --xargs echo
 is "$(tr ' ' '\n' <"$OUT" | grep -c .)" 30000 "--xargs: every input once"
@@ -73,6 +75,7 @@ usage_error "-n too large" "--max-args" --max-args 99999999999999999999 echo :::
 usage_error "-N needs a value" "-N" -N
 usage_error "-s 0" "-s" -m -s 0 echo ::: a
 usage_error "-s not a number" "--max-chars" --max-chars=12x echo ::: a
+usage_error "-s unit only" "-s" -s k echo ::: a
 usage_error "--xargs takes no value" "--xargs" --xargs=3 echo ::: a
 usage_error "--show-limits takes no value" "--show-limits" --show-limits=1 echo ::: a
 
