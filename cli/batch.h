@@ -6,9 +6,9 @@
  * --xargs, -s), as GNU parallel does; a job's values are its inputs'
  * values in order ({1} {2} ...).
  *
- * Also here: the values of those options (batch_opt), the command-line
- * length limit (--show-limits), and the set-up that rewrites the command
- * before it is parsed: --header's {name}s, and no COMMAND at all.
+ * Also here: the command-line length limit (--show-limits), and the set-up
+ * that rewrites the command before it is parsed: --header's {name}s, and
+ * no COMMAND at all. The options' values are parsed by batchopt.c.
  */
 #ifndef FPC_BATCH_H
 #define FPC_BATCH_H
@@ -46,11 +46,6 @@ struct batch {
     bool spread_done;      /* -m/-X: inputs spread over the job slots once */
     bool context;          /* -X: a word holding {} is repeated per value */
 };
-
-/* Applies option `name` (its long name in options.c's table) with value
-   val (NULL if it takes none); shown is the option as written. 0, or -1
-   after a message. */
-int batch_opt(struct opts *o, const char *name, const char *val, const char *shown);
 
 /* After inputs_init, before the template is parsed: compiles --colsep,
    reads --header's names (the first value of each input group; blocking)

@@ -14,6 +14,8 @@
  * The modules below it (docs/DESIGN.md, "The command-line tool's modules"):
  *   jobs.c     starting jobs, completions, retries, --halt, -k ordering
  *   output.c   printing job output, --tag, the joblog, the progress bar
+ *   batch.c    each job's inputs: -N, -m, -X, --colsep, --header, no COMMAND
+ *              (header.c: {name}; batchopt.c: their options' values)
  *   template.c replacement strings and building each job's argv
  *   inputs.c   input groups and their combinations (reader.c: records)
  *   options.c  the command line into struct opts, -j

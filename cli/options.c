@@ -10,13 +10,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "batch.h"
+#include "batchopt.h"
 #include "fpc.h"
 
 enum opt_id {
     O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
     O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN,
-    O_BATCH /* issue #12 items 1 and 3: values parsed by batch_opt (cli/batch.c) */
+    O_BATCH /* issue #12 items 1 and 3: values parsed by batchopt_apply (cli/batchopt.c) */
 };
 
 struct optdef {
@@ -36,7 +36,7 @@ static const struct optdef optdefs[] = {
     {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
     {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
     {"arg-file", 'a', true, O_ARGFILE},  {"contain", 0, false, O_CONTAIN},
-    /* issue #12 items 1 and 3 (cli/batch.c) */
+    /* issue #12 items 1 and 3 (cli/batchopt.c, cli/batch.c) */
     {"max-replace-args", 'N', true, O_BATCH}, {"max-args", 'n', true, O_BATCH},
     {"multiple-args", 'm', false, O_BATCH},  {"context-replace", 'X', false, O_BATCH},
     {"xargs", 0, false, O_BATCH},            {"max-chars", 's', true, O_BATCH},
@@ -265,7 +265,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_JOBLOG: o->joblog = val; break;
     case O_ARGFILE: o->argfiles[o->nargfiles++] = val; break;
     case O_CONTAIN: o->contain = true; break;
-    case O_BATCH: return batch_opt(o, def->lng, val, shown);
+    case O_BATCH: return batchopt_apply(o, def->lng, val, shown);
     case O_NULL:
     case O_DELIM: {
         char *d;

@@ -39,7 +39,7 @@ struct opts {
     size_t nsrcs;
     const char **argfiles; /* -a FILE, in order (they come first in srcs) */
     size_t nargfiles;
-    /* Issue #12 items 1 and 3 (values parsed by cli/batch.c, batch_opt). */
+    /* Issue #12 items 1 and 3 (values parsed by cli/batchopt.c). */
     long max_args;         /* -N/-n/--max-replace-args; -1: not given */
     char multi;            /* 0, 'm' (-m), 'X' (-X), 'x' (--xargs) */
     unsigned long max_chars; /* -s; 0: not given */
