@@ -14,6 +14,8 @@
  * The modules below it (docs/DESIGN.md, "The command-line tool's modules"):
  *   jobs.c     starting jobs, completions, retries, --halt, -k ordering
  *   output.c   printing job output, --tag, the joblog, the progress bar
+ *   batch.c    each job's inputs: -N, -m, -X, --colsep, --header, no COMMAND
+ *              (header.c: {name}; batchopt.c: their options' values)
  *   template.c replacement strings and building each job's argv
  *   inputs.c   input groups and their combinations (reader.c: records)
  *   options.c  the command line into struct opts, -j
@@ -157,7 +159,7 @@ static int jobs_by_rank_cpus(const struct app *a)
    the pool. 0, or -1 after a message. */
 static int setup(struct app *a)
 {
-    if (inputs_init(&a->in, &a->o) != 0)
+    if (inputs_init(&a->in, &a->o) != 0 || batch_setup(a) != 0)
         return -1;
     if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
         if (errno == EINVAL)
@@ -169,6 +171,7 @@ static int setup(struct app *a)
         return -1;
     }
     a->total_known = inputs_total(&a->in, &a->total);
+    batch_total(a, &a->total_known, &a->total);
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
         return -1;
@@ -223,6 +226,7 @@ static void teardown(struct app *a)
     if (a->sigfd >= 0)
         close(a->sigfd);
     tmpl_free(&a->tmpl);
+    batch_free(&a->batch);
     inputs_free(&a->in);
     opt_free(&a->o);
 }

@@ -103,7 +103,7 @@ int out_print(struct app *a, struct job *j)
     char *tag = NULL;
     if (a->o.tag) {
         struct sbuf t = {0};
-        for (size_t g = 0; g < a->in.ngroups; g++) {
+        for (size_t g = 0; g < j->nvals; g++) {
             if (g > 0)
                 sb_adds(&t, " ");
             sb_adds(&t, j->vals[g]);
