@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "batch.h"
 #include "inputs.h"
 #include "options.h"
 #include "template.h"
@@ -24,6 +25,7 @@ struct job {
     struct app *app;
     unsigned long seq;       /* {#}, 1-based */
     char **vals;             /* its input values (owned) */
+    size_t nvals;            /* how many (batch.c: -N, -m, --colsep...) */
     char **argv;             /* this attempt's argv (owned) */
     char *display;           /* this attempt's command line, shell-quoted */
     unsigned slot;           /* {%}: 1..jobs while running, else 0 */
@@ -43,6 +45,7 @@ struct app {
     struct opts o;
     struct inputs in;
     struct tmpl tmpl;
+    struct batch batch;      /* batch.c: inputs into each job's values */
     unsigned jobs;           /* -j, resolved */
     bool total_known;
     unsigned long total;

@@ -345,6 +345,7 @@ static int retry_setup(struct app *a, struct ctl *x)
     o->cmd = x->argv3;
     o->ncmd = 3;
     o->shell = o->quote = false;
+    o->no_command = false;
     return 0;
 }
 

@@ -16,15 +16,16 @@
 #include "sbuf.h"
 
 /* A new job for vals (ownership taken, also on failure). NULL: ENOMEM. */
-static struct job *job_new(struct app *a, char **vals)
+static struct job *job_new(struct app *a, char **vals, size_t nvals)
 {
     struct job *j = calloc(1, sizeof *j);
     if (j == NULL) {
-        inputs_vals_free(vals, a->in.ngroups);
+        inputs_vals_free(vals, nvals);
         return NULL;
     }
     j->app = a;
     j->vals = vals;
+    j->nvals = nvals;
     j->seq = a->next_seq++;
     j->live_next = a->live;
     if (a->live)
@@ -43,7 +44,7 @@ static void job_free(struct app *a, struct job *j)
     if (j->live_next)
         j->live_next->live_prev = j->live_prev;
     forkpool_task_release(j->task);
-    inputs_vals_free(j->vals, a->in.ngroups);
+    inputs_vals_free(j->vals, j->nvals);
     tmpl_argv_free(j->argv);
     free(j->display);
     free(j);
@@ -114,7 +115,9 @@ static int job_start(struct app *a, struct job *j)
     }
     j->tries++;
     j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
-    struct tmpl_ctx c = {j->vals, a->in.ngroups, j->seq, j->slot, a->o.shell};
+    struct tmpl_ctx c = {.vals = j->vals, .nvals = j->nvals, .seq = j->seq, .slot = j->slot,
+                         .shell = a->o.shell, .raw = a->o.no_command,
+                         .per_rec = batch_per_input(&a->batch, j->nvals)};
     if (tmpl_build(&a->tmpl, &c, &j->argv, &j->display) != 0 || ctl_display(a, j) != 0)
         return -1;
     if (a->o.dry_run) {
@@ -324,19 +327,22 @@ void jobs_fill(struct app *a)
         if (!ctl_may_start(a)) /* --delay, --memfree, --load */
             return;
         char **vals;
-        int r = inputs_next(&a->in, &vals);
+        size_t nvals;
+        int r = batch_next(a, &vals, &nvals);
         if (r == 0)
             a->input_wait = true;
         if (r == -2)
             jobs_fail(a, "cannot read inputs");
+        if (r == -3)
+            a->fatal = true; /* reported */
         if (r != 1)
             return;
         if (ctl_skip(a, a->next_seq)) { /* --resume...: done in the joblog */
-            inputs_vals_free(vals, a->in.ngroups);
+            inputs_vals_free(vals, nvals);
             a->next_seq++;
             continue;
         }
-        struct job *j = job_new(a, vals);
+        struct job *j = job_new(a, vals, nvals);
         if (j == NULL || job_start(a, j) != 0) {
             jobs_fail(a, "cannot start a job");
             if (j != NULL)

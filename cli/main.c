@@ -14,6 +14,8 @@
  * The modules below it (docs/DESIGN.md, "The command-line tool's modules"):
  *   jobs.c     starting jobs, completions, retries, --halt, -k ordering
  *   output.c   printing job output, --tag, the joblog, the progress bar
+ *   batch.c    each job's inputs: -N, -m, -X, --colsep, --header, no COMMAND
+ *              (header.c: {name}; batchopt.c: their options' values)
  *   template.c replacement strings and building each job's argv
  *   inputs.c   input groups and their combinations (reader.c: records)
  *   options.c  the command line into struct opts, -j
@@ -163,7 +165,7 @@ static int setup(struct app *a)
 {
     if (ctl_prepare(a) != 0 || shell_check(&a->o) != 0)
         return -1;
-    if (inputs_init(&a->in, &a->o) != 0)
+    if (inputs_init(&a->in, &a->o) != 0 || batch_setup(a) != 0)
         return -1;
     if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
         if (errno == EINVAL)
@@ -178,6 +180,7 @@ static int setup(struct app *a)
     if (outx_init(a) != 0)
         return -1;
     a->total_known = inputs_total(&a->in, &a->total);
+    batch_total(a, &a->total_known, &a->total);
     if (ctl_init(a) != 0)
         return -1;
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
@@ -236,6 +239,7 @@ static void teardown(struct app *a)
     if (a->sigfd >= 0)
         close(a->sigfd);
     tmpl_free(&a->tmpl);
+    batch_free(&a->batch);
     inputs_free(&a->in);
     opt_free(&a->o);
 }
@@ -286,7 +290,7 @@ static int run_cli(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (a.o.help || a.o.version) {
-        int r = a.o.help ? fputs(opt_usage, stdout)
+        int r = a.o.help ? (fputs(opt_usage, stdout) < 0 ? -1 : fputs(opt_usage_more, stdout))
                          : printf("forkpool %s\n", FORKPOOL_VERSION);
         opt_free(&a.o);
         return r < 0 || fflush(stdout) != 0 ? EXIT_USAGE : 0;

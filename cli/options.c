@@ -10,11 +10,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "batchopt.h"
 #include "fpc.h"
 
 enum opt_id {
     O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
     O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN,
+    O_BATCH, /* issue #12 items 1 and 3: values parsed by batchopt_apply (cli/batchopt.c) */
     /* issue #12 items 5-7 (output, control, shell) */
     O_QUOTE, O_SHELLQUOTE, O_VERBOSE, O_UNGROUP, O_LINEBUF, O_FILES, O_ETA, O_PROGRESS,
     O_TAGSTRING, O_RESULTS, O_TMPDIR, O_RESUME, O_RESUMEFAILED, O_RETRYFAILED, O_DELAY,
@@ -38,6 +40,15 @@ static const struct optdef optdefs[] = {
     {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
     {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
     {"arg-file", 'a', true, O_ARGFILE},  {"contain", 0, false, O_CONTAIN},
+    /* issue #12 items 1 and 3 (cli/batchopt.c, cli/batch.c) */
+    {"max-replace-args", 'N', true, O_BATCH}, {"max-args", 'n', true, O_BATCH},
+    {"multiple-args", 'm', false, O_BATCH},  {"context-replace", 'X', false, O_BATCH},
+    {"xargs", 0, false, O_BATCH},            {"max-chars", 's', true, O_BATCH},
+    {"show-limits", 0, false, O_BATCH},      {"link", 0, false, O_BATCH},
+    {"xapply", 0, false, O_BATCH},           {"colsep", 0, true, O_BATCH},
+    {"header", 0, true, O_BATCH},            {"eof", 'E', true, O_BATCH},
+    {"no-run-if-empty", 'r', false, O_BATCH}, {"trim", 0, true, O_BATCH},
+    {"arg-sep", 0, true, O_BATCH},           {"arg-file-sep", 0, true, O_BATCH},
     /* issue #12 items 5-7 (output, control, shell) */
     {"dryrun", 0, false, O_DRYRUN},      {"quote", 'q', false, O_QUOTE},
     {"shellquote", 0, false, O_SHELLQUOTE}, {"verbose", 't', false, O_VERBOSE},
@@ -66,17 +77,46 @@ const char opt_usage[] =
     "  -a, --arg-file FILE  one more input group, read from FILE (before the\n"
     "                       ::: and :::: groups; - for stdin)\n"
     "      --timeout SECS   kill a job after SECS (fractional; suffix s, m, h, d)\n"
-    "                       or N% of the median run time of the jobs done\n"    "      --retries N      run a failing job up to N times in all (0: forever)\n"
+    "                       or N% of the median run time of the jobs done\n"
+    "      --retries N      run a failing job up to N times in all (0: forever)\n"
     "      --halt WHEN,WHY=N  WHEN now|soon, WHY fail|success|done; or never\n"
-    "                       (N may be N% of all jobs)\n"    "      --joblog FILE    log each job (GNU parallel's format; - for stdout)\n"
+    "                       (N may be N% of all jobs)\n"
+    "      --joblog FILE    log each job (GNU parallel's format; - for stdout)\n"
+    "      --bar            progress bar on stderr\n"
+    "      --dry-run        print the commands, run nothing (also --dryrun)\n"
+    "      --contain        each job's descendants in a PID namespace, killed\n"
+    "                       with the job (setsid or not); needs root\n"
+    "  -N, --max-replace-args N  N inputs per job, {1}..{N} (-N0: none, run once\n"
+    "                       per input)\n"
+    "  -n, --max-args N     at most N inputs per job\n"
+    "  -m                   as many inputs per job as the command line holds,\n"
+    "                       spread over the job slots at the end\n"
+    "  -X                   as -m, each input in its own copy of the word with {}\n"
+    "      --xargs          as -m, without spreading\n"
+    "  -s, --max-chars N    command lines up to N characters (-m, -X, --xargs)\n"
+    "      --show-limits    print the command-line length limits\n"
+    "      --link, --xapply link the input groups (one value of each per job,\n"
+    "                       shorter groups wrap); :::+ ::::+ link one group to\n"
+    "                       the one before (the shortest ends)\n"
+    "      --colsep REGEX   split each input into columns {1} {2}... (POSIX ERE)\n"
+    "      --header :       the first input line names the columns: {name}\n"
+    "  -E EOF-STR           stop reading an input group at a line EOF-STR\n"
+    "  -r, --no-run-if-empty  skip inputs that are empty or only white space\n"
+    "      --trim lr|l|r|n  trim white space around each input (or column)\n"
+    "      --arg-sep S, --arg-file-sep S  use S instead of ::: or ::::\n";
+
+/* --help's text, continued (one string would pass the 4095 bytes C11
+   compilers must support). */
+const char opt_usage_more[] =
+    "\n"
+    "Output, control and the shell:\n"
     "      --resume         with --joblog: run only the jobs it does not list\n"
     "      --resume-failed  ... and again those it lists as failed\n"
     "      --retry-failed   run the failed commands of --joblog again (no COMMAND)\n"
     "      --delay SECS     start jobs at least SECS apart\n"
     "      --memfree SIZE   start jobs only while SIZE bytes (K, M, G) are free\n"
     "      --load MAX       start jobs only while the load average is below MAX\n"
-    "                       (N, N% of CPUs, +N, -N)\n"    "      --bar            progress bar on stderr\n"
-    "      --dry-run        print the commands, run nothing (also --dryrun)\n"
+    "                       (N, N% of CPUs, +N, -N)\n"
     "      --tag            prefix output lines with the input and a tab\n"
     "      --tagstring STR  prefix output lines with STR (replacement strings done)\n"
     "                       and a tab\n"
@@ -88,15 +128,15 @@ const char opt_usage[] =
     "  -u, --ungroup        jobs write to stdout/stderr themselves, as they run\n"
     "      --line-buffer, --lb, --linebuffer  accepted (lines never mix: output\n"
     "                       is grouped)\n"
-    "      --eta, --progress    --bar's status line\n"    "      --shell[=PATH]   run the command through $SHELL -c (or PATH -c), inputs\n"
+    "      --eta, --progress    --bar's status line\n"
+    "      --shell[=PATH]   run the command through $SHELL -c (or PATH -c), inputs\n"
     "                       quoted; without it, a command needing a shell is refused\n"
     "  -q, --quote          pass the command's words as they are (even | and >)\n"
     "      --shellquote     print the inputs quoted for a shell; run nothing\n"
-    "      --contain        each job's descendants in a PID namespace, killed\n"
-    "                       with the job (setsid or not); needs root\n"
     "      --version        print the version\n"
     "  -h, --help           this help\n"
     "\n"
+    "Without COMMAND, each input is a command line, run by /bin/sh -c.\n"
     "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.}\n"
     "Exit status: 0 all succeeded, 1-100 failed jobs, 101 more, 255 error.\n"
     "See forkpool(1).\n";
@@ -286,6 +326,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_JOBLOG: o->joblog = val; break;
     case O_ARGFILE: o->argfiles[o->nargfiles++] = val; break;
     case O_CONTAIN: o->contain = true; break;
+    case O_BATCH: return batchopt_apply(o, def->lng, val, shown);
     /* issue #12 items 5-7: values are checked at setup (shellcmd.c, outx.c,
        control.c) */
     case O_QUOTE: o->quote = true; break;
@@ -419,23 +460,42 @@ static int parse_long(struct opts *o, int argc, char **argv, int *i)
     return apply_opt(o, def, val, shown);
 }
 
-static bool is_sep3(const char *s) { return strcmp(s, ":::") == 0; }
-static bool is_sep4(const char *s) { return strcmp(s, "::::") == 0; }
+/* Whether s is the `:::` separator (--arg-sep), or the same with a `+`
+   (linked: *plus set). */
+static bool is_sep_as(const char *s, const char *sep, bool *plus)
+{
+    size_t n = strlen(sep);
+    if (strncmp(s, sep, n) != 0 || (s[n] != '\0' && strcmp(s + n, "+") != 0))
+        return false;
+    if (plus != NULL)
+        *plus = s[n] == '+';
+    return true;
+}
 
-/* Splits what follows the options: COMMAND [ARGS...] then groups. */
+static bool is_sep3(const struct opts *o, const char *s, bool *plus)
+{
+    return is_sep_as(s, o->arg_sep, plus);
+}
+
+static bool is_sep4(const struct opts *o, const char *s, bool *plus)
+{
+    return is_sep_as(s, o->arg_file_sep, plus);
+}
+
+static bool is_sep(const struct opts *o, const char *s)
+{
+    return is_sep3(o, s, NULL) || is_sep4(o, s, NULL);
+}
+
+/* Splits what follows the options: COMMAND [ARGS...] then groups. No
+   COMMAND: each input is a command line (o->no_command). */
 static int parse_operands(struct opts *o, int argc, char **argv, int i)
 {
     o->cmd = argv + i;
-    while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
+    while (i < argc && !is_sep(o, argv[i]))
         i++;
     o->ncmd = (size_t)(argv + i - o->cmd);
-    if (o->ncmd == 0 && !o->shellquote && !o->retry_failed) { /* they need none */
-        if (i < argc)
-            fpc_say("missing command before '%s' (try --help)", argv[i]);
-        else
-            fpc_say("missing command (try --help)");
-        return -1;
-    }
+    o->no_command = o->ncmd == 0;
     /* Each -a file is one group, first; then each `:::` starts one group
        and each file after `::::` is one group. */
     o->srcs = calloc((size_t)argc + o->nargfiles, sizeof *o->srcs);
@@ -446,21 +506,28 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
     for (size_t k = 0; k < o->nargfiles; k++)
         o->srcs[o->nsrcs++].path = o->argfiles[k];
     while (i < argc) {
-        bool files = is_sep4(argv[i]);
+        bool plus = false;
+        bool files = is_sep4(o, argv[i], &plus);
+        if (!files)
+            is_sep3(o, argv[i], &plus);
+        const char *sep = argv[i];
         i++;
         if (!files) {
             struct source *s = &o->srcs[o->nsrcs++];
             s->args = argv + i;
-            while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
+            s->link = plus && o->nsrcs > 1;
+            while (i < argc && !is_sep(o, argv[i]))
                 i++;
             s->nargs = (size_t)(argv + i - s->args);
             continue;
         }
         int first = i;
-        for (; i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]); i++)
+        for (; i < argc && !is_sep(o, argv[i]); i++) {
+            o->srcs[o->nsrcs].link = plus && o->nsrcs > 0; /* ::::+ F G: all linked */
             o->srcs[o->nsrcs++].path = argv[i];
+        }
         if (i == first) {
-            fpc_say("'::::' needs at least one file");
+            fpc_say("'%s' needs at least one file", sep);
             return -1;
         }
     }
@@ -469,7 +536,7 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
 
 int opt_parse(struct opts *o, int argc, char **argv)
 {
-    *o = (struct opts){.max_tries = 1};
+    *o = (struct opts){.max_tries = 1, .max_args = -1, .arg_sep = ":::", .arg_file_sep = "::::"};
     /* Every -a FILE takes two words at least. */
     o->argfiles = calloc((size_t)argc / 2 + 1, sizeof *o->argfiles);
     if (o->argfiles == NULL) {

@@ -18,6 +18,7 @@ struct source {
     char **args; /* `:::` words (pointers into argv); NULL for a file */
     size_t nargs;
     const char *path; /* `::::` file; NULL for words */
+    bool link;        /* `:::+` / `::::+`: linked to the group before */
 };
 
 struct opts {
@@ -49,10 +50,22 @@ struct opts {
     const char *delay, *memfree, *load;
     double timeout_pct;  /* --timeout N%: N/100 of the median runtime; 0: none */
     double halt_pct;     /* --halt ...=N%: N/100 of all jobs; 0: none */
+    /* Issue #12 items 1 and 3 (values parsed by cli/batchopt.c). */
+    long max_args;         /* -N/-n/--max-replace-args; -1: not given */
+    char multi;            /* 0, 'm' (-m), 'X' (-X), 'x' (--xargs) */
+    unsigned long max_chars; /* -s; 0: not given */
+    bool show_limits, link, no_empty;
+    bool trim_l, trim_r, trim_given; /* --trim; --colsep alone trims both */
+    const char *colsep;    /* --colsep REGEX (ERE); NULL: none */
+    const char *header;    /* --header; NULL: none */
+    const char *eof_str;   /* -E; NULL: none */
+    const char *arg_sep, *arg_file_sep; /* ":::" and "::::" unless given */
+    bool no_command;       /* no COMMAND: each input is a shell command */
 };
 
 /* --help's text. */
 extern const char opt_usage[];
+extern const char opt_usage_more[]; /* printed after opt_usage */
 
 /* Parses the whole command line into *o (which borrows argv's strings).
    0, or -1 after printing a usage message; call opt_free either way.

@@ -176,7 +176,7 @@ int outx_tag(struct app *a, const struct job *j, char **tag)
     struct sbuf t = {0};
     if (a->outx != NULL && a->outx->tagword != NULL) {
         /* STR as one word: without replacement strings it is STR itself */
-        struct tmpl_ctx c = {j->vals, a->in.ngroups, j->seq, j->slot, false};
+        struct tmpl_ctx c = {.vals = j->vals, .nvals = j->nvals, .seq = j->seq, .slot = j->slot};
         char **argv, *display;
         if (tmpl_build(&a->outx->tagstr, &c, &argv, &display) != 0)
             return -1;
@@ -188,7 +188,7 @@ int outx_tag(struct app *a, const struct job *j, char **tag)
         }
         tmpl_argv_free(argv);
     } else if (a->o.tag) {
-        for (size_t g = 0; g < a->in.ngroups; g++) {
+        for (size_t g = 0; g < j->nvals; g++) {
             if (g > 0)
                 sb_adds(&t, " ");
             sb_adds(&t, j->vals[g]);
@@ -228,7 +228,7 @@ static int results_dir(struct app *a, const struct job *j, char **name)
 {
     struct sbuf p = {0};
     sb_adds(&p, a->o.results);
-    for (size_t g = 0; g < a->in.ngroups; g++) {
+    for (size_t g = 0; g < j->nvals; g++) {
         sb_printf(&p, "/%zu", g + 1);
         sb_adds(&p, "/");
         add_component(&p, j->vals[g]);
@@ -306,7 +306,7 @@ static int results_row(struct app *a, const struct job *j)
     sb_printf(&b, "%lu%c:%c%.3f%c%.3f%c0%c%zu%c%d%c%d%c", j->seq, sep, sep, j->start_real, sep,
               j->runtime, sep, sep, on, sep, exitval, sep, sig, sep);
     add_field(&b, j->display, strlen(j->display), sep);
-    for (size_t g = 0; g < a->in.ngroups; g++) {
+    for (size_t g = 0; g < j->nvals; g++) {
         sb_add(&b, &sep, 1);
         add_field(&b, j->vals[g], strlen(j->vals[g]), sep);
     }

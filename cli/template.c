@@ -185,7 +185,7 @@ static void add_value(struct sbuf *b, const struct tmpl_ctx *c, const char *v, e
     const char *p;
     size_t n;
     xform_apply(xf, v, &p, &n);
-    if (c->shell)
+    if (c->shell && !c->raw)
         quote_add(b, p, n);
     else
         sb_add(b, p, n);
@@ -217,6 +217,57 @@ static void expand_word(struct sbuf *b, const struct tmpl_word *w, const struct 
             break;
         }
     }
+}
+
+/* Whether w holds {} (every value): -X repeats such a word per input. */
+static bool word_has_all(const struct tmpl_word *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->segs[i].kind == SEG_VAL && w->segs[i].group == 0)
+            return true;
+    return false;
+}
+
+void tmpl_cost(const struct tmpl *t, bool context, struct tmpl_cost *cost)
+{
+    struct tmpl_cost k = {.fixed = t->nwords ? t->nwords - 1 : 0};
+    size_t nrepl = 0;
+    for (size_t i = 0; i < t->nwords; i++) {
+        const struct tmpl_word *w = &t->words[i];
+        size_t lit = 0, r = 0;
+        for (size_t j = 0; j < w->n; j++) {
+            if (w->segs[j].kind == SEG_LIT)
+                lit += w->segs[j].len;
+            else if (w->segs[j].kind == SEG_VAL)
+                r++;
+            else
+                lit += 8; /* {#} {%}: a few digits */
+        }
+        nrepl += r;
+        if (context && word_has_all(w)) {
+            k.per_arg += lit + 1; /* the word and a space, per input */
+            k.per_char += r;
+            k.less += 1;
+        } else {
+            k.fixed += lit;
+            k.per_arg += r; /* a space between inputs */
+            k.per_char += r;
+            k.less += r;
+        }
+    }
+    if (nrepl == 0) /* inputs appended, each after a space */
+        k = (struct tmpl_cost){.fixed = k.fixed, .per_arg = 1, .per_char = 1};
+    *cost = k;
+}
+
+/* -X: the context of input r (its per_rec values). */
+static struct tmpl_ctx ctx_of_input(const struct tmpl_ctx *c, size_t r)
+{
+    struct tmpl_ctx sub = *c;
+    sub.vals = c->vals + r * c->per_rec;
+    sub.nvals = c->per_rec;
+    sub.per_rec = 0;
+    return sub;
 }
 
 /* A NULL-terminated argv being built; allocation failure is sticky. */
@@ -267,11 +318,23 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
         for (size_t i = 0; i < t->nwords; i++) {
             if (i > 0)
                 sb_adds(&b, " ");
-            expand_word(&b, &t->words[i], c);
+            if (c->per_rec == 0 || !word_has_all(&t->words[i])) {
+                expand_word(&b, &t->words[i], c);
+                continue;
+            }
+            for (size_t r = 0; r < c->nvals / c->per_rec; r++) {
+                struct tmpl_ctx sub = ctx_of_input(c, r);
+                if (r > 0)
+                    sb_adds(&b, " ");
+                expand_word(&b, &t->words[i], &sub);
+            }
         }
         for (size_t g = 0; !t->has_repl && g < c->nvals; g++) {
             sb_adds(&b, " ");
-            quote_add(&b, c->vals[g], strlen(c->vals[g]));
+            if (c->raw)
+                sb_adds(&b, c->vals[g]);
+            else
+                quote_add(&b, c->vals[g], strlen(c->vals[g]));
         }
         char *cmd = sb_take(&b);
         *display_out = cmd ? strdup(cmd) : NULL;
@@ -281,6 +344,14 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
     } else {
         for (size_t i = 0; i < t->nwords; i++) {
             const struct tmpl_word *w = &t->words[i];
+            if (c->per_rec != 0 && word_has_all(w)) {
+                for (size_t r = 0; r < c->nvals / c->per_rec; r++) {
+                    struct tmpl_ctx sub = ctx_of_input(c, r);
+                    expand_word(&b, w, &sub);
+                    av_push(&av, sb_take(&b));
+                }
+                continue;
+            }
             if (w->n == 1 && w->segs[0].kind == SEG_VAL && w->segs[0].group == 0 && c->nvals > 1) {
                 for (size_t g = 0; g < c->nvals; g++) {
                     add_value(&b, c, c->vals[g], w->segs[0].xf);

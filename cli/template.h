@@ -35,6 +35,10 @@ struct tmpl_ctx {
     unsigned long seq;  /* {#} */
     unsigned slot;      /* {%} */
     bool shell;         /* --shell: values are shell-quoted */
+    bool raw;           /* with shell: values unquoted (no COMMAND: each
+                           input is shell code) */
+    size_t per_rec;     /* -X: values per input; a word holding {} is
+                           repeated for each input; 0: no (-m, default) */
 };
 
 /* Parses words[0..n) (n >= 1), which must outlive t. 0, or -1 (ENOMEM,
@@ -52,5 +56,14 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
                char **display_out);
 
 void tmpl_argv_free(char **argv);
+
+/* The length of the command line, for -m/-X/--xargs, as GNU parallel
+   counts it (its CommandLine::len): fixed + n * per_arg + (their lengths)
+   * per_char - less for n >= 1 inputs (n * per_arg >= less). context: -X
+   (each word holding {} repeated per input). */
+struct tmpl_cost {
+    size_t fixed, per_arg, per_char, less;
+};
+void tmpl_cost(const struct tmpl *t, bool context, struct tmpl_cost *cost);
 
 #endif

@@ -102,9 +102,15 @@ static void forms(void)
     refused("option '-j' needs a value", WORDS("-j"));
     refused("option '--timeout' needs a value", WORDS("--timeout"));
     refused("option '--tag' takes no value", WORDS("--tag=1", "echo"));
-    refused("missing command (try --help)", WORDS("-k"));
-    refused("missing command before ':::' (try --help)", WORDS("-k", ":::", "a"));
-    refused("missing command before '::::' (try --help)", WORDS("::::", "f"));
+    /* No COMMAND: each input is a command (cli/batch.c). */
+    ok(parses(&o, WORDS("-k")) && o.no_command && o.ncmd == 0, "no command: inputs from stdin");
+    opt_free(&o);
+    ok(parses(&o, WORDS("-k", ":::", "a")) && o.no_command && o.nsrcs == 1,
+       "no command before ':::'");
+    opt_free(&o);
+    ok(parses(&o, WORDS("::::", "f")) && o.no_command && o.nsrcs == 1,
+       "no command before '::::'");
+    opt_free(&o);
 }
 
 static void operands(void)

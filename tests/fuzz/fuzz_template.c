@@ -105,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct tmpl t;
     char **argv = NULL, *display = NULL;
-    struct tmpl_ctx c = {strs + nwords, nvals, (unsigned long)size, slot, shell};
+    struct tmpl_ctx c = {.vals = strs + nwords, .nvals = nvals, .seq = (unsigned long)size,
+                         .slot = slot, .shell = shell};
     if (tmpl_parse(&t, strs, nwords) != 0) {
         /* Refused only for a Perl expression (the fuzzer has memory). */
         bool perl = false;
