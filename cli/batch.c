@@ -94,7 +94,18 @@ static int header_apply(struct app *a)
         free(line);
         for (size_t i = 0; k == 0 && i < n; i++)
             k = header_rewrite(b->cmd, b->ncmd, names[i], id++);
-        inputs_vals_free(names, n);
+        /* kept for --results' directory names */
+        char **all = k == 0 && n > 0 ? realloc(b->hnames, (b->nhnames + n) * sizeof *all) : NULL;
+        if (all != NULL) {
+            memcpy(all + b->nhnames, names, n * sizeof *names);
+            b->hnames = all;
+            b->nhnames += n;
+            free(names);
+        } else {
+            inputs_vals_free(names, n);
+            if (n > 0)
+                k = -1;
+        }
         if (k != 0) {
             fpc_say("out of memory");
             return -1;
@@ -429,5 +440,8 @@ void batch_free(struct batch *b)
     for (size_t i = 0; b->cmd != NULL && i < b->ncmd; i++)
         free(b->cmd[i]);
     free(b->cmd);
+    for (size_t i = 0; i < b->nhnames; i++)
+        free(b->hnames[i]);
+    free(b->hnames);
     *b = (struct batch){0};
 }

@@ -37,6 +37,8 @@ struct batch {
     regex_t re;            /* --colsep, compiled */
     bool re_ok;
     char **cmd;            /* the command rewritten (owned); NULL: argv's */
+    char **hnames;         /* --header's names by column (owned; --results) */
+    size_t nhnames;
     size_t ncmd;
     size_t max_args;       /* inputs per job at most; 0: no limit */
     bool none;             /* -N0: a job per input, without its values */

@@ -95,6 +95,22 @@ int outx_init(struct app *a)
         fpc_say("--results: an empty name");
         return -1;
     }
+    if (strchr(o->results, '{') != NULL) {
+        /* GNU parallel expands them per job: never a literal directory */
+        struct tmpl t;
+        char *w = strdup(o->results);
+        int r = w == NULL ? -1 : tmpl_parse(&t, &w, 1);
+        bool repl = r != 0 || t.has_repl;
+        if (w != NULL)
+            tmpl_free(&t);
+        free(w);
+        if (repl) {
+            fpc_say("--results '%s': replacement strings in its name are not supported; "
+                    "give a fixed directory (inputs name the directories inside it)",
+                    o->results);
+            return -1;
+        }
+    }
     bool csv = ends_with(o->results, ".csv"), tsv = ends_with(o->results, ".tsv");
     if (!csv && !tsv) {
         x->res = RES_DIR;
@@ -229,7 +245,12 @@ static int results_dir(struct app *a, const struct job *j, char **name)
     struct sbuf p = {0};
     sb_adds(&p, a->o.results);
     for (size_t g = 0; g < j->nvals; g++) {
-        sb_printf(&p, "/%zu", g + 1);
+        if (g < a->batch.nhnames) { /* --header: the column's name */
+            sb_adds(&p, "/");
+            add_component(&p, a->batch.hnames[g]);
+        } else {
+            sb_printf(&p, "/%zu", g + 1);
+        }
         sb_adds(&p, "/");
         add_component(&p, j->vals[g]);
     }

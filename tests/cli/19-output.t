@@ -79,6 +79,20 @@ same_str res/1/a/2/x/seq "--results DIR: seq file" '1'
 run --results res2 sh -c 'echo out; echo err >&2' ::: v
 empty "$ERR" "--results DIR: stderr kept in the files"
 same_str res2/1/v/stderr "--results DIR: stderr file" 'err\n'
+run --header : --results hres echo ::: f1 A B ::: f2 C D
+is "$RC" 0 "--header : --results: exit 0"
+same_str hres/f1/A/f2/D/stdout "--header : --results: directories named by the columns" 'A D\n'
+if [ "$HAVE" = 1 ]; then
+    gnu --header : --results "$T/ghres" echo ::: f1 A B ::: f2 C D
+    ok "--header : --results: as GNU parallel" diff -r hres "$T/ghres"
+else
+    skip "--header : --results: as GNU parallel" "parallel not installed"
+fi
+run --results '{}/x' echo ::: a
+is "$RC" 255 "--results with a replacement string: exit 255"
+run --results '{= $_ =}' echo ::: a
+is "$RC" 255 "--results with a perl expression: exit 255"
+ok "--results with a replacement string: no directory made" test ! -e '{}' -a ! -e '{= $_ =}'
 : >notadir
 run --results notadir/x echo ::: a
 is "$RC" 255 "--results under a file: exit 255"
