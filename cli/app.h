@@ -31,6 +31,7 @@ struct job {
     double start_mono;
     double runtime;          /* seconds */
     bool ok;                 /* outcome, from the handlers */
+    bool skipped;            /* skip() in {= =}: not run, not printed */
     forkpool_error_kind kind;
     int code;
     struct job *next;                  /* completion FIFO */
@@ -41,6 +42,7 @@ struct app {
     struct opts o;
     struct inputs in;
     struct tmpl tmpl;
+    struct perl *perl;       /* {= =}'s coprocess (perl.h); NULL: none */
     unsigned jobs;           /* -j, resolved */
     bool total_known;
     unsigned long total;

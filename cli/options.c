@@ -14,7 +14,10 @@
 
 enum opt_id {
     O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
-    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN
+    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN,
+    /* issue #12 item 2: replacement strings */
+    O_PLUS, O_RPL, O_PARENS, O_REN_ARG, O_REN_NOEXT, O_REN_BASE, O_REN_DIR, O_REN_BASE_NOEXT,
+    O_REN_SEQ, O_REN_SLOT
 };
 
 struct optdef {
@@ -34,6 +37,15 @@ static const struct optdef optdefs[] = {
     {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
     {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
     {"arg-file", 'a', true, O_ARGFILE},  {"contain", 0, false, O_CONTAIN},
+    /* issue #12 item 2: replacement strings */
+    {"plus", 0, false, O_PLUS},          {"rpl", 0, true, O_RPL},
+    {"parens", 0, true, O_PARENS},       {"replace", 'I', true, O_REN_ARG},
+    {"extensionreplace", 0, true, O_REN_NOEXT}, {"er", 0, true, O_REN_NOEXT},
+    {"basenamereplace", 0, true, O_REN_BASE},   {"bnr", 0, true, O_REN_BASE},
+    {"dirnamereplace", 0, true, O_REN_DIR},     {"dnr", 0, true, O_REN_DIR},
+    {"basenameextensionreplace", 0, true, O_REN_BASE_NOEXT},
+    {"bner", 0, true, O_REN_BASE_NOEXT},
+    {"seqreplace", 0, true, O_REN_SEQ},  {"slotreplace", 0, true, O_REN_SLOT},
 };
 enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
@@ -61,8 +73,15 @@ const char opt_usage[] =
     "                       with the job (setsid or not); needs root\n"
     "      --version        print the version\n"
     "  -h, --help           this help\n"
+    "      --plus           more replacement strings: {..} {...} {+/} {+.} {##}\n"
+    "                       {:-x} {:N:M} {#pre} {%suf} {/a/b} {^a} ... (man page)\n"
+    "  -I STR               STR instead of {} (also --er, --bnr, --dnr, --bner,\n"
+    "                       --seqreplace, --slotreplace for {.} {/} {//} {/.} {#} {%})\n"
+    "      --rpl 'TAG PERL' TAG is replaced by $_ after the Perl expression PERL\n"
+    "      --parens LR      {= =} written L R instead (e.g. ,,,,)\n"
     "\n"
     "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.}\n"
+    "{-N}...; {= perl expression =} and {=N perl =} (needs perl)\n"
     "Exit status: 0 all succeeded, 1-100 failed jobs, 101 more, 255 error.\n"
     "See forkpool(1).\n";
 
@@ -235,6 +254,22 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_JOBLOG: o->joblog = val; break;
     case O_ARGFILE: o->argfiles[o->nargfiles++] = val; break;
     case O_CONTAIN: o->contain = true; break;
+    case O_PLUS: o->rpl.plus = true; break;
+    case O_RPL: o->rpl.rpls[o->rpl.nrpls++] = val; break;
+    case O_PARENS: o->rpl.parens = val; break;
+    case O_REN_ARG:
+    case O_REN_NOEXT:
+    case O_REN_BASE:
+    case O_REN_DIR:
+    case O_REN_BASE_NOEXT:
+    case O_REN_SEQ:
+    case O_REN_SLOT:
+        if (*val == '\0') {
+            fpc_say("bad value '' for %s: a replacement string cannot be empty", shown);
+            return -1;
+        }
+        o->rpl.rename[REN_ARG + (def->id - O_REN_ARG)] = val;
+        break;
     case O_NULL:
     case O_DELIM: {
         char *d;
@@ -395,7 +430,8 @@ int opt_parse(struct opts *o, int argc, char **argv)
     *o = (struct opts){.max_tries = 1};
     /* Every -a FILE takes two words at least. */
     o->argfiles = calloc((size_t)argc / 2 + 1, sizeof *o->argfiles);
-    if (o->argfiles == NULL) {
+    o->rpl.rpls = calloc((size_t)argc / 2 + 1, sizeof *o->rpl.rpls); /* --rpl too */
+    if (o->argfiles == NULL || o->rpl.rpls == NULL) {
         fpc_say("out of memory");
         return -1;
     }
@@ -426,6 +462,7 @@ void opt_free(struct opts *o)
     free(o->delim);
     free(o->srcs);
     free(o->argfiles);
+    free(o->rpl.rpls);
 }
 
 /* A job needs about four fds (its stdout and stderr pipes, the pool's own),

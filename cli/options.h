@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rpl.h"
+
 enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
 enum halt_why { HALT_FAIL, HALT_SUCCESS, HALT_DONE };
 
@@ -38,6 +40,9 @@ struct opts {
     size_t nsrcs;
     const char **argfiles; /* -a FILE, in order (they come first in srcs) */
     size_t nargfiles;
+    /* issue #12 item 2 (replacement strings): --plus, -I and the renames,
+       --rpl (rpl.rpls owned), --parens; checked by rpl_init */
+    struct rpl_conf rpl;
 };
 
 /* --help's text. */

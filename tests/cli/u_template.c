@@ -22,7 +22,7 @@ static char *build(const char *const *words, const char *const *vals, bool shell
         nv++;
     struct tmpl t;
     char **argv = NULL, *display = NULL;
-    struct tmpl_ctx c = {(char **)vals, nv, 42, 3, shell};
+    struct tmpl_ctx c = {.vals = (char **)vals, .nvals = nv, .seq = 42, .slot = 3, .shell = shell};
     if (tmpl_parse(&t, (char **)words, nw) != 0 || tmpl_build(&t, &c, &argv, &display) != 0)
         bail_out("out of memory");
     size_t len = 1;
