@@ -121,7 +121,7 @@ static int job_start(struct app *a, struct job *j)
         if (!a->o.dry_run)
             slot_give(a, j->slot);
         j->slot = 0;
-        return built; /* 1: skip() */
+        return built; /* 1: skip(), argv and display built */
     }
     if (a->o.dry_run) {
         struct sbuf b = {0};
@@ -267,15 +267,24 @@ void jobs_fail(struct app *a, const char *what)
     a->fatal = true;
 }
 
-/* A job a Perl expression skipped (skip()): not run, not printed, not
-   counted; with -k it still takes its turn. */
+/* A job a Perl expression skipped (skip()): not run, not printed, but
+   counted and logged as a failure with Exitval -2, as GNU parallel does;
+   with -k it still takes its turn. */
 static void job_skipped(struct app *a, struct job *j)
 {
     j->skipped = true;
+    j->ok = false;
+    j->runtime = 0;
+    a->ndone++;
+    a->nfail++;
     if (a->o.dry_run) {
         job_free(a, j);
         return;
     }
+    struct timespec rt;
+    j->start_real = clock_gettime(CLOCK_REALTIME, &rt) == 0 ? fpc_timespec_s(&rt) : 0;
+    if (out_joblog_write(a, j) != 0)
+        jobs_fail(a, "cannot write the joblog");
     if (output_job(a, j) != 0)
         jobs_fail(a, "cannot write output");
 }

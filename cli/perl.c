@@ -78,6 +78,7 @@ static const char server[] =
     " local $_ = $pos < $n ? $a[$pos + 1] : '';\n"
     " if (eval { $code[$id]->($Arg::_job); 1 }) {"
     " reply($Arg::_skip ? 2 : $Arg::_uq ? 1 : 0, $_) } else { reply(3, $@) } }\n";
+/* (A skipped job's value is still sent: the joblog shows its command.) */
 
 struct perl {
     pid_t pid;

@@ -414,11 +414,13 @@ static int add_value(struct sbuf *b, const struct tmpl *t, const struct tmpl_ctx
         struct sbuf v = {0};
         bool unquoted = false;
         int r = perl_eval(c->perl, s->expr, &pj, g, &v, &unquoted);
-        if (r == 0 && v.oom)
-            r = -1, errno = ENOMEM;
-        if (r == 0 && (unquoted || !c->shell))
+        if (r >= 0 && v.oom) {
+            r = -1;
+            errno = ENOMEM;
+        }
+        if (r >= 0 && (unquoted || !c->shell))
             sb_add(b, v.p ? v.p : "", v.len);
-        else if (r == 0)
+        else if (r >= 0)
             quote_add(b, v.p ? v.p : "", v.len);
         sb_free(&v);
         return r;
@@ -463,6 +465,7 @@ static void add_fixed(struct sbuf *b, const struct tmpl_ctx *c, const struct rpl
 static int expand_word(struct sbuf *b, const struct tmpl *t, const struct tmpl_word *w,
                        const struct tmpl_ctx *c)
 {
+    bool skip = false;
     for (size_t i = 0; i < w->n; i++) {
         const struct seg *s = &w->segs[i];
         int r = 0;
@@ -471,20 +474,22 @@ static int expand_word(struct sbuf *b, const struct tmpl *t, const struct tmpl_w
         } else if (s->kind == SEG_REPL && s->r->op != RPL_VAL) {
             add_fixed(b, c, s->r);
         } else if (s->group == 0) {
-            for (size_t g = 0; r == 0 && g < c->nvals; g++) {
+            for (size_t g = 0; r >= 0 && g < c->nvals; g++) {
                 if (g > 0)
                     sb_adds(b, " ");
-                r = add_value(b, t, c, s, g);
+                int rg = add_value(b, t, c, s, g);
+                r = rg != 0 ? rg : r;
             }
         } else if (s->group > 0 && (size_t)s->group <= c->nvals) {
             r = add_value(b, t, c, s, (size_t)s->group - 1);
         } else if (s->group < 0 && (size_t)-s->group <= c->nvals) {
             r = add_value(b, t, c, s, c->nvals - (size_t)-s->group);
         }
-        if (r != 0)
+        if (r < 0)
             return r;
+        skip = skip || r == 1;
     }
-    return 0;
+    return skip ? 1 : 0;
 }
 
 /* A NULL-terminated argv being built; allocation failure is sticky. */
@@ -526,18 +531,30 @@ static void av_push(struct argvec *a, char *s)
     a->v[a->n] = NULL;
 }
 
+/* A word that called skip() (r == 1): noted, and the building goes on
+   (the command is still shown, in the joblog). */
+static void skip_note(int *r, bool *skip)
+{
+    if (*r == 1) {
+        *skip = true;
+        *r = 0;
+    }
+}
+
 int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
                char **display_out)
 {
     struct argvec av = {0};
     struct sbuf b = {0};
     int r = 0;
+    bool skip = false;
     *display_out = NULL;
     if (c->shell) {
         for (size_t i = 0; r == 0 && i < t->nwords; i++) {
             if (i > 0)
                 sb_adds(&b, " ");
             r = expand_word(&b, t, &t->words[i], c);
+            skip_note(&r, &skip);
         }
         for (size_t g = 0; !t->has_repl && g < c->nvals; g++) {
             sb_adds(&b, " ");
@@ -556,11 +573,13 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
                 (s0->kind == SEG_PERL || (s0->kind == SEG_REPL && s0->r->op == RPL_VAL))) {
                 for (size_t g = 0; r == 0 && g < c->nvals; g++) {
                     r = add_value(&b, t, c, s0, g);
+                    skip_note(&r, &skip);
                     av_push(&av, sb_take(&b));
                 }
                 continue;
             }
             r = expand_word(&b, t, w, c);
+            skip_note(&r, &skip);
             av_push(&av, sb_take(&b));
         }
         for (size_t g = 0; !t->has_repl && g < c->nvals; g++)
@@ -587,5 +606,5 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
         return r;
     }
     *argv_out = av.v;
-    return 0;
+    return skip ? 1 : 0;
 }

@@ -69,8 +69,9 @@ void tmpl_free(struct tmpl *t);
    per word, and a word that is exactly {} (or {.} ...) with several groups
    gives one argument per value. Without any replacement string the values
    are appended. 0; 1 when a Perl expression called skip() (the job is not
-   to run); or -1 (ENOMEM; ENOSYS: Perl expressions and c->perl NULL;
-   EIO: perl failed, after a message); nothing to free unless 0. */
+   to run; argv and display are built all the same); or -1 (ENOMEM;
+   ENOSYS: Perl expressions and c->perl NULL; EIO: perl failed, after a
+   message), with nothing to free. */
 int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
                char **display_out);
 
