@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -98,30 +97,32 @@ static int fd_high(int fd)
     return n;
 }
 
-/* Reads exactly n bytes of an answer into out (NULL: into nothing is
-   not allowed; callers pass a buffer or an sbuf). 0, or -1 (EIO at EOF). */
-static int rd_exact(struct perl *p, struct sbuf *sb, char *out, size_t n)
+/* Makes sure answer bytes are buffered. 0, or -1 (EIO at EOF). */
+static int rd_fill(struct perl *p)
+{
+    while (p->beg == p->end) {
+        ssize_t r = read(p->from, p->buf, sizeof p->buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO;
+            return -1;
+        }
+        p->beg = 0;
+        p->end = (size_t)r;
+    }
+    return 0;
+}
+
+/* Appends the next n bytes of the answer to sb. 0, or -1 (EIO). */
+static int rd_exact(struct perl *p, struct sbuf *sb, size_t n)
 {
     while (n > 0) {
-        if (p->beg == p->end) {
-            ssize_t r = read(p->from, p->buf, sizeof p->buf);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                if (r == 0)
-                    errno = EIO;
-                return -1;
-            }
-            p->beg = 0;
-            p->end = (size_t)r;
-        }
+        if (rd_fill(p) != 0)
+            return -1;
         size_t k = p->end - p->beg < n ? p->end - p->beg : n;
-        if (sb != NULL)
-            sb_add(sb, p->buf + p->beg, k);
-        else {
-            memcpy(out, p->buf + p->beg, k);
-            out += k;
-        }
+        sb_add(sb, p->buf + p->beg, k);
         p->beg += k;
         n -= k;
     }
@@ -134,8 +135,9 @@ static int rd_header(struct perl *p, int *status, size_t *len)
     char h[64];
     size_t n = 0;
     for (;;) {
-        if (rd_exact(p, NULL, &h[n], 1) != 0)
+        if (rd_fill(p) != 0)
             return -1;
+        h[n] = p->buf[p->beg++];
         if (h[n] == '\n')
             break;
         if (++n == sizeof h - 1) {
@@ -144,11 +146,20 @@ static int rd_header(struct perl *p, int *status, size_t *len)
         }
     }
     h[n] = '\0';
-    unsigned long long l;
-    if (sscanf(h, "%d %llu", status, &l) != 2) {
+    char *end;
+    errno = 0;
+    long st = strtol(h, &end, 10);
+    if (*end != ' ' || end == h) {
         errno = EIO;
         return -1;
     }
+    const char *num = end + 1;
+    unsigned long long l = strtoull(num, &end, 10);
+    if (*end != '\0' || end == num || errno != 0 || st < 0 || st > 3) {
+        errno = EIO;
+        return -1;
+    }
+    *status = (int)st;
     *len = (size_t)l;
     return 0;
 }
@@ -159,7 +170,7 @@ static int rd_answer(struct perl *p, int *status, struct sbuf *out)
     size_t len;
     if (rd_header(p, status, &len) != 0)
         return -1;
-    return rd_exact(p, out, NULL, len);
+    return rd_exact(p, out, len);
 }
 
 static int spawn(struct perl *p)
