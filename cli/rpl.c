@@ -264,8 +264,12 @@ size_t rpl_match(const struct rpl *r, const char *p, size_t skip, regmatch_t *m)
         return 0;
     const char *rest = p + prefix;
     size_t len = strlen(rest);
-    /* The shortest match, as Perl's lazy quantifiers would find. */
+    /* The shortest match, as Perl's lazy quantifiers would find; it ends
+       with the tag's last byte unless that closes the groups. */
+    char last = r->tag[strlen(r->tag) - 1];
     for (size_t end = 1; end <= len; end++) {
+        if (last != ')' && rest[end - 1] != last)
+            continue;
         m[0].rm_so = 0;
         m[0].rm_eo = (regoff_t)end;
         if (regexec(&r->re, rest, r->ngroups + 1, m, REG_STARTEND) != 0)
