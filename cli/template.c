@@ -399,9 +399,61 @@ static void add_text(struct sbuf *b, const struct tmpl_ctx *c, const char *v, si
         sb_add(b, v, n);
 }
 
+/* One evaluation of a Perl expression for one value of the job being
+   built: GNU parallel evaluates an expression once per value and job, so
+   {= $_=++$n =} twice in a command gives the same number twice. */
+struct eval {
+    size_t expr, g;
+    struct sbuf v;
+    int status; /* 0, or 1: skip() */
+    bool unquoted;
+};
+
+struct evcache {
+    struct eval *v;
+    size_t n;
+};
+
+static void evcache_free(struct evcache *ec)
+{
+    for (size_t i = 0; i < ec->n; i++)
+        sb_free(&ec->v[i].v);
+    free(ec->v);
+}
+
+/* Expression expr on value g, evaluated now or before in this build. NULL:
+   -1 and errno (perl failed, after a message; ENOMEM). */
+static struct eval *eval_get(struct evcache *ec, const struct tmpl_ctx *c, size_t expr, size_t g)
+{
+    for (size_t i = 0; i < ec->n; i++)
+        if (ec->v[i].expr == expr && ec->v[i].g == g)
+            return &ec->v[i];
+    struct eval *v = realloc(ec->v, (ec->n + 1) * sizeof *v);
+    if (v == NULL)
+        return NULL;
+    ec->v = v;
+    struct eval *e = &ec->v[ec->n];
+    *e = (struct eval){.expr = expr, .g = g};
+    struct perl_job pj = {c->vals, c->nvals, c->seq, c->slot,
+                          c->total_known ? (long long)c->total : -1, c->jobs};
+    e->status = perl_eval(c->perl, expr, &pj, g, &e->v, &e->unquoted);
+    if (e->status >= 0 && e->v.oom) {
+        e->status = -1;
+        errno = ENOMEM;
+    }
+    if (e->status < 0) {
+        int err = errno;
+        sb_free(&e->v);
+        errno = err;
+        return NULL;
+    }
+    ec->n++;
+    return e;
+}
+
 /* Appends value number g (0-based; past the last: "") through seg. 0, 1
    (skip the job), -1 (errno). */
-static int add_value(struct sbuf *b, const struct tmpl *t, const struct tmpl_ctx *c,
+static int add_value(struct sbuf *b, struct evcache *ec, const struct tmpl_ctx *c,
                      const struct seg *s, size_t g)
 {
     if (s->kind == SEG_PERL) {
@@ -409,23 +461,15 @@ static int add_value(struct sbuf *b, const struct tmpl *t, const struct tmpl_ctx
             errno = ENOSYS;
             return -1;
         }
-        struct perl_job pj = {c->vals, c->nvals, c->seq, c->slot,
-                              c->total_known ? (long long)c->total : -1, c->jobs};
-        struct sbuf v = {0};
-        bool unquoted = false;
-        int r = perl_eval(c->perl, s->expr, &pj, g, &v, &unquoted);
-        if (r >= 0 && v.oom) {
-            r = -1;
-            errno = ENOMEM;
-        }
-        if (r >= 0 && (unquoted || !c->shell))
-            sb_add(b, v.p ? v.p : "", v.len);
-        else if (r >= 0)
-            quote_add(b, v.p ? v.p : "", v.len);
-        sb_free(&v);
-        return r;
+        struct eval *e = eval_get(ec, c, s->expr, g);
+        if (e == NULL)
+            return -1;
+        if (e->unquoted || !c->shell)
+            sb_add(b, e->v.p ? e->v.p : "", e->v.len);
+        else
+            quote_add(b, e->v.p ? e->v.p : "", e->v.len);
+        return e->status;
     }
-    (void)t;
     const char *p;
     size_t n;
     xform_apply(s->r->xf, g < c->nvals ? c->vals[g] : "", &p, &n);
@@ -462,7 +506,7 @@ static void add_fixed(struct sbuf *b, const struct tmpl_ctx *c, const struct rpl
 /* Appends a word with its replacement strings expanded. {} with several
    groups is every value, space-separated; {N} past the last group is empty,
    as in GNU parallel. 0, 1 (skip the job), -1 (errno). */
-static int expand_word(struct sbuf *b, const struct tmpl *t, const struct tmpl_word *w,
+static int expand_word(struct sbuf *b, struct evcache *ec, const struct tmpl_word *w,
                        const struct tmpl_ctx *c)
 {
     bool skip = false;
@@ -477,13 +521,13 @@ static int expand_word(struct sbuf *b, const struct tmpl *t, const struct tmpl_w
             for (size_t g = 0; r >= 0 && g < c->nvals; g++) {
                 if (g > 0)
                     sb_adds(b, " ");
-                int rg = add_value(b, t, c, s, g);
+                int rg = add_value(b, ec, c, s, g);
                 r = rg != 0 ? rg : r;
             }
         } else if (s->group > 0 && (size_t)s->group <= c->nvals) {
-            r = add_value(b, t, c, s, (size_t)s->group - 1);
+            r = add_value(b, ec, c, s, (size_t)s->group - 1);
         } else if (s->group < 0 && (size_t)-s->group <= c->nvals) {
-            r = add_value(b, t, c, s, c->nvals - (size_t)-s->group);
+            r = add_value(b, ec, c, s, c->nvals - (size_t)-s->group);
         }
         if (r < 0)
             return r;
@@ -546,6 +590,7 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
 {
     struct argvec av = {0};
     struct sbuf b = {0};
+    struct evcache ec = {0};
     int r = 0;
     bool skip = false;
     *display_out = NULL;
@@ -553,7 +598,7 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
         for (size_t i = 0; r == 0 && i < t->nwords; i++) {
             if (i > 0)
                 sb_adds(&b, " ");
-            r = expand_word(&b, t, &t->words[i], c);
+            r = expand_word(&b, &ec, &t->words[i], c);
             skip_note(&r, &skip);
         }
         for (size_t g = 0; !t->has_repl && g < c->nvals; g++) {
@@ -572,13 +617,13 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
             if (w->n == 1 && s0->group == 0 && c->nvals > 1 &&
                 (s0->kind == SEG_PERL || (s0->kind == SEG_REPL && s0->r->op == RPL_VAL))) {
                 for (size_t g = 0; r == 0 && g < c->nvals; g++) {
-                    r = add_value(&b, t, c, s0, g);
+                    r = add_value(&b, &ec, c, s0, g);
                     skip_note(&r, &skip);
                     av_push(&av, sb_take(&b));
                 }
                 continue;
             }
-            r = expand_word(&b, t, w, c);
+            r = expand_word(&b, &ec, w, c);
             skip_note(&r, &skip);
             av_push(&av, sb_take(&b));
         }
@@ -595,8 +640,9 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
         r = -1;
         errno = ENOMEM;
     }
+    int e = errno;
+    evcache_free(&ec);
     if (r != 0) {
-        int e = errno;
         sb_free(&b);
         if (av.v != NULL)
             tmpl_argv_free(av.v);
