@@ -88,8 +88,10 @@ compare "-I '{x}' with a positional {1x}" -I '{x}' -k echo '{x}' '{1x}' '{-1x}' 
 run -I '' echo ::: a
 is "$RC" 255 "-I '': exit 255"
 ok "-I '': a message" grep -q "bad value '' for -I" "$ERR"
-run --er '' echo ::: a
-is "$RC" 255 "--er '': exit 255"
+for o in --er --bnr --dnr --bner --seqreplace --slotreplace; do
+    run $o '' echo ::: a
+    is "$RC" 255 "$o '': exit 255"
+done
 
 # --rpl
 compare_perl "--rpl '.. perl'" --rpl '.. s:\.[^.]+$::;s:\.[^.]+$::;' -k echo '..' ::: foo.tar.gz
@@ -132,6 +134,8 @@ compare_perl "{= \$job->seq() \$job->slot() seq() =}" -j1 -k echo '{= $_=$job->s
     '{= $_=$job->slot() =}' '{= $_=seq()*10 =}' ::: a b
 compare_perl "{= =} empty, several in a word, {} with several groups" -k echo '{==}' \
     'x{= $_.=1 =}y{= $_.=2 =}z' '{= $_=uc =}' ::: a ::: b
+compare_perl "{= =}: once per value and job (GNU parallel's cache)" -j1 -k echo '{= $_=++$n =}' \
+    '{= $_=++$n =}' '{=1 $_=++$n =}' 'x{= $_=++$n =}' ::: a b
 compare_perl "{= =}: state kept between jobs (one perl)" -j1 -k echo '{= $_=++$n =}' ::: a b c
 compare_perl "{= =} with bytes" -k echo '{= $_=length =}' '{= $_=$_ x 2 =}' ::: "$(printf '\377\001')"
 compare_perl "{= =} -k skip in the middle keeps the order" -j3 -k echo '{= skip() if $_ % 2 =}' \
