@@ -62,7 +62,7 @@ static const char server[] =
     "my @code;\n"
     "sub rd { my $n = shift; my $b = ''; while (length($b) < $n) {"
     " my $r = read($in, $b, $n - length($b), length($b)); exit 0 unless $r; } $b }\n"
-    "sub line { my $l = <$in>; exit 0 unless defined $l; chomp $l; $l }\n"
+    "sub line { local $/ = \"\\n\"; my $l = <$in>; exit 0 unless defined $l; chomp $l; $l }\n"
     "sub reply { my ($st, $v) = @_; $v = '' unless defined $v;"
     " utf8::encode($v) if utf8::is_utf8($v); my $m = \"$st \" . length($v) . \"\\n\" . $v;\n"
     " while (length $m) { my $w = syswrite($out, $m); exit 1 unless $w; substr($m, 0, $w) = ''; } }\n"

@@ -136,6 +136,12 @@ compare_perl "{= =} empty, several in a word, {} with several groups" -k echo '{
     'x{= $_.=1 =}y{= $_.=2 =}z' '{= $_=uc =}' ::: a ::: b
 compare_perl "{= =}: once per value and job (GNU parallel's cache)" -j1 -k echo '{= $_=++$n =}' \
     '{= $_=++$n =}' '{=1 $_=++$n =}' 'x{= $_=++$n =}' ::: a b
+if [ "$PERL" = 1 ]; then
+    run -j1 -k echo '{= $/ = undef; $\ = "X"; $_.="!" =}' ::: a b c
+    same_str "$OUT" "{= =} that changes \$/ and \$\\: the next jobs still run" 'a!\nb!\nc!\n'
+else
+    skip "{= =} that changes \$/: the next jobs still run" "no perl"
+fi
 compare_perl "{= =}: state kept between jobs (one perl)" -j1 -k echo '{= $_=++$n =}' ::: a b c
 compare_perl "{= =} with bytes" -k echo '{= $_=length =}' '{= $_=$_ x 2 =}' ::: "$(printf '\377\001')"
 compare_perl "{= =} -k skip in the middle keeps the order" -j3 -k echo '{= skip() if $_ % 2 =}' \
