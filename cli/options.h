@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rpl.h"
+
 enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
 enum halt_why { HALT_FAIL, HALT_SUCCESS, HALT_DONE };
 
@@ -50,6 +52,9 @@ struct opts {
     const char *eof_str;   /* -E; NULL: none */
     const char *arg_sep, *arg_file_sep; /* ":::" and "::::" unless given */
     bool no_command;       /* no COMMAND: each input is a shell command */
+    /* issue #12 item 2 (replacement strings): --plus, -I and the renames,
+       --rpl (rpl.rpls owned), --parens; checked by rpl_init */
+    struct rpl_conf rpl;
 };
 
 /* --help's text. */
