@@ -43,6 +43,8 @@ struct opts {
     size_t nargfiles;
     /* Issue #12 items 1 and 3 (values parsed by cli/batchopt.c). */
     long max_args;         /* -N/-n/--max-replace-args; -1: not given */
+    bool replace_args;     /* the count came from -N: words with {} are
+                              repeated per value, as with -X */
     char multi;            /* 0, 'm' (-m), 'X' (-X), 'x' (--xargs) */
     unsigned long max_chars; /* -s; 0: not given */
     bool show_limits, link, no_empty;

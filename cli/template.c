@@ -403,7 +403,6 @@ static void add_text(struct sbuf *b, const struct tmpl_ctx *c, const char *v, si
    built: GNU parallel evaluates an expression once per value and job, so
    {= $_=++$n =} twice in a command gives the same number twice. */
 struct eval {
-    char **vals;  /* with g: the value (-X: one input's values) */
     size_t expr, g;
     struct sbuf v;
     int status; /* 0, or 1: skip() */
@@ -427,14 +426,14 @@ static void evcache_free(struct evcache *ec)
 static struct eval *eval_get(struct evcache *ec, const struct tmpl_ctx *c, size_t expr, size_t g)
 {
     for (size_t i = 0; i < ec->n; i++)
-        if (ec->v[i].expr == expr && ec->v[i].g == g && ec->v[i].vals == c->vals)
+        if (ec->v[i].expr == expr && ec->v[i].g == g)
             return &ec->v[i];
     struct eval *v = realloc(ec->v, (ec->n + 1) * sizeof *v);
     if (v == NULL)
         return NULL;
     ec->v = v;
     struct eval *e = &ec->v[ec->n];
-    *e = (struct eval){.vals = c->vals, .expr = expr, .g = g};
+    *e = (struct eval){.expr = expr, .g = g};
     struct perl_job pj = {c->vals, c->nvals, c->seq, c->slot,
                           c->total_known ? (long long)c->total : -1, c->jobs};
     e->status = perl_eval(c->perl, expr, &pj, g, &e->v, &e->unquoted);
@@ -519,8 +518,10 @@ static int expand_word(struct sbuf *b, struct evcache *ec, const struct tmpl_wor
         } else if (s->kind == SEG_REPL && s->r->op != RPL_VAL) {
             add_fixed(b, c, s->r);
         } else if (s->group == 0) {
-            for (size_t g = 0; r >= 0 && g < c->nvals; g++) {
-                if (g > 0)
+            size_t first = c->one_rec ? c->rec * c->per_rec : 0;
+            size_t end = c->one_rec ? first + c->per_rec : c->nvals;
+            for (size_t g = first; r >= 0 && g < end; g++) {
+                if (g > first)
                     sb_adds(b, " ");
                 int rg = add_value(b, ec, c, s, g);
                 r = rg != 0 ? rg : r;
@@ -584,13 +585,12 @@ void tmpl_cost(const struct tmpl *t, bool context, struct tmpl_cost *cost)
     *cost = k;
 }
 
-/* -X: the context of input r (its per_rec values). */
+/* -X, -N: the context of input r ({} is its per_rec values). */
 static struct tmpl_ctx ctx_of_input(const struct tmpl_ctx *c, size_t r)
 {
     struct tmpl_ctx sub = *c;
-    sub.vals = c->vals + r * c->per_rec;
-    sub.nvals = c->per_rec;
-    sub.per_rec = 0;
+    sub.rec = r;
+    sub.one_rec = true;
     return sub;
 }
 

@@ -53,6 +53,10 @@ struct tmpl_ctx {
                            input is shell code) */
     size_t per_rec;     /* -X: values per input; a word holding {} is
                            repeated for each input; 0: no (-m, default) */
+    size_t rec;         /* set by tmpl_build itself: with one_rec, the word
+                           being repeated is for input rec: {} is its
+                           values, {N} still the job's N-th */
+    bool one_rec;
     bool total_known;   /* total_jobs() in Perl; else it dies */
     unsigned long total; /* {##}, {0#} */
     unsigned jobs;      /* -j: {0%}'s width */
