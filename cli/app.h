@@ -35,6 +35,7 @@ struct job {
     double start_mono;
     double runtime;          /* seconds */
     bool ok;                 /* outcome, from the handlers */
+    bool skipped;            /* skip() in {= =}: not run, not printed */
     forkpool_error_kind kind;
     int code;
     struct job *next;                  /* completion FIFO */
@@ -46,6 +47,7 @@ struct app {
     struct inputs in;
     struct tmpl tmpl;
     struct batch batch;      /* batch.c: inputs into each job's values */
+    struct perl *perl;       /* {= =}'s coprocess (perl.h); NULL: none */
     unsigned jobs;           /* -j, resolved */
     bool total_known;
     unsigned long total;

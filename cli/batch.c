@@ -151,7 +151,9 @@ int batch_setup(struct app *a)
         fpc_say("out of memory");
         return -1;
     }
-    b->context = o->multi == 'X';
+    /* GNU parallel repeats a word holding {} per value with -X, and with
+       -N too (`-N2 echo x{}` gives "xa xb"). */
+    b->context = o->multi == 'X' || o->replace_args;
     if (o->no_command)
         o->shell = true; /* values unquoted: see tmpl_ctx.raw */
     /* --header 0: no header line (GNU parallel then names the columns

@@ -124,6 +124,7 @@ int batchopt_apply(struct opts *o, const char *name, const char *val, const char
             return -1;
         }
         o->max_args = (long)v;
+        o->replace_args = strcmp(name, "max-replace-args") == 0;
     } else if (strcmp(name, "multiple-args") == 0) {
         o->multi = 'm';
     } else if (strcmp(name, "context-replace") == 0) {

@@ -102,7 +102,9 @@ static void slot_give(struct app *a, unsigned slot)
 }
 
 /* Starts one attempt of j: builds its command and submits it (or, with
-   --dry-run, prints it). 0, or -1 and errno (internal error). */
+   --dry-run, prints it). 0; 1 when a Perl expression skipped the job
+   (nothing started, its slot given back); or -1 and errno (internal
+   error). */
 static int job_start(struct app *a, struct job *j)
 {
     tmpl_argv_free(j->argv);
@@ -115,10 +117,25 @@ static int job_start(struct app *a, struct job *j)
     }
     j->tries++;
     j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
-    struct tmpl_ctx c = {.vals = j->vals, .nvals = j->nvals, .seq = j->seq, .slot = j->slot,
-                         .shell = a->o.shell, .raw = a->o.no_command,
-                         .per_rec = batch_per_input(&a->batch, j->nvals)};
-    if (tmpl_build(&a->tmpl, &c, &j->argv, &j->display) != 0 || ctl_display(a, j) != 0)
+    struct tmpl_ctx c = {.vals = j->vals,
+                         .nvals = j->nvals,
+                         .seq = j->seq,
+                         .slot = j->slot,
+                         .shell = a->o.shell,
+                         .raw = a->o.no_command,
+                         .per_rec = batch_per_input(&a->batch, j->nvals),
+                         .total_known = a->total_known,
+                         .total = a->total,
+                         .jobs = a->jobs,
+                         .perl = a->perl};
+    int built = tmpl_build(&a->tmpl, &c, &j->argv, &j->display);
+    if (built != 0) {
+        if (!a->o.dry_run)
+            slot_give(a, j->slot);
+        j->slot = 0;
+        return built; /* 1: skip(), argv and display built */
+    }
+    if (ctl_display(a, j) != 0) /* --retry-failed: the joblog's command */
         return -1;
     if (a->o.dry_run) {
         struct sbuf b = {0};
@@ -190,7 +207,7 @@ static struct job *heap_pop(struct app *a)
 static int output_job(struct app *a, struct job *j)
 {
     if (!a->o.keep_order) {
-        int r = out_print(a, j);
+        int r = j->skipped ? 0 : out_print(a, j);
         job_free(a, j);
         return r;
     }
@@ -202,7 +219,7 @@ static int output_job(struct app *a, struct job *j)
         a->next_print++;
     while (a->nheap > 0 && a->heap[0]->seq == a->next_print) {
         struct job *k = heap_pop(a);
-        int r = out_print(a, k);
+        int r = k->skipped ? 0 : out_print(a, k);
         job_free(a, k);
         a->next_print++;
         while (ctl_skip(a, a->next_print))
@@ -273,6 +290,37 @@ void jobs_fail(struct app *a, const char *what)
     a->fatal = true;
 }
 
+/* A job a Perl expression skipped (skip()): not run, not printed, but
+   counted and logged as a failure with Exitval -2, as GNU parallel does;
+   with -k it still takes its turn. */
+static void job_skipped(struct app *a, struct job *j)
+{
+    j->skipped = true;
+    j->ok = false;
+    j->runtime = 0;
+    a->ndone++;
+    a->nfail++;
+    if (a->o.dry_run) {
+        job_free(a, j);
+        return;
+    }
+    struct timespec rt;
+    j->start_real = clock_gettime(CLOCK_REALTIME, &rt) == 0 ? fpc_timespec_s(&rt) : 0;
+    if (out_joblog_write(a, j) != 0)
+        jobs_fail(a, "cannot write the joblog");
+    if (output_job(a, j) != 0)
+        jobs_fail(a, "cannot write output");
+}
+
+/* A job could not be started: EIO is perl's failure, already told. */
+static void start_failed(struct app *a)
+{
+    if (errno == EIO)
+        a->fatal = true;
+    else
+        jobs_fail(a, "cannot start a job");
+}
+
 /* Handles one finished attempt: discard (stopping), retry, or log, count,
    print and check --halt. */
 static void complete_job(struct app *a, struct job *j)
@@ -286,8 +334,11 @@ static void complete_job(struct app *a, struct job *j)
         return;
     }
     if (should_retry(a, j)) {
-        if (job_start(a, j) != 0) {
-            jobs_fail(a, "cannot start a job");
+        int r = job_start(a, j);
+        if (r == 1) {
+            job_skipped(a, j);
+        } else if (r != 0) {
+            start_failed(a);
             job_free(a, j);
         }
         return;
@@ -343,8 +394,13 @@ void jobs_fill(struct app *a)
             continue;
         }
         struct job *j = job_new(a, vals, nvals);
-        if (j == NULL || job_start(a, j) != 0) {
-            jobs_fail(a, "cannot start a job");
+        int started = j == NULL ? -1 : job_start(a, j);
+        if (started == 1) {
+            job_skipped(a, j);
+            continue;
+        }
+        if (started != 0) {
+            start_failed(a);
             if (j != NULL)
                 job_free(a, j);
             return;

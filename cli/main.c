@@ -42,6 +42,7 @@
 #include "output.h"
 #include "outx.h"
 #include "shellcmd.h"
+#include "perl.h"
 
 enum { EXIT_USAGE = 255 };
 
@@ -159,6 +160,28 @@ static int jobs_by_rank_cpus(const struct app *a)
 }
 #endif
 
+/* The template, with the replacement strings the options define (issue
+   #12 item 2), and the perl coprocess its Perl expressions need. 0, or -1
+   after a message. */
+static int repl_setup(struct app *a)
+{
+    if (tmpl_parse_conf(&a->tmpl, a->o.cmd, a->o.ncmd, &a->o.rpl) != 0) {
+        fpc_say("%s", errno == EINVAL ? a->tmpl.err : "out of memory");
+        return -1;
+    }
+    if (a->tmpl.unknown != NULL)
+        fpc_say("warning: %.*s is not a replacement string: left as text (see --plus, --rpl)",
+                (int)a->tmpl.unknown_len, a->tmpl.unknown);
+    if (a->tmpl.needs_total && !a->total_known) {
+        fpc_say("{##} and {0#} need the number of jobs in advance: give the inputs after ::: "
+                "(stdin and the first :::: file are read as jobs run)");
+        return -1;
+    }
+    if (a->tmpl.nexprs > 0 && perl_start(&a->perl, a->tmpl.exprs, a->tmpl.nexprs) != 0)
+        return -1;
+    return 0;
+}
+
 /* Everything before the first job: inputs, template, -j, joblog, signals,
    the pool. 0, or -1 after a message. */
 static int setup(struct app *a)
@@ -167,21 +190,12 @@ static int setup(struct app *a)
         return -1;
     if (inputs_init(&a->in, &a->o) != 0 || batch_setup(a) != 0)
         return -1;
-    if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
-        if (errno == EINVAL)
-            fpc_say("{= perl expression =} is not supported; for a path use {.} {/} {//} "
-                    "{/.} (e.g. {.}.bak for {= s:\\.txt$:.bak: =}), or write the command "
-                    "for a shell with --shell");
-        else
-            fpc_say("out of memory");
-        return -1;
-    }
-    a->tmpl.sh = a->o.shell_path;
-    if (outx_init(a) != 0)
-        return -1;
     a->total_known = inputs_total(&a->in, &a->total);
     batch_total(a, &a->total_known, &a->total);
-    if (ctl_init(a) != 0)
+    if (repl_setup(a) != 0)
+        return -1;
+    a->tmpl.sh = a->o.shell_path;
+    if (outx_init(a) != 0 || ctl_init(a) != 0)
         return -1;
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
@@ -238,6 +252,8 @@ static void teardown(struct app *a)
     ctl_free(a);
     if (a->sigfd >= 0)
         close(a->sigfd);
+    perl_stop(a->perl);
+    a->perl = NULL;
     tmpl_free(&a->tmpl);
     batch_free(&a->batch);
     inputs_free(&a->in);

@@ -17,6 +17,9 @@ enum opt_id {
     O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
     O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN,
     O_BATCH, /* issue #12 items 1 and 3: values parsed by batchopt_apply (cli/batchopt.c) */
+    /* issue #12 item 2: replacement strings */
+    O_PLUS, O_RPL, O_PARENS, O_REN_ARG, O_REN_NOEXT, O_REN_BASE, O_REN_DIR, O_REN_BASE_NOEXT,
+    O_REN_SEQ, O_REN_SLOT,
     /* issue #12 items 5-7 (output, control, shell) */
     O_QUOTE, O_SHELLQUOTE, O_VERBOSE, O_UNGROUP, O_LINEBUF, O_FILES, O_ETA, O_PROGRESS,
     O_TAGSTRING, O_RESULTS, O_TMPDIR, O_RESUME, O_RESUMEFAILED, O_RETRYFAILED, O_DELAY,
@@ -49,6 +52,15 @@ static const struct optdef optdefs[] = {
     {"header", 0, true, O_BATCH},            {"eof", 'E', true, O_BATCH},
     {"no-run-if-empty", 'r', false, O_BATCH}, {"trim", 0, true, O_BATCH},
     {"arg-sep", 0, true, O_BATCH},           {"arg-file-sep", 0, true, O_BATCH},
+    /* issue #12 item 2: replacement strings */
+    {"plus", 0, false, O_PLUS},          {"rpl", 0, true, O_RPL},
+    {"parens", 0, true, O_PARENS},       {"replace", 'I', true, O_REN_ARG},
+    {"extensionreplace", 0, true, O_REN_NOEXT}, {"er", 0, true, O_REN_NOEXT},
+    {"basenamereplace", 0, true, O_REN_BASE},   {"bnr", 0, true, O_REN_BASE},
+    {"dirnamereplace", 0, true, O_REN_DIR},     {"dnr", 0, true, O_REN_DIR},
+    {"basenameextensionreplace", 0, true, O_REN_BASE_NOEXT},
+    {"bner", 0, true, O_REN_BASE_NOEXT},
+    {"seqreplace", 0, true, O_REN_SEQ},  {"slotreplace", 0, true, O_REN_SLOT},
     /* issue #12 items 5-7 (output, control, shell) */
     {"dryrun", 0, false, O_DRYRUN},      {"quote", 'q', false, O_QUOTE},
     {"shellquote", 0, false, O_SHELLQUOTE}, {"verbose", 't', false, O_VERBOSE},
@@ -108,6 +120,12 @@ const char opt_usage[] =
 /* --help's text, continued (one string would pass the 4095 bytes C11
    compilers must support). */
 const char opt_usage_more[] =
+    "      --plus           more replacement strings: {..} {...} {+/} {+.} {##}\n"
+    "                       {:-x} {:N:M} {#pre} {%suf} {/a/b} {^a} ... (man page)\n"
+    "  -I STR               STR instead of {} (also --er, --bnr, --dnr, --bner,\n"
+    "                       --seqreplace, --slotreplace for {.} {/} {//} {/.} {#} {%})\n"
+    "      --rpl 'TAG PERL' TAG is replaced by $_ after the Perl expression PERL\n"
+    "      --parens LR      {= =} written L R instead (e.g. ,,,,)\n"
     "\n"
     "Output, control and the shell:\n"
     "      --resume         with --joblog: run only the jobs it does not list\n"
@@ -138,6 +156,7 @@ const char opt_usage_more[] =
     "\n"
     "Without COMMAND, each input is a command line, run by /bin/sh -c.\n"
     "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.}\n"
+    "{-N}...; {= perl expression =} and {=N perl =} (needs perl)\n"
     "Exit status: 0 all succeeded, 1-100 failed jobs, 101 more, 255 error.\n"
     "See forkpool(1).\n";
 
@@ -327,6 +346,22 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_ARGFILE: o->argfiles[o->nargfiles++] = val; break;
     case O_CONTAIN: o->contain = true; break;
     case O_BATCH: return batchopt_apply(o, def->lng, val, shown);
+    case O_PLUS: o->rpl.plus = true; break;
+    case O_RPL: o->rpl.rpls[o->rpl.nrpls++] = val; break;
+    case O_PARENS: o->rpl.parens = val; break;
+    case O_REN_ARG:
+    case O_REN_NOEXT:
+    case O_REN_BASE:
+    case O_REN_DIR:
+    case O_REN_BASE_NOEXT:
+    case O_REN_SEQ:
+    case O_REN_SLOT:
+        if (*val == '\0') {
+            fpc_say("bad value '' for %s: a replacement string cannot be empty", shown);
+            return -1;
+        }
+        o->rpl.rename[REN_ARG + (def->id - O_REN_ARG)] = val;
+        break;
     /* issue #12 items 5-7: values are checked at setup (shellcmd.c, outx.c,
        control.c) */
     case O_QUOTE: o->quote = true; break;
@@ -539,7 +574,8 @@ int opt_parse(struct opts *o, int argc, char **argv)
     *o = (struct opts){.max_tries = 1, .max_args = -1, .arg_sep = ":::", .arg_file_sep = "::::"};
     /* Every -a FILE takes two words at least. */
     o->argfiles = calloc((size_t)argc / 2 + 1, sizeof *o->argfiles);
-    if (o->argfiles == NULL) {
+    o->rpl.rpls = calloc((size_t)argc / 2 + 1, sizeof *o->rpl.rpls); /* --rpl too */
+    if (o->argfiles == NULL || o->rpl.rpls == NULL) {
         fpc_say("out of memory");
         return -1;
     }
@@ -570,6 +606,7 @@ void opt_free(struct opts *o)
     free(o->delim);
     free(o->srcs);
     free(o->argfiles);
+    free(o->rpl.rpls);
 }
 
 /* A job needs about four fds (its stdout and stderr pipes, the pool's own),

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rpl.h"
+
 enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
 enum halt_why { HALT_FAIL, HALT_SUCCESS, HALT_DONE };
 
@@ -52,6 +54,8 @@ struct opts {
     double halt_pct;     /* --halt ...=N%: N/100 of all jobs; 0: none */
     /* Issue #12 items 1 and 3 (values parsed by cli/batchopt.c). */
     long max_args;         /* -N/-n/--max-replace-args; -1: not given */
+    bool replace_args;     /* the count came from -N: words with {} are
+                              repeated per value, as with -X */
     char multi;            /* 0, 'm' (-m), 'X' (-X), 'x' (--xargs) */
     unsigned long max_chars; /* -s; 0: not given */
     bool show_limits, link, no_empty;
@@ -61,6 +65,9 @@ struct opts {
     const char *eof_str;   /* -E; NULL: none */
     const char *arg_sep, *arg_file_sep; /* ":::" and "::::" unless given */
     bool no_command;       /* no COMMAND: each input is a shell command */
+    /* issue #12 item 2 (replacement strings): --plus, -I and the renames,
+       --rpl (rpl.rpls owned), --parens; checked by rpl_init */
+    struct rpl_conf rpl;
 };
 
 /* --help's text. */

@@ -18,6 +18,10 @@ void out_status(const struct job *j, int *exitval, int *sig)
 {
     *exitval = 0;
     *sig = 0;
+    if (j->skipped) {
+        *exitval = -2; /* skip() in {= =}: GNU parallel's joblog says -2 */
+        return;
+    }
     if (j->ok)
         return;
     switch (j->kind) {

@@ -82,10 +82,11 @@ int outx_init(struct app *a)
     if (o->tagstring != NULL) {
         x->tagword = strdup(o->tagstring);
         if (x->tagword == NULL || tmpl_parse(&x->tagstr, &x->tagword, 1) != 0) {
-            if (errno == EINVAL)
-                fpc_say("--tagstring: {= perl expression =} is not supported");
-            else
-                fpc_say("out of memory");
+            fpc_say("--tagstring: %s", errno == EINVAL ? x->tagstr.err : "out of memory");
+            return -1;
+        }
+        if (x->tagstr.nexprs > 0) {
+            fpc_say("--tagstring: {= perl expression =} is not supported there yet");
             return -1;
         }
     }
@@ -100,7 +101,7 @@ int outx_init(struct app *a)
         struct tmpl t;
         char *w = strdup(o->results);
         int r = w == NULL ? -1 : tmpl_parse(&t, &w, 1);
-        bool repl = r != 0 || t.has_repl;
+        bool repl = r != 0 || t.has_repl || t.nexprs > 0;
         if (w != NULL)
             tmpl_free(&t);
         free(w);

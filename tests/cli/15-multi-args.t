@@ -15,6 +15,10 @@ compare "--max-replace-args 2" -- -k --max-replace-args 2 echo ::: a b c d e
 compare "-n 2" -- -k -n 2 echo ::: a b c d e
 compare "--max-args=4" -- -k --max-args=4 echo ::: a b c d e
 compare "-kN2 clustered" -- -kN2 echo ::: a b c d
+compare "-N2: a word with {} is repeated per value" -- -k -N2 echo 'x{}' '{1}-{}' ::: a b c d
+compare "-N2, two groups: a word with {} per value" -- -k -N2 echo 'x{}' ::: a b ::: 1
+compare "-n2: a word with {} holds all values" -- -k -n2 echo 'x{}' ::: a b c d
+compare "-X: in a repeated word {1} is still the job's first input" -- -k -j1 -X echo '{1}-{}' 'y{= $_=uc =}' ::: a b c
 printf '1\n2\n3\n4\n5\n' >"$T/in5"
 compare "-N2 from stdin" "$T/in5" -- -k -N2 echo x
 run -k -N0 echo foo ::: 1 2 3
