@@ -14,6 +14,9 @@
  * The modules below it (docs/DESIGN.md, "The command-line tool's modules"):
  *   jobs.c     starting jobs, completions, retries, --halt, -k ordering
  *   output.c   printing job output, --tag, the joblog, the progress bar
+ *   outx.c     --tagstring, -t, --results, --files, -u, --eta
+ *   control.c  --resume..., --delay, --memfree, --load, --timeout/--halt N%
+ *   shellcmd.c --shell's shell, -q, --shellquote, commands needing a shell
  *   batch.c    each job's inputs: -N, -m, -X, --colsep, --header, no COMMAND
  *              (header.c: {name}; batchopt.c: their options' values)
  *   template.c replacement strings and building each job's argv
