@@ -81,14 +81,18 @@ int outx_init(struct app *a)
         a->o.bar = true; /* the same status line on stderr */
     if (o->tagstring != NULL) {
         x->tagword = strdup(o->tagstring);
-        if (x->tagword == NULL || tmpl_parse(&x->tagstr, &x->tagword, 1) != 0) {
+        if (x->tagword == NULL || tmpl_parse_conf(&x->tagstr, &x->tagword, 1, &a->o.rpl) != 0) {
             fpc_say("--tagstring: %s", errno == EINVAL ? x->tagstr.err : "out of memory");
             return -1;
         }
         if (x->tagstr.nexprs > 0) {
-            fpc_say("--tagstring: {= perl expression =} is not supported there yet");
+            fpc_say("--tagstring: {= perl expression =} (or a --rpl string) is not supported "
+                    "there yet");
             return -1;
         }
+        if (x->tagstr.unknown != NULL)
+            fpc_say("warning: %.*s in --tagstring is not a replacement string: left as text",
+                    (int)x->tagstr.unknown_len, x->tagstr.unknown);
     }
     if (o->results == NULL)
         return 0;

@@ -43,6 +43,19 @@ static bool is_shell_quoted(const char *w)
     return strpbrk(w + 1, " \t$`") != NULL;
 }
 
+/* Whether a {= perl expression =} is still open after word w (open:
+   whether one was open before it). */
+static bool perl_open(const char *w, bool open)
+{
+    for (;;) {
+        const char *p = strstr(w, open ? "=}" : "{=");
+        if (p == NULL)
+            return open;
+        w = p + 2;
+        open = !open;
+    }
+}
+
 /* find's -exec ... ; and -exec ... + : a bare ';' there is find's. */
 static bool is_find_exec(const char *w)
 {
@@ -152,8 +165,14 @@ int shell_check(struct opts *o)
                 "separate words", w0, w0);
         return -1;
     }
-    bool exec = false;
+    bool exec = false, perl = perl_open(w0, false);
     for (size_t i = 1; i < o->ncmd; i++) {
+        /* words in or holding a {= perl expression =} are Perl's, not the
+           shell's */
+        bool in = perl || strstr(o->cmd[i], "{=") != NULL;
+        perl = perl_open(o->cmd[i], perl);
+        if (in)
+            continue;
         if (is_find_exec(o->cmd[i]))
             exec = true;
         if (exec && (strcmp(o->cmd[i], ";") == 0 || strcmp(o->cmd[i], "+") == 0)) {

@@ -41,6 +41,8 @@ run -k --tagstring lit printf 'x\ny\n' ::: a
 same_str "$OUT" "--tagstring without replacement strings: every line" 'lit\tx\nlit\ty\n'
 run --tagstring '{= $_ =}' echo ::: a
 is "$RC" 255 "--tagstring with a perl expression: exit 255"
+run --rpl '{color} $_="x"' --tagstring '{color}' echo ::: a
+is "$RC" 255 "--tagstring with a --rpl string: exit 255 (not left as text)"
 run --tagstring
 is "$RC" 255 "--tagstring without a value: exit 255"
 

@@ -113,6 +113,13 @@ same_str "$OUT" "a quoted word without blank or \$ runs" '"key" a\n'
 run -q -k echo "'a b'" ::: x
 same_str "$OUT" "-q passes a quoted word" "'a b' x\\n"
 
+# Words of a {= perl expression =} are not shell syntax
+run --dry-run -k mv {} '{= $a=$_;' '$_="x;$a" =}' ::: a
+is "$RC" 0 "a {= =} over several words with ; in it: not refused"
+same_str "$OUT" "a {= =} over several words: the command" "mv a 'x;a'\\n"
+run echo '{= $_ =}' '|' wc ::: a
+is "$RC" 255 "a bare | after a {= =}: still refused"
+
 # A builtin that is not a program
 run cd ::: /
 is "$RC" 255 "builtin cd: exit 255"
