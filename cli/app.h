@@ -13,6 +13,7 @@
 
 #include "inputs.h"
 #include "options.h"
+#include "pipe.h"
 #include "template.h"
 
 struct app;
@@ -33,13 +34,15 @@ struct job {
     bool ok;                 /* outcome, from the handlers */
     forkpool_error_kind kind;
     int code;
+    struct pipe_blk blk;     /* --pipe/--pipepart: this job's input */
     struct job *next;                  /* completion FIFO */
     struct job *live_prev, *live_next; /* every job alive */
 };
 
 struct app {
     struct opts o;
-    struct inputs in;
+    struct inputs in;        /* unused with --pipe/--pipepart */
+    struct pipe_src *pipe;   /* --pipe/--pipepart; else NULL */
     struct tmpl tmpl;
     unsigned jobs;           /* -j, resolved */
     bool total_known;

@@ -44,6 +44,7 @@ static void job_free(struct app *a, struct job *j)
     inputs_vals_free(j->vals, a->in.ngroups);
     tmpl_argv_free(j->argv);
     free(j->display);
+    pipe_blk_free(&j->blk);
     free(j);
 }
 
@@ -127,6 +128,9 @@ static int job_start(struct app *a, struct job *j)
     j->start_real = fpc_timespec_s(&rt);
     j->start_mono = fpc_mono_now();
     forkpool_exec_options eo = {.capture = FORKPOOL_CAPTURE_STDOUT | FORKPOOL_CAPTURE_STDERR};
+    if (a->pipe != NULL && pipe_job_prepare(a->pipe, &j->blk, a->o.max_tries != 1, &j->argv,
+                                            &eo.input, &eo.input_len) != 0)
+        return -1;
     j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
     if (j->task == NULL)
         return -1;
@@ -309,8 +313,9 @@ void jobs_fill(struct app *a)
     a->input_wait = false;
     while (!a->fatal && a->halting == HALT_NEVER && !a->stop_signal &&
            (a->o.dry_run || a->nrunning < a->jobs)) {
-        char **vals;
-        int r = inputs_next(&a->in, &vals);
+        char **vals = NULL;
+        struct pipe_blk blk = {0};
+        int r = a->pipe != NULL ? pipe_next(a->pipe, &blk) : inputs_next(&a->in, &vals);
         if (r == 0)
             a->input_wait = true;
         if (r == -2)
@@ -318,6 +323,8 @@ void jobs_fill(struct app *a)
         if (r != 1)
             return;
         struct job *j = job_new(a, vals);
+        if (j != NULL)
+            j->blk = blk;
         if (j == NULL || job_start(a, j) != 0) {
             jobs_fail(a, "cannot start a job");
             if (j != NULL)

@@ -82,7 +82,8 @@ static void run(struct app *a)
         struct pollfd fds[4] = {
             {.fd = a->sigfd, .events = POLLIN},
             {.fd = a->nrunning > 0 ? forkpool_fd(a->pool) : -1, .events = POLLIN},
-            {.fd = a->input_wait ? a->in.rd.fd : -1, .events = POLLIN},
+            {.fd = !a->input_wait ? -1 : a->pipe ? pipe_fd(a->pipe) : a->in.rd.fd,
+             .events = POLLIN},
             {.fd = out, .events = 0}, /* POLLERR: no reader left */
         };
         if (poll(fds, 4, -1) < 0) {
@@ -98,7 +99,8 @@ static void run(struct app *a)
             jobs_fail(a, "standard output");
             return;
         }
-        if (fds[2].revents != 0 && reader_fill(&a->in.rd) != 0) {
+        if (fds[2].revents != 0 &&
+            (a->pipe ? pipe_fill(a->pipe) : reader_fill(&a->in.rd)) != 0) {
             jobs_fail(a, "cannot read inputs");
             return;
         }
@@ -157,7 +159,8 @@ static int jobs_by_rank_cpus(const struct app *a)
    the pool. 0, or -1 after a message. */
 static int setup(struct app *a)
 {
-    if (inputs_init(&a->in, &a->o) != 0)
+    bool piped = a->o.pipe || a->o.pipepart;
+    if (!piped && inputs_init(&a->in, &a->o) != 0)
         return -1;
     if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
         if (errno == EINVAL)
@@ -168,7 +171,7 @@ static int setup(struct app *a)
             fpc_say("out of memory");
         return -1;
     }
-    a->total_known = inputs_total(&a->in, &a->total);
+    a->total_known = !piped && inputs_total(&a->in, &a->total);
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
         return -1;
@@ -201,6 +204,8 @@ static int setup(struct app *a)
         if (!per_rank)
             a->jobs = forkpool_concurrency(a->pool);
     }
+    if (pipe_init(&a->pipe, &a->o, a->jobs) != 0)
+        return -1;
     a->slots = calloc(a->jobs, 1);
     if (a->slots == NULL) {
         fpc_say("out of memory");
@@ -223,6 +228,7 @@ static void teardown(struct app *a)
     if (a->sigfd >= 0)
         close(a->sigfd);
     tmpl_free(&a->tmpl);
+    pipe_free(a->pipe);
     inputs_free(&a->in);
     opt_free(&a->o);
 }
@@ -259,6 +265,7 @@ static int std_fds_open(void)
 
 static int run_cli(int argc, char **argv)
 {
+    pipe_runner(argc, argv); /* --pipepart's jobs: does not return */
     struct app a = {.sigfd = -1, .joblog_fd = -1, .next_seq = 1, .next_print = 1,
                     .halt_status = -1};
 

@@ -14,7 +14,10 @@
 
 enum opt_id {
     O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
-    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN
+    O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN,
+    /* --pipe (issue #12 item 4; cli/pipe.c) */
+    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_N, O_PIPE_L, O_RRS,
+    O_HEADER
 };
 
 struct optdef {
@@ -34,6 +37,15 @@ static const struct optdef optdefs[] = {
     {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
     {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
     {"arg-file", 'a', true, O_ARGFILE},  {"contain", 0, false, O_CONTAIN},
+    /* --pipe (issue #12 item 4; cli/pipe.c). -N/-L count records here. */
+    {"pipe", 0, false, O_PIPE},          {"spreadstdin", 0, false, O_PIPE},
+    {"pipepart", 0, false, O_PIPEPART},  {"pipe-part", 0, false, O_PIPEPART},
+    {"block", 0, true, O_BLOCK},         {"block-size", 0, true, O_BLOCK},
+    {"blocksize", 0, true, O_BLOCK},     {"recstart", 0, true, O_RECSTART},
+    {"recend", 0, true, O_RECEND},       {"regexp", 0, false, O_REGEXP},
+    {"", 'N', true, O_PIPE_N},           {"", 'L', true, O_PIPE_L},
+    {"rrs", 0, false, O_RRS},            {"remove-rec-sep", 0, false, O_RRS},
+    {"removerecsep", 0, false, O_RRS},   {"header", 0, true, O_HEADER},
 };
 enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
@@ -235,6 +247,16 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_JOBLOG: o->joblog = val; break;
     case O_ARGFILE: o->argfiles[o->nargfiles++] = val; break;
     case O_CONTAIN: o->contain = true; break;
+    case O_PIPE: o->pipe = true; break;
+    case O_PIPEPART: o->pipepart = true; break;
+    case O_BLOCK: o->block_arg = val; break;
+    case O_RECSTART: o->recstart = val; break;
+    case O_RECEND: o->recend = val; break;
+    case O_REGEXP: o->regexp = true; break;
+    case O_PIPE_N: o->pipe_n = val; break;
+    case O_PIPE_L: o->pipe_l = val; break;
+    case O_RRS: o->rrs = true; break;
+    case O_HEADER: o->header = val; break;
     case O_NULL:
     case O_DELIM: {
         char *d;
@@ -316,7 +338,7 @@ static int parse_long(struct opts *o, int argc, char **argv, int *i)
     size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
     const struct optdef *def = NULL;
     for (size_t k = 0; k < NOPTDEFS; k++)
-        if (strlen(optdefs[k].lng) == nlen && strncmp(optdefs[k].lng, name, nlen) == 0)
+        if (nlen > 0 && strlen(optdefs[k].lng) == nlen && strncmp(optdefs[k].lng, name, nlen) == 0)
             def = &optdefs[k];
     if (def == NULL) {
         fpc_say("unknown option '--%.*s' (try --help)", (int)nlen, name);

@@ -38,6 +38,10 @@ struct opts {
     size_t nsrcs;
     const char **argfiles; /* -a FILE, in order (they come first in srcs) */
     size_t nargfiles;
+    /* --pipe, --pipepart (issue #12 item 4): values as given, checked and
+       used by cli/pipe.c. pipe_n/pipe_l: -N/-L (records with --pipe). */
+    bool pipe, pipepart, regexp, rrs;
+    const char *block_arg, *recstart, *recend, *pipe_n, *pipe_l, *header;
 };
 
 /* --help's text. */
