@@ -68,6 +68,8 @@ queue|queue_mem|1,000,000 queued tasks, 16-byte arguments: parent RSS growth|1,0
 cli|cli|CLI: 1000 x /bin/true at -j2, vs raw posix_spawn loop|CLI vs raw posix_spawn loop|cli.forkpool|cli.raw|cli.ratio_raw|ratio|<=|1.1|
 cli_xargs|cli|  same, vs xargs -P2|CLI vs xargs -P2|cli.forkpool|cli.xargs|cli.ratio_xargs|ratio|<|1|faster (ratio < 1)
 cli_parallel|cli|  same, vs GNU parallel -j2|CLI vs GNU parallel|cli.forkpool|cli.parallel|cli.ratio_parallel|ratio|<=|0.25|>= 4x faster (ratio <= 0.25)
+pipe|pipe|CLI --pipe: wc -l over 1 GiB of stdin at -j2 (MB/s), vs GNU parallel --pipe|--pipe MB/s vs GNU parallel|pipe.forkpool|pipe.parallel|pipe.ratio|ratio|>=|2|>= 2x GNU parallel (ratio >= 2)
+pipepart|pipe|CLI --pipepart -a FILE: wc -l over 1 GiB at -j2 (MB/s), vs GNU parallel --pipepart|--pipepart MB/s vs GNU parallel|pipepart.forkpool|pipepart.parallel|pipepart.ratio|ratio|>=|2|>= 2x GNU parallel (ratio >= 2)
 mpi|mpi|MPI: 1000 empty tasks, FORKPOOL_MPI, 2 serving ranks (np=3), vs local FRESH in rank 0|FORKPOOL_MPI vs local FRESH|mpi.forkpool|mpi.fresh|mpi.ratio|-|-||
 mpi_fresh_raw|mpi|  local FRESH in rank 0, vs raw fork+pipe+waitpid loop in rank 0||mpi.fresh|mpi.raw|mpi.fresh_raw|-|-||
 mpi_cpu|mpi|MPI: 8 x 100 ms CPU, 2 serving ranks, 1 each: speed-up over 1 at a time, vs 2 bare children|CPU-bound speed-up over 2 MPI ranks|mpi.cpu_speedup|mpi.cpu_ceiling||ours|>=|1.8|>= 1.8x
@@ -76,7 +78,7 @@ mpi_cpu_inproc|mpi|  same, speed-up over the loops one after another in rank 0||
 # Programs in the order they run, NAME:KIND (c: $bin/NAME built from
 # bench/NAME.c; py: bench/NAME.py; sh: bench/NAME.sh). A C program whose
 # source is not in this tree is "absent": its rows stay pending.
-PROGRAMS='fresh:c workers:c raw:c map:c bigresult:c workloads:c queue_mem:c pool_map:py cli:sh mpi:mpi'
+PROGRAMS='fresh:c workers:c raw:c map:c bigresult:c workloads:c queue_mem:c pool_map:py cli:sh pipe:sh mpi:mpi'
 
 only=" ${BENCH_ONLY:-} "
 meas=$bin/measurements.tsv
@@ -148,7 +150,7 @@ run_program() {
         set -- env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
             $MPIRUN -np "$MPI_NP" "$bin/$name" ;;
     sh)
-        if [ "$name" = cli ] && [ ! -f cli/main.c ]; then
+        if { [ "$name" = cli ] || [ "$name" = pipe ]; } && [ ! -f cli/main.c ]; then
             printf 'P\t%s\tabsent\n' "$name" >>"$meas"
             return
         fi
