@@ -13,8 +13,9 @@
 #include "output.h"
 #include "sbuf.h"
 
-/* A new job for vals (ownership taken, also on failure). NULL: ENOMEM. */
-static struct job *job_new(struct app *a, char **vals)
+/* A new job for vals and blk (ownership taken, also on failure). NULL:
+   ENOMEM. */
+static struct job *job_new(struct app *a, char **vals, const struct pipe_blk *blk)
 {
     struct job *j = calloc(1, sizeof *j);
     if (j == NULL) {
@@ -23,6 +24,7 @@ static struct job *job_new(struct app *a, char **vals)
     }
     j->app = a;
     j->vals = vals;
+    j->blk = *blk;
     j->seq = a->next_seq++;
     j->live_next = a->live;
     if (a->live)
@@ -34,10 +36,10 @@ static struct job *job_new(struct app *a, char **vals)
 /* Frees j and releases its task, if any. */
 static void job_free(struct app *a, struct job *j)
 {
-    if (j->live_prev)
-        j->live_prev->live_next = j->live_next;
-    else
+    if (a->live == j)
         a->live = j->live_next;
+    else if (j->live_prev)
+        j->live_prev->live_next = j->live_next;
     if (j->live_next)
         j->live_next->live_prev = j->live_prev;
     forkpool_task_release(j->task);
@@ -322,9 +324,7 @@ void jobs_fill(struct app *a)
             jobs_fail(a, "cannot read inputs");
         if (r != 1)
             return;
-        struct job *j = job_new(a, vals);
-        if (j != NULL)
-            j->blk = blk;
+        struct job *j = job_new(a, vals, &blk);
         if (j == NULL || job_start(a, j) != 0) {
             jobs_fail(a, "cannot start a job");
             if (j != NULL)

@@ -365,7 +365,7 @@ static int header_take(struct pipe_src *p)
             return 0;
         pos = (size_t)(nl - p->buf) + 1;
     }
-    p->header = malloc(pos);
+    p->header = malloc(pos ? pos : 1); /* pos >= 1: hlines >= 1 */
     if (p->header == NULL)
         return -1;
     memcpy(p->header, p->buf, pos);
@@ -682,10 +682,10 @@ int pipe_job_prepare(const struct pipe_src *p, struct pipe_blk *b, bool retries,
     if (v == NULL)
         return -1;
     char nums[4][24];
-    for (int k = 0; k < 2; k++) {
-        snprintf(nums[2 * k], sizeof nums[0], "%llu", b->poff[k]);
-        snprintf(nums[2 * k + 1], sizeof nums[0], "%llu", b->plen[k]);
-    }
+    snprintf(nums[0], sizeof nums[0], "%llu", b->poff[0]);
+    snprintf(nums[1], sizeof nums[1], "%llu", b->plen[0]);
+    snprintf(nums[2], sizeof nums[2], "%llu", b->poff[1]);
+    snprintf(nums[3], sizeof nums[3], "%llu", b->plen[1]);
     const char *head[7] = {p->self, runner_mark, b->path, nums[0], nums[1], nums[2], nums[3]};
     for (size_t k = 0; k < 7; k++)
         if ((v[k] = strdup(head[k])) == NULL) {
