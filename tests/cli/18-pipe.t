@@ -104,6 +104,17 @@ else
     skip "--pipe from a pipe written in two bursts" "parallel not installed"
 fi
 
+# --joblog: Seq, Send (the block's bytes), Exitval, Signal as GNU parallel's.
+if [ "$HAVE" = 1 ]; then
+    HOME=$PHOME parallel --will-cite --joblog "$T/p.jl" --pipe --block 100k wc -l \
+        <"$T/s100k" >/dev/null 2>&1
+    run_in "$T/s100k" --joblog "$T/f.jl" --pipe --block 100k wc -l
+    for f in p f; do tail -n +2 "$T/$f.jl" | cut -f 1,5,7,8 | sort -n >"$T/$f.cols"; done
+    same "$T/f.cols" "$T/p.cols" "--pipe --joblog: Send column as GNU parallel's"
+else
+    skip "--pipe --joblog: Send column as GNU parallel's" "parallel not installed"
+fi
+
 # ---- --pipepart against GNU parallel
 compare "--pipepart, default block" "$T/empty" -k --pipepart -a "$T/hs" wc -l
 compare "--pipepart --block 10k" "$T/empty" -k --pipepart -a "$T/hs" --block 10k wc -l
