@@ -164,6 +164,8 @@ static long long rfind_at(const char *b, size_t n, const char *s, size_t sn, lon
     long long start = pos < 0 ? 0 : pos;
     if (start > (long long)(n - sn))
         start = (long long)(n - sn);
+    if (sn == 0)
+        return start;
     for (long long i = start; i >= 0; i--)
         if (b[i] == s[0] && memcmp(b + i, s, sn) == 0)
             return i;

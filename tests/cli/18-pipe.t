@@ -83,6 +83,8 @@ compare "--pipe -L 2 -N 3" "$T/s3k" -k --pipe --block 1K -L 2 -N 3 wc -l
 compare "--pipe --recstart" "$T/s100k" -k --pipe --block 10k --recstart 1 wc -c
 compare "--pipe --recend" "$T/s100k" -k --pipe --block 10k --recend 0 wc -c
 compare "--pipe --recstart --recend" "$T/s100k" -k --pipe --block 10k --recstart 1 --recend 0 wc -c
+compare "--pipe --recend '' (blocks of exactly --block bytes)" "$T/s3k" -k --pipe --block 1000 --recend '' wc -c
+compare "--pipe -N 3 --recend '' (3 bytes a job)" "$T/s3" -k --pipe -N 3 --recend '' wc -c
 compare "--pipe --recend '\\0'" "$T/nul" -k --pipe --block 1k --recend '\0' wc -c
 compare "--pipe --header 2" "$T/hs" -k --pipe --block 20k --header 2 wc -l
 compare "--pipe --rrs" "$T/s100k" -k --pipe --block 10k --rrs wc -c
