@@ -16,6 +16,7 @@
  *   output.c   printing job output, --tag, the joblog, the progress bar
  *   template.c replacement strings and building each job's argv
  *   inputs.c   input groups and their combinations (reader.c: records)
+ *   pipe.c     --pipe (stdin cut into blocks) and --pipepart (its runner)
  *   options.c  the command line into struct opts, -j
  *   quote.c, sbuf.c, fpc.c  shell quoting, strings, messages and writes
  */

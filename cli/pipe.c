@@ -192,9 +192,14 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
     if (!o->pipe && !o->pipepart) {
         const char *which = o->pipe_n ? "-N" : o->pipe_l ? "-L" : o->block_arg ? "--block"
                           : o->recstart ? "--recstart" : o->recend ? "--recend"
-                          : o->rrs ? "--rrs" : o->regexp ? "--regexp" : NULL;
+                          : o->rrs ? "--rrs" : o->regexp ? "--regexp"
+                          : o->header ? "--header" : NULL;
         if (which != NULL) {
-            fpc_say("%s works only with --pipe or --pipepart here", which);
+            /* -N/-L for arguments (issue #12 item 1) are not in this file. */
+            fpc_say("%s works only with --pipe%s", which,
+                    which[1] == 'N' || which[1] == 'L' ? ""
+                    : o->header ? " or --pipepart (named columns {name} are not supported)"
+                                : " or --pipepart");
             return -1;
         }
         return 0;

@@ -163,6 +163,7 @@ bad "-L x" --pipe -L x cat
 bad "--header x" --pipe --header x cat
 bad "--recstart without --pipe" --recstart x echo
 bad "-N without --pipe" -N 2 echo
+bad "--header without --pipe" --header : echo {f1} ::: f1 a
 bad "--regexp" --pipe --regexp --recstart a cat
 bad "--pipe with ::: inputs" --pipe cat ::: a
 bad "--pipepart without -a" --pipepart cat
