@@ -166,6 +166,16 @@ bad "-N without --pipe" -N 2 echo
 bad "--header without --pipe" --header : echo {f1} ::: f1 a
 bad "--regexp" --pipe --regexp --recstart a cat
 bad "--pipe with ::: inputs" --pipe cat ::: a
+bad "--pipe, shell code without --shell" -kN1 --recend , --pipe echo 'JOB{#};cat'
+# With --shell it runs as GNU parallel runs it (which always uses a shell).
+if [ "$HAVE" = 1 ]; then
+    HOME=$PHOME parallel --will-cite -kN1 --recend 2 --pipe echo 'JOB{#};cat;echo' END \
+        <"$T/s3" >"$T/p.out" 2>/dev/null
+    run_in "$T/s3" -kN1 --recend 2 --pipe --shell echo 'JOB{#};cat;echo' END
+    same "$OUT" "$T/p.out" "--pipe --shell with shell code: stdout as GNU parallel's"
+else
+    skip "--pipe --shell with shell code: stdout as GNU parallel's" "parallel not installed"
+fi
 bad "--pipepart without -a" --pipepart cat
 bad "--pipepart on a device" --pipepart -a /dev/null cat
 bad "--pipepart missing file" --pipepart -a "$T/nonexistent" cat
