@@ -268,7 +268,7 @@ build-fuzz/fuzz_map: tests/fuzz/fuzz_map.c src/maprec.c src/maprec.h src/wire.h
 	mkdir -p build-fuzz/corpus_map
 	$(FUZZ_BUILD) -Iinclude -Isrc tests/fuzz/fuzz_map.c src/maprec.c -o $@
 
-FUZZ_TEMPLATE_SRC := cli/template.c cli/quote.c cli/sbuf.c cli/fpc.c
+FUZZ_TEMPLATE_SRC := cli/template.c cli/rpl.c cli/perl.c cli/quote.c cli/sbuf.c cli/fpc.c
 build-fuzz/fuzz_template: tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) cli/*.h
 	mkdir -p build-fuzz/corpus_template
 	$(FUZZ_BUILD) -Icli tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) -o $@

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "batch.h"
 #include "inputs.h"
 #include "options.h"
 #include "pipe.h"
@@ -23,6 +24,7 @@ struct job {
     struct app *app;
     unsigned long seq;       /* {#}, 1-based */
     char **vals;             /* its input values (owned) */
+    size_t nvals;            /* how many (batch.c: -N, -m, --colsep...) */
     char **argv;             /* this attempt's argv (owned) */
     char *display;           /* this attempt's command line, shell-quoted */
     unsigned slot;           /* {%}: 1..jobs while running, else 0 */
@@ -32,6 +34,7 @@ struct job {
     double start_mono;
     double runtime;          /* seconds */
     bool ok;                 /* outcome, from the handlers */
+    bool skipped;            /* skip() in {= =}: not run, not printed */
     forkpool_error_kind kind;
     int code;
     struct pipe_blk blk;     /* --pipe/--pipepart: this job's input */
@@ -44,6 +47,8 @@ struct app {
     struct inputs in;        /* unused with --pipe/--pipepart */
     struct pipe_src *pipe;   /* --pipe/--pipepart; else NULL */
     struct tmpl tmpl;
+    struct batch batch;      /* batch.c: inputs into each job's values */
+    struct perl *perl;       /* {= =}'s coprocess (perl.h); NULL: none */
     unsigned jobs;           /* -j, resolved */
     bool total_known;
     unsigned long total;

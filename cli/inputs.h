@@ -24,6 +24,8 @@ struct inputs {
     char *cur0;     /* current group-0 value (owned), NULL between values */
     size_t *odo;    /* odometer over groups 1..ngroups-1 */
     bool exhausted;
+    bool linked;          /* --link, :::+: groups advance together */
+    const char *eof_str;  /* -E (borrowed) */
 };
 
 /* Sets up the groups from o (which must outlive in): later files are read
@@ -39,6 +41,11 @@ bool inputs_total(const struct inputs *in, unsigned long *total);
    in->rd.fd, then reader_fill), -1 when there are no more, -2 on error
    (errno). */
 int inputs_next(struct inputs *in, char ***vals);
+
+/* --header: removes the first value of group g (reading group 0's stream
+   for it, blocking) into *out (owned). 1, 0 if the group is empty, -1
+   after a message. */
+int inputs_take_first(struct inputs *in, size_t g, char **out);
 
 void inputs_vals_free(char **vals, size_t n);
 void inputs_free(struct inputs *in);

@@ -15,15 +15,17 @@
 
 /* A new job for vals and blk (ownership taken, also on failure). NULL:
    ENOMEM. */
-static struct job *job_new(struct app *a, char **vals, const struct pipe_blk *blk)
+static struct job *job_new(struct app *a, char **vals, size_t nvals,
+                           const struct pipe_blk *blk)
 {
     struct job *j = calloc(1, sizeof *j);
     if (j == NULL) {
-        inputs_vals_free(vals, a->in.ngroups);
+        inputs_vals_free(vals, nvals);
         return NULL;
     }
     j->app = a;
     j->vals = vals;
+    j->nvals = nvals;
     j->blk = *blk;
     j->seq = a->next_seq++;
     j->live_next = a->live;
@@ -43,7 +45,7 @@ static void job_free(struct app *a, struct job *j)
     if (j->live_next)
         j->live_next->live_prev = j->live_prev;
     forkpool_task_release(j->task);
-    inputs_vals_free(j->vals, a->in.ngroups);
+    inputs_vals_free(j->vals, j->nvals);
     tmpl_argv_free(j->argv);
     free(j->display);
     pipe_blk_free(&j->blk);
@@ -102,7 +104,9 @@ static void slot_give(struct app *a, unsigned slot)
 }
 
 /* Starts one attempt of j: builds its command and submits it (or, with
-   --dry-run, prints it). 0, or -1 and errno (internal error). */
+   --dry-run, prints it). 0; 1 when a Perl expression skipped the job
+   (nothing started, its slot given back); or -1 and errno (internal
+   error). */
 static int job_start(struct app *a, struct job *j)
 {
     tmpl_argv_free(j->argv);
@@ -115,9 +119,24 @@ static int job_start(struct app *a, struct job *j)
     }
     j->tries++;
     j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
-    struct tmpl_ctx c = {j->vals, a->in.ngroups, j->seq, j->slot, a->o.shell};
-    if (tmpl_build(&a->tmpl, &c, &j->argv, &j->display) != 0)
-        return -1;
+    struct tmpl_ctx c = {.vals = j->vals,
+                         .nvals = j->nvals,
+                         .seq = j->seq,
+                         .slot = j->slot,
+                         .shell = a->o.shell,
+                         .raw = a->o.no_command,
+                         .per_rec = batch_per_input(&a->batch, j->nvals),
+                         .total_known = a->total_known,
+                         .total = a->total,
+                         .jobs = a->jobs,
+                         .perl = a->perl};
+    int built = tmpl_build(&a->tmpl, &c, &j->argv, &j->display);
+    if (built != 0) {
+        if (!a->o.dry_run)
+            slot_give(a, j->slot);
+        j->slot = 0;
+        return built; /* 1: skip(), argv and display built */
+    }
     if (a->o.dry_run) {
         struct sbuf b = {0};
         sb_adds(&b, j->display);
@@ -188,7 +207,7 @@ static struct job *heap_pop(struct app *a)
 static int output_job(struct app *a, struct job *j)
 {
     if (!a->o.keep_order) {
-        int r = out_print(a, j);
+        int r = j->skipped ? 0 : out_print(a, j);
         job_free(a, j);
         return r;
     }
@@ -198,7 +217,7 @@ static int output_job(struct app *a, struct job *j)
     }
     while (a->nheap > 0 && a->heap[0]->seq == a->next_print) {
         struct job *k = heap_pop(a);
-        int r = out_print(a, k);
+        int r = k->skipped ? 0 : out_print(a, k);
         job_free(a, k);
         a->next_print++;
         if (r != 0)
@@ -265,6 +284,37 @@ void jobs_fail(struct app *a, const char *what)
     a->fatal = true;
 }
 
+/* A job a Perl expression skipped (skip()): not run, not printed, but
+   counted and logged as a failure with Exitval -2, as GNU parallel does;
+   with -k it still takes its turn. */
+static void job_skipped(struct app *a, struct job *j)
+{
+    j->skipped = true;
+    j->ok = false;
+    j->runtime = 0;
+    a->ndone++;
+    a->nfail++;
+    if (a->o.dry_run) {
+        job_free(a, j);
+        return;
+    }
+    struct timespec rt;
+    j->start_real = clock_gettime(CLOCK_REALTIME, &rt) == 0 ? fpc_timespec_s(&rt) : 0;
+    if (out_joblog_write(a, j) != 0)
+        jobs_fail(a, "cannot write the joblog");
+    if (output_job(a, j) != 0)
+        jobs_fail(a, "cannot write output");
+}
+
+/* A job could not be started: EIO is perl's failure, already told. */
+static void start_failed(struct app *a)
+{
+    if (errno == EIO)
+        a->fatal = true;
+    else
+        jobs_fail(a, "cannot start a job");
+}
+
 /* Handles one finished attempt: discard (stopping), retry, or log, count,
    print and check --halt. */
 static void complete_job(struct app *a, struct job *j)
@@ -277,8 +327,11 @@ static void complete_job(struct app *a, struct job *j)
         return;
     }
     if (should_retry(a, j)) {
-        if (job_start(a, j) != 0) {
-            jobs_fail(a, "cannot start a job");
+        int r = job_start(a, j);
+        if (r == 1) {
+            job_skipped(a, j);
+        } else if (r != 0) {
+            start_failed(a);
             job_free(a, j);
         }
         return;
@@ -316,17 +369,25 @@ void jobs_fill(struct app *a)
     while (!a->fatal && a->halting == HALT_NEVER && !a->stop_signal &&
            (a->o.dry_run || a->nrunning < a->jobs)) {
         char **vals = NULL;
+        size_t nvals = 0;
         struct pipe_blk blk = {0};
-        int r = a->pipe != NULL ? pipe_next(a->pipe, &blk) : inputs_next(&a->in, &vals);
+        int r = a->pipe != NULL ? pipe_next(a->pipe, &blk) : batch_next(a, &vals, &nvals);
         if (r == 0)
             a->input_wait = true;
         if (r == -2)
             jobs_fail(a, "cannot read inputs");
+        if (r == -3)
+            a->fatal = true; /* reported */
         if (r != 1)
             return;
-        struct job *j = job_new(a, vals, &blk);
-        if (j == NULL || job_start(a, j) != 0) {
-            jobs_fail(a, "cannot start a job");
+        struct job *j = job_new(a, vals, nvals, &blk);
+        int started = j == NULL ? -1 : job_start(a, j);
+        if (started == 1) {
+            job_skipped(a, j);
+            continue;
+        }
+        if (started != 0) {
+            start_failed(a);
             if (j != NULL)
                 job_free(a, j);
             return;

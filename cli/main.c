@@ -14,6 +14,8 @@
  * The modules below it (docs/DESIGN.md, "The command-line tool's modules"):
  *   jobs.c     starting jobs, completions, retries, --halt, -k ordering
  *   output.c   printing job output, --tag, the joblog, the progress bar
+ *   batch.c    each job's inputs: -N, -m, -X, --colsep, --header, no COMMAND
+ *              (header.c: {name}; batchopt.c: their options' values)
  *   template.c replacement strings and building each job's argv
  *   inputs.c   input groups and their combinations (reader.c: records)
  *   pipe.c     --pipe (stdin cut into blocks) and --pipepart (its runner)
@@ -38,6 +40,7 @@
 #include "fpc.h"
 #include "jobs.h"
 #include "output.h"
+#include "perl.h"
 
 enum { EXIT_USAGE = 255 };
 
@@ -156,23 +159,41 @@ static int jobs_by_rank_cpus(const struct app *a)
 }
 #endif
 
+/* The template, with the replacement strings the options define (issue
+   #12 item 2), and the perl coprocess its Perl expressions need. 0, or -1
+   after a message. */
+static int repl_setup(struct app *a)
+{
+    if (tmpl_parse_conf(&a->tmpl, a->o.cmd, a->o.ncmd, &a->o.rpl) != 0) {
+        fpc_say("%s", errno == EINVAL ? a->tmpl.err : "out of memory");
+        return -1;
+    }
+    if (a->tmpl.unknown != NULL)
+        fpc_say("warning: %.*s is not a replacement string: left as text (see --plus, --rpl)",
+                (int)a->tmpl.unknown_len, a->tmpl.unknown);
+    if (a->tmpl.needs_total && !a->total_known) {
+        fpc_say("{##} and {0#} need the number of jobs in advance: give the inputs after ::: "
+                "(stdin and the first :::: file are read as jobs run)");
+        return -1;
+    }
+    if (a->tmpl.nexprs > 0 && perl_start(&a->perl, a->tmpl.exprs, a->tmpl.nexprs) != 0)
+        return -1;
+    return 0;
+}
+
 /* Everything before the first job: inputs, template, -j, joblog, signals,
    the pool. 0, or -1 after a message. */
 static int setup(struct app *a)
 {
+    /* --pipe/--pipepart: the jobs' data is not their arguments. */
     bool piped = a->o.pipe || a->o.pipepart;
-    if (!piped && inputs_init(&a->in, &a->o) != 0)
+    if (!piped && (inputs_init(&a->in, &a->o) != 0 || batch_setup(a) != 0))
         return -1;
-    if (tmpl_parse(&a->tmpl, a->o.cmd, a->o.ncmd) != 0) {
-        if (errno == EINVAL)
-            fpc_say("{= perl expression =} is not supported; for a path use {.} {/} {//} "
-                    "{/.} (e.g. {.}.bak for {= s:\\.txt$:.bak: =}), or write the command "
-                    "for a shell with --shell");
-        else
-            fpc_say("out of memory");
-        return -1;
-    }
     a->total_known = !piped && inputs_total(&a->in, &a->total);
+    if (!piped)
+        batch_total(a, &a->total_known, &a->total);
+    if (repl_setup(a) != 0)
+        return -1;
     if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
         return -1;
@@ -228,8 +249,11 @@ static void teardown(struct app *a)
     out_joblog_close(a);
     if (a->sigfd >= 0)
         close(a->sigfd);
+    perl_stop(a->perl);
+    a->perl = NULL;
     tmpl_free(&a->tmpl);
     pipe_free(a->pipe);
+    batch_free(&a->batch);
     inputs_free(&a->in);
     opt_free(&a->o);
 }

@@ -10,14 +10,18 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "batchopt.h"
 #include "fpc.h"
 
 enum opt_id {
     O_JOBS, O_KEEP, O_NULL, O_DELIM, O_TIMEOUT, O_RETRIES, O_HALT,
     O_JOBLOG, O_BAR, O_DRYRUN, O_TAG, O_SHELL, O_VERSION, O_HELP, O_ARGFILE, O_CONTAIN,
-    /* --pipe (issue #12 item 4; cli/pipe.c) */
-    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_N, O_PIPE_L, O_RRS,
-    O_HEADER
+    O_BATCH, /* issue #12 items 1 and 3: values parsed by batchopt_apply (cli/batchopt.c) */
+    /* issue #12 item 2: replacement strings */
+    O_PLUS, O_RPL, O_PARENS, O_REN_ARG, O_REN_NOEXT, O_REN_BASE, O_REN_DIR, O_REN_BASE_NOEXT,
+    O_REN_SEQ, O_REN_SLOT,
+    /* --pipe (issue #12 item 4; cli/pipe.c); -N and --header are O_BATCH's */
+    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS
 };
 
 struct optdef {
@@ -37,15 +41,32 @@ static const struct optdef optdefs[] = {
     {"tag", 0, false, O_TAG},            {"shell", 0, false, O_SHELL},
     {"version", 0, false, O_VERSION},    {"help", 'h', false, O_HELP},
     {"arg-file", 'a', true, O_ARGFILE},  {"contain", 0, false, O_CONTAIN},
-    /* --pipe (issue #12 item 4; cli/pipe.c). -N/-L count records here. */
+    /* issue #12 items 1 and 3 (cli/batchopt.c, cli/batch.c) */
+    {"max-replace-args", 'N', true, O_BATCH}, {"max-args", 'n', true, O_BATCH},
+    {"multiple-args", 'm', false, O_BATCH},  {"context-replace", 'X', false, O_BATCH},
+    {"xargs", 0, false, O_BATCH},            {"max-chars", 's', true, O_BATCH},
+    {"show-limits", 0, false, O_BATCH},      {"link", 0, false, O_BATCH},
+    {"xapply", 0, false, O_BATCH},           {"colsep", 0, true, O_BATCH},
+    {"header", 0, true, O_BATCH},            {"eof", 'E', true, O_BATCH},
+    {"no-run-if-empty", 'r', false, O_BATCH}, {"trim", 0, true, O_BATCH},
+    {"arg-sep", 0, true, O_BATCH},           {"arg-file-sep", 0, true, O_BATCH},
+    /* issue #12 item 2: replacement strings */
+    {"plus", 0, false, O_PLUS},          {"rpl", 0, true, O_RPL},
+    {"parens", 0, true, O_PARENS},       {"replace", 'I', true, O_REN_ARG},
+    {"extensionreplace", 0, true, O_REN_NOEXT}, {"er", 0, true, O_REN_NOEXT},
+    {"basenamereplace", 0, true, O_REN_BASE},   {"bnr", 0, true, O_REN_BASE},
+    {"dirnamereplace", 0, true, O_REN_DIR},     {"dnr", 0, true, O_REN_DIR},
+    {"basenameextensionreplace", 0, true, O_REN_BASE_NOEXT},
+    {"bner", 0, true, O_REN_BASE_NOEXT},
+    {"seqreplace", 0, true, O_REN_SEQ},  {"slotreplace", 0, true, O_REN_SLOT},
+    /* --pipe (issue #12 item 4; cli/pipe.c); with it -N counts records */
     {"pipe", 0, false, O_PIPE},          {"spreadstdin", 0, false, O_PIPE},
     {"pipepart", 0, false, O_PIPEPART},  {"pipe-part", 0, false, O_PIPEPART},
     {"block", 0, true, O_BLOCK},         {"block-size", 0, true, O_BLOCK},
     {"blocksize", 0, true, O_BLOCK},     {"recstart", 0, true, O_RECSTART},
     {"recend", 0, true, O_RECEND},       {"regexp", 0, false, O_REGEXP},
-    {"", 'N', true, O_PIPE_N},           {"", 'L', true, O_PIPE_L},
-    {"rrs", 0, false, O_RRS},            {"remove-rec-sep", 0, false, O_RRS},
-    {"removerecsep", 0, false, O_RRS},   {"header", 0, true, O_HEADER},
+    {"", 'L', true, O_PIPE_L},           {"rrs", 0, false, O_RRS},
+    {"remove-rec-sep", 0, false, O_RRS}, {"removerecsep", 0, false, O_RRS},
 };
 enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
@@ -71,6 +92,24 @@ const char opt_usage[] =
     "      --shell          run the command through /bin/sh -c (inputs quoted)\n"
     "      --contain        each job's descendants in a PID namespace, killed\n"
     "                       with the job (setsid or not); needs root\n"
+    "  -N, --max-replace-args N  N inputs per job, {1}..{N} (-N0: none, run once\n"
+    "                       per input)\n"
+    "  -n, --max-args N     at most N inputs per job\n"
+    "  -m                   as many inputs per job as the command line holds,\n"
+    "                       spread over the job slots at the end\n"
+    "  -X                   as -m, each input in its own copy of the word with {}\n"
+    "      --xargs          as -m, without spreading\n"
+    "  -s, --max-chars N    command lines up to N characters (-m, -X, --xargs)\n"
+    "      --show-limits    print the command-line length limits\n"
+    "      --link, --xapply link the input groups (one value of each per job,\n"
+    "                       shorter groups wrap); :::+ ::::+ link one group to\n"
+    "                       the one before (the shortest ends)\n"
+    "      --colsep REGEX   split each input into columns {1} {2}... (POSIX ERE)\n"
+    "      --header :       the first input line names the columns: {name}\n"
+    "  -E EOF-STR           stop reading an input group at a line EOF-STR\n"
+    "  -r, --no-run-if-empty  skip inputs that are empty or only white space\n"
+    "      --trim lr|l|r|n  trim white space around each input (or column)\n"
+    "      --arg-sep S, --arg-file-sep S  use S instead of ::: or ::::\n"
     "      --pipe           split stdin into blocks, one per job, on its stdin\n"
     "      --pipepart       the same for the files given with -a FILE, each\n"
     "                       job reading its part from the file\n"
@@ -82,8 +121,16 @@ const char opt_usage[] =
     "      --header N       with --pipe: the first N lines go to every job\n"
     "      --version        print the version\n"
     "  -h, --help           this help\n"
+    "      --plus           more replacement strings: {..} {...} {+/} {+.} {##}\n"
+    "                       {:-x} {:N:M} {#pre} {%suf} {/a/b} {^a} ... (man page)\n"
+    "  -I STR               STR instead of {} (also --er, --bnr, --dnr, --bner,\n"
+    "                       --seqreplace, --slotreplace for {.} {/} {//} {/.} {#} {%})\n"
+    "      --rpl 'TAG PERL' TAG is replaced by $_ after the Perl expression PERL\n"
+    "      --parens LR      {= =} written L R instead (e.g. ,,,,)\n"
     "\n"
+    "Without COMMAND, each input is a command line, run by /bin/sh -c.\n"
     "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.}\n"
+    "{-N}...; {= perl expression =} and {=N perl =} (needs perl)\n"
     "Exit status: 0 all succeeded, 1-100 failed jobs, 101 more, 255 error.\n"
     "See forkpool(1).\n";
 
@@ -256,16 +303,31 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_JOBLOG: o->joblog = val; break;
     case O_ARGFILE: o->argfiles[o->nargfiles++] = val; break;
     case O_CONTAIN: o->contain = true; break;
+    case O_BATCH: return batchopt_apply(o, def->lng, val, shown);
+    case O_PLUS: o->rpl.plus = true; break;
+    case O_RPL: o->rpl.rpls[o->rpl.nrpls++] = val; break;
+    case O_PARENS: o->rpl.parens = val; break;
+    case O_REN_ARG:
+    case O_REN_NOEXT:
+    case O_REN_BASE:
+    case O_REN_DIR:
+    case O_REN_BASE_NOEXT:
+    case O_REN_SEQ:
+    case O_REN_SLOT:
+        if (*val == '\0') {
+            fpc_say("bad value '' for %s: a replacement string cannot be empty", shown);
+            return -1;
+        }
+        o->rpl.rename[REN_ARG + (def->id - O_REN_ARG)] = val;
+        break;
     case O_PIPE: o->pipe = true; break;
     case O_PIPEPART: o->pipepart = true; break;
     case O_BLOCK: o->block_arg = val; break;
     case O_RECSTART: o->recstart = val; break;
     case O_RECEND: o->recend = val; break;
     case O_REGEXP: o->regexp = true; break;
-    case O_PIPE_N: o->pipe_n = val; break;
     case O_PIPE_L: o->pipe_l = val; break;
     case O_RRS: o->rrs = true; break;
-    case O_HEADER: o->header = val; break;
     case O_NULL:
     case O_DELIM: {
         char *d;
@@ -373,23 +435,42 @@ static int parse_long(struct opts *o, int argc, char **argv, int *i)
     return apply_opt(o, def, val, shown);
 }
 
-static bool is_sep3(const char *s) { return strcmp(s, ":::") == 0; }
-static bool is_sep4(const char *s) { return strcmp(s, "::::") == 0; }
+/* Whether s is the `:::` separator (--arg-sep), or the same with a `+`
+   (linked: *plus set). */
+static bool is_sep_as(const char *s, const char *sep, bool *plus)
+{
+    size_t n = strlen(sep);
+    if (strncmp(s, sep, n) != 0 || (s[n] != '\0' && strcmp(s + n, "+") != 0))
+        return false;
+    if (plus != NULL)
+        *plus = s[n] == '+';
+    return true;
+}
 
-/* Splits what follows the options: COMMAND [ARGS...] then groups. */
+static bool is_sep3(const struct opts *o, const char *s, bool *plus)
+{
+    return is_sep_as(s, o->arg_sep, plus);
+}
+
+static bool is_sep4(const struct opts *o, const char *s, bool *plus)
+{
+    return is_sep_as(s, o->arg_file_sep, plus);
+}
+
+static bool is_sep(const struct opts *o, const char *s)
+{
+    return is_sep3(o, s, NULL) || is_sep4(o, s, NULL);
+}
+
+/* Splits what follows the options: COMMAND [ARGS...] then groups. No
+   COMMAND: each input is a command line (o->no_command). */
 static int parse_operands(struct opts *o, int argc, char **argv, int i)
 {
     o->cmd = argv + i;
-    while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
+    while (i < argc && !is_sep(o, argv[i]))
         i++;
     o->ncmd = (size_t)(argv + i - o->cmd);
-    if (o->ncmd == 0) {
-        if (i < argc)
-            fpc_say("missing command before '%s' (try --help)", argv[i]);
-        else
-            fpc_say("missing command (try --help)");
-        return -1;
-    }
+    o->no_command = o->ncmd == 0;
     /* Each -a file is one group, first; then each `:::` starts one group
        and each file after `::::` is one group. */
     o->srcs = calloc((size_t)argc + o->nargfiles, sizeof *o->srcs);
@@ -400,21 +481,28 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
     for (size_t k = 0; k < o->nargfiles; k++)
         o->srcs[o->nsrcs++].path = o->argfiles[k];
     while (i < argc) {
-        bool files = is_sep4(argv[i]);
+        bool plus = false;
+        bool files = is_sep4(o, argv[i], &plus);
+        if (!files)
+            is_sep3(o, argv[i], &plus);
+        const char *sep = argv[i];
         i++;
         if (!files) {
             struct source *s = &o->srcs[o->nsrcs++];
             s->args = argv + i;
-            while (i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]))
+            s->link = plus && o->nsrcs > 1;
+            while (i < argc && !is_sep(o, argv[i]))
                 i++;
             s->nargs = (size_t)(argv + i - s->args);
             continue;
         }
         int first = i;
-        for (; i < argc && !is_sep3(argv[i]) && !is_sep4(argv[i]); i++)
+        for (; i < argc && !is_sep(o, argv[i]); i++) {
+            o->srcs[o->nsrcs].link = plus && o->nsrcs > 0; /* ::::+ F G: all linked */
             o->srcs[o->nsrcs++].path = argv[i];
+        }
         if (i == first) {
-            fpc_say("'::::' needs at least one file");
+            fpc_say("'%s' needs at least one file", sep);
             return -1;
         }
     }
@@ -423,10 +511,11 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
 
 int opt_parse(struct opts *o, int argc, char **argv)
 {
-    *o = (struct opts){.max_tries = 1};
+    *o = (struct opts){.max_tries = 1, .max_args = -1, .arg_sep = ":::", .arg_file_sep = "::::"};
     /* Every -a FILE takes two words at least. */
     o->argfiles = calloc((size_t)argc / 2 + 1, sizeof *o->argfiles);
-    if (o->argfiles == NULL) {
+    o->rpl.rpls = calloc((size_t)argc / 2 + 1, sizeof *o->rpl.rpls); /* --rpl too */
+    if (o->argfiles == NULL || o->rpl.rpls == NULL) {
         fpc_say("out of memory");
         return -1;
     }
@@ -457,6 +546,7 @@ void opt_free(struct opts *o)
     free(o->delim);
     free(o->srcs);
     free(o->argfiles);
+    free(o->rpl.rpls);
 }
 
 /* A job needs about four fds (its stdout and stderr pipes, the pool's own),

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rpl.h"
+
 enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
 enum halt_why { HALT_FAIL, HALT_SUCCESS, HALT_DONE };
 
@@ -18,6 +20,7 @@ struct source {
     char **args; /* `:::` words (pointers into argv); NULL for a file */
     size_t nargs;
     const char *path; /* `::::` file; NULL for words */
+    bool link;        /* `:::+` / `::::+`: linked to the group before */
 };
 
 struct opts {
@@ -38,10 +41,27 @@ struct opts {
     size_t nsrcs;
     const char **argfiles; /* -a FILE, in order (they come first in srcs) */
     size_t nargfiles;
+    /* Issue #12 items 1 and 3 (values parsed by cli/batchopt.c). */
+    long max_args;         /* -N/-n/--max-replace-args; -1: not given */
+    bool replace_args;     /* the count came from -N: words with {} are
+                              repeated per value, as with -X */
+    char multi;            /* 0, 'm' (-m), 'X' (-X), 'x' (--xargs) */
+    unsigned long max_chars; /* -s; 0: not given */
+    bool show_limits, link, no_empty;
+    bool trim_l, trim_r, trim_given; /* --trim; --colsep alone trims both */
+    const char *colsep;    /* --colsep REGEX (ERE); NULL: none */
+    const char *header;    /* --header; NULL: none */
+    const char *eof_str;   /* -E; NULL: none */
+    const char *arg_sep, *arg_file_sep; /* ":::" and "::::" unless given */
+    bool no_command;       /* no COMMAND: each input is a shell command */
+    /* issue #12 item 2 (replacement strings): --plus, -I and the renames,
+       --rpl (rpl.rpls owned), --parens; checked by rpl_init */
+    struct rpl_conf rpl;
     /* --pipe, --pipepart (issue #12 item 4): values as given, checked and
-       used by cli/pipe.c. pipe_n/pipe_l: -N/-L (records with --pipe). */
+       used by cli/pipe.c (with them, max_args counts records; -L: pipe_l
+       lines a record; header: lines sent to every job). */
     bool pipe, pipepart, regexp, rrs;
-    const char *block_arg, *recstart, *recend, *pipe_n, *pipe_l, *header;
+    const char *block_arg, *recstart, *recend, *pipe_l;
 };
 
 /* --help's text. */

@@ -16,6 +16,10 @@ void out_status(const struct job *j, int *exitval, int *sig)
 {
     *exitval = 0;
     *sig = 0;
+    if (j->skipped) {
+        *exitval = -2; /* skip() in {= =}: GNU parallel's joblog says -2 */
+        return;
+    }
     if (j->ok)
         return;
     switch (j->kind) {
@@ -103,7 +107,7 @@ int out_print(struct app *a, struct job *j)
     char *tag = NULL;
     if (a->o.tag) {
         struct sbuf t = {0};
-        for (size_t g = 0; g < a->in.ngroups; g++) {
+        for (size_t g = 0; g < j->nvals; g++) {
             if (g > 0)
                 sb_adds(&t, " ");
             sb_adds(&t, j->vals[g]);

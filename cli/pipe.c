@@ -190,16 +190,12 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
 {
     *out = NULL;
     if (!o->pipe && !o->pipepart) {
-        const char *which = o->pipe_n ? "-N" : o->pipe_l ? "-L" : o->block_arg ? "--block"
+        const char *which = o->pipe_l ? "-L" : o->block_arg ? "--block"
                           : o->recstart ? "--recstart" : o->recend ? "--recend"
-                          : o->rrs ? "--rrs" : o->regexp ? "--regexp"
-                          : o->header ? "--header" : NULL;
+                          : o->rrs ? "--rrs" : o->regexp ? "--regexp" : NULL;
         if (which != NULL) {
-            /* -N/-L for arguments (issue #12 item 1) are not in this file. */
             fpc_say("%s works only with --pipe%s", which,
-                    which[1] == 'N' || which[1] == 'L' ? ""
-                    : o->header ? " or --pipepart (named columns {name} are not supported)"
-                                : " or --pipepart");
+                    which[1] == 'L' ? "" : " or --pipepart");
             return -1;
         }
         return 0;
@@ -227,7 +223,7 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
                 "inputs (for a file use --pipepart -a FILE, or < FILE)");
         return -1;
     }
-    if (o->pipepart && (o->pipe_n || o->pipe_l)) {
+    if (o->pipepart && (o->max_args >= 0 || o->pipe_l)) {
         fpc_say("--pipepart is incompatible with -N and -L (use --pipe)");
         return -1;
     }
@@ -253,10 +249,12 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
     memcpy(p->rere, p->re, p->relen);
     memcpy(p->rere + p->relen, p->rs, p->rslen);
     p->rerelen = p->relen + p->rslen;
-    if (o->pipe_n && parse_count(o->pipe_n, &p->nrec) != 0) {
-        fpc_say("bad value '%s' for -N: expected a number of records, at least 1", o->pipe_n);
+    if (o->max_args == 0) {
+        fpc_say("-N0 with --pipe: a job needs at least 1 record");
         return -1;
     }
+    if (o->max_args > 0)
+        p->nrec = (unsigned long)o->max_args;
     if (o->pipe_l && parse_count(o->pipe_l, &p->lines) != 0) {
         fpc_say("bad value '%s' for -L: expected a number of lines, at least 1", o->pipe_l);
         return -1;

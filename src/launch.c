@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -279,6 +280,11 @@ pid_t fp_launch_run(fp_launch *l)
             pid = l->how == FP_LAUNCH_FORK ? fork() : fp_clone_raw(CLONE_PARENT | SIGCHLD);
             if (pid == 0) {
                 if (l->how == FP_LAUNCH_FORK) {
+                    /* What another thread printed between our fflush and
+                       the fork is the parent's to write: the child's copy
+                       would be written again when it flushes. */
+                    __fpurge(stdout);
+                    __fpurge(stderr);
                     child_reset(l->parent);
                     fp_registry_forget_all();
                     if (l->locked)

@@ -1,8 +1,21 @@
 /* stdio buffers are neither duplicated nor lost: with stdout fully buffered
    (a file), the parent's unflushed line appears exactly once and each task's
-   unflushed printf appears exactly once - for succeeding and failing tasks. */
+   unflushed printf appears exactly once - for succeeding and failing tasks;
+   and a line another thread prints between the library's flush and its
+   fork (played by an atfork handler, which runs exactly there) appears
+   once, not again from the child. */
+#include <pthread.h>
+
 #include "forkpool.h"
 #include "tap.h"
+
+static int atfork_lines; /* printed by the handler, in the sub-process */
+
+static void atfork_print(void)
+{
+    printf("atfork-line\n"); /* no fflush: in the buffer the child copies */
+    atfork_lines++;
+}
 
 static int task_print(forkpool_ctx *ctx, const void *arg, size_t len)
 {
@@ -45,6 +58,8 @@ static void sub(int no_pidfd)
     if (no_pidfd)
         setenv("FORKPOOL_NO_PIDFD", "1", 1);
     printf("parent-line\n"); /* stays in the buffer across the forks */
+    if (pthread_atfork(atfork_print, NULL, NULL) != 0)
+        _exit(4);
     forkpool_options o = {0};
     o.concurrency = 3;
     forkpool *p = forkpool_create(&o);
@@ -58,6 +73,7 @@ static void sub(int no_pidfd)
     int unhandled = forkpool_await(p);
     printf("parent-after-await-%d\n", unhandled);
     forkpool_destroy(p);
+    printf("atfork-lines-%d\n", atfork_lines);
     exit(0); /* flushes stdout once */
 }
 
@@ -92,6 +108,11 @@ static void check(const char *mode, int no_pidfd)
            i == 4 ? " (task threw)" : i == 5 ? " (task returned 5)" : "");
     }
     is(count_lines(buf, "parent-after-await-2"), 1, "%s: await counted the 2 failing tasks", mode);
+    const char *a = strstr(buf, "atfork-lines-");
+    int forks = a ? atoi(a + strlen("atfork-lines-")) : -1;
+    ok(forks > 0, "%s: the library forked with the atfork handler (%d times)", mode, forks);
+    is(count_lines(buf, "atfork-line"), forks,
+       "%s: a line printed between the flush and a fork appears once per fork", mode);
     if (tap_st()->failed)
         diag("output was:\n%s", buf);
 }

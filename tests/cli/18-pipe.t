@@ -162,8 +162,8 @@ bad "-N 0" --pipe -N 0 cat
 bad "-L x" --pipe -L x cat
 bad "--header x" --pipe --header x cat
 bad "--recstart without --pipe" --recstart x echo
-bad "-N without --pipe" -N 2 echo
-bad "--header without --pipe" --header : echo {f1} ::: f1 a
+bad "-L without --pipe" -L 2 echo
+bad "-N0 with --pipe" --pipe -N0 cat
 bad "--regexp" --pipe --regexp --recstart a cat
 bad "--pipe with ::: inputs" --pipe cat ::: a
 bad "--pipe, shell code without --shell" -kN1 --recend , --pipe echo 'JOB{#};cat'

@@ -102,9 +102,15 @@ static void forms(void)
     refused("option '-j' needs a value", WORDS("-j"));
     refused("option '--timeout' needs a value", WORDS("--timeout"));
     refused("option '--tag' takes no value", WORDS("--tag=1", "echo"));
-    refused("missing command (try --help)", WORDS("-k"));
-    refused("missing command before ':::' (try --help)", WORDS("-k", ":::", "a"));
-    refused("missing command before '::::' (try --help)", WORDS("::::", "f"));
+    /* No COMMAND: each input is a command (cli/batch.c). */
+    ok(parses(&o, WORDS("-k")) && o.no_command && o.ncmd == 0, "no command: inputs from stdin");
+    opt_free(&o);
+    ok(parses(&o, WORDS("-k", ":::", "a")) && o.no_command && o.nsrcs == 1,
+       "no command before ':::'");
+    opt_free(&o);
+    ok(parses(&o, WORDS("::::", "f")) && o.no_command && o.nsrcs == 1,
+       "no command before '::::'");
+    opt_free(&o);
 }
 
 static void operands(void)
@@ -328,6 +334,37 @@ static void delimiters(void)
     refused("bad delimiter '' for --delimiter", WORDS("--delimiter=", "echo"));
 }
 
+/* Issue #12 item 2: --plus, -I and the renames, --rpl (repeatable),
+   --parens; their values are checked when the template is parsed
+   (u_template), only an empty rename here. */
+static void replacements(void)
+{
+    struct opts o;
+    ok(parses(&o, WORDS("--plus", "-I", ",,", "--er", "E", "--bnr=B", "--dnr", "D", "--bner",
+                        "BE", "--seqreplace", "S", "--slotreplace", "L", "--rpl", "{a} s/a/b/",
+                        "--rpl={b} 1", "--parens", ",,,,", "echo")) &&
+           o.rpl.plus && strcmp(o.rpl.rename[REN_ARG], ",,") == 0 &&
+           strcmp(o.rpl.rename[REN_NOEXT], "E") == 0 && strcmp(o.rpl.rename[REN_BASE], "B") == 0 &&
+           strcmp(o.rpl.rename[REN_DIR], "D") == 0 &&
+           strcmp(o.rpl.rename[REN_BASE_NOEXT], "BE") == 0 &&
+           strcmp(o.rpl.rename[REN_SEQ], "S") == 0 && strcmp(o.rpl.rename[REN_SLOT], "L") == 0 &&
+           o.rpl.nrpls == 2 && strcmp(o.rpl.rpls[1], "{b} 1") == 0 &&
+           strcmp(o.rpl.parens, ",,,,") == 0 && o.ncmd == 1,
+       "--plus -I --er --bnr --dnr --bner --seqreplace --slotreplace --rpl --parens");
+    opt_free(&o);
+    ok(parses(&o, WORDS("--extensionreplace", "1", "--basenamereplace", "2", "--dirnamereplace",
+                        "3", "--basenameextensionreplace", "4", "--replace", "5", "echo")) &&
+           strcmp(o.rpl.rename[REN_NOEXT], "1") == 0 && strcmp(o.rpl.rename[REN_ARG], "5") == 0 &&
+           strcmp(o.rpl.rename[REN_BASE_NOEXT], "4") == 0,
+       "the long names of the renames");
+    opt_free(&o);
+    refused("bad value '' for -I: a replacement string cannot be empty", WORDS("-I", "", "echo"));
+    refused("bad value '' for --slotreplace: a replacement string cannot be empty",
+            WORDS("--slotreplace=", "echo"));
+    refused("option '--rpl' needs a value", WORDS("--rpl"));
+    refused("option '--plus' takes no value", WORDS("--plus=1", "echo"));
+}
+
 int main(void)
 {
     tap_watchdog(30);
@@ -338,5 +375,6 @@ int main(void)
     retries();
     jobs();
     delimiters();
+    replacements();
     return done_testing();
 }

@@ -6,9 +6,11 @@
  * Input: a flags byte, then NUL-separated strings: the template's words
  * first, then the job's values. Flags: bits 0-2 the number of words - 1,
  * bits 3-4 the number of values - 1, bit 5 --shell, bits 6-7 the slot - 1.
- * Missing strings are empty.
+ * Missing strings are empty. An input of odd size is parsed with --plus
+ * and a --rpl whose tag has groups.
  *
- * Promises checked: parsing and building succeed; the argv is
+ * Promises checked: parsing succeeds but for a {= without =}; building
+ * succeeds (but for Perl expressions, which need perl: ENOSYS); the argv is
  * NULL-terminated; with --shell it is /bin/sh -c DISPLAY; without, DISPLAY
  * is the argv quoted and read back by a shell it is the argv again; a
  * template without braces is run as written, with the values appended.
@@ -105,16 +107,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct tmpl t;
     char **argv = NULL, *display = NULL;
-    struct tmpl_ctx c = {strs + nwords, nvals, (unsigned long)size, slot, shell};
-    if (tmpl_parse(&t, strs, nwords) != 0) {
-        /* Refused only for a Perl expression (the fuzzer has memory). */
-        bool perl = false;
-        for (size_t i = 0; i < nwords; i++) {
-            const char *o = strstr(strs[i], "{=");
-            perl = perl || (o != NULL && strstr(o + 2, "=}") != NULL);
-        }
-        if (errno != EINVAL || !perl)
+    struct tmpl_ctx c = {.vals = strs + nwords, .nvals = nvals, .seq = (unsigned long)size,
+                         .slot = slot, .shell = shell};
+    /* An odd-sized input is parsed with --plus and a --rpl with groups. */
+    struct rpl_conf plus = {.plus = true,
+                            .rpls = (const char *[]){"{@(\\d+?)x([^}]*)} s/$$1/$$2/"},
+                            .nrpls = 1};
+    if (tmpl_parse_conf(&t, strs, nwords, size % 2 ? &plus : NULL) != 0) {
+        /* Refused only for a {= without its =} (the fuzzer has memory). */
+        bool open = false;
+        for (size_t i = 0; i < nwords; i++)
+            open = open || strstr(strs[i], "{=") != NULL;
+        if (errno != EINVAL || !open)
             abort();
+        tmpl_free(&t);
+        free(copy);
+        return 0;
+    }
+    if (t.nexprs > 0) {
+        /* Perl expressions need the coprocess (tests/cli/17-replacements.t):
+           without it, building fails with ENOSYS and nothing to free, unless
+           none is evaluated (a group past the last). */
+        int r = tmpl_build(&t, &c, &argv, &display);
+        if (r == 0) {
+            tmpl_argv_free(argv);
+            free(display);
+        } else if (r != -1 || errno != ENOSYS) {
+            abort();
+        }
         tmpl_free(&t);
         free(copy);
         return 0;
