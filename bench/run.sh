@@ -72,6 +72,8 @@ cli_parallel|cli|  same, vs GNU parallel -j2|CLI vs GNU parallel|cli.forkpool|cl
 cli_echo|cli|CLI: 10,000 x echo, -k -j2, vs xargs -P2 -n1|CLI -k echo vs xargs -P2|cli.echo_forkpool|cli.echo_xargs|cli.echo_ratio_xargs|ratio|<=|1|no slower (ratio <= 1)
 cli_echo_moreutils|cli|  same, vs moreutils' parallel -j2||cli.echo_forkpool|cli.echo_moreutils|cli.echo_ratio_moreutils|-|-||
 cli_echo_parallel|cli|  same, vs GNU parallel -k -j2|CLI -k echo vs GNU parallel|cli.echo_forkpool|cli.echo_parallel|cli.echo_ratio_parallel|ratio|<=|0.2|>= 5x faster (ratio <= 0.2)
+pipe|pipe|CLI --pipe: wc -l over 1 GiB of stdin at -j2 (MB/s), vs GNU parallel --pipe|--pipe MB/s vs GNU parallel|pipe.forkpool|pipe.parallel|pipe.ratio|ratio|>=|2|>= 2x GNU parallel (ratio >= 2)
+pipepart|pipe|CLI --pipepart -a FILE: wc -l over 1 GiB at -j2 (MB/s), vs GNU parallel --pipepart|--pipepart MB/s vs GNU parallel|pipepart.forkpool|pipepart.parallel|pipepart.ratio|ratio|>=|2|>= 2x GNU parallel (ratio >= 2)
 mpi|mpi|MPI: 1000 empty tasks, FORKPOOL_MPI, 2 serving ranks (np=3), vs local FRESH in rank 0|FORKPOOL_MPI vs local FRESH|mpi.forkpool|mpi.fresh|mpi.ratio|-|-||
 mpi_fresh_raw|mpi|  local FRESH in rank 0, vs raw fork+pipe+waitpid loop in rank 0||mpi.fresh|mpi.raw|mpi.fresh_raw|-|-||
 mpi_cpu|mpi|MPI: 8 x 100 ms CPU, 2 serving ranks, 1 each: speed-up over 1 at a time, vs 2 bare children|CPU-bound speed-up over 2 MPI ranks|mpi.cpu_speedup|mpi.cpu_ceiling||ours|>=|1.8|>= 1.8x
@@ -80,7 +82,7 @@ mpi_cpu_inproc|mpi|  same, speed-up over the loops one after another in rank 0||
 # Programs in the order they run, NAME:KIND (c: $bin/NAME built from
 # bench/NAME.c; py: bench/NAME.py; sh: bench/NAME.sh). A C program whose
 # source is not in this tree is "absent": its rows stay pending.
-PROGRAMS='fresh:c workers:c raw:c map:c bigresult:c workloads:c queue_mem:c pool_map:py cli:sh mpi:mpi'
+PROGRAMS='fresh:c workers:c raw:c map:c bigresult:c workloads:c queue_mem:c pool_map:py cli:sh pipe:sh mpi:mpi'
 
 only=" ${BENCH_ONLY:-} "
 meas=$bin/measurements.tsv
@@ -152,7 +154,7 @@ run_program() {
         set -- env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
             $MPIRUN -np "$MPI_NP" "$bin/$name" ;;
     sh)
-        if [ "$name" = cli ] && [ ! -f cli/main.c ]; then
+        if { [ "$name" = cli ] || [ "$name" = pipe ]; } && [ ! -f cli/main.c ]; then
             printf 'P\t%s\tabsent\n' "$name" >>"$meas"
             return
         fi

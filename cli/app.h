@@ -14,6 +14,7 @@
 #include "batch.h"
 #include "inputs.h"
 #include "options.h"
+#include "pipe.h"
 #include "template.h"
 
 struct app;
@@ -38,13 +39,15 @@ struct job {
     bool skipped;            /* skip() in {= =}: not run, not printed */
     forkpool_error_kind kind;
     int code;
+    struct pipe_blk blk;     /* --pipe/--pipepart: this job's input */
     struct job *next;                  /* completion FIFO */
     struct job *live_prev, *live_next; /* every job alive */
 };
 
 struct app {
     struct opts o;
-    struct inputs in;
+    struct inputs in;        /* unused with --pipe/--pipepart */
+    struct pipe_src *pipe;   /* --pipe/--pipepart; else NULL */
     struct tmpl tmpl;
     struct batch batch;      /* batch.c: inputs into each job's values */
     struct perl *perl;       /* {= =}'s coprocess (perl.h); NULL: none */

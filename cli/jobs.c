@@ -15,8 +15,10 @@
 #include "outx.h"
 #include "sbuf.h"
 
-/* A new job for vals (ownership taken, also on failure). NULL: ENOMEM. */
-static struct job *job_new(struct app *a, char **vals, size_t nvals)
+/* A new job for vals and blk (ownership taken, also on failure). NULL:
+   ENOMEM. */
+static struct job *job_new(struct app *a, char **vals, size_t nvals,
+                           const struct pipe_blk *blk)
 {
     struct job *j = calloc(1, sizeof *j);
     if (j == NULL) {
@@ -26,6 +28,7 @@ static struct job *job_new(struct app *a, char **vals, size_t nvals)
     j->app = a;
     j->vals = vals;
     j->nvals = nvals;
+    j->blk = *blk;
     j->seq = a->next_seq++;
     j->live_next = a->live;
     if (a->live)
@@ -37,16 +40,17 @@ static struct job *job_new(struct app *a, char **vals, size_t nvals)
 /* Frees j and releases its task, if any. */
 static void job_free(struct app *a, struct job *j)
 {
-    if (j->live_prev)
-        j->live_prev->live_next = j->live_next;
-    else
+    if (a->live == j)
         a->live = j->live_next;
+    else if (j->live_prev)
+        j->live_prev->live_next = j->live_next;
     if (j->live_next)
         j->live_next->live_prev = j->live_prev;
     forkpool_task_release(j->task);
     inputs_vals_free(j->vals, j->nvals);
     tmpl_argv_free(j->argv);
     free(j->display);
+    pipe_blk_free(&j->blk);
     free(j);
 }
 
@@ -151,6 +155,9 @@ static int job_start(struct app *a, struct job *j)
     if (outx_started(a, j) != 0)
         return -1;
     forkpool_exec_options eo = {.capture = outx_capture(a)};
+    if (a->pipe != NULL && pipe_job_prepare(a->pipe, &j->blk, a->o.max_tries != 1, &j->argv,
+                                            &eo.input, &eo.input_len) != 0)
+        return -1;
     j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
     if (j->task == NULL)
         return -1;
@@ -377,9 +384,10 @@ void jobs_fill(struct app *a)
            (a->o.dry_run || a->nrunning < a->jobs)) {
         if (!ctl_may_start(a)) /* --delay, --memfree, --load */
             return;
-        char **vals;
-        size_t nvals;
-        int r = batch_next(a, &vals, &nvals);
+        char **vals = NULL;
+        size_t nvals = 0;
+        struct pipe_blk blk = {0};
+        int r = a->pipe != NULL ? pipe_next(a->pipe, &blk) : batch_next(a, &vals, &nvals);
         if (r == 0)
             a->input_wait = true;
         if (r == -2)
@@ -393,7 +401,7 @@ void jobs_fill(struct app *a)
             a->next_seq++;
             continue;
         }
-        struct job *j = job_new(a, vals, nvals);
+        struct job *j = job_new(a, vals, nvals, &blk);
         int started = j == NULL ? -1 : job_start(a, j);
         if (started == 1) {
             job_skipped(a, j);

@@ -21,6 +21,7 @@
  *              (header.c: {name}; batchopt.c: their options' values)
  *   template.c replacement strings and building each job's argv
  *   inputs.c   input groups and their combinations (reader.c: records)
+ *   pipe.c     --pipe (stdin cut into blocks) and --pipepart (its runner)
  *   options.c  the command line into struct opts, -j
  *   quote.c, sbuf.c, fpc.c  shell quoting, strings, messages and writes
  */
@@ -92,7 +93,8 @@ static void run(struct app *a)
         struct pollfd fds[4] = {
             {.fd = a->sigfd, .events = POLLIN},
             {.fd = a->nrunning > 0 ? forkpool_fd(a->pool) : -1, .events = POLLIN},
-            {.fd = a->input_wait ? a->in.rd.fd : -1, .events = POLLIN},
+            {.fd = !a->input_wait ? -1 : a->pipe ? pipe_fd(a->pipe) : a->in.rd.fd,
+             .events = POLLIN},
             {.fd = out, .events = 0}, /* POLLERR: no reader left */
         };
         if (poll(fds, 4, ctl_wait_ms(a)) < 0) {
@@ -108,7 +110,8 @@ static void run(struct app *a)
             jobs_fail(a, "standard output");
             return;
         }
-        if (fds[2].revents != 0 && reader_fill(&a->in.rd) != 0) {
+        if (fds[2].revents != 0 &&
+            (a->pipe ? pipe_fill(a->pipe) : reader_fill(&a->in.rd)) != 0) {
             jobs_fail(a, "cannot read inputs");
             return;
         }
@@ -191,10 +194,13 @@ static int setup(struct app *a)
 {
     if (ctl_prepare(a) != 0 || shell_check(&a->o) != 0)
         return -1;
-    if (inputs_init(&a->in, &a->o) != 0 || batch_setup(a) != 0)
+    /* --pipe/--pipepart: the jobs' data is not their arguments. */
+    bool piped = a->o.pipe || a->o.pipepart;
+    if (!piped && (inputs_init(&a->in, &a->o) != 0 || batch_setup(a) != 0))
         return -1;
-    a->total_known = inputs_total(&a->in, &a->total);
-    batch_total(a, &a->total_known, &a->total);
+    a->total_known = !piped && inputs_total(&a->in, &a->total);
+    if (!piped)
+        batch_total(a, &a->total_known, &a->total);
     if (repl_setup(a) != 0)
         return -1;
     a->tmpl.sh = a->o.shell_path;
@@ -232,6 +238,8 @@ static int setup(struct app *a)
         if (!per_rank)
             a->jobs = forkpool_concurrency(a->pool);
     }
+    if (pipe_init(&a->pipe, &a->o, a->jobs) != 0)
+        return -1;
     a->slots = calloc(a->jobs, 1);
     if (a->slots == NULL) {
         fpc_say("out of memory");
@@ -258,6 +266,7 @@ static void teardown(struct app *a)
     perl_stop(a->perl);
     a->perl = NULL;
     tmpl_free(&a->tmpl);
+    pipe_free(a->pipe);
     batch_free(&a->batch);
     inputs_free(&a->in);
     opt_free(&a->o);
@@ -295,6 +304,7 @@ static int std_fds_open(void)
 
 static int run_cli(int argc, char **argv)
 {
+    pipe_runner(argc, argv); /* --pipepart's jobs: does not return */
     struct app a = {.sigfd = -1, .joblog_fd = -1, .next_seq = 1, .next_print = 1,
                     .halt_status = -1};
 

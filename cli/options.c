@@ -23,7 +23,9 @@ enum opt_id {
     /* issue #12 items 5-7 (output, control, shell) */
     O_QUOTE, O_SHELLQUOTE, O_VERBOSE, O_UNGROUP, O_LINEBUF, O_FILES, O_ETA, O_PROGRESS,
     O_TAGSTRING, O_RESULTS, O_TMPDIR, O_RESUME, O_RESUMEFAILED, O_RETRYFAILED, O_DELAY,
-    O_MEMFREE, O_LOAD
+    O_MEMFREE, O_LOAD,
+    /* --pipe (issue #12 item 4; cli/pipe.c); -N and --header are O_BATCH's */
+    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS
 };
 
 struct optdef {
@@ -73,6 +75,14 @@ static const struct optdef optdefs[] = {
     {"resume", 0, false, O_RESUME},      {"resume-failed", 0, false, O_RESUMEFAILED},
     {"retry-failed", 0, false, O_RETRYFAILED}, {"delay", 0, true, O_DELAY},
     {"memfree", 0, true, O_MEMFREE},     {"load", 0, true, O_LOAD},
+    /* --pipe (issue #12 item 4; cli/pipe.c); with it -N counts records */
+    {"pipe", 0, false, O_PIPE},          {"spreadstdin", 0, false, O_PIPE},
+    {"pipepart", 0, false, O_PIPEPART},  {"pipe-part", 0, false, O_PIPEPART},
+    {"block", 0, true, O_BLOCK},         {"block-size", 0, true, O_BLOCK},
+    {"blocksize", 0, true, O_BLOCK},     {"recstart", 0, true, O_RECSTART},
+    {"recend", 0, true, O_RECEND},       {"regexp", 0, false, O_REGEXP},
+    {"", 'L', true, O_PIPE_L},           {"rrs", 0, false, O_RRS},
+    {"remove-rec-sep", 0, false, O_RRS}, {"removerecsep", 0, false, O_RRS},
 };
 enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
@@ -120,6 +130,15 @@ const char opt_usage[] =
 /* --help's text, continued (one string would pass the 4095 bytes C11
    compilers must support). */
 const char opt_usage_more[] =
+    "      --pipe           split stdin into blocks, one per job, on its stdin\n"
+    "      --pipepart       the same for the files given with -a FILE, each\n"
+    "                       job reading its part from the file\n"
+    "      --block SIZE     block size for --pipe (default 1M; k K m M g G)\n"
+    "      --recstart STR   with --pipe: records start with STR\n"
+    "      --recend STR     with --pipe: records end with STR (default \\n)\n"
+    "  -N N, -L N           with --pipe: N records per job; records of N lines\n"
+    "      --rrs            with --pipe: remove record separators\n"
+    "      --header N       with --pipe: the first N lines go to every job\n"
     "      --plus           more replacement strings: {..} {...} {+/} {+.} {##}\n"
     "                       {:-x} {:N:M} {#pre} {%suf} {/a/b} {^a} ... (man page)\n"
     "  -I STR               STR instead of {} (also --er, --bnr, --dnr, --bner,\n"
@@ -381,6 +400,14 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_DELAY: o->delay = val; break;
     case O_MEMFREE: o->memfree = val; break;
     case O_LOAD: o->load = val; break;
+    case O_PIPE: o->pipe = true; break;
+    case O_PIPEPART: o->pipepart = true; break;
+    case O_BLOCK: o->block_arg = val; break;
+    case O_RECSTART: o->recstart = val; break;
+    case O_RECEND: o->recend = val; break;
+    case O_REGEXP: o->regexp = true; break;
+    case O_PIPE_L: o->pipe_l = val; break;
+    case O_RRS: o->rrs = true; break;
     case O_NULL:
     case O_DELIM: {
         char *d;
@@ -465,7 +492,7 @@ static int parse_long(struct opts *o, int argc, char **argv, int *i)
     size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
     const struct optdef *def = NULL;
     for (size_t k = 0; k < NOPTDEFS; k++)
-        if (strlen(optdefs[k].lng) == nlen && strncmp(optdefs[k].lng, name, nlen) == 0)
+        if (nlen > 0 && strlen(optdefs[k].lng) == nlen && strncmp(optdefs[k].lng, name, nlen) == 0)
             def = &optdefs[k];
     if (def == NULL) {
         fpc_say("unknown option '--%.*s' (try --help)", (int)nlen, name);

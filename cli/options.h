@@ -68,6 +68,11 @@ struct opts {
     /* issue #12 item 2 (replacement strings): --plus, -I and the renames,
        --rpl (rpl.rpls owned), --parens; checked by rpl_init */
     struct rpl_conf rpl;
+    /* --pipe, --pipepart (issue #12 item 4): values as given, checked and
+       used by cli/pipe.c (with them, max_args counts records; -L: pipe_l
+       lines a record; header: lines sent to every job). */
+    bool pipe, pipepart, regexp, rrs;
+    const char *block_arg, *recstart, *recend, *pipe_l;
 };
 
 /* --help's text. */

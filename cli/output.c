@@ -200,8 +200,9 @@ int out_joblog_write(struct app *a, const struct job *j)
     if (forkpool_task_stdout(j->task, &out) == NULL)
         out = 0;
     struct sbuf b = {0};
-    sb_printf(&b, "%lu\t:\t%.3f\t%10.3f\t0\t%zu\t%d\t%d\t", j->seq, j->start_real, j->runtime,
-              out, exitval, sig);
+    /* Send: the bytes of its --pipe block (0 otherwise), as GNU parallel. */
+    sb_printf(&b, "%lu\t:\t%.3f\t%10.3f\t%zu\t%zu\t%d\t%d\t", j->seq, j->start_real,
+              j->runtime, j->blk.len, out, exitval, sig);
     for (const char *p = j->display; *p; p++)
         sb_add(&b, *p == '\n' ? "" : p, 1); /* "" + NUL byte for '\n' */
     sb_adds(&b, "\n");

@@ -1,0 +1,184 @@
+#!/bin/sh
+# --pipe and --pipepart (issue #12 item 4): the same blocks, output and exit
+# status as GNU parallel on generated inputs (when it is installed; else the
+# comparisons are TAP SKIPs), plus what needs no comparison: order with -k,
+# a job that does not read its stdin, retries, bad values.
+. "$(dirname "$0")/lib.sh"
+
+if command -v parallel >/dev/null 2>&1 && parallel --version 2>/dev/null | grep -q 'GNU parallel'; then
+    HAVE=1
+else
+    HAVE=0
+fi
+PHOME=$T/phome
+mkdir "$PHOME"
+
+# compare NAME STDIN_FILE ARGS...: same stdout bytes and exit status.
+compare() {
+    name=$1
+    in=$2
+    shift 2
+    if [ "$HAVE" = 0 ]; then
+        skip "$name: stdout as GNU parallel" "parallel not installed"
+        skip "$name: exit status as GNU parallel" "parallel not installed"
+        return
+    fi
+    HOME=$PHOME timeout -k 5 $((60 * SCALE)) parallel --will-cite "$@" <"$in" >"$T/p.out" 2>"$T/p.err"
+    prc=$?
+    run_in "$in" "$@"
+    same "$OUT" "$T/p.out" "$name: stdout as GNU parallel"
+    is "$RC" "$prc" "$name: exit status as GNU parallel"
+}
+
+# bad NAME ARGS...: exit 255 with a forkpool: message, no job run.
+bad() {
+    name=$1
+    shift
+    run_in "$T/s3" "$@"
+    is "$RC" 255 "$name: exit status 255"
+    if grep -q '^forkpool: ' "$ERR"; then pass "$name: a message"; else
+        fail "$name: a message"
+        diag_file stderr "$ERR"
+    fi
+}
+
+seq 100000 >"$T/s100k"
+seq 3 >"$T/s3"
+seq 3000 >"$T/s3k"
+: >"$T/empty"
+printf 'h1\nh2\n' >"$T/hs"
+seq 100000 >>"$T/hs"
+# Five records of 5001 bytes: each longer than a 1k block.
+awk 'BEGIN { for (i = 0; i < 5; i++) { s = ""; for (j = 0; j < 5000; j++) s = s "x"; print i s } }' \
+    >"$T/long"
+# NUL-terminated records.
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "rec%d\0", i }' >"$T/nul"
+
+# wcfail: counts its stdin's lines, then fails with 3.
+mkscript wcfail <<'EOF'
+wc -l
+exit 3
+EOF
+# seqof N: reads its stdin whole, prints N and its byte count.
+mkscript seqof <<'EOF'
+n=$(wc -c)
+echo "$1 $n"
+EOF
+# pipecounter DIR: saves its stdin as DIR/in-RUN; fails on its first run.
+mkscript pipecounter <<'EOF'
+n=$(cat "$1/count" 2>/dev/null || echo 0)
+n=$((n + 1))
+echo $n >"$1/count"
+cat >"$1/in-$n"
+[ $n -ge 2 ]
+EOF
+
+# ---- --pipe against GNU parallel
+compare "--pipe --block 10k wc -l" "$T/s100k" -k --pipe --block 10k wc -l
+compare "--spreadstdin, default block" "$T/s100k" -k --spreadstdin wc -c
+compare "--pipe -N 7 --block 1k" "$T/s3k" -k --pipe --block 1k -N 7 wc -l
+compare "--pipe -N 1000 --recstart 5" "$T/s100k" -k --pipe --block 10k -N 1000 --recstart 5 wc -c
+compare "--pipe -L 3 --block 100" "$T/s3k" -k --pipe --block 100 -L 3 wc -l
+compare "--pipe -L 2 -N 3" "$T/s3k" -k --pipe --block 1K -L 2 -N 3 wc -l
+compare "--pipe --recstart" "$T/s100k" -k --pipe --block 10k --recstart 1 wc -c
+compare "--pipe --recend" "$T/s100k" -k --pipe --block 10k --recend 0 wc -c
+compare "--pipe --recstart --recend" "$T/s100k" -k --pipe --block 10k --recstart 1 --recend 0 wc -c
+compare "--pipe --recend '' (blocks of exactly --block bytes)" "$T/s3k" -k --pipe --block 1000 --recend '' wc -c
+compare "--pipe -N 3 --recend '' (3 bytes a job)" "$T/s3" -k --pipe -N 3 --recend '' wc -c
+compare "--pipe --recend '\\0'" "$T/nul" -k --pipe --block 1k --recend '\0' wc -c
+compare "--pipe --header 2" "$T/hs" -k --pipe --block 20k --header 2 wc -l
+compare "--pipe --rrs" "$T/s100k" -k --pipe --block 10k --rrs wc -c
+compare "--pipe --rrs --recstart --recend" "$T/s100k" -k --pipe --block 10k --rrs --recend 9 --recstart 1 wc -c
+compare "--pipe: records longer than the block" "$T/long" -k --pipe --block 1k wc -c
+compare "--pipe: empty input, no job" "$T/empty" --pipe wc -l
+compare "--pipe: jobs that fail" "$T/s100k" -k --pipe --block 100k "$B/wcfail"
+compare "--pipe {#}" "$T/s100k" -k --pipe --block 100k "$B/seqof" '{#}'
+compare "--pipe -j1 --block 1.5k" "$T/s100k" -k -j1 --pipe --block 1.5k wc -l
+compare "--pipe --dry-run" "$T/s3" -k --pipe --dry-run wc
+
+# A slow writer: blocks are still cut where GNU parallel cuts them.
+if [ "$HAVE" = 1 ]; then
+    { seq 1 3000; sleep 0.2; seq 3001 6000; } | HOME=$PHOME parallel --will-cite -k --pipe \
+        --block 5k wc -l >"$T/p.out" 2>/dev/null
+    { seq 1 3000; sleep 0.2; seq 3001 6000; } | fp -k --pipe --block 5k wc -l >"$OUT" 2>"$ERR"
+    same "$OUT" "$T/p.out" "--pipe from a pipe written in two bursts: blocks as GNU parallel's"
+else
+    skip "--pipe from a pipe written in two bursts" "parallel not installed"
+fi
+
+# --joblog: Seq, Send (the block's bytes), Exitval, Signal as GNU parallel's.
+if [ "$HAVE" = 1 ]; then
+    HOME=$PHOME parallel --will-cite --joblog "$T/p.jl" --pipe --block 100k wc -l \
+        <"$T/s100k" >/dev/null 2>&1
+    run_in "$T/s100k" --joblog "$T/f.jl" --pipe --block 100k wc -l
+    for f in p f; do tail -n +2 "$T/$f.jl" | cut -f 1,5,7,8 | sort -n >"$T/$f.cols"; done
+    same "$T/f.cols" "$T/p.cols" "--pipe --joblog: Send column as GNU parallel's"
+else
+    skip "--pipe --joblog: Send column as GNU parallel's" "parallel not installed"
+fi
+
+# ---- --pipepart against GNU parallel
+compare "--pipepart, default block" "$T/empty" -k --pipepart -a "$T/hs" wc -l
+compare "--pipepart --block 10k" "$T/empty" -k --pipepart -a "$T/hs" --block 10k wc -l
+compare "--pipepart --block -3" "$T/empty" -k --pipepart -a "$T/hs" --block -3 wc -c
+compare "--pipepart --recstart" "$T/empty" -k --pipepart -a "$T/hs" --block 10k --recstart 1 wc -c
+compare "--pipepart --recstart --recend" "$T/empty" -k --pipe-part -a "$T/hs" --block 7k \
+    --recstart 1 --recend 0 wc -c
+compare "--pipepart --header 2" "$T/empty" -k --pipepart -a "$T/hs" --block 20k --header 2 wc -l
+compare "--pipepart: two files" "$T/empty" -k --pipepart -a "$T/hs" -a "$T/s100k" --block 100k wc -l
+compare "--pipepart: empty file, no job" "$T/empty" --pipepart -a "$T/empty" wc -l
+compare "--pipepart: jobs that fail" "$T/empty" -k --pipepart -a "$T/s100k" --block 100k "$B/wcfail"
+
+# ---- without comparison
+seq 300000 >"$T/s300k"
+run_in "$T/s300k" -k --pipe --block 10k cat
+same "$OUT" "$T/s300k" "--pipe -k cat: the input back, byte for byte"
+run -k --pipepart -a "$T/s300k" --block 10k cat
+same "$OUT" "$T/s300k" "--pipepart -k cat: the file back, byte for byte"
+run_in "$T/s300k" --pipe --block 10k wc -l
+is "$(awk '{ n += $1 } END { print n }' "$OUT")" 300000 "--pipe without -k: every line counted once"
+
+# A job that never reads its stdin: the blocks are dropped, nothing hangs.
+run_in "$T/s300k" --pipe --block 100k true
+is "$RC" 0 "--pipe: jobs that do not read stdin end, exit 0"
+run --pipepart -a "$T/s300k" --block 100k true
+is "$RC" 0 "--pipepart: jobs that do not read stdin end, exit 0"
+run_in "$T/s100k" -k --pipe --block 1M head -n 1
+same_str "$OUT" "--pipe: a job that reads a little" '1\n'
+is "$RC" 0 "--pipe: a job that reads a little: exit 0"
+
+# --retries: the failed job gets the same block again.
+mkdir "$T/r"
+run_in "$T/s3" --pipe --retries 2 "$B/pipecounter" "$T/r"
+is "$RC" 0 "--pipe --retries 2: the second run succeeds"
+same "$T/r/in-2" "$T/r/in-1" "--pipe --retries: the retry reads the same block"
+same "$T/r/in-1" "$T/s3" "--pipe --retries: that block is the input"
+
+# Bad values.
+bad "--block 0" --pipe --block 0 cat
+bad "--block 1x" --pipe --block 1x cat
+bad "--block -1 with --pipe" --pipe --block -1 cat
+bad "-N 0" --pipe -N 0 cat
+bad "-L x" --pipe -L x cat
+bad "--header x" --pipe --header x cat
+bad "--recstart without --pipe" --recstart x echo
+bad "-L without --pipe" -L 2 echo
+bad "-N0 with --pipe" --pipe -N0 cat
+bad "--regexp" --pipe --regexp --recstart a cat
+bad "--pipe with ::: inputs" --pipe cat ::: a
+bad "--pipe, shell code without --shell" -kN1 --recend , --pipe echo 'JOB{#};cat'
+# With --shell it runs as GNU parallel runs it (which always uses a shell).
+if [ "$HAVE" = 1 ]; then
+    HOME=$PHOME parallel --will-cite -kN1 --recend 2 --pipe echo 'JOB{#};cat;echo' END \
+        <"$T/s3" >"$T/p.out" 2>/dev/null
+    run_in "$T/s3" -kN1 --recend 2 --pipe --shell echo 'JOB{#};cat;echo' END
+    same "$OUT" "$T/p.out" "--pipe --shell with shell code: stdout as GNU parallel's"
+else
+    skip "--pipe --shell with shell code: stdout as GNU parallel's" "parallel not installed"
+fi
+bad "--pipepart without -a" --pipepart cat
+bad "--pipepart on a device" --pipepart -a /dev/null cat
+bad "--pipepart missing file" --pipepart -a "$T/nonexistent" cat
+bad "--pipepart with -N" --pipepart -a "$T/s3" -N 2 cat
+
+done_testing
