@@ -19,7 +19,12 @@ SH
 if [ "$(id -u)" = 0 ]; then
     run --contain -j2 "$B/leave" "$T" ::: 1 2
     is "$RC" 0 "the jobs exited 0"
-    empty "$ERR" "nothing on stderr"
+    # An ASan build's runtime warns from the namespace's init (its stack
+    # is not one ASan knows): those three lines are not the tool's.
+    grep -v -e '^==[0-9]*==WARNING: ASan is ignoring requested __asan_handle_no_return' \
+        -e '^False positive error reports may follow$' \
+        -e '^For details see https://github.com/google/sanitizers/issues/189$' "$ERR" >"$T/err"
+    empty "$T/err" "nothing on stderr"
     ok "both daemons had started" test -e "$T/daemon-1" -a -e "$T/daemon-2"
     pids="$(cat "$T/daemon-1" "$T/daemon-2" 2>/dev/null | tr '\n' ' ')"
     # shellcheck disable=SC2086
