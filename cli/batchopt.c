@@ -9,20 +9,6 @@
 
 #include "fpc.h"
 
-/* Parses an unsigned decimal that fills s. 0 or -1. */
-static int parse_count(const char *s, unsigned long *out)
-{
-    if (*s < '0' || *s > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Parses -s: a number with an optional unit as GNU parallel reads it (k
    m g: powers of 1000; K M G, or ki mi gi in any case: powers of 1024).
    0 or -1. */
@@ -43,7 +29,7 @@ static int parse_size(const char *s, unsigned long *out)
     memcpy(num, s, n);
     num[n] = '\0';
     unsigned long v;
-    if (parse_count(num, &v) != 0)
+    if (fpc_parse_ulong(num, &v) != 0)
         return -1;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcmp(s + n, units[i].sfx) == 0) {
@@ -118,7 +104,7 @@ int batchopt_apply(struct opts *o, const char *name, const char *val, const char
 {
     unsigned long v;
     if (strcmp(name, "max-replace-args") == 0 || strcmp(name, "max-args") == 0) {
-        if (parse_count(val, &v) != 0 || v > 1000000) {
+        if (fpc_parse_ulong(val, &v) != 0 || v > 1000000) {
             fpc_say("bad value '%s' for %s: expected a number of inputs (0 to 1000000)", val,
                     shown);
             return -1;

@@ -1,9 +1,10 @@
-/* fpc.c: the tool's messages, whole writes and clock (contracts in fpc.h). */
+/* fpc.c: the tool's messages, whole writes, clock and decimal parsing (contracts in fpc.h). */
 #include "fpc.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 void fpc_say(const char *fmt, ...)
@@ -49,4 +50,17 @@ double fpc_mono_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return fpc_timespec_s(&ts);
+}
+
+int fpc_parse_ulong(const char *s, unsigned long *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
 }

@@ -20,6 +20,10 @@ void fpc_say(const char *fmt, ...) FPC_PRINTF(1, 2);
 /* Writes buf[0..n) to fd whole, retrying on EINTR. 0, or -1 and errno. */
 int fpc_write_all(int fd, const void *buf, size_t n);
 
+/* Parses an unsigned decimal that must fill s (no sign, no space). 0, or
+   -1 (not one, or out of range). */
+int fpc_parse_ulong(const char *s, unsigned long *out);
+
 /* ts in seconds. */
 double fpc_timespec_s(const struct timespec *ts);
 

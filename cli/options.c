@@ -179,20 +179,6 @@ const char opt_usage_more[] =
     "Exit status: 0 all succeeded, 1-100 failed jobs, 101 more, 255 error.\n"
     "See forkpool(1).\n";
 
-/* Parses an unsigned decimal that must fill s; 0 or -1. */
-static int parse_ulong(const char *s, unsigned long *out)
-{
-    if (*s < '0' || *s > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Parses "N%" (N > 0, fractional) into N/100. 0, or -1. */
 static int parse_pct(const char *s, double *frac)
 {
@@ -285,7 +271,7 @@ static int parse_halt(const char *s, struct opts *o)
     o->halt_pct = 0;
     if (parse_pct(rest, &o->halt_pct) == 0) /* N% of all jobs (items 5-7) */
         return o->halt_pct <= 1 ? 0 : -1;
-    if (parse_ulong(rest, &o->halt_n) != 0 || o->halt_n == 0)
+    if (fpc_parse_ulong(rest, &o->halt_n) != 0 || o->halt_n == 0)
         return -1;
     return 0;
 }
@@ -434,7 +420,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
         }
         break;
     case O_RETRIES:
-        if (parse_ulong(val, &o->max_tries) != 0) {
+        if (fpc_parse_ulong(val, &o->max_tries) != 0) {
             fpc_say("bad value '%s' for %s: expected a number", val, shown);
             return -1;
         }
@@ -655,15 +641,15 @@ int opt_jobs(const char *s, long cpus, const unsigned long *total, unsigned *job
             goto bad;
         memcpy(num, s, len - 1);
         num[len - 1] = '\0';
-        if (parse_ulong(num, &v) != 0)
+        if (fpc_parse_ulong(num, &v) != 0)
             goto bad;
         j = (double)cpus * (double)v / 100.0;
     } else if (s[0] == '+' || s[0] == '-') {
-        if (parse_ulong(s + 1, &v) != 0)
+        if (fpc_parse_ulong(s + 1, &v) != 0)
             goto bad;
         j = s[0] == '+' ? (double)cpus + (double)v : (double)cpus - (double)v;
     } else {
-        if (parse_ulong(s, &v) != 0)
+        if (fpc_parse_ulong(s, &v) != 0)
             goto bad;
         if (v == 0) {
             struct rlimit rl;
