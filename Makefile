@@ -273,7 +273,7 @@ build-fuzz/fuzz_template: tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) cli/*.
 	mkdir -p build-fuzz/corpus_template
 	$(FUZZ_BUILD) -Icli tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) -o $@
 
-FUZZ_DELIM_SRC := cli/options.c cli/reader.c cli/fpc.c
+FUZZ_DELIM_SRC := cli/options.c cli/batchopt.c cli/reader.c cli/fpc.c
 build-fuzz/fuzz_delim: tests/fuzz/fuzz_delim.c $(FUZZ_DELIM_SRC) cli/*.h
 	mkdir -p build-fuzz/corpus_delim
 	$(FUZZ_BUILD) -Icli tests/fuzz/fuzz_delim.c $(FUZZ_DELIM_SRC) -o $@
