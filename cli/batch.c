@@ -38,7 +38,7 @@ static size_t gnu_search(size_t lower, size_t upper, size_t limit)
    command as one argument of a shell, so one argument's limit
    (MAX_ARG_STRLEN, 32 pages: 131072 bytes with its NUL) caps what
    sysconf(_SC_ARG_MAX) leaves after the environment. */
-static size_t real_max_length(void)
+size_t batch_max_line(void)
 {
     long argmax = sysconf(_SC_ARG_MAX);
     size_t m = argmax > 0 ? (size_t)argmax : 131072;
@@ -166,7 +166,7 @@ int batch_setup(struct app *a)
     } else if (o->max_args > 0) {
         b->max_args = (size_t)o->max_args;
     }
-    size_t real = real_max_length();
+    size_t real = batch_max_line();
     b->max_len = usable_max_length(real);
     if (o->show_limits) {
         printf("Maximal size of command: %zu\n"
@@ -385,7 +385,7 @@ static int emit(struct batch *b, size_t k, char ***vals, size_t *nvals)
     return 1;
 }
 
-int batch_next(struct app *a, char ***vals, size_t *nvals)
+static int next_job(struct app *a, char ***vals, size_t *nvals)
 {
     struct batch *b = &a->batch;
     const char multi = a->o.multi;
@@ -445,5 +445,63 @@ void batch_free(struct batch *b)
     for (size_t i = 0; i < b->nhnames; i++)
         free(b->hnames[i]);
     free(b->hnames);
+    for (size_t i = 0; i < b->nshuf; i++)
+        inputs_vals_free(b->shuf[i].vals, b->shuf[i].nvals);
+    free(b->shuf);
     *b = (struct batch){0};
+}
+
+/* --shuf: every job's values are read first, then served in a random
+   order (the job numbers {#} still count up as jobs start, as GNU
+   parallel's do). */
+static int shuf_collect(struct app *a)
+{
+    struct batch *b = &a->batch;
+    for (;;) {
+        char **v;
+        size_t n;
+        int r = next_job(a, &v, &n);
+        if (r == -1)
+            break;
+        if (r != 1)
+            return r;
+        if (b->nshuf == b->shufcap) {
+            size_t cap = b->shufcap ? b->shufcap * 2 : 64;
+            struct batch_job *t = realloc(b->shuf, cap * sizeof *t);
+            if (t == NULL) {
+                inputs_vals_free(v, n);
+                return -2;
+            }
+            b->shuf = t;
+            b->shufcap = cap;
+        }
+        b->shuf[b->nshuf++] = (struct batch_job){v, n};
+    }
+    unsigned seed = (unsigned)getpid() ^ (unsigned)(fpc_mono_now() * 1e6);
+    for (size_t i = b->nshuf; i > 1; i--) {
+        size_t k = (size_t)rand_r(&seed) % i;
+        struct batch_job t = b->shuf[i - 1];
+        b->shuf[i - 1] = b->shuf[k];
+        b->shuf[k] = t;
+    }
+    b->shuf_ready = true;
+    return 1;
+}
+
+int batch_next(struct app *a, char ***vals, size_t *nvals)
+{
+    struct batch *b = &a->batch;
+    if (!a->o.shuf)
+        return next_job(a, vals, nvals);
+    if (!b->shuf_ready) {
+        int r = shuf_collect(a);
+        if (r != 1)
+            return r;
+    }
+    if (b->nshuf == 0)
+        return -1;
+    b->nshuf--;
+    *vals = b->shuf[b->nshuf].vals;
+    *nvals = b->shuf[b->nshuf].nvals;
+    return 1;
 }

@@ -28,6 +28,12 @@ struct batch_rec {
     size_t n, len;
 };
 
+/* One job's values (--shuf keeps them all). */
+struct batch_job {
+    char **vals;
+    size_t nvals;
+};
+
 struct batch {
     struct batch_rec *q;   /* inputs read, not yet in a job: q[head..head+n) */
     size_t head, n, cap;
@@ -47,6 +53,11 @@ struct batch {
     bool cost_ok;
     bool spread_done;      /* -m/-X: inputs spread over the job slots once */
     bool context;          /* -X: a word holding {} is repeated per value */
+    /* --shuf: every job's values, read before the first job starts and
+       taken from the end (shuffled) */
+    struct batch_job *shuf;
+    size_t nshuf, shufcap;
+    bool shuf_ready;
 };
 
 /* After inputs_init, before the template is parsed: compiles --colsep,
@@ -73,5 +84,9 @@ int batch_next(struct app *a, char ***vals, size_t *nvals);
 size_t batch_per_input(const struct batch *b, size_t nvals);
 
 void batch_free(struct batch *b);
+
+/* The longest command line, as GNU parallel computes it (--show-limits'
+   "Maximal size of command", --max-line-length-allowed). */
+size_t batch_max_line(void);
 
 #endif

@@ -1,5 +1,5 @@
 /* control.c: --resume, --resume-failed, --retry-failed, --delay, --memfree,
-   --load, --timeout N% and --halt ...=N% (issue #12 item 6; contracts in
+   --load, --noswap, --timeout N% and --halt ...=N% (issue #12 item 6; contracts in
    control.h). */
 #include "control.h"
 
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fpc.h"
+#include "machine.h"
 
 /* The largest job number a joblog may name: its done-map is that many
    bytes. */
@@ -33,6 +34,10 @@ struct ctl {
     bool started_any, held;
     double memfree;  /* bytes; 0: none */
     double load;     /* 0: none */
+    /* --noswap: pages swapped in and out at the last sample, its time */
+    bool noswap, swapping;
+    unsigned long long swin, swout;
+    double swap_t;
     /* --timeout N%: run times of the jobs that succeeded, as two heaps
        (lo: max-heap of the smaller half; hi: min-heap of the larger) */
     double *lo, *hi;
@@ -96,11 +101,8 @@ static int parse_size(const char *s, double *out)
 
 /* Parses --load's MAX like -j: N (fractional), N% of the CPUs, +N or -N
    CPUs; 0 is 0.01 (GNU parallel). 0, or -1. */
-static int parse_load(const char *s, double *out)
+static int parse_load(const char *s, long cpus, double *out)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cpus < 1)
-        cpus = 1;
     char *end;
     errno = 0;
     double v = strtod(s + (*s == '+' || *s == '-'), &end);
@@ -163,6 +165,46 @@ static int read_memfree(double *bytes)
     }
     fclose(f);
     return r;
+}
+
+/* Pages swapped in and out since boot (/proc/vmstat). 0, or -1. */
+static int read_swap(unsigned long long *in, unsigned long long *out)
+{
+    FILE *f = fopen("/proc/vmstat", "re");
+    if (f == NULL)
+        return -1;
+    char line[128];
+    int found = 0;
+    while (found != 3 && fgets(line, sizeof line, f) != NULL) {
+        bool is_in = strncmp(line, "pswpin ", 7) == 0;
+        if (!is_in && strncmp(line, "pswpout ", 8) != 0)
+            continue;
+        const char *num = line + (is_in ? 7 : 8);
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(num, &end, 10);
+        if (errno != 0 || end == num)
+            break;
+        *(is_in ? in : out) = v;
+        found |= is_in ? 1 : 2;
+    }
+    fclose(f);
+    return found == 3 ? 0 : -1;
+}
+
+/* --noswap: whether the machine swaps both in and out (GNU parallel's
+   test), sampled at most once a second. */
+static bool swapping(struct ctl *x)
+{
+    double now = fpc_mono_now();
+    unsigned long long in, out;
+    if (now - x->swap_t < 1.0 || read_swap(&in, &out) != 0)
+        return x->swapping;
+    x->swapping = in > x->swin && out > x->swout;
+    x->swin = in;
+    x->swout = out;
+    x->swap_t = now;
+    return x->swapping;
 }
 
 /* Reads the whole file at path into a new NUL-terminated buffer. NULL and
@@ -376,7 +418,7 @@ int ctl_prepare(struct app *a)
     }
     if (o->load != NULL) {
         double now;
-        if (parse_load(o->load, &x->load) != 0) {
+        if (parse_load(o->load, mach_cpus(o), &x->load) != 0) {
             fpc_say("bad value '%s' for --load: expected N, N%%, +N or -N", o->load);
             return -1;
         }
@@ -384,6 +426,14 @@ int ctl_prepare(struct app *a)
             fpc_say("--load: cannot read /proc/loadavg");
             return -1;
         }
+    }
+    if (o->noswap) {
+        if (read_swap(&x->swin, &x->swout) != 0) {
+            fpc_say("--noswap: cannot read pswpin and pswpout in /proc/vmstat");
+            return -1;
+        }
+        x->noswap = true;
+        x->swap_t = fpc_mono_now();
     }
     bool resuming = o->resume || o->resume_failed || o->retry_failed;
     if (!resuming)
@@ -458,6 +508,8 @@ bool ctl_may_start(struct app *a)
         x->held = true;
     if (!x->held && x->load > 0 && read_load(&v) == 0 && v >= x->load)
         x->held = true;
+    if (!x->held && x->noswap && swapping(x))
+        x->held = true;
     return !x->held;
 }
 
@@ -509,7 +561,7 @@ int ctl_wait_ms(const struct app *a)
         return -1;
     double wait = -1, now = fpc_mono_now();
     if (x->held) {
-        wait = 1.0; /* memory and load: look again each second */
+        wait = 1.0; /* memory, load and swap: look again each second */
         double d = x->last_start + x->delay - now;
         if (x->delay > 0 && x->started_any && d < wait)
             wait = d < 0 ? 0 : d;

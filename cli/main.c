@@ -23,6 +23,7 @@
  *   inputs.c   input groups and their combinations (reader.c: records)
  *   pipe.c     --pipe (stdin cut into blocks) and --pipepart (its runner)
  *   options.c  the command line into struct opts, -j
+ *   machine.c  CPU counts, --number-of-cores and the like, --nice
  *   quote.c, sbuf.c, fpc.c  shell quoting, strings, messages and writes
  */
 #include <forkpool.h>
@@ -43,6 +44,7 @@
 #include "control.h"
 #include "fpc.h"
 #include "jobs.h"
+#include "machine.h"
 #include "output.h"
 #include "outx.h"
 #include "shellcmd.h"
@@ -206,7 +208,9 @@ static int setup(struct app *a)
     a->tmpl.sh = a->o.shell_path;
     if (outx_init(a) != 0 || ctl_init(a) != 0)
         return -1;
-    if (opt_jobs(a->o.jobs_arg, sysconf(_SC_NPROCESSORS_ONLN),
+    if (mach_nice(&a->o) != 0)
+        return -1;
+    if (opt_jobs(a->o.jobs_arg, mach_cpus(&a->o),
                  a->total_known ? &a->total : NULL, &a->jobs) != 0)
         return -1;
     /* Under MPI, -j is per serving rank (N%, +N and -N of rank 0's CPUs). */
@@ -323,6 +327,11 @@ static int run_cli(int argc, char **argv)
                          : printf("forkpool %s\n", FORKPOOL_VERSION);
         opt_free(&a.o);
         return r < 0 || fflush(stdout) != 0 ? EXIT_USAGE : 0;
+    }
+    if (mach_info_wanted(&a.o)) { /* --number-of-cores, --minversion... */
+        int r = mach_info(&a.o);
+        opt_free(&a.o);
+        return r;
     }
     if (a.o.shellquote) {
         int r = shell_quote_inputs(&a.o);

@@ -25,7 +25,10 @@ enum opt_id {
     O_TAGSTRING, O_RESULTS, O_TMPDIR, O_RESUME, O_RESUMEFAILED, O_RETRYFAILED, O_DELAY,
     O_MEMFREE, O_LOAD,
     /* --pipe (issue #12 item 4; cli/pipe.c); -N and --header are O_BATCH's */
-    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS
+    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS,
+    /* the machine (cli/machine.c) and GNU parallel's other options */
+    O_INFO, O_MINVERSION, O_CPU_CORES, O_CPU_SOCKETS, O_NICE, O_NOSWAP, O_SHUF, O_COMPRESS,
+    O_PRINT_CMD
 };
 
 struct optdef {
@@ -83,6 +86,17 @@ static const struct optdef optdefs[] = {
     {"recend", 0, true, O_RECEND},       {"regexp", 0, false, O_REGEXP},
     {"", 'L', true, O_PIPE_L},           {"rrs", 0, false, O_RRS},
     {"remove-rec-sep", 0, false, O_RRS}, {"removerecsep", 0, false, O_RRS},
+    /* the machine (cli/machine.c) and GNU parallel's other options */
+    {"number-of-threads", 0, false, O_INFO}, {"number-of-cores", 0, false, O_INFO},
+    {"number-of-cpus", 0, false, O_INFO},    {"number-of-sockets", 0, false, O_INFO},
+    {"max-line-length-allowed", 0, false, O_INFO},
+    {"minversion", 0, true, O_MINVERSION},
+    {"use-cores-instead-of-threads", 0, false, O_CPU_CORES},
+    {"use-sockets-instead-of-threads", 0, false, O_CPU_SOCKETS},
+    {"use-cpus-instead-of-cores", 0, false, O_CPU_SOCKETS}, /* GNU's alias */
+    {"nice", 0, true, O_NICE},           {"noswap", 0, false, O_NOSWAP},
+    {"shuf", 0, false, O_SHUF},          {"compress", 0, false, O_COMPRESS},
+    {"", 'v', false, O_PRINT_CMD},
 };
 enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
@@ -92,7 +106,7 @@ const char opt_usage[] =
     "With no ::: or ::::, inputs are read from stdin, one per line.\n"
     "\n"
     "  -j, --jobs N         jobs at once: N, N% of CPUs, +N/-N CPUs, 0 as many as\n"
-    "                       possible (default: online CPUs)\n"
+    "                       possible, or a file holding one (default: online CPUs)\n"
     "  -k, --keep-order     print outputs in input order\n"
     "  -0, --null           inputs are separated by NUL\n"
     "  -d, --delimiter D    inputs are separated by D (\\n, \\t, \\0, \\xHH, \\NNN)\n"
@@ -154,10 +168,21 @@ const char opt_usage_more[] =
     "      --memfree SIZE   start jobs only while SIZE bytes (K, M, G) are free\n"
     "      --load MAX       start jobs only while the load average is below MAX\n"
     "                       (N, N% of CPUs, +N, -N)\n"
+    "      --noswap         start jobs only while the machine is not swapping\n"
+    "      --nice N         run the jobs (and forkpool) at niceness N\n"
+    "      --shuf           run the jobs in a random order (all inputs read first)\n"
+    "      --compress       accepted (job output is kept in memory, not in files)\n"
+    "      --use-cores-instead-of-threads, --use-sockets-instead-of-threads\n"
+    "                       what -j N%, +N, -N and --load count (default: threads)\n"
+    "      --number-of-threads, --number-of-cores, --number-of-sockets,\n"
+    "      --max-line-length-allowed  print that number and exit\n"
+    "      --minversion V   print 20221122 (the GNU parallel release forkpool\n"
+    "                       follows); exit 255 if V is later\n"
     "      --tag            prefix output lines with the input and a tab\n"
     "      --tagstring STR  prefix output lines with STR (replacement strings done)\n"
     "                       and a tab\n"
     "  -t, --verbose        print each command on stderr as it starts\n"
+    "  -v                   print each command on stdout, before its output\n"
     "      --results DIR    store outputs in DIR/1/INPUT/{stdout,stderr,seq}, or in\n"
     "                       one FILE.csv / FILE.tsv; print nothing\n"
     "      --files          store each job's stdout in a file; print its name\n"
@@ -394,6 +419,21 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_REGEXP: o->regexp = true; break;
     case O_PIPE_L: o->pipe_l = val; break;
     case O_RRS: o->rrs = true; break;
+    case O_INFO: o->info = def->lng; break;
+    case O_MINVERSION: o->minversion = val; break;
+    case O_CPU_CORES: o->cpu_unit = 'c'; break;
+    case O_CPU_SOCKETS: o->cpu_unit = 's'; break;
+    case O_NICE: o->nice = val; break;
+    case O_NOSWAP: o->noswap = true; break;
+    case O_SHUF: o->shuf = true; break;
+    case O_COMPRESS: break; /* job output is kept in memory: no files to compress */
+    case O_PRINT_CMD:
+        if (++o->print_cmd > 1) {
+            fpc_say("-v -v prints the wrapping commands GNU parallel runs (ssh, --pipepart's "
+                    "perl); forkpool runs none: give -v once");
+            return -1;
+        }
+        break;
     case O_NULL:
     case O_DELIM: {
         char *d;
@@ -604,7 +644,7 @@ int opt_parse(struct opts *o, int argc, char **argv)
         int r = a[1] == '-' ? parse_long(o, argc, argv, &i) : parse_short(o, argc, argv, &i);
         if (r != 0)
             return -1;
-        if (o->help || o->version)
+        if (o->help || o->version || o->info != NULL || o->minversion != NULL)
             return 0;
     }
     if (o->delim == NULL && opt_delim("\\n", &o->delim, &o->dlen) != 0) {
@@ -622,9 +662,38 @@ void opt_free(struct opts *o)
     free(o->rpl.rpls);
 }
 
+/* -j FILE: the value written in FILE (its first line, white space
+   around it dropped), into buf. 0, or -1 (no such file, or too long). */
+static int jobs_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    char *line = fgets(buf, (int)size, f);
+    fclose(f);
+    if (line == NULL)
+        return -1;
+    size_t n = strlen(buf);
+    while (n > 0 && strchr(" \t\r\n", buf[n - 1]) != NULL)
+        buf[--n] = '\0';
+    size_t lead = strspn(buf, " \t");
+    memmove(buf, buf + lead, n - lead + 1);
+    return buf[0] != '\0' ? 0 : -1;
+}
+
+static int jobs_value(const char *s, long cpus, const unsigned long *total, unsigned *jobs,
+                      const char *file);
+
 /* A job needs about four fds (its stdout and stderr pipes, the pool's own),
    so -j 0 stays well inside RLIMIT_NOFILE. */
 int opt_jobs(const char *s, long cpus, const unsigned long *total, unsigned *jobs)
+{
+    return jobs_value(s, cpus, total, jobs, NULL);
+}
+
+/* file: the -j FILE s was read from; NULL: s is -j's value. */
+static int jobs_value(const char *s, long cpus, const unsigned long *total, unsigned *jobs,
+                      const char *file)
 {
     if (cpus < 1)
         cpus = 1;
@@ -673,6 +742,13 @@ int opt_jobs(const char *s, long cpus, const unsigned long *total, unsigned *job
     *jobs = j < 1 ? 1 : (unsigned)j;
     return 0;
 bad:
-    fpc_say("bad value '%s' for -j: expected N, N%%, +N, -N or 0", s);
+    if (file == NULL) {
+        char val[64];
+        if (jobs_file(s, val, sizeof val) == 0)
+            return jobs_value(val, cpus, total, jobs, s);
+        fpc_say("bad value '%s' for -j: expected N, N%%, +N, -N or 0, or a file holding one", s);
+    } else {
+        fpc_say("bad value '%s' in -j's file '%s': expected N, N%%, +N, -N or 0", s, file);
+    }
     return -1;
 }

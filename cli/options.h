@@ -73,6 +73,15 @@ struct opts {
        lines a record; header: lines sent to every job). */
     bool pipe, pipepart, regexp, rrs;
     const char *block_arg, *recstart, *recend, *pipe_l;
+    /* The machine (cli/machine.c), and options GNU parallel users pass. */
+    const char *info;       /* --number-of-threads|cores|cpus|sockets,
+                               --max-line-length-allowed: its long name */
+    const char *minversion; /* --minversion VERSION */
+    char cpu_unit;          /* what -j N% counts: 0 threads, 'c' cores,
+                               's' sockets (--use-...-instead-of-...) */
+    const char *nice;       /* --nice N, checked by mach_nice */
+    bool noswap, shuf;      /* --noswap (control.c), --shuf (batch.c) */
+    int print_cmd;          /* -v: how many (each job's command on stdout) */
 };
 
 /* --help's text. */
@@ -94,7 +103,9 @@ int opt_delim(const char *s, char **out, size_t *outlen);
 /* Resolves -j as given (s; NULL: not given) into *jobs: NULL cpus; N; N% of
    cpus, +N or -N cpus (at least 1); 0 as many as possible: *total when it
    is known (total not NULL), capped by the fds a job needs (RLIMIT_NOFILE)
-   and by 4096. cpus below 1 counts as 1. 0, or -1 after a message. */
+   and by 4096; or the name of a file whose first line holds one of
+   those (read once, here: GNU parallel reads it again as jobs end). cpus
+   below 1 counts as 1. 0, or -1 after a message. */
 int opt_jobs(const char *s, long cpus, const unsigned long *total, unsigned *jobs);
 
 #endif

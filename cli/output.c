@@ -127,8 +127,13 @@ int out_print(struct app *a, struct job *j)
         err = NULL;
     struct sbuf bo = {0}, be = {0};
     /* Untagged stdout is written straight from the task's buffer: a copy
-       would double the memory a job's large output takes. */
-    bool tagged = tag != NULL;
+       would double the memory a job's large output takes. -v's command
+       line comes first, as part of the job's output (tagged with it). */
+    bool tagged = tag != NULL || (a->o.print_cmd && !a->o.ungroup);
+    if (tagged && a->o.print_cmd && !a->o.ungroup) {
+        add_tagged(&bo, j->display, strlen(j->display), tag);
+        sb_adds(&bo, "\n");
+    }
     if (out != NULL && tagged)
         add_tagged(&bo, out, on, tag);
     if (err != NULL)

@@ -181,14 +181,23 @@ int outx_capture(const struct app *a)
 
 int outx_started(struct app *a, const struct job *j)
 {
-    if (!a->o.verbose)
-        return 0;
-    if (out_bar_clear(a) != 0)
+    /* -t: on stderr; -v with -u: on stdout (grouped, out_print puts it
+       before the job's output) */
+    int fds[2], n = 0;
+    if (a->o.print_cmd && a->o.ungroup)
+        fds[n++] = STDOUT_FILENO;
+    if (a->o.verbose)
+        fds[n++] = STDERR_FILENO;
+    if (n > 0 && out_bar_clear(a) != 0)
         return -1;
-    struct sbuf b = {0};
-    sb_adds(&b, j->display);
-    sb_adds(&b, "\n");
-    return sb_write(&b, STDERR_FILENO);
+    for (int i = 0; i < n; i++) {
+        struct sbuf b = {0};
+        sb_adds(&b, j->display);
+        sb_adds(&b, "\n");
+        if (sb_write(&b, fds[i]) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 int outx_tag(struct app *a, const struct job *j, char **tag)

@@ -5,6 +5,7 @@ Runs tests/cli/22-gnu-manuals.t in report mode (FORKPOOL_MANUALS_REPORT=1;
 FORKPOOL_BIN as for the test, default build/forkpool) and rewrites the
 header of every entry whose class improved:
   refused -> same     the line now prints what GNU parallel prints
+  deliberate -> same
   wrong   -> same
   wrong   -> refused  forkpool now refuses it with a message (kept as reason)
 Nothing else is changed: a line that got worse is a regression for the test
@@ -25,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CATALOGUE = os.path.join(ROOT, "tests/cli/gnu-manuals/catalogue")
 TEST = os.path.join(ROOT, "tests/cli/22-gnu-manuals.t")
 # "# ID  STATUS  CLASS  MS ms  WHY" (see the test's REPORT printf)
-LINE = re.compile(r"^# (\S+)\s+(same|refused|wrong)\s+(SAME|REFUSED|WRONG)\s+\d+ ms ?(.*)$")
+LINE = re.compile(r"^# (\S+)\s+(same|refused|deliberate|wrong)\s+(SAME|REFUSED|WRONG)\s+\d+ ms ?(.*)$")
 
 
 def report():
@@ -45,7 +46,8 @@ def main():
         if not m:
             continue
         ident, status, cls, why = m.groups()
-        new = {("refused", "SAME"): "same", ("wrong", "SAME"): "same",
+        new = {("refused", "SAME"): "same", ("deliberate", "SAME"): "same",
+               ("wrong", "SAME"): "same",
                ("wrong", "REFUSED"): "refused"}.get((status, cls))
         if new:
             reason = why.rstrip(";").replace("forkpool: ", "").replace(" (try --help)", "")

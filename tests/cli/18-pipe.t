@@ -177,6 +177,18 @@ else
     skip "--pipe --shell with shell code: stdout as GNU parallel's" "parallel not installed"
 fi
 bad "--pipepart without -a" --pipepart cat
+# --resume, --resume-failed: the blocks the joblog lists as done are read
+# and skipped, the others run
+seq 10 >"$T/s10"
+run_in "$T/s10" -k -N2 --pipe --joblog "$T/res.jl" --shell 'exit $(($(head -n1) % 2))'
+is "$RC" 5 "--resume set-up: 5 blocks, odd first lines fail"
+run_in "$T/s10" -k -N2 --pipe --joblog "$T/res.jl" --resume-failed wc -l
+is "$RC" 0 "--resume-failed with --pipe: exit 0"
+same_str "$OUT" "--resume-failed with --pipe: only the 5 failed blocks ran again" '2\n2\n2\n2\n2\n'
+run_in "$T/s10" -k -N2 --pipe --joblog "$T/res.jl" --resume wc -l
+is "$RC" 0 "--resume with --pipe: every block done: exit 0"
+empty "$OUT" "--resume with --pipe: every block skipped"
+
 bad "--pipepart on a device" --pipepart -a /dev/null cat
 bad "--pipepart missing file" --pipepart -a "$T/nonexistent" cat
 bad "--pipepart with -N" --pipepart -a "$T/s3" -N 2 cat

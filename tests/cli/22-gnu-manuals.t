@@ -8,9 +8,10 @@
 #   REFUSED  forkpool exited 255 and said why on stderr ("forkpool: ...")
 #   WRONG    anything else
 # A line the catalogue marks `same` must come out SAME, one marked `refused`
-# REFUSED (or SAME: the test then says to flip it), one marked `wrong` is a
-# TODO test. A diag gives the counts and the percentage of lines SAME among
-# those run (lines needing a remote host, a terminal or software not
+# or `deliberate` REFUSED (or SAME: the test then says to flip it), one
+# marked `wrong` is a TODO test. A diag gives the counts and the percentage
+# of lines SAME among those run, and of those SAME or refused on purpose
+# (`deliberate`: the message says what to write instead) (lines needing a remote host, a terminal or software not
 # installed are not run; they are counted).
 #
 # FORKPOOL_MANUALS_REPORT=1 also prints each line's expected and actual
@@ -225,7 +226,7 @@ show_run() {
     return 0
 }
 
-n_same=0 n_refused=0 n_wrong=0 n_remote=0 n_tty=0 n_missing=0 n_skipped=0 n_nogun=0
+n_same=0 n_refused=0 n_deliberate=0 n_wrong=0 n_remote=0 n_tty=0 n_missing=0 n_skipped=0 n_nogun=0
 flips=
 while IFS='	' read -r n id st norm needs reason; do
     case $st in
@@ -241,7 +242,10 @@ while IFS='	' read -r n id st norm needs reason; do
     why=$(tr '\n' ';' <"$T/r/$n.why" 2>/dev/null)
     case $class in
     SAME) n_same=$((n_same + 1)) ;;
-    REFUSED) n_refused=$((n_refused + 1)) ;;
+    REFUSED)
+        n_refused=$((n_refused + 1))
+        [ "$st" = deliberate ] && n_deliberate=$((n_deliberate + 1))
+        ;;
     WRONG) n_wrong=$((n_wrong + 1)) ;;
     MISSING) n_missing=$((n_missing + 1)); continue ;;
     NOGNU) n_nogun=$((n_nogun + 1)) ;;
@@ -251,10 +255,10 @@ while IFS='	' read -r n id st norm needs reason; do
     fi
     case $st:$class in
     same:SAME) pass "$id: same as GNU parallel" ;;
-    refused:REFUSED) pass "$id: refused with a message ($reason)" ;;
-    refused:SAME)
+    refused:REFUSED | deliberate:REFUSED) pass "$id: refused with a message ($reason)" ;;
+    refused:SAME | deliberate:SAME)
         pass "$id: same as GNU parallel (the catalogue says refused: flip it to same)"
-        flips="$flips $id:refused->same"
+        flips="$flips $id:$st->same"
         ;;
     wrong:SAME | wrong:REFUSED)
         _tap_n=$((_tap_n + 1))
@@ -282,10 +286,15 @@ pct=0
 [ "$run" -gt 0 ] && pct=$((n_same * 1000 / run))
 n_local=$((total - n_remote))
 pct2=$((n_same * 1000 / n_local))
+pct3=0
+[ "$run" -gt 0 ] && pct3=$(((n_same + n_deliberate) * 1000 / run))
 diag "GNU parallel's manuals: $total command lines: $n_remote need a remote host, $n_tty a terminal," \
     "$n_missing software not installed here; of the $run run: SAME $n_same, REFUSED $n_refused, WRONG $n_wrong" \
     "SAME: $((pct / 10)).$((pct % 10))% of the lines run (not remote, no terminal, software installed)," \
-    "$((pct2 / 10)).$((pct2 % 10))% of all $n_local lines that need no remote host"
+    "$((pct2 / 10)).$((pct2 % 10))% of all $n_local lines that need no remote host;" \
+    "of the REFUSED, $n_deliberate on purpose, with what to write instead (mostly commands" \
+    "written for a shell: add --shell); SAME or refused on purpose:" \
+    "$((pct3 / 10)).$((pct3 % 10))% of the lines run"
 [ "$n_skipped" -gt 0 ] && diag "$n_skipped lines not run (FORKPOOL_MANUALS_EVERY=$EVERY, FORKPOOL_MANUALS_ONLY=$ONLY)"
 [ "$n_nogun" -gt 0 ] && diag "$n_nogun lines not compared: GNU parallel is not installed"
 if [ -n "${FORKPOOL_MANUALS_KEEP:-}" ]; then

@@ -274,7 +274,8 @@ static void jobs(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char want[128];
         snprintf(want, sizeof want,
-                 "forkpool: bad value '%s' for -j: expected N, N%%, +N, -N or 0\n", bad[i]);
+                 "forkpool: bad value '%s' for -j: expected N, N%%, +N, -N or 0, or a file "
+                 "holding one\n", bad[i]);
         if (!ok(jobs_of(bad[i], 8, NULL, &j, &err) == -1 && strcmp(err, want) == 0,
            "-j '%s' refused", bad[i]))
             diag("stderr: %s", err);
