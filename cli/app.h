@@ -40,6 +40,9 @@ struct job {
     forkpool_error_kind kind;
     int code;
     struct pipe_blk blk;     /* --pipe/--pipepart: this job's input */
+    size_t shown_out, shown_err; /* --line-buffer: this attempt's bytes
+                                    printed already (output.c) */
+    bool shown_cmd;          /* --line-buffer -v: its command line printed */
     struct job *next;                  /* completion FIFO */
     struct job *live_prev, *live_next; /* every job alive */
 };

@@ -88,6 +88,10 @@ static void run(struct app *a)
             jobs_fail(a, "forkpool_poll");
             return;
         }
+        if (out_lines(a) != 0) { /* --line-buffer */
+            jobs_fail(a, "cannot write output");
+            return;
+        }
         if (jobs_complete(a) > 0)
             continue;
         if (a->fatal || (a->nrunning == 0 && !a->input_wait && !ctl_held(a)))

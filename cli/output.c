@@ -104,6 +104,71 @@ void out_bar_draw(struct app *a, bool final)
         a->bar_width = final ? 0 : width;
 }
 
+bool out_line_buffered(const struct app *a)
+{
+    return a->o.line_buffer && !a->o.ungroup && !a->o.results && !a->o.files;
+}
+
+/* Whether buf[shown..n) holds a newline. */
+static bool has_line(const char *buf, size_t n, size_t shown)
+{
+    return buf != NULL && n > shown && memchr(buf + shown, '\n', n - shown) != NULL;
+}
+
+/* The complete lines of buf[*shown..n): appended to b (tagged), *shown
+   moved past them. */
+static void take_lines(struct sbuf *b, const char *buf, size_t n, size_t *shown,
+                       const char *tag)
+{
+    if (buf == NULL || n <= *shown)
+        return;
+    const char *from = buf + *shown;
+    const char *nl = memrchr(from, '\n', n - *shown);
+    if (nl == NULL)
+        return;
+    size_t len = (size_t)(nl - from) + 1;
+    add_tagged(b, from, len, tag);
+    *shown += len;
+}
+
+int out_lines(struct app *a)
+{
+    if (!out_line_buffered(a))
+        return 0;
+    for (struct job *j = a->live; j != NULL; j = j->live_next) {
+        if (j->task == NULL || j->skipped || (a->o.keep_order && j->seq != a->next_print))
+            continue;
+        size_t on = 0, en = 0;
+        const char *out = forkpool_task_stdout(j->task, &on);
+        const char *err = forkpool_task_stderr(j->task, &en);
+        bool cmd = a->o.print_cmd && !j->shown_cmd;
+        if (!cmd && !has_line(out, on, j->shown_out) && !has_line(err, en, j->shown_err))
+            continue; /* nothing new to print: no tag built */
+        char *tag = NULL;
+        if (outx_tag(a, j, &tag) != 0)
+            return -1;
+        struct sbuf bo = {0}, be = {0};
+        if (cmd) { /* -v: the command line first */
+            add_tagged(&bo, j->display, strlen(j->display), tag);
+            sb_adds(&bo, "\n");
+            j->shown_cmd = true;
+        }
+        take_lines(&bo, out, on, &j->shown_out, tag);
+        take_lines(&be, err, en, &j->shown_err, tag);
+        free(tag);
+        int r = sb_write(&bo, STDOUT_FILENO);
+        if (r == 0 && be.len > 0 && out_bar_clear(a) != 0)
+            r = -1;
+        if (r == 0)
+            r = sb_write(&be, STDERR_FILENO);
+        else
+            sb_free(&be);
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int out_print(struct app *a, struct job *j)
 {
     char *tag = NULL, *diverted = NULL;
@@ -125,12 +190,23 @@ int out_print(struct app *a, struct job *j)
     }
     if (!keep_err)
         err = NULL;
+    if (out_line_buffered(a)) { /* out_lines printed the lines before */
+        if (out != NULL) {
+            out += j->shown_out;
+            on -= j->shown_out;
+        }
+        if (err != NULL) {
+            err += j->shown_err;
+            en -= j->shown_err;
+        }
+    }
     struct sbuf bo = {0}, be = {0};
     /* Untagged stdout is written straight from the task's buffer: a copy
        would double the memory a job's large output takes. -v's command
        line comes first, as part of the job's output (tagged with it). */
-    bool tagged = tag != NULL || (a->o.print_cmd && !a->o.ungroup);
-    if (tagged && a->o.print_cmd && !a->o.ungroup) {
+    bool cmd = a->o.print_cmd && !a->o.ungroup && !j->shown_cmd;
+    bool tagged = tag != NULL || cmd;
+    if (cmd) {
         add_tagged(&bo, j->display, strlen(j->display), tag);
         sb_adds(&bo, "\n");
     }

@@ -1,6 +1,7 @@
 /*
  * output.h: what the tool writes about jobs: their captured output (with
- * --tag), its own messages about them, the joblog and the progress bar.
+ * --tag; by lines with --line-buffer), its own messages about them, the
+ * joblog and the progress bar.
  * Never starts, frees or counts jobs (jobs.c does).
  */
 #ifndef FPC_OUTPUT_H
@@ -16,8 +17,18 @@
 void out_status(const struct job *j, int *exitval, int *sig);
 
 /* Prints j's captured stdout and stderr (each in one write, tagged with
-   --tag), then the tool's own message about it, if any. 0, or -1 and errno. */
+   --tag; with --line-buffer, what out_lines has not printed), then the
+   tool's own message about it, if any. 0, or -1 and errno. */
 int out_print(struct app *a, struct job *j);
+
+/* --line-buffer: whether job output is printed a line at a time as it
+   comes (not with -u, --results or --files). */
+bool out_line_buffered(const struct app *a);
+
+/* --line-buffer: prints the complete lines the running jobs wrote since the
+   last call (with -k, only the oldest job's; the others' lines wait for
+   their turn), tagged as out_print tags them. 0, or -1 and errno. */
+int out_lines(struct app *a);
 
 /* Opens the joblog (--joblog; none in --dry-run) and writes its header.
    0, or -1 after a message. */

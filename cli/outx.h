@@ -2,7 +2,7 @@
  * outx.h: issue #12 item 5, where job output goes besides the default
  * (grouped, printed whole when a job ends): --tagstring, -t/--verbose,
  * --results DIR (or FILE.csv / FILE.tsv), --files, --tmpdir, -u/--ungroup,
- * --line-buffer, --eta, --progress. Its state hangs off struct app
+ * --eta, --progress (--line-buffer is output.c's). Its state hangs off struct app
  * (a->outx); output.c and jobs.c call the hooks below.
  */
 #ifndef FPC_OUTX_H

@@ -155,6 +155,50 @@ same_str "$OUT" "--linebuffer: outputs" 'a\nb\n'
 run --lb=1 echo ::: a
 is "$RC" 255 "--lb=1: exit 255"
 
+# --line-buffer prints a running job's complete lines as they come: each job
+# below prints a line and a partial one, then waits (bounded) for the flag
+# file the test makes once the line is out (the job waits twice as long as
+# the test does, so that a line printed only when the job ends fails).
+lb_job='printf "%s-start\\n%s-part" {} {}; printf "%s-err\\n" {} >&2; i=0
+while [ ! -e {}.flag ] && [ $i -lt '$((6000 * SCALE))' ]; do sleep 0.01; i=$((i + 1)); done; echo; echo {}-end'
+# lb_wait FILE PATTERN: waits (bounded) until FILE holds PATTERN.
+lb_wait() {
+    _i=0
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        _i=$((_i + 1))
+        [ "$_i" -gt $((3000 * SCALE)) ] && return 1
+        sleep 0.01
+    done
+}
+_lb_dir=$(pwd)
+cd "$T" || exit 1
+start_bg lb.out lb.err --line-buffer --tag --shell "$lb_job" ::: x
+lb_wait lb.out x-start
+ok "--line-buffer: a running job's line is printed before it ends" test $? = 0
+same_str lb.out "--line-buffer: only complete lines, tagged" 'x\tx-start\n'
+lb_wait lb.err x-err
+ok "--line-buffer: stderr's lines too" test $? = 0
+: >x.flag
+wait_bg 30
+is "$RC" 0 "--line-buffer: exit 0"
+same_str lb.out "--line-buffer: then the rest" 'x\tx-start\nx\tx-part\nx\tx-end\n'
+same_str lb.err "--line-buffer: stderr once" 'x\tx-err\n'
+# -k: the oldest job's lines come live, a later job's wait for its turn
+rm -f x.flag
+start_bg lb.out lb.err --line-buffer -k -j2 --shell "$lb_job" ::: x y
+lb_wait lb.out x-start
+ok "--line-buffer -k: the first job's line is printed while it runs" test $? = 0
+same_str lb.out "--line-buffer -k: the second job's lines wait for their turn" 'x-start\n'
+: >y.flag
+: >x.flag
+wait_bg 30
+is "$RC" 0 "--line-buffer -k: exit 0"
+same_str lb.out "--line-buffer -k: in order" 'x-start\nx-part\nx-end\ny-start\ny-part\ny-end\n'
+cd "$_lb_dir" || exit 1
+run --line-buffer -v -k echo ::: a b
+same_str "$OUT" "--line-buffer -v: each command line before its output" 'echo a\na\necho b\nb\n'
+as_gnu "--line-buffer -v -k" "$OUT" -- --line-buffer -v -k echo ::: a b
+
 # --eta / --progress: stdout unchanged, a status line on stderr
 run --eta -k echo ::: a b
 is "$RC" 0 "--eta: exit 0"
