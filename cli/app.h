@@ -21,6 +21,12 @@ struct app;
 struct outx; /* outx.c (issue #12 item 5) */
 struct ctl;  /* control.c (issue #12 item 6) */
 
+/* --line-buffer, for one captured stream of a job (output.c): its bytes
+   printed already, and those searched for a newline. */
+struct lb_pos {
+    size_t shown, seen;
+};
+
 /* One input combination, from its first start until its output is printed. */
 struct job {
     struct app *app;
@@ -40,8 +46,7 @@ struct job {
     forkpool_error_kind kind;
     int code;
     struct pipe_blk blk;     /* --pipe/--pipepart: this job's input */
-    size_t shown_out, shown_err; /* --line-buffer: this attempt's bytes
-                                    printed already (output.c) */
+    struct lb_pos lb_out, lb_err; /* --line-buffer: this attempt's streams */
     bool shown_cmd;          /* --line-buffer -v: its command line printed */
     struct job *next;                  /* completion FIFO */
     struct job *live_prev, *live_next; /* every job alive */

@@ -35,7 +35,7 @@ struct ctl {
     double memfree;  /* bytes; 0: none */
     double load;     /* 0: none */
     /* --noswap: pages swapped in and out at the last sample, its time */
-    bool noswap, swapping;
+    bool swapping;
     unsigned long long swin, swout;
     double swap_t;
     /* --timeout N%: run times of the jobs that succeeded, as two heaps
@@ -142,54 +142,47 @@ static int read_load(double *load)
     return r;
 }
 
-/* MemAvailable from /proc/meminfo, in bytes. 0, or -1. */
-static int read_memfree(double *bytes)
+/* The number after `key` (a whole word at the start of a line) in the
+   /proc file at path: "MemAvailable:  123 kB", "pswpin 45". 0, or -1. */
+static int proc_ulong(const char *path, const char *key, unsigned long long *v)
 {
-    FILE *f = fopen("/proc/meminfo", "re");
+    FILE *f = fopen(path, "re");
     if (f == NULL)
         return -1;
     char line[256];
+    size_t klen = strlen(key);
     int r = -1;
-    static const char key[] = "MemAvailable:";
     while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, key, sizeof key - 1) != 0)
+        if (strncmp(line, key, klen) != 0 || (line[klen] != ' ' && line[klen] != '\t'))
             continue;
         char *end;
         errno = 0;
-        unsigned long long kb = strtoull(line + sizeof key - 1, &end, 10);
-        if (errno == 0 && end != line + sizeof key - 1) {
-            *bytes = (double)kb * 1024.0;
+        *v = strtoull(line + klen, &end, 10);
+        if (errno == 0 && end != line + klen)
             r = 0;
-        }
         break;
     }
     fclose(f);
     return r;
 }
 
+/* MemAvailable from /proc/meminfo, in bytes. 0, or -1. */
+static int read_memfree(double *bytes)
+{
+    unsigned long long kb;
+    if (proc_ulong("/proc/meminfo", "MemAvailable:", &kb) != 0)
+        return -1;
+    *bytes = (double)kb * 1024.0;
+    return 0;
+}
+
 /* Pages swapped in and out since boot (/proc/vmstat). 0, or -1. */
 static int read_swap(unsigned long long *in, unsigned long long *out)
 {
-    FILE *f = fopen("/proc/vmstat", "re");
-    if (f == NULL)
-        return -1;
-    char line[128];
-    int found = 0;
-    while (found != 3 && fgets(line, sizeof line, f) != NULL) {
-        bool is_in = strncmp(line, "pswpin ", 7) == 0;
-        if (!is_in && strncmp(line, "pswpout ", 8) != 0)
-            continue;
-        const char *num = line + (is_in ? 7 : 8);
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(num, &end, 10);
-        if (errno != 0 || end == num)
-            break;
-        *(is_in ? in : out) = v;
-        found |= is_in ? 1 : 2;
-    }
-    fclose(f);
-    return found == 3 ? 0 : -1;
+    return proc_ulong("/proc/vmstat", "pswpin", in) == 0 &&
+                   proc_ulong("/proc/vmstat", "pswpout", out) == 0
+               ? 0
+               : -1;
 }
 
 /* --noswap: whether the machine swaps both in and out (GNU parallel's
@@ -432,7 +425,6 @@ int ctl_prepare(struct app *a)
             fpc_say("--noswap: cannot read pswpin and pswpout in /proc/vmstat");
             return -1;
         }
-        x->noswap = true;
         x->swap_t = fpc_mono_now();
     }
     bool resuming = o->resume || o->resume_failed || o->retry_failed;
@@ -508,7 +500,7 @@ bool ctl_may_start(struct app *a)
         x->held = true;
     if (!x->held && x->load > 0 && read_load(&v) == 0 && v >= x->load)
         x->held = true;
-    if (!x->held && x->noswap && swapping(x))
+    if (!x->held && a->o.noswap && swapping(x))
         x->held = true;
     return !x->held;
 }

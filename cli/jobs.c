@@ -158,7 +158,7 @@ static int job_start(struct app *a, struct job *j)
     if (a->pipe != NULL && pipe_job_prepare(a->pipe, &j->blk, a->o.max_tries != 1, &j->argv,
                                             &eo.input, &eo.input_len) != 0)
         return -1;
-    j->shown_out = j->shown_err = 0;
+    j->lb_out = j->lb_err = (struct lb_pos){0};
     j->shown_cmd = false;
     j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
     if (j->task == NULL)

@@ -109,26 +109,25 @@ bool out_line_buffered(const struct app *a)
     return a->o.line_buffer && !a->o.ungroup && !a->o.results && !a->o.files;
 }
 
-/* Whether buf[shown..n) holds a newline. */
-static bool has_line(const char *buf, size_t n, size_t shown)
+/* Where the complete lines of buf[0..n) end: past the last newline, or
+   p->shown when none came since. Only bytes not searched before are
+   (p->seen), so a long line arriving in pieces is not searched again. */
+static size_t lines_end(const char *buf, size_t n, struct lb_pos *p)
 {
-    return buf != NULL && n > shown && memchr(buf + shown, '\n', n - shown) != NULL;
+    if (buf == NULL || n <= p->seen)
+        return p->shown;
+    const char *nl = memrchr(buf + p->seen, '\n', n - p->seen);
+    p->seen = n;
+    return nl != NULL ? (size_t)(nl - buf) + 1 : p->shown;
 }
 
-/* The complete lines of buf[*shown..n): appended to b (tagged), *shown
-   moved past them. */
-static void take_lines(struct sbuf *b, const char *buf, size_t n, size_t *shown,
+/* Appends buf[p->shown..end) to b (tagged) and marks it printed. */
+static void take_lines(struct sbuf *b, const char *buf, size_t end, struct lb_pos *p,
                        const char *tag)
 {
-    if (buf == NULL || n <= *shown)
-        return;
-    const char *from = buf + *shown;
-    const char *nl = memrchr(from, '\n', n - *shown);
-    if (nl == NULL)
-        return;
-    size_t len = (size_t)(nl - from) + 1;
-    add_tagged(b, from, len, tag);
-    *shown += len;
+    if (end > p->shown)
+        add_tagged(b, buf + p->shown, end - p->shown, tag);
+    p->shown = end;
 }
 
 int out_lines(struct app *a)
@@ -142,7 +141,8 @@ int out_lines(struct app *a)
         const char *out = forkpool_task_stdout(j->task, &on);
         const char *err = forkpool_task_stderr(j->task, &en);
         bool cmd = a->o.print_cmd && !j->shown_cmd;
-        if (!cmd && !has_line(out, on, j->shown_out) && !has_line(err, en, j->shown_err))
+        size_t oend = lines_end(out, on, &j->lb_out), eend = lines_end(err, en, &j->lb_err);
+        if (!cmd && oend == j->lb_out.shown && eend == j->lb_err.shown)
             continue; /* nothing new to print: no tag built */
         char *tag = NULL;
         if (outx_tag(a, j, &tag) != 0)
@@ -153,8 +153,8 @@ int out_lines(struct app *a)
             sb_adds(&bo, "\n");
             j->shown_cmd = true;
         }
-        take_lines(&bo, out, on, &j->shown_out, tag);
-        take_lines(&be, err, en, &j->shown_err, tag);
+        take_lines(&bo, out, oend, &j->lb_out, tag);
+        take_lines(&be, err, eend, &j->lb_err, tag);
         free(tag);
         int r = sb_write(&bo, STDOUT_FILENO);
         if (r == 0 && be.len > 0 && out_bar_clear(a) != 0)
@@ -192,12 +192,12 @@ int out_print(struct app *a, struct job *j)
         err = NULL;
     if (out_line_buffered(a)) { /* out_lines printed the lines before */
         if (out != NULL) {
-            out += j->shown_out;
-            on -= j->shown_out;
+            out += j->lb_out.shown;
+            on -= j->lb_out.shown;
         }
         if (err != NULL) {
-            err += j->shown_err;
-            en -= j->shown_err;
+            err += j->lb_err.shown;
+            en -= j->lb_err.shown;
         }
     }
     struct sbuf bo = {0}, be = {0};

@@ -184,7 +184,9 @@ is "$RC" 0 "--line-buffer: exit 0"
 same_str lb.out "--line-buffer: then the rest" 'x\tx-start\nx\tx-part\nx\tx-end\n'
 same_str lb.err "--line-buffer: stderr once" 'x\tx-err\n'
 # -k: the oldest job's lines come live, a later job's wait for its turn
-rm -f x.flag
+# (the first run's files go: lb_wait must not find its lines before this
+# run's redirection has emptied them)
+rm -f x.flag lb.out lb.err
 start_bg lb.out lb.err --line-buffer -k -j2 --shell "$lb_job" ::: x y
 lb_wait lb.out x-start
 ok "--line-buffer -k: the first job's line is printed while it runs" test $? = 0
