@@ -308,13 +308,20 @@ static forkpool_options g_opts; /* run_mode's pool options */
  * pool made after the redirection (its helper or workers hold the
  * redirected stdout until that pool is destroyed).
  */
-static forkpool *pool_for_redirect(forkpool *p)
+static forkpool *pool_for_redirect(forkpool *p, int saved_stdout)
 {
     if (!tap_server() && !tap_workers())
         return p;
     forkpool *q = forkpool_create(&g_opts);
-    if (!q)
-        bail_out("forkpool_create failed");
+    if (!q) {
+        /* The TAP stream first: stdout is redirected here. */
+        int err = errno;
+        dup2(saved_stdout, STDOUT_FILENO);
+        char why[160];
+        snprintf(why, sizeof why, "forkpool_create failed with stdout redirected: %s",
+                 strerror(err));
+        bail_out(why);
+    }
     return q;
 }
 
@@ -358,7 +365,7 @@ static void case_flood_stdout(forkpool *p, const char *mode, int fds)
     dup2(pfd[1], STDOUT_FILENO);
     close(pfd[1]);
 
-    forkpool *q = pool_for_redirect(p);
+    forkpool *q = pool_for_redirect(p, saved);
     struct flood_outcome out;
     forkpool_task *busy = forkpool_run(q, task_busy_result, NULL, 0);
     forkpool_task *t = forkpool_run(q, task_flood_stdout, NULL, 0);
@@ -370,7 +377,8 @@ static void case_flood_stdout(forkpool *p, const char *mode, int fds)
     /* No timing: block in poll() until the pool or the pipe has something;
        ends when both tasks are done and the pipe reached EOF. */
     while (more || !eof) {
-        struct pollfd pf[2] = {{pfd[0], POLLIN, 0}, {forkpool_fd(q), POLLIN, 0}};
+        /* q may be destroyed already (once more is 0): not used then. */
+        struct pollfd pf[2] = {{pfd[0], POLLIN, 0}, {more ? forkpool_fd(q) : -1, POLLIN, 0}};
         if (poll(pf, more ? 2 : 1, -1) == -1 && errno != EINTR)
             break;
         if (more) {
@@ -421,7 +429,7 @@ static void case_flood_devnull(forkpool *p, const char *mode, int fds)
     dup2(null, STDOUT_FILENO);
     close(null);
     int rc;
-    forkpool *q = pool_for_redirect(p);
+    forkpool *q = pool_for_redirect(p, saved);
     forkpool_task *t = run_wait(q, task_flood_stdout, safety_ms(), &rc);
     dup2(saved, STDOUT_FILENO);
     close(saved);
