@@ -156,6 +156,14 @@ int batch_setup(struct app *a)
     b->context = o->multi == 'X' || o->replace_args;
     if (o->no_command)
         o->shell = true; /* values unquoted: see tmpl_ctx.raw */
+    if (o->skip_first_line) { /* --shebang: the script's #! line */
+        char *line;
+        int r = inputs_take_first(&a->in, 0, &line);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            free(line);
+    }
     /* --header 0: no header line (GNU parallel then names the columns
        after -a's files, which forkpool does not). */
     if (o->header != NULL && strcmp(o->header, "0") != 0 && header_apply(a) != 0)

@@ -23,6 +23,7 @@
  *   inputs.c   input groups and their combinations (reader.c: records)
  *   pipe.c     --pipe (stdin cut into blocks) and --pipepart (its runner)
  *   options.c  the command line into struct opts, -j
+ *   profile.c  the #! line, profiles and $PARALLEL before it; --record-env
  *   machine.c  CPU counts, --number-of-cores and the like, --nice
  *   quote.c, sbuf.c, fpc.c  shell quoting, strings, messages and writes
  */
@@ -49,6 +50,7 @@
 #include "outx.h"
 #include "shellcmd.h"
 #include "perl.h"
+#include "profile.h"
 
 enum { EXIT_USAGE = 255 };
 
@@ -310,21 +312,20 @@ static int std_fds_open(void)
     return 0;
 }
 
-static int run_cli(int argc, char **argv)
+/* Runs the command line prof_argv made (struct app borrows its strings
+   until teardown). The exit status. */
+static int run_args(int argc, char **argv, bool skip_first_line)
 {
-    pipe_runner(argc, argv); /* --pipepart's jobs: does not return */
     struct app a = {.sigfd = -1, .joblog_fd = -1, .next_seq = 1, .next_print = 1,
                     .halt_status = -1};
-
-    /* Jobs get default handlers from the library; we want EPIPE, not death,
-       when our reader goes away, so we can still kill what runs. */
-    if (std_fds_open() != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-        fpc_say("cannot set up standard streams: %s", strerror(errno));
-        return EXIT_USAGE;
-    }
     if (opt_parse(&a.o, argc, argv) != 0) {
         opt_free(&a.o);
         return EXIT_USAGE;
+    }
+    a.o.skip_first_line = skip_first_line;
+    if (a.o.record_env) {
+        opt_free(&a.o);
+        return prof_record_env();
     }
     if (a.o.help || a.o.version) {
         int r = a.o.help ? (fputs(opt_usage, stdout) < 0 ? -1 : fputs(opt_usage_more, stdout))
@@ -353,6 +354,24 @@ static int run_cli(int argc, char **argv)
         a.fatal = true;
     int status = exit_status(&a);
     teardown(&a);
+    return status;
+}
+
+static int run_cli(int argc, char **argv)
+{
+    pipe_runner(argc, argv); /* --pipepart's jobs: does not return */
+    /* Jobs get default handlers from the library; we want EPIPE, not death,
+       when our reader goes away, so we can still kill what runs. */
+    if (std_fds_open() != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        fpc_say("cannot set up standard streams: %s", strerror(errno));
+        return EXIT_USAGE;
+    }
+    /* The #! line's options, profiles and $PARALLEL come first. */
+    struct prof_argv pa;
+    int status = prof_argv(argc, argv, &pa) == 0
+                     ? run_args(pa.argc, pa.argv, pa.skip_first_line)
+                     : EXIT_USAGE;
+    prof_argv_free(&pa);
     return status;
 }
 

@@ -28,7 +28,9 @@ enum opt_id {
     O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS,
     /* the machine (cli/machine.c) and GNU parallel's other options */
     O_INFO, O_MINVERSION, O_CPU_CORES, O_CPU_SOCKETS, O_NICE, O_NOSWAP, O_SHUF, O_COMPRESS,
-    O_PRINT_CMD
+    O_PRINT_CMD,
+    /* read before the command line (cli/profile.c); -S : (this machine) */
+    O_PROFILE, O_PLAIN, O_RECORD_ENV, O_SHEBANG, O_SSHLOGIN
 };
 
 struct optdef {
@@ -97,6 +99,12 @@ static const struct optdef optdefs[] = {
     {"nice", 0, true, O_NICE},           {"noswap", 0, false, O_NOSWAP},
     {"shuf", 0, false, O_SHUF},          {"compress", 0, false, O_COMPRESS},
     {"", 'v', false, O_PRINT_CMD},
+    /* read before the command line (cli/profile.c) */
+    {"profile", 'J', true, O_PROFILE},   {"plain", 0, false, O_PLAIN},
+    {"record-env", 0, false, O_RECORD_ENV},
+    {"shebang", 0, false, O_SHEBANG},    {"shebang-wrap", 0, false, O_SHEBANG},
+    {"hashbang", 0, false, O_SHEBANG},
+    {"sshlogin", 'S', true, O_SSHLOGIN},
 };
 enum { NOPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
@@ -139,7 +147,12 @@ const char opt_usage[] =
     "  -E EOF-STR           stop reading an input group at a line EOF-STR\n"
     "  -r, --no-run-if-empty  skip inputs that are empty or only white space\n"
     "      --trim lr|l|r|n  trim white space around each input (or column)\n"
-    "      --arg-sep S, --arg-file-sep S  use S instead of ::: or ::::\n";
+    "      --arg-sep S, --arg-file-sep S  use S instead of ::: or ::::\n"
+    "  -J, --profile NAME   options from ~/.parallel/NAME (without it, from\n"
+    "                       ~/.parallel/config), then $PARALLEL's; --plain: neither\n"
+    "      --shebang OPTS, --shebang-wrap OPTS  on a script's #! line (forkpool(1))\n"
+    "      --record-env     write the environment's names in ~/.parallel/ignored_vars\n"
+    "  -S :                 run on this machine (no other; see forkpool-mpi)\n";
 
 /* --help's text, continued (one string would pass the 4095 bytes C11
    compilers must support). */
@@ -358,6 +371,28 @@ int opt_delim(const char *s, char **out, size_t *outlen)
     return 0;
 }
 
+/* -S / --sshlogin: only ':' (this machine), comma-separated or repeated,
+   is accepted; forkpool runs no job elsewhere. 0, or -1 after a message. */
+static int sshlogin_check(const char *val, const char *shown)
+{
+    const char *p = val;
+    do {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, ",");
+        size_t t = n;
+        while (t > 0 && p[t - 1] == ' ')
+            t--;
+        if (t != 1 || *p != ':') {
+            fpc_say("%s '%s': forkpool runs jobs on this machine only (':'); for remote "
+                    "hosts run GNU parallel, or forkpool under ssh",
+                    shown, val);
+            return -1;
+        }
+        p += n;
+    } while (*p++ == ',');
+    return 0;
+}
+
 /* Applies one option with its value (NULL if it takes none). 0, or -1 after
    printing a usage message. */
 static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
@@ -427,13 +462,18 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_NOSWAP: o->noswap = true; break;
     case O_SHUF: o->shuf = true; break;
     case O_COMPRESS: break; /* job output is kept in memory: no files to compress */
-    case O_PRINT_CMD:
-        if (++o->print_cmd > 1) {
-            fpc_say("-v -v prints the wrapping commands GNU parallel runs (ssh, --pipepart's "
-                    "perl); forkpool runs none: give -v once");
-            return -1;
-        }
+    case O_PRINT_CMD: /* -vv: GNU parallel's wrappers too; forkpool has none */
+        o->print_cmd = 1;
         break;
+    case O_PROFILE: o->profiles[o->nprofiles++] = val; break;
+    case O_PLAIN: o->plain = true; break;
+    case O_RECORD_ENV: o->record_env = true; break;
+    case O_SHEBANG:
+        fpc_say("%s must be the first argument, on a script's #! line (#!/usr/bin/forkpool "
+                "%s ...)",
+                shown, shown);
+        return -1;
+    case O_SSHLOGIN: return sshlogin_check(val, shown);
     case O_NULL:
     case O_DELIM: {
         char *d;
@@ -628,7 +668,8 @@ int opt_parse(struct opts *o, int argc, char **argv)
     /* Every -a FILE takes two words at least. */
     o->argfiles = calloc((size_t)argc / 2 + 1, sizeof *o->argfiles);
     o->rpl.rpls = calloc((size_t)argc / 2 + 1, sizeof *o->rpl.rpls); /* --rpl too */
-    if (o->argfiles == NULL || o->rpl.rpls == NULL) {
+    o->profiles = calloc((size_t)argc / 2 + 1, sizeof *o->profiles);  /* and -J */
+    if (o->argfiles == NULL || o->rpl.rpls == NULL || o->profiles == NULL) {
         fpc_say("out of memory");
         return -1;
     }
@@ -637,6 +678,7 @@ int opt_parse(struct opts *o, int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
             i++;
+            o->dashdash = true;
             break;
         }
         if (a[0] != '-' || a[1] == '\0')
@@ -644,9 +686,11 @@ int opt_parse(struct opts *o, int argc, char **argv)
         int r = a[1] == '-' ? parse_long(o, argc, argv, &i) : parse_short(o, argc, argv, &i);
         if (r != 0)
             return -1;
-        if (o->help || o->version || o->info != NULL || o->minversion != NULL)
+        if (o->help || o->version || o->info != NULL || o->minversion != NULL ||
+            o->record_env)
             return 0;
     }
+    o->nopt_words = i;
     if (o->delim == NULL && opt_delim("\\n", &o->delim, &o->dlen) != 0) {
         fpc_say("out of memory");
         return -1;
@@ -660,6 +704,7 @@ void opt_free(struct opts *o)
     free(o->srcs);
     free(o->argfiles);
     free(o->rpl.rpls);
+    free(o->profiles);
 }
 
 /* -j FILE: the value written in FILE (its first line, white space

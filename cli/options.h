@@ -81,7 +81,16 @@ struct opts {
                                's' sockets (--use-...-instead-of-...) */
     const char *nice;       /* --nice N, checked by mach_nice */
     bool noswap, shuf;      /* --noswap (control.c), --shuf (batch.c) */
-    int print_cmd;          /* -v: how many (each job's command on stdout) */
+    int print_cmd;          /* -v (once or more): each job's command on stdout */
+    /* What GNU parallel reads before the command line (cli/profile.c):
+       --profile/-J names (borrowed; profiles[0..nprofiles)), --plain,
+       --record-env; skip_first_line: the first -a file's first line is
+       not an input (set by prof_argv for --shebang, not an option). */
+    const char **profiles;
+    size_t nprofiles;
+    bool plain, record_env, skip_first_line;
+    int nopt_words;         /* argv[1..nopt_words) were options */
+    bool dashdash;          /* ... the last of them the "--" ending them */
 };
 
 /* --help's text. */
@@ -90,7 +99,8 @@ extern const char opt_usage_more[]; /* printed after opt_usage */
 
 /* Parses the whole command line into *o (which borrows argv's strings).
    0, or -1 after printing a usage message; call opt_free either way.
-   --help and --version stop the parse (o->help / o->version). */
+   --help, --version, the print-and-exit options (o->info, o->minversion)
+   and --record-env stop the parse. */
 int opt_parse(struct opts *o, int argc, char **argv);
 void opt_free(struct opts *o);
 

@@ -98,6 +98,6 @@ compare "-v --tag" -- -v --tag -k echo ::: a b
 compare "-v -u -j1" -- -v -u -j1 echo ::: a b
 compare "-v, a failing job" -- -v -j1 false ::: 3
 compare "-v --dry-run: the command once" -- -v --dry-run echo ::: 1
-usage_error "-vv" "-v -v" -vv echo ::: a
+compare "-vv: as -v (forkpool wraps no command)" -- -vv -k echo ::: a b
 
 done_testing

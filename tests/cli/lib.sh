@@ -156,7 +156,12 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/forkpool-cli.XXXXXX")
 OUT=$T/stdout
 ERR=$T/stderr
 B=$T/bin
-mkdir "$B" "$T/work"
+mkdir "$B" "$T/work" "$T/home"
+# The tool reads GNU parallel's profiles (~/.parallel/config...) and
+# $PARALLEL, as GNU parallel does: none of the tester's are used here.
+HOME=$T/home
+export HOME
+unset PARALLEL PARALLEL_HOME XDG_CONFIG_HOME XDG_CONFIG_DIRS
 _cleanup() {
     # Jobs a failed test left behind (hang jobs record their pids).
     for _p in "$T"/pid-* "$T"/*/pid-*; do
