@@ -20,6 +20,8 @@
 struct app;
 struct outx; /* outx.c (issue #12 item 5) */
 struct ctl;  /* control.c (issue #12 item 6) */
+struct robin; /* robin.c (--roundrobin) */
+struct pollfd;
 
 /* --line-buffer, for one captured stream of a job (output.c): its bytes
    printed already, and those searched for a newline. */
@@ -43,6 +45,8 @@ struct job {
     double runtime;          /* seconds */
     bool ok;                 /* outcome, from the handlers */
     bool skipped;            /* skip() in {= =}: not run, not printed */
+    bool silent;             /* --roundrobin: a slot no block reached; it
+                                runs and counts, but prints and logs nothing */
     forkpool_error_kind kind;
     int code;
     struct pipe_blk blk;     /* --pipe/--pipepart: this job's input */
@@ -56,6 +60,8 @@ struct app {
     struct opts o;
     struct inputs in;        /* unused with --pipe/--pipepart */
     struct pipe_src *pipe;   /* --pipe/--pipepart; else NULL */
+    struct robin *robin;     /* --roundrobin (not --dry-run); else NULL */
+    struct pollfd *pfds;     /* main.c's poll() set: 4, and one per job slot */
     struct tmpl tmpl;
     struct batch batch;      /* batch.c: inputs into each job's values */
     struct perl *perl;       /* {= =}'s coprocess (perl.h); NULL: none */

@@ -13,6 +13,7 @@
 #include "fpc.h"
 #include "output.h"
 #include "outx.h"
+#include "robin.h"
 #include "sbuf.h"
 
 /* A new job for vals and blk (ownership taken, also on failure). NULL:
@@ -155,9 +156,15 @@ static int job_start(struct app *a, struct job *j)
     if (outx_started(a, j) != 0)
         return -1;
     forkpool_exec_options eo = {.capture = outx_capture(a)};
-    if (a->pipe != NULL && pipe_job_prepare(a->pipe, &j->blk, a->o.max_tries != 1, &j->argv,
-                                            &eo.input, &eo.input_len) != 0)
+    const char *fifo;
+    if (a->robin != NULL) { /* its stdin: a FIFO fed as blocks come */
+        if (robin_start(a->robin, j->slot - 1, j->blk.data, j->blk.len, &fifo) != 0 ||
+            pipe_fifo_argv(a->pipe, fifo, &j->argv) != 0)
+            return -1;
+    } else if (a->pipe != NULL && pipe_job_prepare(a->pipe, &j->blk, a->o.max_tries != 1,
+                                                   &j->argv, &eo.input, &eo.input_len) != 0) {
         return -1;
+    }
     j->lb_out = j->lb_err = (struct lb_pos){0};
     j->shown_cmd = false;
     j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
@@ -216,7 +223,7 @@ static struct job *heap_pop(struct app *a)
 static int output_job(struct app *a, struct job *j)
 {
     if (!a->o.keep_order) {
-        int r = j->skipped ? 0 : out_print(a, j);
+        int r = j->skipped || j->silent ? 0 : out_print(a, j);
         job_free(a, j);
         return r;
     }
@@ -228,7 +235,7 @@ static int output_job(struct app *a, struct job *j)
         a->next_print++;
     while (a->nheap > 0 && a->heap[0]->seq == a->next_print) {
         struct job *k = heap_pop(a);
-        int r = k->skipped ? 0 : out_print(a, k);
+        int r = k->skipped || k->silent ? 0 : out_print(a, k);
         job_free(a, k);
         a->next_print++;
         while (ctl_skip(a, a->next_print))
@@ -335,6 +342,8 @@ static void start_failed(struct app *a)
 static void complete_job(struct app *a, struct job *j)
 {
     a->nrunning--;
+    if (a->robin != NULL)
+        robin_stop(a->robin, j->slot - 1);
     slot_give(a, j->slot);
     j->slot = 0;
     ctl_completed(a, j); /* --timeout N% */
@@ -357,7 +366,7 @@ static void complete_job(struct app *a, struct job *j)
         a->nsucc++;
     else
         a->nfail++;
-    if (out_joblog_write(a, j) != 0)
+    if (!j->silent && out_joblog_write(a, j) != 0)
         jobs_fail(a, "cannot write the joblog");
     halt_check(a, j);
     if (output_job(a, j) != 0)
@@ -379,12 +388,51 @@ size_t jobs_complete(struct app *a)
     return n;
 }
 
+/* Starts j, just made by job_new (NULL: it could not be). 1: it runs (or
+   was printed, --dry-run); 0: skip() in {= =} skipped it; -1: it could not
+   start (told, j freed). */
+static int launch(struct app *a, struct job *j)
+{
+    int started = j == NULL ? -1 : job_start(a, j);
+    if (started == 1) {
+        job_skipped(a, j);
+        return 0;
+    }
+    if (started != 0) {
+        start_failed(a);
+        if (j != NULL)
+            job_free(a, j);
+        return -1;
+    }
+    return 1;
+}
+
+/* --roundrobin at the end of input: the slots no block reached start too,
+   reading nothing, as in GNU parallel (`-j250 parallel ...` starts 250). */
+static void start_silent(struct app *a)
+{
+    static const struct pipe_blk none;
+    while (!a->fatal && a->halting == HALT_NEVER && !a->stop_signal &&
+           a->nrunning < a->jobs && robin_started(a->robin) < a->jobs) {
+        struct job *j = job_new(a, NULL, 0, &none);
+        if (j != NULL)
+            j->silent = true;
+        if (launch(a, j) < 0)
+            return;
+    }
+}
+
 void jobs_fill(struct app *a)
 {
     a->input_wait = false;
-    while (!a->fatal && a->halting == HALT_NEVER && !a->stop_signal &&
-           (a->o.dry_run || a->nrunning < a->jobs)) {
-        if (!ctl_may_start(a)) /* --delay, --memfree, --load */
+    while (!a->fatal && a->halting == HALT_NEVER && !a->stop_signal) {
+        /* A new job while fewer than -j run; after that, with
+           --roundrobin, the next block goes to a job done writing. */
+        int idle = -1;
+        bool start = a->o.dry_run || a->nrunning < a->jobs;
+        if (!start && (a->robin == NULL || (idle = robin_idle(a->robin)) < 0))
+            return;
+        if (start && !ctl_may_start(a)) /* --delay, --memfree, --load */
             return;
         char **vals = NULL;
         size_t nvals = 0;
@@ -392,30 +440,31 @@ void jobs_fill(struct app *a)
         int r = a->pipe != NULL ? pipe_next(a->pipe, &blk) : batch_next(a, &vals, &nvals);
         if (r == 0)
             a->input_wait = true;
+        if (r == -1 && a->robin != NULL) {
+            robin_eof(a->robin);
+            start_silent(a);
+        }
         if (r == -2)
             jobs_fail(a, "cannot read inputs");
         if (r == -3)
             a->fatal = true; /* reported */
         if (r != 1)
             return;
+        if (idle >= 0) {
+            if (robin_give(a->robin, (unsigned)idle, blk.data, blk.len) != 0)
+                jobs_fail(a, "--roundrobin");
+            continue;
+        }
         if (ctl_skip(a, a->next_seq)) { /* --resume...: done in the joblog */
             inputs_vals_free(vals, nvals);
             a->next_seq++;
             continue;
         }
         struct job *j = job_new(a, vals, nvals, &blk);
-        int started = j == NULL ? -1 : job_start(a, j);
-        if (started == 1) {
-            job_skipped(a, j);
-            continue;
-        }
-        if (started != 0) {
-            start_failed(a);
-            if (j != NULL)
-                job_free(a, j);
+        int started = launch(a, j);
+        if (started < 0)
             return;
-        }
-        if (a->o.dry_run) {
+        if (started == 1 && a->o.dry_run) {
             a->ndone++;
             job_free(a, j);
         }

@@ -22,6 +22,7 @@
  *   template.c replacement strings and building each job's argv
  *   inputs.c   input groups and their combinations (reader.c: records)
  *   pipe.c     --pipe (stdin cut into blocks) and --pipepart (its runner)
+ *              (robin.c: --roundrobin's FIFOs)
  *   options.c  the command line into struct opts, -j
  *   profile.c  the #! line, profiles and $PARALLEL before it; --record-env
  *   machine.c  CPU counts, --number-of-cores and the like, --nice
@@ -51,6 +52,7 @@
 #include "shellcmd.h"
 #include "perl.h"
 #include "profile.h"
+#include "robin.h"
 
 enum { EXIT_USAGE = 255 };
 
@@ -98,14 +100,30 @@ static void run(struct app *a)
             continue;
         if (a->fatal || (a->nrunning == 0 && !a->input_wait && !ctl_held(a)))
             return;
-        struct pollfd fds[4] = {
-            {.fd = a->sigfd, .events = POLLIN},
-            {.fd = a->nrunning > 0 ? forkpool_fd(a->pool) : -1, .events = POLLIN},
-            {.fd = !a->input_wait ? -1 : a->pipe ? pipe_fd(a->pipe) : a->in.rd.fd,
-             .events = POLLIN},
-            {.fd = out, .events = 0}, /* POLLERR: no reader left */
-        };
-        if (poll(fds, 4, ctl_wait_ms(a)) < 0) {
+        struct pollfd *fds = a->pfds;
+        fds[0] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
+        fds[1] = (struct pollfd){.fd = a->nrunning > 0 ? forkpool_fd(a->pool) : -1,
+                                 .events = POLLIN};
+        fds[2] = (struct pollfd){
+            .fd = !a->input_wait ? -1 : a->pipe ? pipe_fd(a->pipe) : a->in.rd.fd,
+            .events = POLLIN};
+        fds[3] = (struct pollfd){.fd = out, .events = 0}; /* POLLERR: no reader left */
+        size_t nfds = 4;
+        int wait_ms = ctl_wait_ms(a);
+        if (a->robin != NULL) { /* --roundrobin: the jobs' FIFOs */
+            int took = robin_flush(a->robin);
+            if (took < 0) {
+                jobs_fail(a, "--roundrobin: writing to a job");
+                return;
+            }
+            if (took > 0) /* a job may take the next block: jobs_fill first */
+                continue;
+            int rw;
+            nfds += robin_pollfds(a->robin, fds + 4, &rw);
+            if (rw >= 0 && (wait_ms < 0 || rw < wait_ms))
+                wait_ms = rw;
+        }
+        if (poll(fds, nfds, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
             jobs_fail(a, "poll");
@@ -250,8 +268,11 @@ static int setup(struct app *a)
     }
     if (pipe_init(&a->pipe, &a->o, a->jobs) != 0)
         return -1;
+    if (a->o.roundrobin && !a->o.dry_run && robin_init(&a->robin, a->jobs, a->o.tmpdir) != 0)
+        return -1;
     a->slots = calloc(a->jobs, 1);
-    if (a->slots == NULL) {
+    a->pfds = calloc(4 + (size_t)a->jobs, sizeof *a->pfds);
+    if (a->slots == NULL || a->pfds == NULL) {
         fpc_say("out of memory");
         return -1;
     }
@@ -267,6 +288,8 @@ static void teardown(struct app *a)
     forkpool_destroy(a->pool); /* frees every task; handlers do not run */
     a->pool = NULL;
     jobs_free_all(a);
+    robin_free(a->robin);
+    free(a->pfds);
     free(a->slots);
     out_joblog_close(a);
     outx_free(a);

@@ -25,7 +25,7 @@ enum opt_id {
     O_TAGSTRING, O_RESULTS, O_TMPDIR, O_RESUME, O_RESUMEFAILED, O_RETRYFAILED, O_DELAY,
     O_MEMFREE, O_LOAD,
     /* --pipe (issue #12 item 4; cli/pipe.c); -N and --header are O_BATCH's */
-    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS,
+    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS, O_ROBIN,
     /* the machine (cli/machine.c) and GNU parallel's other options */
     O_INFO, O_MINVERSION, O_CPU_CORES, O_CPU_SOCKETS, O_NICE, O_NOSWAP, O_SHUF, O_COMPRESS,
     O_PRINT_CMD,
@@ -88,6 +88,8 @@ static const struct optdef optdefs[] = {
     {"recend", 0, true, O_RECEND},       {"regexp", 0, false, O_REGEXP},
     {"", 'L', true, O_PIPE_L},           {"rrs", 0, false, O_RRS},
     {"remove-rec-sep", 0, false, O_RRS}, {"removerecsep", 0, false, O_RRS},
+    {"roundrobin", 0, false, O_ROBIN},   {"round-robin", 0, false, O_ROBIN},
+    {"round", 0, false, O_ROBIN},
     /* the machine (cli/machine.c) and GNU parallel's other options */
     {"number-of-threads", 0, false, O_INFO}, {"number-of-cores", 0, false, O_INFO},
     {"number-of-cpus", 0, false, O_INFO},    {"number-of-sockets", 0, false, O_INFO},
@@ -165,6 +167,8 @@ const char opt_usage_more[] =
     "      --recend STR     with --pipe: records end with STR (default \\n)\n"
     "  -N N, -L N           with --pipe: N records per job; records of N lines\n"
     "      --rrs            with --pipe: remove record separators\n"
+    "      --roundrobin     with --pipe: -j jobs at most, each fed blocks until\n"
+    "                       the input ends (also --round-robin)\n"
     "      --header N       with --pipe: the first N lines go to every job\n"
     "      --plus           more replacement strings: {..} {...} {+/} {+.} {##}\n"
     "                       {:-x} {:N:M} {#pre} {%suf} {/a/b} {^a} ... (man page)\n"
@@ -454,6 +458,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_REGEXP: o->regexp = true; break;
     case O_PIPE_L: o->pipe_l = val; break;
     case O_RRS: o->rrs = true; break;
+    case O_ROBIN: o->roundrobin = o->pipe = true; break; /* implies --pipe, as in GNU */
     case O_INFO: o->info = def->lng; break;
     case O_MINVERSION: o->minversion = val; break;
     case O_CPU_CORES: o->cpu_unit = 'c'; break;

@@ -135,7 +135,7 @@ int out_lines(struct app *a)
     if (!out_line_buffered(a))
         return 0;
     for (struct job *j = a->live; j != NULL; j = j->live_next) {
-        if (j->task == NULL || j->skipped || (a->o.keep_order && j->seq != a->next_print))
+        if (j->task == NULL || j->skipped || j->silent || (a->o.keep_order && j->seq != a->next_print))
             continue;
         size_t on = 0, en = 0;
         const char *out = forkpool_task_stdout(j->task, &on);

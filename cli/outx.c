@@ -184,6 +184,8 @@ int outx_started(struct app *a, const struct job *j)
     /* -t: on stderr; -v with -u: on stdout (grouped, out_print puts it
        before the job's output) */
     int fds[2], n = 0;
+    if (j->silent)
+        return 0;
     if (a->o.print_cmd && a->o.ungroup)
         fds[n++] = STDOUT_FILENO;
     if (a->o.verbose)

@@ -16,8 +16,9 @@
 
 #include "fpc.h"
 
-/* argv[1] of the --pipepart runner: what no user types as a command. */
+/* argv[1] of the runners: what no user types as a command. */
 static const char runner_mark[] = "--internal-pipepart-runner";
+static const char fifo_mark[] = "--internal-fifo-runner"; /* --roundrobin */
 
 enum { BLOCK_MAX = INT32_MAX, PART_READ = 131072 };
 
@@ -186,6 +187,20 @@ static long long nfind(const char *b, size_t n, const char *s, size_t sn, unsign
 
 /* ---- setup ---- */
 
+/* This program's path, for the runners. 0, or -1 after a message. */
+static int find_self(struct pipe_src *p)
+{
+    ssize_t n = readlink("/proc/self/exe", p->self, sizeof p->self - 1);
+    if (n <= 0 || (size_t)n >= sizeof p->self - 1) {
+        fpc_say("cannot find this program (/proc/self/exe), which runs the jobs' "
+                "commands with --pipepart and --roundrobin: %s",
+                n < 0 ? strerror(errno) : "name too long");
+        return -1;
+    }
+    p->self[n] = '\0';
+    return 0;
+}
+
 int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
 {
     *out = NULL;
@@ -221,6 +236,11 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
     if (!o->pipepart && o->nsrcs != 0) {
         fpc_say("--pipe sends standard input to the jobs: it takes no ::: or :::: or -a "
                 "inputs (for a file use --pipepart -a FILE, or < FILE)");
+        return -1;
+    }
+    if (o->roundrobin && (o->pipepart || o->max_tries != 1)) {
+        fpc_say("--roundrobin works with --pipe, without --retries (a job's input, fed "
+                "to it as it comes, is not kept)");
         return -1;
     }
     if (o->pipepart && (o->max_args >= 0 || o->pipe_l)) {
@@ -291,7 +311,7 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
         p->block = (unsigned long long)block;
         p->header_phase = p->hlines > 0;
         p->need = (size_t)p->block;
-        return 0;
+        return o->roundrobin ? find_self(p) : 0;
     }
     /* --pipepart: every file must be there; without --block (or with a
        negative one), the size is split into 10 (or -N) parts per job slot. */
@@ -317,14 +337,7 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
         p->block = 1 + (unsigned long long)((double)total / (jobs ? jobs : 1) / -block);
     else
         p->block = (unsigned long long)block;
-    ssize_t n = readlink("/proc/self/exe", p->self, sizeof p->self - 1);
-    if (n <= 0 || (size_t)n >= sizeof p->self - 1) {
-        fpc_say("--pipepart: cannot find this program (/proc/self/exe): %s",
-                n < 0 ? strerror(errno) : "name too long");
-        return -1;
-    }
-    p->self[n] = '\0';
-    return 0;
+    return find_self(p);
 }
 
 int pipe_fd(const struct pipe_src *p)
@@ -673,6 +686,29 @@ int pipe_next(struct pipe_src *p, struct pipe_blk *b)
     return p->part ? part_next(p, b) : stdin_next(p, b);
 }
 
+/* Puts head[0..nhead) (copied) before the words of the NULL-terminated
+   *argv (taken over). 0, or -1 (ENOMEM; *argv unchanged). */
+static int wrap_argv(const char *const *head, size_t nhead, char ***argv)
+{
+    size_t n = 0;
+    while ((*argv)[n])
+        n++;
+    char **v = calloc(n + nhead + 1, sizeof *v);
+    if (v == NULL)
+        return -1;
+    for (size_t k = 0; k < nhead; k++)
+        if ((v[k] = strdup(head[k])) == NULL) {
+            for (size_t m = 0; m < k; m++)
+                free(v[m]);
+            free(v);
+            return -1;
+        }
+    memcpy(v + nhead, *argv, (n + 1) * sizeof *v);
+    free(*argv); /* its strings now belong to v */
+    *argv = v;
+    return 0;
+}
+
 int pipe_job_prepare(const struct pipe_src *p, struct pipe_blk *b, bool retries,
                      char ***argv, const void **input, size_t *input_len)
 {
@@ -689,29 +725,19 @@ int pipe_job_prepare(const struct pipe_src *p, struct pipe_blk *b, bool retries,
         return 0;
     }
     /* self MARK PATH HOFF HLEN OFF LEN COMMAND... */
-    size_t n = 0;
-    while ((*argv)[n])
-        n++;
-    char **v = calloc(n + 8, sizeof *v);
-    if (v == NULL)
-        return -1;
     char nums[4][24];
     snprintf(nums[0], sizeof nums[0], "%llu", b->poff[0]);
     snprintf(nums[1], sizeof nums[1], "%llu", b->plen[0]);
     snprintf(nums[2], sizeof nums[2], "%llu", b->poff[1]);
     snprintf(nums[3], sizeof nums[3], "%llu", b->plen[1]);
     const char *head[7] = {p->self, runner_mark, b->path, nums[0], nums[1], nums[2], nums[3]};
-    for (size_t k = 0; k < 7; k++)
-        if ((v[k] = strdup(head[k])) == NULL) {
-            for (size_t m = 0; m < k; m++)
-                free(v[m]);
-            free(v);
-            return -1;
-        }
-    memcpy(v + 7, *argv, (n + 1) * sizeof *v);
-    free(*argv); /* its strings now belong to v */
-    *argv = v;
-    return 0;
+    return wrap_argv(head, 7, argv);
+}
+
+int pipe_fifo_argv(const struct pipe_src *p, const char *fifo, char ***argv)
+{
+    const char *head[3] = {p->self, fifo_mark, fifo}; /* self MARK FIFO COMMAND... */
+    return wrap_argv(head, 3, argv);
 }
 
 /* ---- the --pipepart runner (a job's own process) ---- */
@@ -759,8 +785,31 @@ static unsigned long long runner_num(const char *s)
     return v;
 }
 
+/* --roundrobin's runner: the FIFO as the command's stdin; removing its
+   name tells the tool the job holds it (robin.h). */
+static void fifo_runner(int argc, char **argv)
+{
+    if (argc < 4) {
+        fpc_say("--roundrobin runner: too few arguments (it is run by forkpool --roundrobin)");
+        _exit(255);
+    }
+    int fd = open(argv[2], O_RDONLY);
+    if (fd < 0 || unlink(argv[2]) != 0 || dup2(fd, STDIN_FILENO) < 0) {
+        fpc_say("--roundrobin: %s: %s", argv[2], strerror(errno));
+        _exit(255);
+    }
+    if (fd != STDIN_FILENO)
+        close(fd);
+    execvp(argv[3], argv + 3);
+    int e = errno;
+    fpc_say("%s: %s", argv[3], strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+}
+
 void pipe_runner(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], fifo_mark) == 0)
+        fifo_runner(argc, argv);
     if (argc < 2 || strcmp(argv[1], runner_mark) != 0)
         return;
     if (argc < 8) {

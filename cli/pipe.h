@@ -57,14 +57,19 @@ int pipe_next(struct pipe_src *p, struct pipe_blk *b);
 int pipe_job_prepare(const struct pipe_src *p, struct pipe_blk *b, bool retries,
                      char ***argv, const void **input, size_t *input_len);
 
+/* --roundrobin: replaces *argv by the runner's argv around it, which runs
+   the command with the FIFO fifo as its stdin (robin.h). 0, or -1
+   (ENOMEM). */
+int pipe_fifo_argv(const struct pipe_src *p, const char *fifo, char ***argv);
+
 /* Frees what a job's pipe_blk owns. */
 void pipe_blk_free(struct pipe_blk *b);
 
 void pipe_free(struct pipe_src *p);
 
-/* The --pipepart runner: when argv is the runner's (its argv[1] is the
-   marker), runs it and does not return (execs the job's command); else
-   returns. Call first thing in main. */
+/* The runners of --pipepart and --roundrobin: when argv is a runner's (its
+   argv[1] is the marker), runs it and does not return (execs the job's
+   command); else returns. Call first thing in main. */
 void pipe_runner(int argc, char **argv);
 
 #endif

@@ -1,0 +1,203 @@
+/* robin.c: --roundrobin's FIFOs (contracts in robin.h). */
+#include "robin.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fpc.h"
+#include "sbuf.h"
+
+struct rslot {
+    int fd;       /* the FIFO, read-write, while a job runs here; else -1 */
+    char *path;   /* its name, until the runner removed it or the job ended */
+    char *buf;    /* bytes not yet in the FIFO: buf[off..len) */
+    size_t off, len, cap;
+};
+
+struct robin {
+    struct rslot *s;
+    unsigned n, next;
+    char *dir;
+    unsigned long made; /* FIFOs made: each job's name is new */
+    bool eof;
+};
+
+int robin_init(struct robin **out, unsigned n, const char *tmpdir)
+{
+    struct robin *r = calloc(1, sizeof *r);
+    *out = r;
+    if (tmpdir == NULL)
+        tmpdir = getenv("TMPDIR");
+    if (tmpdir == NULL || *tmpdir == '\0')
+        tmpdir = "/tmp";
+    struct sbuf d = {0};
+    sb_adds(&d, tmpdir);
+    sb_adds(&d, "/forkpool-rr.XXXXXX");
+    if (r == NULL || (r->s = calloc(n, sizeof *r->s)) == NULL || (r->dir = sb_take(&d)) == NULL) {
+        sb_free(&d);
+        fpc_say("out of memory");
+        return -1;
+    }
+    r->n = n;
+    for (unsigned i = 0; i < n; i++)
+        r->s[i].fd = -1;
+    if (mkdtemp(r->dir) == NULL) {
+        fpc_say("--roundrobin: cannot make a directory in '%s': %s", tmpdir, strerror(errno));
+        free(r->dir);
+        r->dir = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static bool pending(const struct rslot *s)
+{
+    return s->off < s->len;
+}
+
+int robin_idle(struct robin *r)
+{
+    for (unsigned k = 0; k < r->n; k++) {
+        unsigned i = (r->next + k) % r->n;
+        if (r->s[i].fd >= 0 && !pending(&r->s[i])) {
+            r->next = i + 1;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+unsigned long robin_started(const struct robin *r)
+{
+    return r->made;
+}
+
+int robin_give(struct robin *r, unsigned s, const char *data, size_t len)
+{
+    struct rslot *x = &r->s[s];
+    if (x->off == x->len)
+        x->off = x->len = 0;
+    if (x->len + len > x->cap) {
+        size_t cap = x->len + len;
+        char *b = realloc(x->buf, cap ? cap : 1);
+        if (b == NULL)
+            return -1;
+        x->buf = b;
+        x->cap = cap;
+    }
+    if (len > 0)
+        memcpy(x->buf + x->len, data, len);
+    x->len += len;
+    return 0;
+}
+
+int robin_start(struct robin *r, unsigned s, const char *data, size_t len, const char **path)
+{
+    struct rslot *x = &r->s[s];
+    struct sbuf p = {0};
+    sb_adds(&p, r->dir);
+    sb_printf(&p, "/%lu", ++r->made);
+    x->path = sb_take(&p);
+    if (x->path == NULL)
+        return -1;
+    /* Read-write: the open does not wait for a reader, and the FIFO keeps
+       what is written while the job has not opened it yet. */
+    if (mkfifo(x->path, 0600) != 0 || (x->fd = open(x->path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+        int e = errno;
+        robin_stop(r, s);
+        errno = e;
+        return -1;
+    }
+    *path = x->path;
+    return robin_give(r, s, data, len);
+}
+
+void robin_stop(struct robin *r, unsigned s)
+{
+    struct rslot *x = &r->s[s];
+    if (x->fd >= 0)
+        close(x->fd);
+    x->fd = -1;
+    if (x->path != NULL)
+        (void)unlink(x->path); /* the runner may have removed it already */
+    free(x->path);
+    x->path = NULL;
+    x->off = x->len = 0;
+}
+
+void robin_eof(struct robin *r)
+{
+    r->eof = true;
+}
+
+/* After the end of input, whether slot x's FIFO may be closed: written out,
+   and its name removed by the runner (the job holds it open). */
+static bool may_close(struct rslot *x)
+{
+    if (pending(x))
+        return false;
+    if (x->path != NULL && access(x->path, F_OK) != 0 && errno == ENOENT) {
+        free(x->path);
+        x->path = NULL;
+    }
+    return x->path == NULL;
+}
+
+int robin_flush(struct robin *r)
+{
+    int done = 0;
+    for (unsigned i = 0; i < r->n; i++) {
+        struct rslot *x = &r->s[i];
+        bool had = x->fd >= 0 && pending(x);
+        while (x->fd >= 0 && pending(x)) {
+            ssize_t w = write(x->fd, x->buf + x->off, x->len - x->off);
+            if (w > 0)
+                x->off += (size_t)w;
+            else if (w < 0 && errno == EAGAIN)
+                break;
+            else if (w < 0 && errno != EINTR)
+                return -1;
+        }
+        if (had && !pending(x))
+            done++;
+        if (r->eof && x->fd >= 0 && may_close(x)) {
+            close(x->fd);
+            x->fd = -1;
+        }
+    }
+    return done;
+}
+
+size_t robin_pollfds(const struct robin *r, struct pollfd *fds, int *wait_ms)
+{
+    size_t k = 0;
+    *wait_ms = -1;
+    for (unsigned i = 0; i < r->n; i++) {
+        const struct rslot *x = &r->s[i];
+        if (x->fd >= 0 && pending(x))
+            fds[k++] = (struct pollfd){.fd = x->fd, .events = POLLOUT};
+        else if (r->eof && x->fd >= 0)
+            *wait_ms = 10;
+    }
+    return k;
+}
+
+void robin_free(struct robin *r)
+{
+    if (r == NULL)
+        return;
+    for (unsigned i = 0; r->s != NULL && i < r->n; i++) {
+        robin_stop(r, i);
+        free(r->s[i].buf);
+    }
+    if (r->dir != NULL)
+        (void)rmdir(r->dir);
+    free(r->dir);
+    free(r->s);
+    free(r);
+}

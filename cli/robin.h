@@ -1,0 +1,69 @@
+/*
+ * robin.h: --roundrobin (with --pipe), as GNU parallel's round_robin_write:
+ * a block starts a new job while fewer than -j run; after that it goes to
+ * a running job that has written out its last block (the search starts one
+ * job further each time), and waits while none has. Each job keeps reading
+ * until standard input ends, so at most -j jobs run in all; as in GNU
+ * parallel, all -j run: those no block reached start at the end of input
+ * and read nothing (jobs.c keeps their output and joblog line back).
+ *
+ * A job's stdin is a FIFO of its own in a private directory: the tool holds
+ * it open read-write (writes never block, and what it wrote stays in the
+ * FIFO until the job reads it), and the runner (pipe.c) opens it as the
+ * command's stdin, then removes its name, which tells the tool the job has
+ * it: only then may the tool close its end at the end of input (closing it
+ * earlier would discard the FIFO's contents). The tool holds at most one
+ * block per job besides what the FIFO holds.
+ */
+#ifndef FPC_ROBIN_H
+#define FPC_ROBIN_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct robin;
+
+/* Sets up n job slots with their FIFOs' directory under tmpdir (NULL:
+   $TMPDIR, else /tmp). 0, or -1 after a message. */
+int robin_init(struct robin **out, unsigned n, const char *tmpdir);
+
+/* A slot (0..n-1) whose job runs and has nothing left to write, searching
+   from one past the last slot returned; -1 when there is none. */
+int robin_idle(struct robin *r);
+
+/* A job starts on slot s with data[0..len) as the start of its stdin:
+   makes and opens its FIFO, and *path names it (for the runner; valid until
+   robin_stop). 0, or -1 and errno. */
+int robin_start(struct robin *r, unsigned s, const char *data, size_t len, const char **path);
+
+/* How many jobs robin_start has started. */
+unsigned long robin_started(const struct robin *r);
+
+/* Appends data[0..len) to what slot s's job reads (copied). 0, or -1
+   (ENOMEM). */
+int robin_give(struct robin *r, unsigned s, const char *data, size_t len);
+
+/* The job on slot s ended: its FIFO is closed and removed, what it had not
+   read is dropped. */
+void robin_stop(struct robin *r, unsigned s);
+
+/* Standard input ended: each FIFO is closed once written out and taken by
+   its job, which then reads EOF. */
+void robin_eof(struct robin *r);
+
+/* Writes what the FIFOs take without blocking, and closes those robin_eof
+   allows. Returns how many jobs took the last of what they were given in
+   this call (each may take the next block now: robin_idle), or -1 and
+   errno. */
+int robin_flush(struct robin *r);
+
+/* Puts into fds (room for n) the FIFOs that wait to be written (POLLOUT);
+   returns how many. *wait_ms: -1, or 10 when a job still has to take its
+   FIFO after the end of input (its name is checked again then). */
+size_t robin_pollfds(const struct robin *r, struct pollfd *fds, int *wait_ms);
+
+/* Closes and removes every FIFO and the directory. NULL is allowed. */
+void robin_free(struct robin *r);
+
+#endif
