@@ -50,6 +50,7 @@ struct job {
     forkpool_error_kind kind;
     int code;
     struct pipe_blk blk;     /* --pipe/--pipepart: this job's input */
+    char *cat;               /* --cat: the file holding it (removed with j) */
     struct lb_pos lb_out, lb_err; /* --line-buffer: this attempt's streams */
     bool shown_cmd;          /* --line-buffer -v: its command line printed */
     struct job *next;                  /* completion FIFO */

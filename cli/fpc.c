@@ -64,3 +64,10 @@ int fpc_parse_ulong(const char *s, unsigned long *out)
     *out = v;
     return 0;
 }
+
+const char *fpc_tmpdir(const char *dir)
+{
+    if (dir == NULL)
+        dir = getenv("TMPDIR");
+    return dir == NULL || *dir == '\0' ? "/tmp" : dir;
+}

@@ -24,6 +24,10 @@ int fpc_write_all(int fd, const void *buf, size_t n);
    -1 (not one, or out of range). */
 int fpc_parse_ulong(const char *s, unsigned long *out);
 
+/* Where temporary files go: dir (--tmpdir) if not NULL, else $TMPDIR if
+   set and not empty, else /tmp. */
+const char *fpc_tmpdir(const char *dir);
+
 /* ts in seconds. */
 double fpc_timespec_s(const struct timespec *ts);
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,7 +53,88 @@ static void job_free(struct app *a, struct job *j)
     tmpl_argv_free(j->argv);
     free(j->display);
     pipe_blk_free(&j->blk);
+    if (j->cat != NULL)
+        (void)unlink(j->cat);
+    free(j->cat);
     free(j);
+}
+
+/* GNU parallel's variables in a job's environment: ours, with
+   PARALLEL_SEQ, PARALLEL_JOBSLOT, PARALLEL_PID and (--cat) PARALLEL_TMP
+   set for the job. */
+struct job_env {
+    char seq[40], slot[40], pid[40];
+    char *tmp;
+    const char **envp;
+};
+
+static bool env_ours(const char *v)
+{
+    static const char *const names[] = {"PARALLEL_SEQ=", "PARALLEL_JOBSLOT=", "PARALLEL_PID=",
+                                        "PARALLEL_TMP="};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strncmp(v, names[i], strlen(names[i])) == 0)
+            return true;
+    return false;
+}
+
+/* 0, or -1 (ENOMEM); env_free either way. */
+static int env_build(struct job_env *e, const struct job *j)
+{
+    extern char **environ;
+    size_t n = 0, k = 0;
+    while (environ[n] != NULL)
+        n++;
+    e->tmp = NULL;
+    e->envp = calloc(n + 5, sizeof *e->envp);
+    if (e->envp == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!env_ours(environ[i]))
+            e->envp[k++] = environ[i];
+    snprintf(e->seq, sizeof e->seq, "PARALLEL_SEQ=%lu", j->seq);
+    snprintf(e->slot, sizeof e->slot, "PARALLEL_JOBSLOT=%u", j->slot);
+    snprintf(e->pid, sizeof e->pid, "PARALLEL_PID=%ld", (long)getpid());
+    e->envp[k++] = e->seq;
+    e->envp[k++] = e->slot;
+    e->envp[k++] = e->pid;
+    if (j->cat != NULL) {
+        struct sbuf t = {0};
+        sb_adds(&t, "PARALLEL_TMP=");
+        sb_adds(&t, j->cat);
+        if ((e->tmp = sb_take(&t)) == NULL)
+            return -1;
+        e->envp[k++] = e->tmp;
+    }
+    return 0;
+}
+
+static void env_free(struct job_env *e)
+{
+    free(e->envp);
+    free(e->tmp);
+}
+
+/* --cat: j's input into a file of its own, which {} names (as the job's
+   one value; --dry-run shows $PARALLEL_TMP). 0, or -1 and errno. */
+static int cat_file(struct app *a, struct job *j)
+{
+    char *path = NULL;
+    if (!a->o.dry_run && pipe_blk_save(a->pipe, &j->blk, fpc_tmpdir(a->o.tmpdir), &path) != 0) {
+        fpc_say("--cat: cannot write a file in '%s': %s", fpc_tmpdir(a->o.tmpdir),
+                strerror(errno));
+        errno = EIO; /* told */
+        return -1;
+    }
+    j->cat = path;
+    char **v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return -1;
+    v[0] = strdup(path != NULL ? path : "$PARALLEL_TMP");
+    inputs_vals_free(j->vals, j->nvals);
+    j->vals = v;
+    j->nvals = 1;
+    return v[0] == NULL ? -1 : 0;
 }
 
 static void on_done(struct job *j)
@@ -120,6 +202,8 @@ static int job_start(struct app *a, struct job *j)
         forkpool_task_release(j->task);
         j->task = NULL;
     }
+    if (a->o.cat && j->tries == 0 && cat_file(a, j) != 0)
+        return -1;
     j->tries++;
     j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
     struct tmpl_ctx c = {.vals = j->vals,
@@ -161,13 +245,21 @@ static int job_start(struct app *a, struct job *j)
         if (robin_start(a->robin, j->slot - 1, j->blk.data, j->blk.len, &fifo) != 0 ||
             pipe_fifo_argv(a->pipe, fifo, &j->argv) != 0)
             return -1;
-    } else if (a->pipe != NULL && pipe_job_prepare(a->pipe, &j->blk, a->o.max_tries != 1,
-                                                   &j->argv, &eo.input, &eo.input_len) != 0) {
+    } else if (a->pipe != NULL && !a->o.cat &&
+               pipe_job_prepare(a->pipe, &j->blk, a->o.max_tries != 1, &j->argv, &eo.input,
+                                &eo.input_len) != 0) {
         return -1;
     }
     j->lb_out = j->lb_err = (struct lb_pos){0};
     j->shown_cmd = false;
+    struct job_env env;
+    if (env_build(&env, j) != 0) {
+        env_free(&env);
+        return -1;
+    }
+    eo.envp = env.envp;
     j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
+    env_free(&env);
     if (j->task == NULL)
         return -1;
     if (forkpool_catch(forkpool_then(j->task, on_then, j), on_catch, j) == NULL)
@@ -328,7 +420,7 @@ static void job_skipped(struct app *a, struct job *j)
         jobs_fail(a, "cannot write output");
 }
 
-/* A job could not be started: EIO is perl's failure, already told. */
+/* A job could not be started: EIO is a failure already told (perl, --cat). */
 static void start_failed(struct app *a)
 {
     if (errno == EIO)

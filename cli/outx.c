@@ -363,11 +363,7 @@ static int results_row(struct app *a, const struct job *j)
    --tmpdir, $TMPDIR or /tmp; *name its path (new string). */
 static int temp_file(struct app *a, const struct job *j, char **name)
 {
-    const char *dir = a->o.tmpdir;
-    if (dir == NULL)
-        dir = getenv("TMPDIR");
-    if (dir == NULL || *dir == '\0')
-        dir = "/tmp";
+    const char *dir = fpc_tmpdir(a->o.tmpdir);
     struct sbuf p = {0};
     sb_adds(&p, dir);
     sb_adds(&p, "/parXXXXXX.par");

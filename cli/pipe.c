@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fpc.h"
+#include "sbuf.h"
 
 /* argv[1] of the runners: what no user types as a command. */
 static const char runner_mark[] = "--internal-pipepart-runner";
@@ -207,7 +208,8 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
     if (!o->pipe && !o->pipepart) {
         const char *which = o->pipe_l ? "-L" : o->block_arg ? "--block"
                           : o->recstart ? "--recstart" : o->recend ? "--recend"
-                          : o->rrs ? "--rrs" : o->regexp ? "--regexp" : NULL;
+                          : o->rrs ? "--rrs" : o->regexp ? "--regexp"
+                          : o->cat ? "--cat" : NULL;
         if (which != NULL) {
             fpc_say("%s works only with --pipe%s", which,
                     which[1] == 'L' ? "" : " or --pipepart");
@@ -236,6 +238,11 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
     if (!o->pipepart && o->nsrcs != 0) {
         fpc_say("--pipe sends standard input to the jobs: it takes no ::: or :::: or -a "
                 "inputs (for a file use --pipepart -a FILE, or < FILE)");
+        return -1;
+    }
+    if (o->roundrobin && o->cat) {
+        fpc_say("--cat gives each job a file of its own input; with --roundrobin a job's "
+                "input is not known when it starts");
         return -1;
     }
     if (o->roundrobin && (o->pipepart || o->max_tries != 1)) {
@@ -709,6 +716,77 @@ static int wrap_argv(const char *const *head, size_t nhead, char ***argv)
     return 0;
 }
 
+/* Copies the file's [off, off+len) to out (into a pipe with splice: no
+   copy through user space; else pread/write). 0, or -1 and errno (EIO: the
+   file got shorter). */
+static int copy_range(int fd, int out, unsigned long long off, unsigned long long len)
+{
+    static char buf[65536];
+    bool plain = false;
+    while (len > 0) {
+        size_t want = len > (1u << 20) ? (1u << 20) : (size_t)len;
+        ssize_t n;
+        if (!plain) {
+            loff_t o = (loff_t)off;
+            n = splice(fd, &o, out, NULL, want, SPLICE_F_MOVE);
+            if (n < 0 && errno == EINVAL) {
+                plain = true;
+                continue;
+            }
+        } else {
+            n = pread(fd, buf, want > sizeof buf ? sizeof buf : want, (off_t)off);
+            if (n > 0 && fpc_write_all(out, buf, (size_t)n) != 0)
+                return -1;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            errno = EIO; /* the file got shorter */
+        if (n <= 0)
+            return -1;
+        off += (unsigned long long)n;
+        len -= (unsigned long long)n;
+    }
+    return 0;
+}
+
+int pipe_blk_save(const struct pipe_src *p, const struct pipe_blk *b, const char *dir,
+                  char **path)
+{
+    struct sbuf s = {0};
+    sb_adds(&s, dir);
+    sb_adds(&s, "/parXXXXXX");
+    char *name = sb_take(&s);
+    if (name == NULL)
+        return -1;
+    int fd = mkostemp(name, O_CLOEXEC), r = fd < 0 ? -1 : 0;
+    if (r == 0 && !p->part) {
+        r = fpc_write_all(fd, b->data, b->len);
+    } else if (r == 0) {
+        int in = open(b->path, O_RDONLY | O_CLOEXEC);
+        r = in >= 0 && copy_range(in, fd, b->poff[0], b->plen[0]) == 0 &&
+                    copy_range(in, fd, b->poff[1], b->plen[1]) == 0
+                ? 0
+                : -1;
+        int e = errno;
+        if (in >= 0)
+            close(in);
+        errno = e;
+    }
+    if (fd >= 0 && close(fd) != 0)
+        r = -1;
+    if (r != 0) {
+        int e = errno;
+        if (fd >= 0)
+            unlink(name);
+        free(name);
+        errno = e;
+        return -1;
+    }
+    *path = name;
+    return 0;
+}
+
 int pipe_job_prepare(const struct pipe_src *p, struct pipe_blk *b, bool retries,
                      char ***argv, const void **input, size_t *input_len)
 {
@@ -741,37 +819,6 @@ int pipe_fifo_argv(const struct pipe_src *p, const char *fifo, char ***argv)
 }
 
 /* ---- the --pipepart runner (a job's own process) ---- */
-
-/* Copies the file's [off, off+len) into the pipe out (splice: no copy
-   through user space; else pread/write). 0, or -1. */
-static int runner_feed(int fd, int out, unsigned long long off, unsigned long long len)
-{
-    static char buf[65536];
-    bool plain = false;
-    while (len > 0) {
-        size_t want = len > (1u << 20) ? (1u << 20) : (size_t)len;
-        ssize_t n;
-        if (!plain) {
-            loff_t o = (loff_t)off;
-            n = splice(fd, &o, out, NULL, want, SPLICE_F_MOVE);
-            if (n < 0 && errno == EINVAL) {
-                plain = true;
-                continue;
-            }
-        } else {
-            n = pread(fd, buf, want > sizeof buf ? sizeof buf : want, (off_t)off);
-            if (n > 0 && fpc_write_all(out, buf, (size_t)n) != 0)
-                return -1;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1; /* an error, or the file got shorter */
-        off += (unsigned long long)n;
-        len -= (unsigned long long)n;
-    }
-    return 0;
-}
 
 static unsigned long long runner_num(const char *s)
 {
@@ -847,8 +894,8 @@ void pipe_runner(int argc, char **argv)
         if (pid == 0) {
             /* The feeder: a command that stops reading ends it (SIGPIPE). */
             close(pp[0]);
-            _exit(runner_feed(fd, pp[1], hoff, hlen) == 0 &&
-                          runner_feed(fd, pp[1], off, len) == 0
+            _exit(copy_range(fd, pp[1], hoff, hlen) == 0 &&
+                          copy_range(fd, pp[1], off, len) == 0
                       ? 0
                       : 1);
         }

@@ -51,6 +51,12 @@ int pipe_fill(struct pipe_src *p);
    after a message for a bad file). */
 int pipe_next(struct pipe_src *p, struct pipe_blk *b);
 
+/* --cat: writes what the job would read (b, with its header) to a new file
+   in dir; *path names it (free it; the caller removes the file). 0, or -1
+   and errno. */
+int pipe_blk_save(const struct pipe_src *p, const struct pipe_blk *b, const char *dir,
+                  char **path);
+
 /* Before a job starts: with retries, keeps a copy of b's data (b->owned);
    sets opts' stdin (--pipe) or replaces *argv by the runner's argv around
    it (--pipepart). 0, or -1 (ENOMEM). */

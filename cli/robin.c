@@ -31,10 +31,7 @@ int robin_init(struct robin **out, unsigned n, const char *tmpdir)
 {
     struct robin *r = calloc(1, sizeof *r);
     *out = r;
-    if (tmpdir == NULL)
-        tmpdir = getenv("TMPDIR");
-    if (tmpdir == NULL || *tmpdir == '\0')
-        tmpdir = "/tmp";
+    tmpdir = fpc_tmpdir(tmpdir);
     struct sbuf d = {0};
     sb_adds(&d, tmpdir);
     sb_adds(&d, "/forkpool-rr.XXXXXX");
