@@ -51,6 +51,8 @@ struct job {
     int code;
     struct pipe_blk blk;     /* --pipe/--pipepart: this job's input */
     char *cat;               /* --cat: the file holding it (removed with j) */
+    char *tag;               /* --tagstring, expanded as the attempt started */
+    char *resname;           /* --results NAME{...}: NAME expanded, likewise */
     struct lb_pos lb_out, lb_err; /* --line-buffer: this attempt's streams */
     bool shown_cmd;          /* --line-buffer -v: its command line printed */
     struct job *next;                  /* completion FIFO */

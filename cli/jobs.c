@@ -56,6 +56,8 @@ static void job_free(struct app *a, struct job *j)
     if (j->cat != NULL)
         (void)unlink(j->cat);
     free(j->cat);
+    free(j->tag);
+    free(j->resname);
     free(j);
 }
 
@@ -226,6 +228,15 @@ static int job_start(struct app *a, struct job *j)
     }
     if (ctl_display(a, j) != 0) /* --retry-failed: the joblog's command */
         return -1;
+    if (j->argv[0][0] == '\0' && !a->o.dry_run) {
+        fpc_say("job %lu: the program's name is empty (the command's first word expanded to "
+                "nothing)",
+                j->seq);
+        slot_give(a, j->slot);
+        j->slot = 0;
+        errno = EIO; /* told */
+        return -1;
+    }
     if (a->o.dry_run) {
         struct sbuf b = {0};
         sb_adds(&b, j->display);

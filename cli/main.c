@@ -193,8 +193,7 @@ static int jobs_by_rank_cpus(const struct app *a)
 #endif
 
 /* The template, with the replacement strings the options define (issue
-   #12 item 2), and the perl coprocess its Perl expressions need. 0, or -1
-   after a message. */
+   #12 item 2). 0, or -1 after a message. */
 static int repl_setup(struct app *a)
 {
     if (tmpl_parse_conf(&a->tmpl, a->o.cmd, a->o.ncmd, &a->o.rpl) != 0) {
@@ -209,9 +208,34 @@ static int repl_setup(struct app *a)
                 "(stdin and the first :::: file are read as jobs run)");
         return -1;
     }
-    if (a->tmpl.nexprs > 0 && perl_start(&a->perl, a->tmpl.exprs, a->tmpl.nexprs) != 0)
-        return -1;
     return 0;
+}
+
+/* The perl coprocess, when the command, --tagstring or --results hold Perl
+   expressions: one for all, so that variables are shared as in GNU
+   parallel; each template's expressions numbered on from the last's. 0, or
+   -1 after a message. */
+static int perl_setup(struct app *a)
+{
+    struct tmpl *ts[3] = {&a->tmpl};
+    size_t nt = 1 + outx_tmpls(a, ts + 1), n = 0;
+    for (size_t i = 0; i < nt; i++) {
+        ts[i]->expr_base = n;
+        n += ts[i]->nexprs;
+    }
+    if (n == 0)
+        return 0;
+    char **exprs = malloc(n * sizeof *exprs);
+    if (exprs == NULL) {
+        fpc_say("out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < nt; i++)
+        for (size_t k = 0; k < ts[i]->nexprs; k++)
+            exprs[ts[i]->expr_base + k] = ts[i]->exprs[k];
+    int r = perl_start(&a->perl, exprs, n);
+    free(exprs);
+    return r;
 }
 
 /* Everything before the first job: inputs, template, -j, joblog, signals,
@@ -230,7 +254,7 @@ static int setup(struct app *a)
     if (repl_setup(a) != 0)
         return -1;
     a->tmpl.sh = a->o.shell_path;
-    if (outx_init(a) != 0 || ctl_init(a) != 0)
+    if (outx_init(a) != 0 || perl_setup(a) != 0 || ctl_init(a) != 0)
         return -1;
     if (mach_nice(&a->o) != 0)
         return -1;

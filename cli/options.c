@@ -372,6 +372,7 @@ int opt_delim(const char *s, char **out, size_t *outlen)
         errno = EINVAL;
         return -1;
     }
+    d[n] = '\0';
     *out = d;
     *outlen = n;
     return 0;

@@ -106,7 +106,7 @@ void opt_free(struct opts *o);
 
 /* Decodes a -d delimiter with GNU parallel's escapes (\n \t \r \0 \\ \a \b
    \f \v, octal \NNN, hex \xHH; any other backslash stays as written) into a
-   new buffer *out of *outlen bytes (not NUL-terminated; may hold NUL).
+   new buffer *out of *outlen bytes (may hold NUL; a NUL follows them).
    0, or -1 (errno ENOMEM, or EINVAL for an empty result). */
 int opt_delim(const char *s, char **out, size_t *outlen);
 

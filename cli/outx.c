@@ -15,12 +15,16 @@
 #include "output.h"
 #include "sbuf.h"
 
-enum res_kind { RES_NONE, RES_DIR, RES_CSV, RES_TSV };
+/* --results DIR, NAME with replacement strings (expanded per job), FILE.csv
+   or FILE.tsv */
+enum res_kind { RES_NONE, RES_DIR, RES_TMPL, RES_CSV, RES_TSV };
 
 struct outx {
     struct tmpl tagstr; /* --tagstring, parsed (nwords 0: none) */
     char *tagword;      /* its one word (tmpl borrows it) */
     enum res_kind res;
+    struct tmpl resstr; /* RES_TMPL: the name, parsed */
+    char *resword;      /* --results' word when it holds a '{' */
     int res_fd;         /* --results FILE.csv/.tsv; -1: none */
 };
 
@@ -80,14 +84,12 @@ int outx_init(struct app *a)
     if (o->eta || o->progress)
         a->o.bar = true; /* the same status line on stderr */
     if (o->tagstring != NULL) {
-        x->tagword = strdup(o->tagstring);
+        /* \t, \033... decoded first, as GNU parallel does (a NUL ends it) */
+        size_t n;
+        if (opt_delim(o->tagstring, &x->tagword, &n) != 0 && errno == EINVAL)
+            x->tagword = strdup(""); /* --tagstring '' */
         if (x->tagword == NULL || tmpl_parse_conf(&x->tagstr, &x->tagword, 1, &a->o.rpl) != 0) {
             fpc_say("--tagstring: %s", errno == EINVAL ? x->tagstr.err : "out of memory");
-            return -1;
-        }
-        if (x->tagstr.nexprs > 0) {
-            fpc_say("--tagstring: {= perl expression =} (or a --rpl string) is not supported "
-                    "there yet");
             return -1;
         }
         if (x->tagstr.unknown != NULL)
@@ -100,23 +102,26 @@ int outx_init(struct app *a)
         fpc_say("--results: an empty name");
         return -1;
     }
+    bool csv = ends_with(o->results, ".csv"), tsv = ends_with(o->results, ".tsv");
     if (strchr(o->results, '{') != NULL) {
-        /* GNU parallel expands them per job: never a literal directory */
-        struct tmpl t;
-        char *w = strdup(o->results);
-        int r = w == NULL ? -1 : tmpl_parse(&t, &w, 1);
-        bool repl = r != 0 || t.has_repl || t.nexprs > 0;
-        if (w != NULL)
-            tmpl_free(&t);
-        free(w);
-        if (repl) {
-            fpc_say("--results '%s': replacement strings in its name are not supported; "
-                    "give a fixed directory (inputs name the directories inside it)",
-                    o->results);
+        /* GNU parallel expands them per job (outx_started) */
+        x->resword = strdup(o->results);
+        if (x->resword == NULL ||
+            tmpl_parse_conf(&x->resstr, &x->resword, 1, &a->o.rpl) != 0) {
+            fpc_say("--results: %s", errno == EINVAL ? x->resstr.err : "out of memory");
             return -1;
         }
+        if (x->resstr.has_repl || x->resstr.nexprs > 0) {
+            if (csv || tsv) {
+                fpc_say("--results '%s': a .csv or .tsv file's name cannot hold "
+                        "replacement strings",
+                        o->results);
+                return -1;
+            }
+            x->res = RES_TMPL;
+            return 0;
+        }
     }
-    bool csv = ends_with(o->results, ".csv"), tsv = ends_with(o->results, ".tsv");
     if (!csv && !tsv) {
         x->res = RES_DIR;
         if (mkdir(o->results, 0777) != 0 && errno != EEXIST) {
@@ -168,6 +173,9 @@ void outx_free(struct app *a)
     if (x->tagword != NULL)
         tmpl_free(&x->tagstr);
     free(x->tagword);
+    if (x->resword != NULL)
+        tmpl_free(&x->resstr);
+    free(x->resword);
     if (x->res_fd >= 0)
         close(x->res_fd);
     free(x);
@@ -179,13 +187,58 @@ int outx_capture(const struct app *a)
     return a->o.ungroup ? 0 : FORKPOOL_CAPTURE_STDOUT | FORKPOOL_CAPTURE_STDERR;
 }
 
-int outx_started(struct app *a, const struct job *j)
+size_t outx_tmpls(struct app *a, struct tmpl **out)
+{
+    size_t n = 0;
+    if (a->outx != NULL && a->outx->tagword != NULL)
+        out[n++] = &a->outx->tagstr;
+    if (a->outx != NULL && a->outx->res == RES_TMPL)
+        out[n++] = &a->outx->resstr;
+    return n;
+}
+
+/* t (one word) expanded for j, as a new string in *out: the word itself
+   without replacement strings; with them, every argument it makes, joined
+   by spaces. 0, or -1 and errno (EIO: perl failed, told). */
+static int expand(const struct app *a, const struct job *j, const struct tmpl *t, char **out)
+{
+    struct tmpl_ctx c = {.vals = j->vals,
+                         .nvals = j->nvals,
+                         .seq = j->seq,
+                         .slot = j->slot,
+                         .total_known = a->total_known,
+                         .total = a->total,
+                         .jobs = a->jobs,
+                         .perl = a->perl};
+    char **argv, *display;
+    if (tmpl_build(t, &c, &argv, &display) < 0) /* 1: skip() there means nothing */
+        return -1;
+    free(display);
+    struct sbuf s = {0};
+    for (size_t i = 0; argv[i] != NULL && (i == 0 || t->has_repl); i++) {
+        if (i > 0)
+            sb_adds(&s, " ");
+        sb_adds(&s, argv[i]);
+    }
+    tmpl_argv_free(argv);
+    *out = sb_take(&s);
+    return *out == NULL ? -1 : 0;
+}
+
+int outx_started(struct app *a, struct job *j)
 {
     /* -t: on stderr; -v with -u: on stdout (grouped, out_print puts it
        before the job's output) */
     int fds[2], n = 0;
     if (j->silent)
         return 0;
+    free(j->tag);
+    free(j->resname);
+    j->tag = j->resname = NULL;
+    if (a->outx->tagword != NULL && expand(a, j, &a->outx->tagstr, &j->tag) != 0)
+        return -1;
+    if (a->outx->res == RES_TMPL && expand(a, j, &a->outx->resstr, &j->resname) != 0)
+        return -1;
     if (a->o.print_cmd && a->o.ungroup)
         fds[n++] = STDOUT_FILENO;
     if (a->o.verbose)
@@ -207,18 +260,7 @@ int outx_tag(struct app *a, const struct job *j, char **tag)
     *tag = NULL;
     struct sbuf t = {0};
     if (a->outx != NULL && a->outx->tagword != NULL) {
-        /* STR as one word: without replacement strings it is STR itself */
-        struct tmpl_ctx c = {.vals = j->vals, .nvals = j->nvals, .seq = j->seq, .slot = j->slot};
-        char **argv, *display;
-        if (tmpl_build(&a->outx->tagstr, &c, &argv, &display) != 0)
-            return -1;
-        free(display);
-        for (size_t i = 0; argv[i] != NULL && (i == 0 || a->outx->tagstr.has_repl); i++) {
-            if (i > 0)
-                sb_adds(&t, " ");
-            sb_adds(&t, argv[i]);
-        }
-        tmpl_argv_free(argv);
+        sb_adds(&t, j->tag != NULL ? j->tag : ""); /* outx_started made it */
     } else if (a->o.tag) {
         for (size_t g = 0; g < j->nvals; g++) {
             if (g > 0)
@@ -254,6 +296,60 @@ static int write_file(const char *path, const char *buf, size_t n)
     return 0;
 }
 
+/* mkdir -p for path[0..end): every directory from its second character on
+   (the first may be the root). 0, or -1 after a message. */
+static int make_dirs(char *path, size_t end)
+{
+    for (size_t i = 1; i <= end; i++) {
+        if (i < end && path[i] != '/')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        int r = mkdir(path, 0777);
+        int e = errno;
+        path[i] = c;
+        if (r != 0 && e != EEXIST) {
+            fpc_say("--results: cannot make '%.*s': %s", (int)i, path, strerror(e));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Writes j's stdout, stderr and number to prefix+suffix[0..2]; *name the
+   stdout file's path (new string). 0, or -1 after a message. */
+static int write_results(const struct job *j, const char *prefix, const char *const suffix[3],
+                         char **name)
+{
+    size_t on = 0, en = 0;
+    const char *out = forkpool_task_stdout(j->task, &on);
+    const char *err = forkpool_task_stderr(j->task, &en);
+    char seq[32];
+    int sn = snprintf(seq, sizeof seq, "%lu", j->seq);
+    const char *bufs[] = {out ? out : "", err ? err : "", seq};
+    size_t lens[] = {out ? on : 0, err ? en : 0, (size_t)sn};
+    *name = NULL;
+    for (size_t i = 0; i < 3; i++) {
+        struct sbuf f = {0};
+        sb_adds(&f, prefix);
+        sb_adds(&f, suffix[i]);
+        char *path = sb_take(&f);
+        if (path == NULL)
+            fpc_say("out of memory");
+        if (path == NULL || write_file(path, bufs[i], lens[i]) != 0) {
+            free(path);
+            free(*name);
+            *name = NULL;
+            return -1;
+        }
+        if (i == 0)
+            *name = path;
+        else
+            free(path);
+    }
+    return 0;
+}
+
 /* --results DIR: DIR/1/V1/2/V2/.../{stdout,stderr,seq}; *name the stdout
    file's path (new string). 0, or -1 after a message. */
 static int results_dir(struct app *a, const struct job *j, char **name)
@@ -275,53 +371,29 @@ static int results_dir(struct app *a, const struct job *j, char **name)
         fpc_say("out of memory");
         return -1;
     }
-    /* mkdir -p, from the first component after DIR */
-    for (char *s = dir + strlen(a->o.results) + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        int r = mkdir(dir, 0777);
-        *s = c;
-        if (r != 0 && errno != EEXIST) {
-            fpc_say("--results: cannot make '%s': %s", dir, strerror(errno));
-            free(dir);
-            return -1;
-        }
-        if (c == '\0')
-            break;
-    }
-    size_t on = 0, en = 0;
-    const char *out = forkpool_task_stdout(j->task, &on);
-    const char *err = forkpool_task_stderr(j->task, &en);
-    char seq[32];
-    int sn = snprintf(seq, sizeof seq, "%lu", j->seq);
-    struct sbuf f = {0};
-    int r = 0;
     static const char *const names[] = {"/stdout", "/stderr", "/seq"};
-    const char *bufs[] = {out ? out : "", err ? err : "", seq};
-    size_t lens[] = {out ? on : 0, err ? en : 0, (size_t)sn};
-    for (size_t i = 0; i < 3 && r == 0; i++) {
-        sb_adds(&f, dir);
-        sb_adds(&f, names[i]);
-        char *path = sb_take(&f);
-        if (path == NULL) {
-            fpc_say("out of memory");
-            r = -1;
-            break;
-        }
-        r = write_file(path, bufs[i], lens[i]);
-        if (i == 0 && r == 0)
-            *name = path;
-        else
-            free(path);
-    }
+    int r = make_dirs(dir, strlen(dir)) == 0 ? write_results(j, dir, names, name) : -1;
     free(dir);
-    if (r != 0) {
-        free(*name);
-        *name = NULL;
-    }
     return r;
+}
+
+/* --results NAME{...}, as GNU parallel: NAME/ is a directory holding
+   stdout, stderr and seq; else NAME (stdout), NAME.err and NAME.seq. 0, or
+   -1 after a message. */
+static int results_named(const struct job *j, char **name)
+{
+    size_t n = j->resname != NULL ? strlen(j->resname) : 0;
+    if (n == 0) {
+        fpc_say("--results: the name is empty for job %lu", j->seq);
+        return -1;
+    }
+    bool dir = j->resname[n - 1] == '/';
+    static const char *const in_dir[] = {"stdout", "stderr", "seq"};
+    static const char *const beside[] = {"", ".err", ".seq"};
+    char *end = strrchr(j->resname, '/');
+    if (end != NULL && make_dirs(j->resname, (size_t)(end - j->resname)) != 0)
+        return -1;
+    return write_results(j, j->resname, dir ? in_dir : beside, name);
 }
 
 /* --results FILE.csv/.tsv: one row, as GNU parallel writes it. */
@@ -397,6 +469,8 @@ int outx_divert(struct app *a, const struct job *j, char **out, bool *keep_err)
     int r = 0;
     if (x->res == RES_DIR)
         r = results_dir(a, j, &name);
+    else if (x->res == RES_TMPL)
+        r = results_named(j, &name);
     else if (x->res != RES_NONE)
         r = results_row(a, j);
     else

@@ -23,9 +23,15 @@ void outx_free(struct app *a);
    writes to our stdout and stderr itself), else both. */
 int outx_capture(const struct app *a);
 
-/* -t/--verbose: prints j's command line on stderr as it starts. 0, or -1
-   and errno. */
-int outx_started(struct app *a, const struct job *j);
+/* The templates outx_init parsed that perl may have to evaluate
+   (--tagstring, --results NAME{...}): at most 2, into out; how many. */
+size_t outx_tmpls(struct app *a, struct tmpl **out);
+
+/* An attempt of j starts: expands --tagstring and --results NAME{...} for
+   it (j->tag, j->resname: in job order, so Perl expressions see the jobs
+   in turn), and prints its command line for -t/--verbose. 0, or -1 and
+   errno (EIO: perl failed, after a message). */
+int outx_started(struct app *a, struct job *j);
 
 /* The tag to put before each line of j's output (--tag: its inputs and a
    tab; --tagstring: STR expanded, and a tab), as a new string in *tag;

@@ -412,6 +412,7 @@ struct eval {
 struct evcache {
     struct eval *v;
     size_t n;
+    size_t base; /* the template's expr_base */
 };
 
 static void evcache_free(struct evcache *ec)
@@ -436,7 +437,7 @@ static struct eval *eval_get(struct evcache *ec, const struct tmpl_ctx *c, size_
     *e = (struct eval){.expr = expr, .g = g};
     struct perl_job pj = {c->vals, c->nvals, c->seq, c->slot,
                           c->total_known ? (long long)c->total : -1, c->jobs};
-    e->status = perl_eval(c->perl, expr, &pj, g, &e->v, &e->unquoted);
+    e->status = perl_eval(c->perl, ec->base + expr, &pj, g, &e->v, &e->unquoted);
     if (e->status >= 0 && e->v.oom) {
         e->status = -1;
         errno = ENOMEM;
@@ -520,6 +521,8 @@ static int expand_word(struct sbuf *b, struct evcache *ec, const struct tmpl_wor
         } else if (s->group == 0) {
             size_t first = c->one_rec ? c->rec * c->per_rec : 0;
             size_t end = c->one_rec ? first + c->per_rec : c->nvals;
+            if (end == first && s->kind == SEG_PERL) /* no value (-N0, --pipe): */
+                r = add_value(b, ec, c, s, first);    /* $_ is "", as in GNU parallel */
             for (size_t g = first; r >= 0 && g < end; g++) {
                 if (g > first)
                     sb_adds(b, " ");
@@ -648,7 +651,7 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
 {
     struct argvec av = {0};
     struct sbuf b = {0};
-    struct evcache ec = {0};
+    struct evcache ec = {.base = t->expr_base};
     int r = 0;
     bool skip = false;
     *display_out = NULL;
@@ -684,7 +687,7 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
     } else {
         for (size_t i = 0; r == 0 && i < t->nwords; i++) {
             const struct tmpl_word *w = &t->words[i];
-            if (c->per_rec != 0 && word_has_all(w)) {
+            if (c->per_rec != 0 && c->nvals > 0 && word_has_all(w)) {
                 for (size_t k = 0; r == 0 && k < c->nvals / c->per_rec; k++) {
                     struct tmpl_ctx sub = ctx_of_input(c, k);
                     r = expand_word(&b, &ec, w, &sub);
@@ -694,8 +697,11 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
                 continue;
             }
             const struct seg *s0 = &w->segs[0];
-            if (w->n == 1 && s0->group == 0 && c->nvals > 1 &&
-                (s0->kind == SEG_PERL || (s0->kind == SEG_REPL && s0->r->op == RPL_VAL))) {
+            /* A word that is only {} (or {.}...): an argument per value, so
+               none without values (-N0); a {= =} alone runs once then. */
+            bool val = s0->kind == SEG_REPL && s0->r->op == RPL_VAL;
+            if (w->n == 1 && s0->group == 0 &&
+                (c->nvals > 1 || (c->nvals == 0 && val)) && (val || s0->kind == SEG_PERL)) {
                 for (size_t g = 0; r == 0 && g < c->nvals; g++) {
                     r = add_value(&b, &ec, c, s0, g);
                     skip_note(&r, &skip);
@@ -709,6 +715,8 @@ int tmpl_build(const struct tmpl *t, const struct tmpl_ctx *c, char ***argv_out,
         }
         for (size_t g = 0; !t->has_repl && g < c->nvals; g++)
             av_push(&av, strdup(c->vals[g]));
+        if (av.n == 0) /* the command was only {} and there is no value: "" */
+            av_push(&av, strdup(""));
         for (size_t i = 0; !av.oom && i < av.n; i++) {
             if (i > 0)
                 sb_adds(&b, " ");

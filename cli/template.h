@@ -34,6 +34,8 @@ struct tmpl {
     bool needs_total;   /* {##} or {0#}: the number of jobs must be known */
     char **exprs;       /* Perl expressions, each once (cli/perl.h ids) */
     size_t nexprs;
+    size_t expr_base;   /* perl's id of exprs[0]: templates sharing one
+                           coprocess number theirs on (set by the caller) */
     char **joined;      /* words joined around a {= =} (owned) */
     size_t njoined;
     struct rpl_set rpls;

@@ -25,6 +25,16 @@ run -k -N0 echo foo ::: 1 2 3
 same_str "$OUT" "-N0: once per input, without it" 'foo\nfoo\nfoo\n'
 compare "-N0" -- -k -N0 echo foo ::: 1 2 3
 compare "-N0 {#}" -- -k -N0 echo '{#}' :::: "$T/in5"
+# no value: a word that is only {} is dropped, 'a{}b' is 'ab', and a
+# {= =} runs once with $_ empty
+run -k -N0 echo 'a{}b' '{}' '{= $_ = "e" . $job->seq() =}' 'p{= $_ = "e" =}q{}r' z ::: 1 2
+same_str "$OUT" "-N0: {} words dropped or empty, {= =} evaluated" 'ab e1 peqr z\nab e2 peqr z\n'
+compare "-N0 with {}, {.} and {= =}" -- -k -N0 echo 'a{}b' '{}' x '{.}' '{= $_ = "e" =}' 'p{= $_ = "e" =}q{}r' \
+    z ::: 1 2
+compare "-N0 -X" -- -k -N0 -X echo 'a{}b' '{}' z ::: 1 2
+run -N0 '{}' ::: 1
+is "$RC" 255 "-N0 with the command only {}: exit 255"
+ok "... saying the program's name is empty" grep -q "job 1: the program's name is empty" "$ERR"
 
 # -m, -X, --xargs: as many as fit, -m and -X spread over the job slots
 compare "-j4 -m" -- -k --jobs 4 -m echo ::: 1 2 3 4 5 6 7 8 9 10

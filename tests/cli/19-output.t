@@ -39,10 +39,20 @@ same_str "$OUT" "--tagstring with {#} and {2}" 'T1:c\ta c\nT2:c\tb c\n'
 as_gnu "--tagstring T{#}:{2}" "$OUT" -- -k --tagstring 'T{#}:{2}' echo ::: a b ::: c
 run -k --tagstring lit printf 'x\ny\n' ::: a
 same_str "$OUT" "--tagstring without replacement strings: every line" 'lit\tx\nlit\ty\n'
-run --tagstring '{= $_ =}' echo ::: a
-is "$RC" 255 "--tagstring with a perl expression: exit 255"
-run --rpl '{color} $_="x"' --tagstring '{color}' echo ::: a
-is "$RC" 255 "--tagstring with a --rpl string: exit 255 (not left as text)"
+# {= =} in --tagstring: one perl for the command and the tag (variables
+# shared), evaluated as each job starts, in job order
+run -k -j1 --tagstring '{= $_ = "T" . ++$::n =}' echo '{= $_ .= ++$::n =}' ::: a b
+same_str "$OUT" "--tagstring {= =}: evaluated after the command's, same perl" 'T2\ta1\nT4\tb3\n'
+# (GNU parallel evaluates the first job's tag before its command, the
+# others' after: no comparison)
+run -k -j1 --rpl '{up} $_ = uc' --tagstring '{up}:{%}' echo ::: a b
+same_str "$OUT" "--tagstring with a --rpl string" 'A:1\ta\nB:1\tb\n'
+run -k --tagstring '\033[1m{}\t' echo ::: a
+same_str "$OUT" "--tagstring: \\033 and \\t decoded, as GNU parallel" '\033[1ma\t\ta\n'
+as_gnu "--tagstring with escapes" "$OUT" -- -k --tagstring '\033[1m{}\t' echo ::: a
+run --tagstring '{= die "no" =}' echo ::: a
+is "$RC" 255 "--tagstring {= =} that dies: exit 255"
+empty "$OUT" "... nothing printed"
 run --tagstring
 is "$RC" 255 "--tagstring without a value: exit 255"
 
@@ -90,11 +100,37 @@ if [ "$HAVE" = 1 ]; then
 else
     skip "--header : --results: as GNU parallel" "parallel not installed"
 fi
-run --results '{}/x' echo ::: a
-is "$RC" 255 "--results with a replacement string: exit 255"
-run --results '{= $_ =}' echo ::: a
-is "$RC" 255 "--results with a perl expression: exit 255"
-ok "--results with a replacement string: no directory made" test ! -e '{}' -a ! -e '{= $_ =}'
+# --results NAME with replacement strings: NAME/ a directory of stdout,
+# stderr, seq; else NAME, NAME.err, NAME.seq (parents made), as GNU parallel
+printf '#!/bin/sh\necho "o$1"; echo "e$1" >&2\n' >"$B/oe"
+chmod +x "$B/oe"
+mkdir mine gr
+cd mine || exit 1
+run -k --results 'rt/{}/' "$B/oe" ::: a b
+is "$RC" 0 "--results NAME{}/: exit 0"
+empty "$OUT" "... nothing on stdout"
+is "$(cat rt/a/stdout rt/b/stdout rt/b/stderr rt/b/seq)" "oa
+ob
+eb
+2" "... NAME/stdout, stderr and seq for each job"
+run -k --results 'rf/x/{#}.out' "$B/oe" ::: a b
+is "$(cat rf/x/1.out rf/x/2.out.err rf/x/2.out.seq)" "oa
+eb
+2" "--results NAME{#}.out: NAME, NAME.err, NAME.seq, parents made"
+cd .. || exit 1
+if [ "$HAVE" = 1 ]; then
+    (cd gr && gnu -k --results 'rt/{}/' "$B/oe" ::: a b && gnu -k --results 'rf/x/{#}.out' "$B/oe" ::: a b)
+    ok "... the same files as GNU parallel" diff -r gr mine
+else
+    skip "... the same files as GNU parallel" "parallel not installed"
+fi
+run -k --results '{= $_ = "rp/" . $job->seq() . "-" . $_ =}' echo ::: a
+same_str rp/1-a "--results with {= =}: the expression names the file" 'a\n'
+run --results 'x{}.csv' echo ::: a
+is "$RC" 255 "--results x{}.csv: exit 255 (a CSV file's name is not a template)"
+ok "... no file made" test ! -e 'xa.csv' -a ! -e 'x{}.csv'
+run --results 'd{}' echo ::: ''
+is "$RC" 0 "--results d{} with an empty input: the name is 'd'"
 : >notadir
 run --results notadir/x echo ::: a
 is "$RC" 255 "--results under a file: exit 255"

@@ -118,7 +118,9 @@ static void literal(void)
             "unfinished or unknown forms stay (and the values are appended)");
     argv_is(LIST("{1000000}"), v, "[]", "group 1000000 is a replacement string");
     argv_is(LIST(""), v, "[][v]", "an empty word stays an empty argument");
-    argv_is(LIST("{}"), LIST(NULL), "[]", "no values at all: {} is empty");
+    argv_is(LIST("x", "{}", "a{}b"), LIST(NULL), "[x][ab]",
+            "no values at all (-N0): a word that is only {} is dropped, as in GNU parallel");
+    argv_is(LIST("{}"), LIST(NULL), "[]", "... but not the command's only word");
 }
 
 /* --shell: the command for /bin/sh -c, and what is shown. */
