@@ -86,6 +86,7 @@ static const struct optdef optdefs[] = {
     {"block", 0, true, O_BLOCK},         {"block-size", 0, true, O_BLOCK},
     {"blocksize", 0, true, O_BLOCK},     {"recstart", 0, true, O_RECSTART},
     {"recend", 0, true, O_RECEND},       {"regexp", 0, false, O_REGEXP},
+    {"regex", 0, false, O_REGEXP},
     {"", 'L', true, O_PIPE_L},           {"rrs", 0, false, O_RRS},
     {"remove-rec-sep", 0, false, O_RRS}, {"removerecsep", 0, false, O_RRS},
     {"roundrobin", 0, false, O_ROBIN},   {"round-robin", 0, false, O_ROBIN},
@@ -154,17 +155,18 @@ const char opt_usage[] =
     "                       ~/.parallel/config), then $PARALLEL's; --plain: neither\n"
     "      --shebang OPTS, --shebang-wrap OPTS  on a script's #! line (forkpool(1))\n"
     "      --record-env     write the environment's names in ~/.parallel/ignored_vars\n"
-    "  -S :                 run on this machine (no other; see forkpool-mpi)\n";
-
-/* --help's text, continued (one string would pass the 4095 bytes C11
-   compilers must support). */
-const char opt_usage_more[] =
+    "  -S :                 run on this machine (no other; see forkpool-mpi)\n"
     "      --pipe           split stdin into blocks, one per job, on its stdin\n"
     "      --pipepart       the same for the files given with -a FILE, each\n"
     "                       job reading its part from the file\n"
     "      --block SIZE     block size for --pipe (default 1M; k K m M g G)\n"
     "      --recstart STR   with --pipe: records start with STR\n"
     "      --recend STR     with --pipe: records end with STR (default \\n)\n"
+    "      --regexp         --recstart and --recend are regular expressions\n";
+
+/* --help's text, continued (one string would pass the 4095 bytes C11
+   compilers must support). */
+const char opt_usage_more[] =
     "  -N N, -L N           with --pipe: N records per job; records of N lines\n"
     "      --rrs            with --pipe: remove record separators\n"
     "      --roundrobin     with --pipe: -j jobs at most, each fed blocks until\n"

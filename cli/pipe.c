@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fpc.h"
+#include "regexp.h"
 #include "sbuf.h"
 
 /* argv[1] of the runners: what no user types as a command. */
@@ -32,6 +33,7 @@ struct pipe_src {
     char *rs, *re, *rere; /* --recstart, --recend, recend+recstart */
     size_t rslen, relen, rerelen;
     bool rrs;
+    bool regexp; /* --regexp: rx, not the strings, finds the cuts */
     unsigned long hlines; /* --header: lines; 0: none */
     char *header;
     size_t hlen;
@@ -56,6 +58,7 @@ struct pipe_src {
     size_t nfiles, fi;
     int pfd;
     unsigned long long size, prev, cand, phlen;
+    struct rx rx;
     char self[PATH_MAX];
 };
 
@@ -186,6 +189,36 @@ static long long nfind(const char *b, size_t n, const char *s, size_t sn, unsign
     return i;
 }
 
+/* The cut after the last record end followed by a record start in b[0..n)
+   (GNU parallel's pass: rindex, or the greedy regexp); -1: none. */
+static long long last_split(struct pipe_src *p, const char *b, size_t n)
+{
+    if (!p->regexp) {
+        long long i = rfind_at(b, n, p->rere, p->rerelen, (long long)n);
+        return i < 0 ? -1 : i + (long long)p->relen;
+    }
+    long long last = -1;
+    size_t start, split;
+    for (size_t pos = 0; rx_find(&p->rx, b, n, pos, &start, &split); pos = start + 1)
+        last = (long long)split;
+    return last;
+}
+
+/* The cut after k records (GNU parallel's nindex, searching from 1 on);
+   -1: fewer. */
+static long long nth_split(struct pipe_src *p, const char *b, size_t n, unsigned long k)
+{
+    if (!p->regexp) {
+        long long i = nfind(b, n, p->rere, p->rerelen, k);
+        return i < 0 ? -1 : i + (long long)p->relen;
+    }
+    size_t start = 0, split = 0;
+    for (unsigned long m = 0; m < k; m++)
+        if (!rx_find(&p->rx, b, n, start + 1, &start, &split))
+            return -1;
+    return (long long)split;
+}
+
 /* ---- setup ---- */
 
 /* This program's path, for the runners. 0, or -1 after a message. */
@@ -217,8 +250,9 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
         }
         return 0;
     }
-    if (o->regexp) {
-        fpc_say("--regexp is not supported: give --recstart/--recend as fixed strings");
+    if (o->regexp && o->rrs) {
+        fpc_say("--rrs with --regexp is not supported: the separators are removed only when "
+                "they are fixed strings");
         return -1;
     }
     /* GNU parallel hands every command to a shell; we do only with --shell.
@@ -276,6 +310,10 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
     memcpy(p->rere, p->re, p->relen);
     memcpy(p->rere + p->relen, p->rs, p->rslen);
     p->rerelen = p->relen + p->rslen;
+    p->regexp = o->regexp;
+    if (p->regexp && rx_compile(&p->rx, o->recend ? o->recend : o->recstart ? "" : "\n", rs,
+                                !o->pipepart) != 0)
+        return -1;
     if (o->max_args == 0) {
         fpc_say("-N0 with --pipe: a job needs at least 1 record");
         return -1;
@@ -361,6 +399,7 @@ void pipe_free(struct pipe_src *p)
     free(p->rs);
     free(p->re);
     free(p->rere);
+    rx_free(&p->rx);
     free(p->header);
     free(p->buf);
     free(p->scratch);
@@ -381,6 +420,7 @@ static void round_start(struct pipe_src *p)
     if (p->done > 0) {
         memmove(p->buf, p->buf + p->done, p->len - p->done);
         p->len -= p->done;
+        p->buf[p->len] = '\0';
         p->done = 0;
     }
     p->need = (size_t)(p->block - p->len % p->block);
@@ -415,8 +455,8 @@ int pipe_fill(struct pipe_src *p)
     if (p->part || p->ready || p->finished)
         return 0;
     size_t want = p->header_phase ? (size_t)p->block : p->need;
-    if (p->cap - p->len < want) {
-        size_t cap = p->len + want;
+    if (p->cap - p->len < want + 1) { /* + a NUL after the data (below) */
+        size_t cap = p->len + want + 1;
         char *nb = realloc(p->buf, cap);
         if (nb == NULL)
             return -1;
@@ -432,6 +472,7 @@ int pipe_fill(struct pipe_src *p)
         return 0;
     }
     p->len += (size_t)n;
+    p->buf[p->len] = '\0'; /* regexec (--regexp) is given a C string too */
     if (p->header_phase)
         return header_take(p);
     p->need -= (size_t)n;
@@ -452,18 +493,18 @@ static bool round_cut(struct pipe_src *p, size_t *cut)
         if (p->eof || p->cut_once)
             return false;
         p->cut_once = true;
-        i = rfind_at(b, n, p->rere, p->rerelen, (long long)n);
+        i = last_split(p, b, n);
         if (i < 0)
             return false;
-        *cut = (size_t)i + p->relen;
+        *cut = (size_t)i;
         return *cut > 0;
     case CUT_N:
         if (n == 0)
             return false;
-        i = nfind(b, n, p->rere, p->rerelen, p->nrec);
+        i = nth_split(p, b, n, p->nrec);
         if (i < 0)
             return false;
-        *cut = (size_t)i + p->relen;
+        *cut = (size_t)i;
         if (*cut > n)
             *cut = n;
         return *cut > 0;
@@ -619,6 +660,52 @@ static long long part_find(const struct pipe_src *p, unsigned long long from, co
     return r;
 }
 
+/* --regexp: a cut at or after `from` in the open file, as GNU parallel's
+   find_split_positions finds it: the file is read from there in PART_READ
+   pieces until the separators match, and the cut is their last match in
+   what was read (its pattern is greedy), not the first. -1 (none) or -2
+   (error). */
+static long long part_find_rx(struct pipe_src *p, unsigned long long from)
+{
+    char *buf = NULL;
+    size_t have = 0;
+    long long r = -1;
+    for (;;) {
+        char *nb = realloc(buf, have + PART_READ + 1); /* + a NUL, as pipe_fill */
+        if (nb == NULL) {
+            r = -2;
+            break;
+        }
+        buf = nb;
+        ssize_t n = pread(p->pfd, buf + have, PART_READ, (off_t)(from + have));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            r = -2;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = '\0';
+        long long split = last_split(p, buf, have);
+        if (split >= 0) {
+            r = (long long)from + split;
+            break;
+        }
+    }
+    free(buf);
+    return r;
+}
+
+/* The first cut at or after `from` in the open file: after a record end
+   followed by a record start. -1 (none) or -2 (error). */
+static long long part_split(struct pipe_src *p, unsigned long long from)
+{
+    if (p->regexp)
+        return part_find_rx(p, from);
+    long long i = part_find(p, from, p->rere, p->rerelen);
+    return i < 0 ? i : i + (long long)p->relen;
+}
+
 /* --header with --pipepart: the length of the file's first hlines lines
    (0 when it has fewer). 0, or -1. */
 static int part_header(struct pipe_src *p)
@@ -662,12 +749,12 @@ static int part_next(struct pipe_src *p, struct pipe_blk *b)
         }
         unsigned long long next = p->size;
         while (p->cand < p->size) {
-            if (p->rerelen == 0) {
+            if (p->rerelen == 0 && !p->regexp) {
                 next = p->cand;
                 p->cand += p->block;
                 break;
             }
-            long long i = part_find(p, p->cand, p->rere, p->rerelen);
+            long long i = part_split(p, p->cand);
             if (i == -2) {
                 fpc_say("%s: %s", p->files[p->fi], strerror(errno));
                 return -2;
@@ -676,7 +763,7 @@ static int part_next(struct pipe_src *p, struct pipe_blk *b)
                 p->cand = p->size; /* none up to the end: the rest is one part */
                 break;
             }
-            next = (unsigned long long)i + p->relen;
+            next = (unsigned long long)i;
             p->cand = next + p->block;
             break;
         }

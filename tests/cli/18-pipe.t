@@ -164,7 +164,11 @@ bad "--header x" --pipe --header x cat
 bad "--recstart without --pipe" --recstart x echo
 bad "-L without --pipe" -L 2 echo
 bad "-N0 with --pipe" --pipe -N0 cat
-bad "--regexp" --pipe --regexp --recstart a cat
+bad "--regexp --rrs" --pipe --regexp --rrs --recstart a cat
+bad "--regexp with a lazy quantifier" --pipe --regexp --recstart 'a.*?b' cat
+bad "--regexp with a back-reference" --pipe --regexp --recstart '(a)\1' cat
+bad "--regexp with (?=...)" --pipe --regexp --recstart '(?=a)' cat
+bad "--regexp that does not compile" --pipe --regexp --recstart 'a(b' cat
 bad "--pipe with ::: inputs" --pipe cat ::: a
 bad "--pipe, shell code without --shell" -kN1 --recend , --pipe echo 'JOB{#};cat'
 # With --shell it runs as GNU parallel runs it (which always uses a shell).
@@ -192,5 +196,25 @@ empty "$OUT" "--resume with --pipe: every block skipped"
 bad "--pipepart on a device" --pipepart -a /dev/null cat
 bad "--pipepart missing file" --pipepart -a "$T/nonexistent" cat
 bad "--pipepart with -N" --pipepart -a "$T/s3" -N 2 cat
+
+# --regexp: --recend/--recstart as regular expressions (Perl's \n \d and
+# (?:), the same blocks as GNU parallel: --pipe's /m meaning, and
+# --pipepart's /s one with its greedy cut
+i=1
+while [ $i -le 300 ]; do printf '>s%d\nACGT%d\nTT\n' $i $i; i=$((i + 1)); done >"$T/seqs.fa"
+compare "--regexp --recstart ^>" "$T/seqs.fa" -k --pipe --regexp --recstart '^>' --block 1k wc -l
+compare "--regexp, a class and \\n" "$T/seqs.fa" -k --pipe --regexp --recstart '>s[0-9]*0\n' --block 500 wc -l
+compare "--regexp -N7" "$T/seqs.fa" -k --pipe -N7 --regexp --recstart '>' wc -l
+compare "--regexp --recend and --recstart" "$T/seqs.fa" -k --pipe --regexp --recend 'T\n' \
+    --recstart '(?:>)' --block 300 wc -c
+compare "--regexp --recend \\d" "$T/seqs.fa" -k --pipe --regexp --recend '\d\n' --block 200 wc -l
+compare "--pipepart --regexp: ^ only at the part's start" /dev/null -k --pipepart -a "$T/seqs.fa" \
+    --regexp --recstart '^>s\d+5\n' --block 200 wc -l
+compare "--pipepart --regexp: the last match in what was read" /dev/null -k --pipepart \
+    -a "$T/seqs.fa" --regexp --recstart '>s' --block 200 wc -l
+compare "--pipepart --regexp: . matches a newline" /dev/null -k --pipepart -a "$T/seqs.fa" \
+    --regexp --recend 'T\n' --recstart '>.*0' --block 300 wc -l
+run_in "$T/seqs.fa" -k --pipe -N100 --regexp --recstart '>' wc -l
+same_str "$OUT" "--regexp -N100: 100 records of 3 lines per job" '300\n300\n300\n'
 
 done_testing
