@@ -453,16 +453,17 @@ void batch_free(struct batch *b)
     for (size_t i = 0; i < b->nhnames; i++)
         free(b->hnames[i]);
     free(b->hnames);
-    for (size_t i = 0; i < b->nshuf; i++)
-        inputs_vals_free(b->shuf[i].vals, b->shuf[i].nvals);
-    free(b->shuf);
+    for (size_t i = b->head_all; i < b->nall; i++)
+        inputs_vals_free(b->all[i].vals, b->all[i].nvals);
+    free(b->all);
     *b = (struct batch){0};
 }
 
-/* --shuf: every job's values are read first, then served in a random
-   order (the job numbers {#} still count up as jobs start, as GNU
-   parallel's do). */
-static int shuf_collect(struct app *a)
+/* Every job's values read first (--shuf, or b->collect): then the number
+   of jobs is known; with --shuf they are served in a random order (the
+   job numbers {#} still count up as jobs start, as GNU parallel's do). 1,
+   0 (input must be read first: call again), or what next_job returns. */
+static int collect_all(struct app *a)
 {
     struct batch *b = &a->batch;
     for (;;) {
@@ -473,43 +474,45 @@ static int shuf_collect(struct app *a)
             break;
         if (r != 1)
             return r;
-        if (b->nshuf == b->shufcap) {
-            size_t cap = b->shufcap ? b->shufcap * 2 : 64;
-            struct batch_job *t = realloc(b->shuf, cap * sizeof *t);
+        if (b->nall == b->allcap) {
+            size_t cap = b->allcap ? b->allcap * 2 : 64;
+            struct batch_job *t = realloc(b->all, cap * sizeof *t);
             if (t == NULL) {
                 inputs_vals_free(v, n);
                 return -2;
             }
-            b->shuf = t;
-            b->shufcap = cap;
+            b->all = t;
+            b->allcap = cap;
         }
-        b->shuf[b->nshuf++] = (struct batch_job){v, n};
+        b->all[b->nall++] = (struct batch_job){v, n};
     }
     unsigned seed = (unsigned)getpid() ^ (unsigned)(fpc_mono_now() * 1e6);
-    for (size_t i = b->nshuf; i > 1; i--) {
+    for (size_t i = b->nall; a->o.shuf && i > 1; i--) {
         size_t k = (size_t)rand_r(&seed) % i;
-        struct batch_job t = b->shuf[i - 1];
-        b->shuf[i - 1] = b->shuf[k];
-        b->shuf[k] = t;
+        struct batch_job t = b->all[i - 1];
+        b->all[i - 1] = b->all[k];
+        b->all[k] = t;
     }
-    b->shuf_ready = true;
+    b->all_ready = true;
+    a->total = b->nall;
+    a->total_known = true;
     return 1;
 }
 
 int batch_next(struct app *a, char ***vals, size_t *nvals)
 {
     struct batch *b = &a->batch;
-    if (!a->o.shuf)
+    if (!a->o.shuf && !b->collect)
         return next_job(a, vals, nvals);
-    if (!b->shuf_ready) {
-        int r = shuf_collect(a);
+    if (!b->all_ready) {
+        int r = collect_all(a);
         if (r != 1)
             return r;
     }
-    if (b->nshuf == 0)
+    if (b->head_all == b->nall)
         return -1;
-    b->nshuf--;
-    *vals = b->shuf[b->nshuf].vals;
-    *nvals = b->shuf[b->nshuf].nvals;
+    *vals = b->all[b->head_all].vals;
+    *nvals = b->all[b->head_all].nvals;
+    b->head_all++;
     return 1;
 }

@@ -28,7 +28,7 @@ struct batch_rec {
     size_t n, len;
 };
 
-/* One job's values (--shuf keeps them all). */
+/* One job's values (kept for every job when they are all read first). */
 struct batch_job {
     char **vals;
     size_t nvals;
@@ -53,11 +53,13 @@ struct batch {
     bool cost_ok;
     bool spread_done;      /* -m/-X: inputs spread over the job slots once */
     bool context;          /* -X: a word holding {} is repeated per value */
-    /* --shuf: every job's values, read before the first job starts and
-       taken from the end (shuffled) */
-    struct batch_job *shuf;
-    size_t nshuf, shufcap;
-    bool shuf_ready;
+    /* --shuf, or collect (the number of jobs is needed, for {##} or --halt
+       N%, and the inputs are streamed): every job's values, read before the
+       first job starts (then a->total is known), shuffled with --shuf,
+       taken from `head` on */
+    struct batch_job *all;
+    size_t nall, allcap, head_all;
+    bool all_ready, collect;
 };
 
 /* After inputs_init, before the template is parsed: compiles --colsep,

@@ -452,9 +452,12 @@ int ctl_prepare(struct app *a)
 int ctl_init(struct app *a)
 {
     if (a->o.halt_pct > 0 && !a->total_known) {
-        fpc_say("--halt ...=N%%: needs the number of jobs, known only when every input is "
-                "given with ::: (not from a file or stdin); give a count instead of N%%");
-        return -1;
+        if (a->o.pipe || a->o.pipepart) {
+            fpc_say("--halt ...=N%%: needs the number of jobs, which --pipe does not know; "
+                    "give a count instead of N%%");
+            return -1;
+        }
+        a->batch.collect = true; /* every input read first, as GNU parallel does */
     }
     return 0;
 }

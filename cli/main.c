@@ -204,9 +204,12 @@ static int repl_setup(struct app *a)
         fpc_say("warning: %.*s is not a replacement string: left as text (see --plus, --rpl)",
                 (int)a->tmpl.unknown_len, a->tmpl.unknown);
     if (a->tmpl.needs_total && !a->total_known) {
-        fpc_say("{##} and {0#} need the number of jobs in advance: give the inputs after ::: "
-                "(stdin and the first :::: file are read as jobs run)");
-        return -1;
+        if (a->o.pipe || a->o.pipepart) {
+            fpc_say("{##} and {0#} need the number of jobs in advance, which --pipe does "
+                    "not know");
+            return -1;
+        }
+        a->batch.collect = true; /* every input read first, as GNU parallel does */
     }
     return 0;
 }

@@ -58,9 +58,17 @@ compare "--plus {slot} {host} {sshlogin} {hgrp} {agrp}" --plus -j1 -k echo '[{sl
     '[{host}]' '[{sshlogin}]' '[{hgrp}]' '[{agrp}]' ::: a
 run --plus -k -j12 echo '{0%}' ::: 1 2 3
 ok "--plus {0%} with -j12: two digits" grep -qx '0[1-9]' "$OUT"
+# inputs on stdin: every input is read first, then the number is known
+seq 11 >"$T/in11"
+run_in "$T/in11" --plus -j1 -k echo '{#}' of '{##}' '{0#}'
+for i in 1 2 3 4 5 6 7 8 9 10 11; do printf '%d of 11 %02d\n' $i $i; done >"$T/want11"
+same "$OUT" "$T/want11" "--plus {##} {0#} with inputs on stdin: 11 jobs known before the first"
 run_in /dev/null --plus echo '{##}'
-is "$RC" 255 "--plus {##} with inputs on stdin: refused (exit 255)"
-ok "--plus {##} with inputs on stdin: says why" grep -q '{##}.*in advance' "$ERR"
+is "$RC" 0 "--plus {##} with no input at all: exit 0"
+empty "$OUT" "... nothing run"
+run_in "$T/in11" --pipe --plus echo '{##}'
+is "$RC" 255 "--plus {##} with --pipe: refused (exit 255)"
+ok "... says why" grep -q '{##}.*--pipe does not know' "$ERR"
 
 # --plus: bash-like strings (Perl expressions, as in GNU parallel)
 V=abcAaAdef

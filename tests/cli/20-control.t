@@ -145,10 +145,14 @@ fi
 run -j1 --halt now,success=50% --shell 'echo {}; exit {}' ::: 1 0 0 2
 is "$RC" 0 "--halt now,success=50%: exit 0"
 same_str "$OUT" "--halt now,success=50%: stops at the 2nd success" '1\n0\n0\n'
-printf '1\n2\n' >in
-run_in in --halt soon,fail=10% echo
-is "$RC" 255 "--halt ...=N% with inputs on stdin: exit 255"
-grep -q "give a count" "$ERR"; ok "--halt ...=N% on stdin: message" test $? = 0
+# inputs on stdin: every input is read first, as GNU parallel does
+seq 0 9 >in
+run_in in -j1 --halt soon,fail=20% --shell 'echo {}; exit {}'
+is "$RC" 20 "--halt soon,fail=20% with inputs on stdin: exit 20"
+same_str "$OUT" "... stops after 2 of 10 failed" '0\n1\n2\n'
+run_in in --pipe --halt soon,fail=10% cat
+is "$RC" 255 "--halt ...=N% with --pipe: exit 255"
+grep -q "give a count" "$ERR"; ok "--halt ...=N% with --pipe: message" test $? = 0
 for v in soon,fail=0% soon,fail=101% soon,fail=x% now,done=%; do
     run --halt "$v" echo ::: a
     is "$RC" 255 "--halt $v: exit 255"
