@@ -4,31 +4,7 @@
 # GNU parallel's shell and our direct exec see the same words.
 . "$(dirname "$0")/lib.sh"
 
-if command -v parallel >/dev/null 2>&1 && parallel --version 2>/dev/null | grep -q 'GNU parallel'; then
-    HAVE=1
-else
-    HAVE=0
-fi
-PHOME=$T/phome
-mkdir "$PHOME"
-# compare NAME [STDIN_FILE] -- ARGS...: same stdout bytes and exit status
-compare() {
-    name=$1
-    shift
-    in=/dev/null
-    if [ "$1" != -- ]; then in=$1; shift; fi
-    shift
-    if [ "$HAVE" = 0 ]; then
-        skip "$name: stdout as GNU parallel" "parallel not installed"
-        skip "$name: exit status as GNU parallel" "parallel not installed"
-        return
-    fi
-    HOME=$PHOME timeout -k 5 $((60 * SCALE)) parallel --will-cite "$@" <"$in" >"$T/p.out" 2>"$T/p.err"
-    prc=$?
-    run_in "$in" "$@"
-    same "$OUT" "$T/p.out" "$name: stdout as GNU parallel"
-    is "$RC" "$prc" "$name: exit status as GNU parallel"
-}
+. "$TESTDIR/gnu-compare.sh"
 
 compare "-k, two ::: groups" -- -k echo '{1}-{2}' ::: a b c ::: 1 2 3
 compare "-k, three groups appended" -- -k echo ::: a b ::: 1 2 ::: x y

@@ -4,31 +4,7 @@
 # comparisons are TAP SKIPs), plus what needs no comparison: order with -k,
 # a job that does not read its stdin, retries, bad values.
 . "$(dirname "$0")/lib.sh"
-
-if command -v parallel >/dev/null 2>&1 && parallel --version 2>/dev/null | grep -q 'GNU parallel'; then
-    HAVE=1
-else
-    HAVE=0
-fi
-PHOME=$T/phome
-mkdir "$PHOME"
-
-# compare NAME STDIN_FILE ARGS...: same stdout bytes and exit status.
-compare() {
-    name=$1
-    in=$2
-    shift 2
-    if [ "$HAVE" = 0 ]; then
-        skip "$name: stdout as GNU parallel" "parallel not installed"
-        skip "$name: exit status as GNU parallel" "parallel not installed"
-        return
-    fi
-    HOME=$PHOME timeout -k 5 $((60 * SCALE)) parallel --will-cite "$@" <"$in" >"$T/p.out" 2>"$T/p.err"
-    prc=$?
-    run_in "$in" "$@"
-    same "$OUT" "$T/p.out" "$name: stdout as GNU parallel"
-    is "$RC" "$prc" "$name: exit status as GNU parallel"
-}
+. "$TESTDIR/gnu-compare.sh"
 
 # bad NAME ARGS...: exit 255 with a forkpool: message, no job run.
 bad() {
@@ -74,27 +50,27 @@ cat >"$1/in-$n"
 EOF
 
 # ---- --pipe against GNU parallel
-compare "--pipe --block 10k wc -l" "$T/s100k" -k --pipe --block 10k wc -l
-compare "--spreadstdin, default block" "$T/s100k" -k --spreadstdin wc -c
-compare "--pipe -N 7 --block 1k" "$T/s3k" -k --pipe --block 1k -N 7 wc -l
-compare "--pipe -N 1000 --recstart 5" "$T/s100k" -k --pipe --block 10k -N 1000 --recstart 5 wc -c
-compare "--pipe -L 3 --block 100" "$T/s3k" -k --pipe --block 100 -L 3 wc -l
-compare "--pipe -L 2 -N 3" "$T/s3k" -k --pipe --block 1K -L 2 -N 3 wc -l
-compare "--pipe --recstart" "$T/s100k" -k --pipe --block 10k --recstart 1 wc -c
-compare "--pipe --recend" "$T/s100k" -k --pipe --block 10k --recend 0 wc -c
-compare "--pipe --recstart --recend" "$T/s100k" -k --pipe --block 10k --recstart 1 --recend 0 wc -c
-compare "--pipe --recend '' (blocks of exactly --block bytes)" "$T/s3k" -k --pipe --block 1000 --recend '' wc -c
-compare "--pipe -N 3 --recend '' (3 bytes a job)" "$T/s3" -k --pipe -N 3 --recend '' wc -c
-compare "--pipe --recend '\\0'" "$T/nul" -k --pipe --block 1k --recend '\0' wc -c
-compare "--pipe --header 2" "$T/hs" -k --pipe --block 20k --header 2 wc -l
-compare "--pipe --rrs" "$T/s100k" -k --pipe --block 10k --rrs wc -c
-compare "--pipe --rrs --recstart --recend" "$T/s100k" -k --pipe --block 10k --rrs --recend 9 --recstart 1 wc -c
-compare "--pipe: records longer than the block" "$T/long" -k --pipe --block 1k wc -c
-compare "--pipe: empty input, no job" "$T/empty" --pipe wc -l
-compare "--pipe: jobs that fail" "$T/s100k" -k --pipe --block 100k "$B/wcfail"
-compare "--pipe {#}" "$T/s100k" -k --pipe --block 100k "$B/seqof" '{#}'
-compare "--pipe -j1 --block 1.5k" "$T/s100k" -k -j1 --pipe --block 1.5k wc -l
-compare "--pipe --dry-run" "$T/s3" -k --pipe --dry-run wc
+compare "--pipe --block 10k wc -l" "$T/s100k" -- -k --pipe --block 10k wc -l
+compare "--spreadstdin, default block" "$T/s100k" -- -k --spreadstdin wc -c
+compare "--pipe -N 7 --block 1k" "$T/s3k" -- -k --pipe --block 1k -N 7 wc -l
+compare "--pipe -N 1000 --recstart 5" "$T/s100k" -- -k --pipe --block 10k -N 1000 --recstart 5 wc -c
+compare "--pipe -L 3 --block 100" "$T/s3k" -- -k --pipe --block 100 -L 3 wc -l
+compare "--pipe -L 2 -N 3" "$T/s3k" -- -k --pipe --block 1K -L 2 -N 3 wc -l
+compare "--pipe --recstart" "$T/s100k" -- -k --pipe --block 10k --recstart 1 wc -c
+compare "--pipe --recend" "$T/s100k" -- -k --pipe --block 10k --recend 0 wc -c
+compare "--pipe --recstart --recend" "$T/s100k" -- -k --pipe --block 10k --recstart 1 --recend 0 wc -c
+compare "--pipe --recend '' (blocks of exactly --block bytes)" "$T/s3k" -- -k --pipe --block 1000 --recend '' wc -c
+compare "--pipe -N 3 --recend '' (3 bytes a job)" "$T/s3" -- -k --pipe -N 3 --recend '' wc -c
+compare "--pipe --recend '\\0'" "$T/nul" -- -k --pipe --block 1k --recend '\0' wc -c
+compare "--pipe --header 2" "$T/hs" -- -k --pipe --block 20k --header 2 wc -l
+compare "--pipe --rrs" "$T/s100k" -- -k --pipe --block 10k --rrs wc -c
+compare "--pipe --rrs --recstart --recend" "$T/s100k" -- -k --pipe --block 10k --rrs --recend 9 --recstart 1 wc -c
+compare "--pipe: records longer than the block" "$T/long" -- -k --pipe --block 1k wc -c
+compare "--pipe: empty input, no job" "$T/empty" -- --pipe wc -l
+compare "--pipe: jobs that fail" "$T/s100k" -- -k --pipe --block 100k "$B/wcfail"
+compare "--pipe {#}" "$T/s100k" -- -k --pipe --block 100k "$B/seqof" '{#}'
+compare "--pipe -j1 --block 1.5k" "$T/s100k" -- -k -j1 --pipe --block 1.5k wc -l
+compare "--pipe --dry-run" "$T/s3" -- -k --pipe --dry-run wc
 
 # A slow writer: blocks are still cut where GNU parallel cuts them.
 if [ "$HAVE" = 1 ]; then
@@ -118,16 +94,16 @@ else
 fi
 
 # ---- --pipepart against GNU parallel
-compare "--pipepart, default block" "$T/empty" -k --pipepart -a "$T/hs" wc -l
-compare "--pipepart --block 10k" "$T/empty" -k --pipepart -a "$T/hs" --block 10k wc -l
-compare "--pipepart --block -3" "$T/empty" -k --pipepart -a "$T/hs" --block -3 wc -c
-compare "--pipepart --recstart" "$T/empty" -k --pipepart -a "$T/hs" --block 10k --recstart 1 wc -c
-compare "--pipepart --recstart --recend" "$T/empty" -k --pipe-part -a "$T/hs" --block 7k \
+compare "--pipepart, default block" "$T/empty" -- -k --pipepart -a "$T/hs" wc -l
+compare "--pipepart --block 10k" "$T/empty" -- -k --pipepart -a "$T/hs" --block 10k wc -l
+compare "--pipepart --block -3" "$T/empty" -- -k --pipepart -a "$T/hs" --block -3 wc -c
+compare "--pipepart --recstart" "$T/empty" -- -k --pipepart -a "$T/hs" --block 10k --recstart 1 wc -c
+compare "--pipepart --recstart --recend" "$T/empty" -- -k --pipe-part -a "$T/hs" --block 7k \
     --recstart 1 --recend 0 wc -c
-compare "--pipepart --header 2" "$T/empty" -k --pipepart -a "$T/hs" --block 20k --header 2 wc -l
-compare "--pipepart: two files" "$T/empty" -k --pipepart -a "$T/hs" -a "$T/s100k" --block 100k wc -l
-compare "--pipepart: empty file, no job" "$T/empty" --pipepart -a "$T/empty" wc -l
-compare "--pipepart: jobs that fail" "$T/empty" -k --pipepart -a "$T/s100k" --block 100k "$B/wcfail"
+compare "--pipepart --header 2" "$T/empty" -- -k --pipepart -a "$T/hs" --block 20k --header 2 wc -l
+compare "--pipepart: two files" "$T/empty" -- -k --pipepart -a "$T/hs" -a "$T/s100k" --block 100k wc -l
+compare "--pipepart: empty file, no job" "$T/empty" -- --pipepart -a "$T/empty" wc -l
+compare "--pipepart: jobs that fail" "$T/empty" -- -k --pipepart -a "$T/s100k" --block 100k "$B/wcfail"
 
 # ---- without comparison
 seq 300000 >"$T/s300k"
@@ -202,17 +178,17 @@ bad "--pipepart with -N" --pipepart -a "$T/s3" -N 2 cat
 # --pipepart's /s one with its greedy cut
 i=1
 while [ $i -le 300 ]; do printf '>s%d\nACGT%d\nTT\n' $i $i; i=$((i + 1)); done >"$T/seqs.fa"
-compare "--regexp --recstart ^>" "$T/seqs.fa" -k --pipe --regexp --recstart '^>' --block 1k wc -l
-compare "--regexp, a class and \\n" "$T/seqs.fa" -k --pipe --regexp --recstart '>s[0-9]*0\n' --block 500 wc -l
-compare "--regexp -N7" "$T/seqs.fa" -k --pipe -N7 --regexp --recstart '>' wc -l
-compare "--regexp --recend and --recstart" "$T/seqs.fa" -k --pipe --regexp --recend 'T\n' \
+compare "--regexp --recstart ^>" "$T/seqs.fa" -- -k --pipe --regexp --recstart '^>' --block 1k wc -l
+compare "--regexp, a class and \\n" "$T/seqs.fa" -- -k --pipe --regexp --recstart '>s[0-9]*0\n' --block 500 wc -l
+compare "--regexp -N7" "$T/seqs.fa" -- -k --pipe -N7 --regexp --recstart '>' wc -l
+compare "--regexp --recend and --recstart" "$T/seqs.fa" -- -k --pipe --regexp --recend 'T\n' \
     --recstart '(?:>)' --block 300 wc -c
-compare "--regexp --recend \\d" "$T/seqs.fa" -k --pipe --regexp --recend '\d\n' --block 200 wc -l
-compare "--pipepart --regexp: ^ only at the part's start" /dev/null -k --pipepart -a "$T/seqs.fa" \
+compare "--regexp --recend \\d" "$T/seqs.fa" -- -k --pipe --regexp --recend '\d\n' --block 200 wc -l
+compare "--pipepart --regexp: ^ only at the part's start" /dev/null -- -k --pipepart -a "$T/seqs.fa" \
     --regexp --recstart '^>s\d+5\n' --block 200 wc -l
-compare "--pipepart --regexp: the last match in what was read" /dev/null -k --pipepart \
+compare "--pipepart --regexp: the last match in what was read" /dev/null -- -k --pipepart \
     -a "$T/seqs.fa" --regexp --recstart '>s' --block 200 wc -l
-compare "--pipepart --regexp: . matches a newline" /dev/null -k --pipepart -a "$T/seqs.fa" \
+compare "--pipepart --regexp: . matches a newline" /dev/null -- -k --pipepart -a "$T/seqs.fa" \
     --regexp --recend 'T\n' --recstart '>.*0' --block 300 wc -l
 run_in "$T/seqs.fa" -k --pipe -N100 --regexp --recstart '>' wc -l
 same_str "$OUT" "--regexp -N100: 100 records of 3 lines per job" '300\n300\n300\n'

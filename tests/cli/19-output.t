@@ -167,7 +167,8 @@ run --files --tmpdir nosuchdir echo ::: a
 is "$RC" 255 "--tmpdir not a directory: exit 255"
 run -k --files --results fres echo ::: a
 same_str "$OUT" "--files --results DIR: the stdout files' names" 'fres/1/a/stdout\n'
-mkdir g && cd g && as_gnu "--files --results DIR" "$OUT" -- -k --files --results fres echo ::: a
+mkdir g && cd g || exit 1 # (a failed cd would skip the comparison silently)
+as_gnu "--files --results DIR" "$OUT" -- -k --files --results fres echo ::: a
 cd "$T/work" || exit 1
 
 # -u / --ungroup: jobs write straight to our stdout
