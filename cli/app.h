@@ -69,6 +69,8 @@ struct app {
     struct batch batch;      /* batch.c: inputs into each job's values */
     struct perl *perl;       /* {= =}'s coprocess (perl.h); NULL: none */
     unsigned jobs;           /* -j, resolved */
+    bool jobs_elsewhere;     /* forkpool-mpi with serving ranks: jobs keep
+                                their rank's environment (ours not sent) */
     bool total_known;
     unsigned long total;
     forkpool *pool;          /* NULL in --dry-run */

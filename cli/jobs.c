@@ -263,12 +263,12 @@ static int job_start(struct app *a, struct job *j)
     }
     j->lb_out = j->lb_err = (struct lb_pos){0};
     j->shown_cmd = false;
-    struct job_env env;
-    if (env_build(&env, j) != 0) {
+    struct job_env env = {0};
+    if (!a->jobs_elsewhere && env_build(&env, j) != 0) {
         env_free(&env);
         return -1;
     }
-    eo.envp = env.envp;
+    eo.envp = env.envp; /* NULL on other ranks: their own environment */
     j->task = forkpool_exec(a->pool, (const char *const *)j->argv, &eo);
     env_free(&env);
     if (j->task == NULL)

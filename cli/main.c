@@ -272,6 +272,7 @@ static int setup(struct app *a)
         return -1;
     }
     a->jobs *= serving_ranks();
+    a->jobs_elsewhere = serving_ranks() > 1;
     if (!a->o.dry_run) {
         forkpool_options po = {.concurrency = per_rank,
                                .mode = CLI_MODE,
