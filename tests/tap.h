@@ -253,11 +253,15 @@ static inline void tap_sleep_ms(long ms)
     }
 }
 
+/* The watchdog's message, built when it is armed: the handler may only
+   write(). It names the program and its variant, because prove, running
+   several tests at once, prints a bail-out without saying whose it is. */
+static char tap_watchdog_msg_[256];
+
 static inline void tap_watchdog_handler_(int sig)
 {
     (void)sig;
-    static const char msg[] = "Bail out! watchdog: the test hung and was stopped\n";
-    ssize_t r = write(STDOUT_FILENO, msg, sizeof msg - 1);
+    ssize_t r = write(STDOUT_FILENO, tap_watchdog_msg_, strlen(tap_watchdog_msg_));
     (void)r;
     _exit(254);
 }
@@ -265,6 +269,11 @@ static inline void tap_watchdog_handler_(int sig)
 /* Ends the program with a failure after seconds * TEST_TIME_SCALE. */
 static inline void tap_watchdog(unsigned seconds)
 {
+    const char *variant = getenv("FORKPOOL_TEST_VARIANT");
+    snprintf(tap_watchdog_msg_, sizeof tap_watchdog_msg_,
+             "Bail out! watchdog: %s (variant %s) hung for %u s and was stopped\n",
+             program_invocation_short_name, variant && *variant ? variant : "fresh",
+             seconds * (unsigned)tap_scale());
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = tap_watchdog_handler_;
