@@ -21,6 +21,7 @@ compare() {
     name=$1
     shift
     if [ "$HAVE" = 0 ]; then
+        run "$@" # for the checks of $OUT, $ERR or $RC that may follow
         skip "$name: stdout as GNU parallel" "parallel not installed"
         skip "$name: exit status as GNU parallel" "parallel not installed"
         return

@@ -244,7 +244,7 @@ while IFS='	' read -r n id st norm needs reason; do
         continue
     fi
     class=$(cat "$T/r/$n.class")
-    why=$(tr '\n' ';' <"$T/r/$n.why" 2>/dev/null)
+    why=$(tr '\n' ';' 2>/dev/null <"$T/r/$n.why")
     case $class in
     SAME) n_same=$((n_same + 1)) ;;
     REFUSED)
