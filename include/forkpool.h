@@ -70,6 +70,16 @@ typedef enum {
                          and child_init is EINVAL. See "MPI mode".            */
 } forkpool_mode;
 
+/* One step of a kill sequence (forkpool_options.kill_sequence). */
+typedef struct forkpool_kill_step {
+    int signal;   /* sent to the task's process group (then SIGCONT, so a
+                     stopped task acts on it); 1..SIGRTMAX                    */
+    long wait_ms; /* then at most this long for it to end before the next
+                     step; >= 0                                             */
+} forkpool_kill_step;
+
+#define FORKPOOL_KILL_STEPS_MAX 16
+
 typedef struct forkpool_options {
     unsigned concurrency;  /* most tasks running at once; 0: online CPUs        */
     forkpool_mode mode;    /* see forkpool_mode                                 */
@@ -78,7 +88,8 @@ typedef struct forkpool_options {
     long kill_grace_ms;    /* on timeout or cancel, SIGTERM to the task's
                               process group (descendants that left it are
                               killed at once), then SIGKILL after this many
-                              ms; 0: 200; negative: EINVAL                      */
+                              ms; 0: 200; negative: EINVAL. The same as a
+                              kill_sequence of {SIGTERM, kill_grace_ms}.       */
     size_t max_output;     /* most bytes in one result or one message; a task
                               that sends more fails with FORKPOOL_ERR_OUTPUT
                               and is killed; 0: unlimited                       */
@@ -140,6 +151,18 @@ typedef struct forkpool_options {
                               Needs CAP_SYS_ADMIN (root): where the kernel
                               refuses, forkpool_create fails with EPERM.
                               INLINE and FORKPOOL_MPI: EINVAL.             */
+    const forkpool_kill_step *kill_sequence; /* how a task is ended on
+                              timeout or cancel (GNU parallel's --termseq):
+                              each step's signal, then its wait; a task
+                              still there after the last step gets SIGKILL
+                              (the sequence may end with it). Descendants
+                              that left the group die before the first
+                              signal, as with kill_grace_ms. Copied at
+                              create. NULL: {SIGTERM, kill_grace_ms}. EINVAL:
+                              kill_steps 0 or above FORKPOOL_KILL_STEPS_MAX,
+                              a bad signal or a negative wait, kill_grace_ms
+                              set too, kill_steps without a sequence.      */
+    unsigned kill_steps;   /* the number of steps in kill_sequence          */
 } forkpool_options;
 
 typedef enum {
@@ -174,8 +197,8 @@ typedef struct forkpool_error {
  * Creates a pool. opts may be NULL (all defaults); it is copied. Returns NULL
  * and sets errno: EINVAL (negative timeout_ms, kill_grace_ms or max_cpu_ms,
  * unknown mode, fork_server with INLINE; child_init, fork_server or
- * capture_stderr with FORKPOOL_MPI), ENOMEM, or the errno of a failed
- * epoll_create1, timerfd_create, eventfd, or of starting the fork server.
+ * capture_stderr with FORKPOOL_MPI; a bad kill_sequence), ENOMEM, or the
+ * errno of a failed epoll_create1, timerfd_create, eventfd, or of starting the fork server.
  */
 forkpool *forkpool_create(const forkpool_options *opts);
 
@@ -292,11 +315,12 @@ int forkpool_poll(forkpool *pool, int timeout_ms);
 int forkpool_fd(const forkpool *pool);
 
 /* Queued: fails with FORKPOOL_ERR_CANCELLED and never starts. Running: its
-   process group gets SIGTERM, then SIGKILL after kill_grace_ms, and it fails
-   with FORKPOOL_ERR_CANCELLED once reaped. Returns 0, or -1 and errno:
-   EALREADY (it had finished, was already cancelled, or is already being
-   killed for its timeout or bad output: it will fail with that), EBUSY
-   (INLINE: it is running, on the caller's stack), EINVAL (NULL). */
+   process group gets the kill sequence (by default SIGTERM, then SIGKILL
+   after kill_grace_ms), and it fails with FORKPOOL_ERR_CANCELLED once
+   reaped. Returns 0, or -1 and errno: EALREADY (it had finished, was
+   already cancelled, or is already being killed for its timeout or bad
+   output: it will fail with that), EBUSY (INLINE: it is running, on the
+   caller's stack), EINVAL (NULL). */
 int forkpool_cancel(forkpool_task *t);
 
 /* Cancels everything queued or running (see forkpool_cancel). NULL: no-op. */

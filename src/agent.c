@@ -258,14 +258,22 @@ static void serve_exec(agent *ag, ag_pool *ap, const fp_rmsg *h, fp_rd *r)
 static void serve_pool(agent *ag, const fp_rmsg *h, fp_rd *r)
 {
     forkpool_options o;
+    forkpool_kill_step kill[FORKPOOL_KILL_STEPS_MAX];
     memset(&o, 0, sizeof o);
     o.mode = FORKPOOL_FRESH;
     o.concurrency = fp_rd_u32(r);
-    o.kill_grace_ms = (long)fp_rd_u64(r);
     o.max_output = (size_t)fp_rd_u64(r);
     o.max_memory = (size_t)fp_rd_u64(r);
     o.max_cpu_ms = (long)fp_rd_u64(r);
     o.keep_seed = (int)fp_rd_u32(r);
+    o.kill_steps = fp_rd_u32(r);
+    if (o.kill_steps > FORKPOOL_KILL_STEPS_MAX)
+        r->bad = 1;
+    for (unsigned i = 0; i < o.kill_steps && !r->bad; i++) {
+        kill[i].signal = (int)fp_rd_u32(r);
+        kill[i].wait_ms = (long)fp_rd_u64(r);
+    }
+    o.kill_sequence = o.kill_steps ? kill : NULL;
     ag_pool *ap = calloc(1, sizeof *ap);
     if (!ap)
         return; /* its tasks fail: no such pool */

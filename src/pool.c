@@ -230,9 +230,27 @@ static int env_no_pidfd(void)
 
 static void pool_free(forkpool *pool);
 
+/* A kill sequence is given whole (steps and a sequence, or neither), fits
+   the pool's copy, names real signals and waits no negative time; it
+   replaces kill_grace_ms, so both at once are ambiguous. */
+static int check_kill_sequence(const forkpool_options *o)
+{
+    if (!o->kill_sequence)
+        return o->kill_steps == 0 ? 0 : -1;
+    if (o->kill_steps == 0 || o->kill_steps > FORKPOOL_KILL_STEPS_MAX || o->kill_grace_ms)
+        return -1;
+    for (unsigned i = 0; i < o->kill_steps; i++) {
+        const forkpool_kill_step *k = &o->kill_sequence[i];
+        if (k->signal < 1 || k->signal > SIGRTMAX || k->wait_ms < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int check_options(const forkpool_options *o)
 {
-    if (o->timeout_ms < 0 || o->kill_grace_ms < 0 || o->max_cpu_ms < 0 ||
+    if (check_kill_sequence(o) == -1 || o->timeout_ms < 0 || o->kill_grace_ms < 0 ||
+        o->max_cpu_ms < 0 ||
         (o->mode != FORKPOOL_FRESH && o->mode != FORKPOOL_WORKERS &&
          o->mode != FORKPOOL_INLINE && o->mode != FORKPOOL_MPI) ||
         (o->fork_server && (o->mode == FORKPOOL_INLINE || o->mode == FORKPOOL_MPI)) ||
@@ -285,6 +303,23 @@ static size_t mapped_bytes(void)
     return strtoul(buf, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The pool's own copy of the kill sequence: the one given, or SIGTERM
+   and kill_grace_ms (default 200 ms); o then points to the copy. */
+static void set_kill_sequence(fp_procs *set, forkpool_options *o)
+{
+    if (o->kill_sequence) {
+        memcpy(set->kill, o->kill_sequence, o->kill_steps * sizeof *set->kill);
+        set->nkill = o->kill_steps;
+    } else {
+        set->kill[0].signal = SIGTERM;
+        set->kill[0].wait_ms = o->kill_grace_ms ? o->kill_grace_ms : 200;
+        set->nkill = 1;
+    }
+    o->kill_sequence = set->kill;
+    o->kill_steps = set->nkill;
+    o->kill_grace_ms = 0;
+}
+
 forkpool *forkpool_create(const forkpool_options *opts)
 {
     forkpool_options o;
@@ -298,8 +333,6 @@ forkpool *forkpool_create(const forkpool_options *opts)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.concurrency = n > 0 ? (unsigned)n : 1;
     }
-    if (!o.kill_grace_ms)
-        o.kill_grace_ms = 200;
     /* All under the registry lock: no other thread's fork may copy an fd
        it cannot know to close, or a pool no list reaches (which a leak
        checker in that child would call lost). */
@@ -313,7 +346,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
         fp_list_init(&pool->dispatch);
         fp_list_init(&pool->procs.graveyard);
         pool->procs.epfd = pool->timerfd = pool->eventfd = -1;
-        pool->procs.grace_ms = o.kill_grace_ms;
+        set_kill_sequence(&pool->procs, &pool->opts);
         pool->procs.no_pidfd = env_no_pidfd();
         pool->srv_fd = pool->srv_blob_fd = -1;
         pool->self = getpid();

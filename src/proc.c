@@ -148,27 +148,50 @@ void fp_proc_close(fp_proc *pr, int k)
 
 /*
  * The child may have moved to another group (setpgid) and left descendants
- * in its own, so both are signalled. SIGKILL and SIGTERM first reach the
- * descendants that left the group (tree.c): all of them before a SIGKILL,
- * those outside the group before a SIGTERM. The child is unreaped (else
- * pr->gone), so its pid, the group's id, cannot have been reused.
+ * in its own, so both are signalled; the child by pid only when it has
+ * moved, since one that handles the signal could otherwise get it twice
+ * (a kill sequence's signals are counted by their handlers). Every signal
+ * but SIGCONT first reaches the descendants that left the group (tree.c):
+ * all of them before a SIGKILL, those outside the group before the others.
+ * The child is unreaped (else pr->gone), so its pid, the group's id, cannot
+ * have been reused.
  */
 void fp_kill_group(fp_proc *pr, int sig)
 {
     if (pr->gone)
         return;
-    if (sig == SIGKILL || sig == SIGTERM)
+    if (sig != SIGCONT)
         fp_tree_kill(pr->pid, sig == SIGKILL);
     kill(-pr->pid, sig);
-    kill(pr->pid, sig);
+    if (getpgid(pr->pid) != pr->pid)
+        kill(pr->pid, sig);
+}
+
+/* Sends the kill sequence's steps from pr->kill_next on, up to one that
+   waits; after the last, SIGKILL. */
+static void kill_steps(fp_proc *pr, int64_t now)
+{
+    const fp_procs *set = pr->set;
+    pr->kill_at = 0;
+    while (pr->kill_next < set->nkill) {
+        const forkpool_kill_step *k = &set->kill[pr->kill_next++];
+        fp_kill_group(pr, k->signal);
+        if (k->signal == SIGKILL)
+            return;
+        fp_kill_group(pr, SIGCONT); /* a stopped child acts on it */
+        if (k->wait_ms > 0) {
+            pr->kill_at = fp_after(now, k->wait_ms);
+            return;
+        }
+    }
+    fp_kill_group(pr, SIGKILL);
 }
 
 void fp_proc_terminate(fp_proc *pr, int64_t now)
 {
-    fp_kill_group(pr, SIGTERM);
-    fp_kill_group(pr, SIGCONT); /* a stopped child acts on it */
     pr->deadline = 0;
-    pr->kill_at = fp_after(now, pr->set->grace_ms);
+    pr->kill_next = 0;
+    kill_steps(pr, now);
 }
 
 void fp_check_soon(fp_proc *pr)
@@ -311,10 +334,8 @@ static void proc_timers(fp_proc *pr, int64_t now)
         if (fp_proc_dead(pr))
             return;
     }
-    if (pr->kill_at && now >= pr->kill_at) {
-        fp_kill_group(pr, SIGKILL);
-        pr->kill_at = 0;
-    }
+    if (pr->kill_at && now >= pr->kill_at)
+        kill_steps(pr, now);
 }
 
 void fp_procs_timers(fp_procs *set, int64_t now)

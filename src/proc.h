@@ -2,9 +2,9 @@
  * The process layer: one child process of a pool from the moment it is
  * launched to its burial. It watches the process's fds in the pool's epoll
  * set (each event carries the process and the fd's index), keeps its
- * deadline, stages kills (SIGTERM, a grace period, SIGKILL, the subtree:
- * tree.c), finds its exit (pidfd, or polling at doubling intervals),
- * reaps it, and buries it once the loop's batch of events is done.
+ * deadline, stages kills (the pool's kill sequence, by default SIGTERM, a
+ * grace period, SIGKILL; the subtree: tree.c), finds its exit (pidfd, or
+ * polling at doubling intervals), reaps it, and buries it once the loop's batch of events is done.
  *
  * What a process is for is its kind's business: each kind (a task's own
  * child: fresh.c; a program: exec.c; a worker: workers.c) gives a table of
@@ -96,7 +96,8 @@ typedef struct fp_proc_ops {
 typedef struct fp_procs {
     int epfd;              /* the pool's epoll set                        */
     int no_pidfd;          /* pidfd_open unavailable: poll for exits      */
-    long grace_ms;         /* SIGTERM to SIGKILL (kill_grace_ms)          */
+    forkpool_kill_step kill[FORKPOOL_KILL_STEPS_MAX]; /* the kill sequence */
+    unsigned nkill;        /* its steps: SIGKILL follows the last         */
     fp_proc **v;           /* every live process; pr->slot is its index   */
     unsigned n, cap;
     fp_list graveyard;     /* retired, freed after the batch (fp_procs_bury) */
@@ -117,7 +118,8 @@ struct fp_proc {
     fp_rusage ru;     /* what the reaped child used (zeros until then)      */
     int64_t started;  /* CLOCK_MONOTONIC ns                                 */
     int64_t deadline; /* its task's timeout; 0: none                        */
-    int64_t kill_at;  /* SIGKILL due (after SIGTERM); 0: none               */
+    int64_t kill_at;  /* the next kill step due; 0: none                    */
+    unsigned kill_next; /* that step's index (nkill: the final SIGKILL)     */
     int64_t check_at; /* fallback: next waitid poll; 0: none                */
     int64_t check_step;
     fp_decoder dec;   /* the channel's decoder (channel.c)                 */
@@ -178,10 +180,12 @@ int fp_proc_watch_fd(fp_proc *pr, int k);
 /* Stops watching and closes fd k of pr, if open. */
 void fp_proc_close(fp_proc *pr, int k);
 
-/* Signals pr's child and its whole process group (and, for SIGTERM and
-   SIGKILL, descendants that left it: tree.c). Nothing once it is gone. */
+/* Signals pr's child and its whole process group (and, for any signal but
+   SIGCONT, descendants that left it: tree.c; all of them before SIGKILL,
+   else those outside the group). Nothing once it is gone. */
 void fp_kill_group(fp_proc *pr, int sig);
-/* SIGTERM (and SIGCONT) now, SIGKILL after the grace period. */
+/* Starts the kill sequence: its first signal (and SIGCONT) now, each next
+   one when the step before has waited, SIGKILL after the last. */
 void fp_proc_terminate(fp_proc *pr, int64_t now);
 /* SIGKILL now; no more reading or feeding (every fd but the exit's
    closed); its exit looked for at once. */

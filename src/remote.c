@@ -164,10 +164,14 @@ static int send_pool(const fp_remote *rm, int rank, unsigned concurrency,
                      const forkpool_options *o)
 {
     fp_buf *b = &hub.out;
-    if (fp_rmsg_begin(b, FP_R_POOL, rm->id, 0) | fp_rmsg_u32(b, concurrency) |
-        fp_rmsg_u64(b, (uint64_t)o->kill_grace_ms) | fp_rmsg_u64(b, o->max_output) |
-        fp_rmsg_u64(b, o->max_memory) | fp_rmsg_u64(b, (uint64_t)o->max_cpu_ms) |
-        fp_rmsg_u32(b, o->keep_seed != 0)) {
+    int bad = fp_rmsg_begin(b, FP_R_POOL, rm->id, 0) | fp_rmsg_u32(b, concurrency) |
+              fp_rmsg_u64(b, o->max_output) | fp_rmsg_u64(b, o->max_memory) |
+              fp_rmsg_u64(b, (uint64_t)o->max_cpu_ms) | fp_rmsg_u32(b, o->keep_seed != 0) |
+              fp_rmsg_u32(b, o->kill_steps);
+    for (unsigned i = 0; i < o->kill_steps; i++)
+        bad |= fp_rmsg_u32(b, (uint32_t)o->kill_sequence[i].signal) |
+               fp_rmsg_u64(b, (uint64_t)o->kill_sequence[i].wait_ms);
+    if (bad) {
         errno = ENOMEM;
         return -1;
     }

@@ -15,9 +15,9 @@
 
 enum fp_rmsg_type {
     FP_R_HELLO = 1, /* rank -> 0, first: u32 online CPUs                    */
-    FP_R_POOL,      /* 0 -> rank: a pool (u32 concurrency, i64 kill_grace_ms,
-                       u64 max_output, u64 max_memory, i64 max_cpu_ms, u32
-                       keep_seed)                                          */
+    FP_R_POOL,      /* 0 -> rank: a pool (u32 concurrency, u64 max_output,
+                       u64 max_memory, i64 max_cpu_ms, u32 keep_seed, u32
+                       kill steps, each u32 signal and i64 wait_ms)        */
     FP_R_FREE,      /* 0 -> rank: the pool is gone: kill what it runs       */
     FP_R_RUN,       /* 0 -> rank: i64 timeout_ms, str name, str item name
                        (forkpool.map's batches: the user's function), bytes

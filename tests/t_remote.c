@@ -112,6 +112,28 @@ static int sleeper(forkpool_ctx *ctx, const void *arg, size_t len)
     return 0;
 }
 
+/* Counts the SIGHUPs its process gets (shared with the test, mapped before
+   the agents were forked). */
+static struct hups {
+    _Atomic int started, got;
+} *hups;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&hups->got, 1);
+}
+
+static int hup_counter(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)ctx;
+    (void)arg;
+    (void)len;
+    signal(SIGHUP, on_hup);
+    atomic_store(&hups->started, 1);
+    tap_pause_forever();
+}
+
 static int draw(forkpool_ctx *ctx, const void *arg, size_t len)
 {
     (void)arg;
@@ -192,6 +214,27 @@ static void on_lost(forkpool_task *t, const forkpool_error *err, void *ud)
     (void)err;
     (void)ud;
     lost++;
+}
+
+/* A pool's kill sequence reaches its serving ranks: a timed-out task
+   there gets its SIGHUP, then SIGKILL. */
+static void kill_sequence(void)
+{
+    const forkpool_kill_step seq[] = {{SIGHUP, 200L * tap_scale()}};
+    forkpool_options o = {.mode = FORKPOOL_MPI, .concurrency = 1, .kill_sequence = seq,
+                          .kill_steps = 1};
+    forkpool *p = forkpool_create(&o);
+    ok(p != NULL, "a FORKPOOL_MPI pool with a kill sequence");
+    if (!p)
+        return;
+    forkpool_task *t = forkpool_run(p, hup_counter, "", 0);
+    ok(TAP_WAIT_UNTIL((forkpool_poll(p, 5), atomic_load(&hups->started)), 10000),
+       "its task started on a rank");
+    forkpool_set_timeout(t, 1);
+    is(forkpool_wait(t), 1, "it failed");
+    ok(forkpool_task_error(t) && forkpool_task_error(t)->kind == FORKPOOL_ERR_TIMEOUT, "TIMEOUT");
+    is(atomic_load(&hups->got), 1, "it got the sequence's SIGHUP before the SIGKILL");
+    forkpool_destroy(p);
 }
 
 /* Rank 1's agent dies with two tasks running there. */
@@ -315,9 +358,9 @@ static void truncated_run(void)
 int main(int argc, char **argv)
 {
     forkpool_fn fns[] = {rank_of, echo, big, chatty, thrower, crasher, exiter, sleeper, square,
-                         draw};
+                         draw, hup_counter};
     const char *names[] = {"rank_of", "echo", "big", "chatty", "thrower",
-                           "crasher", "exiter", "sleeper", "square", "draw"};
+                           "crasher", "exiter", "sleeper", "square", "draw", "hup_counter"};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (forkpool_register(names[i], fns[i]) != 0)
             return 1;
@@ -327,6 +370,7 @@ int main(int argc, char **argv)
     int fds0 = tap_fd_count();
     codec();
     truncated_run();
+    hups = tap_shared(sizeof *hups);
     is(fp_loopback_start(2), 0, "two serving agents");
     is(forkpool_register("late", late), 0, "a function registered after they started");
 
@@ -526,8 +570,10 @@ int main(int argc, char **argv)
     forkpool_task_release(t);
     forkpool_destroy(p);
 
+    kill_sequence();
     lost_rank();
     is(fp_loopback_stop(), 0, "the agents ended");
+    tap_shared_free(hups, sizeof *hups);
     ok(tap_no_children(), "no child left");
     is(tap_fd_count(), fds0, "no fd left");
     return done_testing();
