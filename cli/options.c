@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -28,7 +30,7 @@ enum opt_id {
     O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS, O_ROBIN, O_CAT,
     /* the machine (cli/machine.c) and GNU parallel's other options */
     O_INFO, O_MINVERSION, O_CPU_CORES, O_CPU_SOCKETS, O_NICE, O_NOSWAP, O_SHUF, O_COMPRESS,
-    O_PRINT_CMD,
+    O_PRINT_CMD, O_TERMSEQ,
     /* read before the command line (cli/profile.c); -S : (this machine) */
     O_PROFILE, O_PLAIN, O_RECORD_ENV, O_SHEBANG, O_SSHLOGIN
 };
@@ -80,6 +82,7 @@ static const struct optdef optdefs[] = {
     {"resume", 0, false, O_RESUME},      {"resume-failed", 0, false, O_RESUMEFAILED},
     {"retry-failed", 0, false, O_RETRYFAILED}, {"delay", 0, true, O_DELAY},
     {"memfree", 0, true, O_MEMFREE},     {"load", 0, true, O_LOAD},
+    {"termseq", 0, true, O_TERMSEQ},     {"term-seq", 0, true, O_TERMSEQ},
     /* --pipe (issue #12 item 4; cli/pipe.c); with it -N counts records */
     {"pipe", 0, false, O_PIPE},          {"spreadstdin", 0, false, O_PIPE},
     {"pipepart", 0, false, O_PIPEPART},  {"pipe-part", 0, false, O_PIPEPART},
@@ -125,6 +128,8 @@ const char opt_usage[] =
     "                       ::: and :::: groups; - for stdin)\n"
     "      --timeout SECS   kill a job after SECS (fractional; suffix s, m, h, d)\n"
     "                       or N% of the median run time of the jobs done\n"
+    "      --termseq SEQ    kill a job by SIG,MS,SIG,MS...: each signal, then up\n"
+    "                       to MS ms (default TERM,200,TERM,100,TERM,50,KILL,25)\n"
     "      --retries N      run a failing job up to N times in all (0: forever)\n"
     "      --halt WHEN,WHY=N  WHEN now|soon, WHY fail|success|done; or never\n"
     "                       (N may be N% of all jobs)\n"
@@ -270,6 +275,49 @@ static int parse_duration(const char *s, long *ms, double *secs)
     if ((double)l < m)
         l++;
     *ms = l;
+    return 0;
+}
+
+/* A signal as kill(1) names it: TERM, SIGTERM (any case), or its number. */
+static int parse_signal(const char *s)
+{
+    unsigned long n;
+    if (fpc_parse_ulong(s, &n) == 0)
+        return n >= 1 && n <= (unsigned long)SIGRTMAX ? (int)n : -1;
+    if (strncasecmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (int sig = 1; sig < SIGRTMIN; sig++) {
+        const char *name = sigabbrev_np(sig);
+        if (name && strcasecmp(s, name) == 0)
+            return sig;
+    }
+    return -1;
+}
+
+/* --termseq SIG,MS[,SIG,MS]...: GNU parallel's; a last MS left out is 0.
+   Every field must be there: "TERM,,KILL" is an error, not TERM,0,KILL. */
+static int parse_termseq(const char *s, struct opts *o)
+{
+    char *copy = strdup(s);
+    if (!copy)
+        return -1;
+    unsigned n = 0;
+    int bad = 0;
+    char *rest = copy;
+    while (rest && !bad) {
+        char *sig = strsep(&rest, ",");
+        char *ms = rest ? strsep(&rest, ",") : NULL;
+        unsigned long v = 0;
+        if (n == FORKPOOL_KILL_STEPS_MAX || (o->termseq[n].signal = parse_signal(sig)) < 0 ||
+            (ms && (fpc_parse_ulong(ms, &v) != 0 || v > 86400000UL)))
+            bad = 1;
+        else
+            o->termseq[n++].wait_ms = (long)v;
+    }
+    free(copy);
+    if (bad)
+        return -1;
+    o->ntermseq = n;
     return 0;
 }
 
@@ -507,6 +555,13 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
         o->timeout_pct = 0;
         if (parse_duration(val, &o->timeout_ms, &o->timeout_s) != 0) {
             fpc_say("bad value '%s' for %s: expected seconds (e.g. 2.5, 10s, 1m)", val, shown);
+            return -1;
+        }
+        break;
+    case O_TERMSEQ:
+        if (parse_termseq(val, o) != 0) {
+            fpc_say("bad value '%s' for %s: expected SIGNAL,MS,SIGNAL,MS... (at most %d "
+                    "signals), e.g. TERM,200,KILL,25", val, shown, FORKPOOL_KILL_STEPS_MAX);
             return -1;
         }
         break;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "forkpool.h"
 #include "rpl.h"
 
 enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
@@ -28,6 +29,10 @@ struct opts {
     bool keep_order, bar, dry_run, tag, shell, help, version, contain;
     long timeout_ms;         /* 0: none */
     double timeout_s;        /* as given, for messages */
+    /* --termseq: how a job is killed (timeout, --halt now, a signal to the
+       tool); GNU parallel's TERM,200,TERM,100,TERM,50,KILL,25 unless given */
+    forkpool_kill_step termseq[FORKPOOL_KILL_STEPS_MAX];
+    unsigned ntermseq;
     unsigned long max_tries; /* runs of a failing job in all; 0: unlimited */
     enum halt_when halt_when;
     enum halt_why halt_why;
