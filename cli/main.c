@@ -241,12 +241,6 @@ static int perl_setup(struct app *a)
     return r;
 }
 
-/* GNU parallel's --termseq default: a job that handles SIGTERM gets it
-   three times before the SIGKILL. */
-static const forkpool_kill_step gnu_termseq[] = {
-    {SIGTERM, 200}, {SIGTERM, 100}, {SIGTERM, 50}, {SIGKILL, 25}};
-enum { GNU_TERMSEQ_STEPS = sizeof gnu_termseq / sizeof gnu_termseq[0] };
-
 /* Everything before the first job: inputs, template, -j, joblog, signals,
    the pool. 0, or -1 after a message. */
 
@@ -285,9 +279,8 @@ static int setup(struct app *a)
                                .mode = CLI_MODE,
                                .timeout_ms = a->o.timeout_ms,
                                .contain = a->o.contain,
-                               .kill_sequence = a->o.ntermseq ? a->o.termseq : gnu_termseq,
-                               .kill_steps = a->o.ntermseq ? a->o.ntermseq
-                                                           : GNU_TERMSEQ_STEPS};
+                               .kill_sequence = a->o.termseq,
+                               .kill_steps = a->o.ntermseq};
         a->pool = forkpool_create(&po);
         if (a->pool == NULL && a->o.contain && errno == EPERM) {
             fpc_say("--contain: the kernel refuses PID namespaces here (they need root, "

@@ -730,7 +730,9 @@ static int parse_operands(struct opts *o, int argc, char **argv, int i)
 
 int opt_parse(struct opts *o, int argc, char **argv)
 {
-    *o = (struct opts){.max_tries = 1, .max_args = -1, .arg_sep = ":::", .arg_file_sep = "::::"};
+    *o = (struct opts){.max_tries = 1, .max_args = -1, .arg_sep = ":::", .arg_file_sep = "::::",
+                       .termseq = {{SIGTERM, 200}, {SIGTERM, 100}, {SIGTERM, 50}, {SIGKILL, 25}},
+                       .ntermseq = 4};
     /* Every -a FILE takes two words at least. */
     o->argfiles = calloc((size_t)argc / 2 + 1, sizeof *o->argfiles);
     o->rpl.rpls = calloc((size_t)argc / 2 + 1, sizeof *o->rpl.rpls); /* --rpl too */

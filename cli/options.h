@@ -30,7 +30,8 @@ struct opts {
     long timeout_ms;         /* 0: none */
     double timeout_s;        /* as given, for messages */
     /* --termseq: how a job is killed (timeout, --halt now, a signal to the
-       tool); GNU parallel's TERM,200,TERM,100,TERM,50,KILL,25 unless given */
+       tool); GNU parallel's TERM,200,TERM,100,TERM,50,KILL,25 unless given
+       (so a job that handles SIGTERM gets it three times) */
     forkpool_kill_step termseq[FORKPOOL_KILL_STEPS_MAX];
     unsigned ntermseq;
     unsigned long max_tries; /* runs of a failing job in all; 0: unlimited */

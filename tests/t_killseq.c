@@ -83,16 +83,22 @@ static forkpool *pool_with(const forkpool_kill_step *seq, unsigned steps, long g
     return p;
 }
 
-/* Starts task_log_signals in slot with the signals in logs[0..n), and once
-   its handlers are in place gives it a 1 ms limit; returns how it ended. */
-static const forkpool_error *time_out(forkpool *p, int slot, const int *logs, int n)
+/* Starts task_log_signals in slot with the signals in logs[0..n); returns
+   once its handlers are in place. */
+static forkpool_task *start_logging(forkpool *p, int slot, const int *logs, int n)
 {
     int v[8] = {slot};
     memcpy(v + 1, logs, (size_t)n * sizeof *logs);
     forkpool_task *t = forkpool_run(p, task_log_signals, v, (size_t)(n + 1) * sizeof *v);
-    forkpool_set_timeout(t, 0);
     if (!TAP_WAIT_UNTIL((forkpool_poll(p, 5), atomic_load(&sh->started[slot])), 5000))
         bail_out("a task did not start");
+    return t;
+}
+
+/* start_logging, then a 1 ms limit; returns how the task ended. */
+static const forkpool_error *time_out(forkpool *p, int slot, const int *logs, int n)
+{
+    forkpool_task *t = start_logging(p, slot, logs, n);
     forkpool_set_timeout(t, 1);
     if (forkpool_wait(t) != 1)
         return NULL;
@@ -152,10 +158,8 @@ static void on_cancel(void)
     const long w = handled_ms();
     const forkpool_kill_step seq[] = {{SIGHUP, w}, {SIGUSR1, w}};
     forkpool *p = pool_with(seq, 2, 0);
-    int v[] = {4, SIGHUP, SIGUSR1};
-    forkpool_task *t = forkpool_run(p, task_log_signals, v, sizeof v);
-    if (!TAP_WAIT_UNTIL((forkpool_poll(p, 5), atomic_load(&sh->started[4])), 5000))
-        bail_out("a task did not start");
+    const int logs[] = {SIGHUP, SIGUSR1};
+    forkpool_task *t = start_logging(p, 4, logs, 2);
     is(forkpool_cancel(t), 0, "cancel a running task");
     is(forkpool_wait(t), 1, "it failed");
     ok(forkpool_task_error(t) && forkpool_task_error(t)->kind == FORKPOOL_ERR_CANCELLED,
