@@ -258,11 +258,26 @@ static inline void tap_sleep_ms(long ms)
    several tests at once, prints a bail-out without saying whose it is. */
 static char tap_watchdog_msg_[256];
 
+/* After the bail-out, a list of the machine's processes goes to stderr
+   (which prove shows): where each one waits (wchan) is what tells a hang
+   in this program from one in a process it waits for, such as another MPI
+   rank. It gets 10 s; fork and exec are async-signal-safe. */
 static inline void tap_watchdog_handler_(int sig)
 {
     (void)sig;
     ssize_t r = write(STDOUT_FILENO, tap_watchdog_msg_, strlen(tap_watchdog_msg_));
     (void)r;
+    pid_t ps = fork();
+    if (ps == 0) {
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        alarm(10);
+        /* -N --ppid 2 -p 2: all but the kernel's threads */
+        execlp("ps", "ps", "--cols", "200", "-N", "--ppid", "2", "-p", "2", "-o",
+               "pid,ppid,pgid,stat,wchan:24,etime,args", (char *)NULL);
+        _exit(127);
+    }
+    while (ps > 0 && waitpid(ps, NULL, 0) == -1 && errno == EINTR) {
+    }
     _exit(254);
 }
 
