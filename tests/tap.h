@@ -258,25 +258,34 @@ static inline void tap_sleep_ms(long ms)
    several tests at once, prints a bail-out without saying whose it is. */
 static char tap_watchdog_msg_[256];
 
-/* After the bail-out, a list of the machine's processes goes to stderr
-   (which prove shows): where each one waits (wchan) is what tells a hang
-   in this program from one in a process it waits for, such as another MPI
-   rank. It gets 10 s; fork and exec are async-signal-safe. */
+/* After the bail-out, what tells a hang in this program from one in a
+   process it waits for (another MPI rank, a child) goes to stderr, which
+   prove shows: every process with where it waits (wchan), then, when gdb
+   is installed, the stacks of the processes that run this program (this
+   one included: the frames under the handler's). 60 s at most; fork and
+   exec are async-signal-safe. */
+static const char tap_watchdog_sh_[] =
+    "ps --cols 200 -N --ppid 2 -p 2 -o pid,ppid,pgid,stat,wchan:24,etime,args\n"
+    "command -v gdb >/dev/null || exit 0\n"
+    "for p in $(pgrep -x \"$(printf %.15s \"$1\")\" | head -n 8); do\n"
+    "  echo \"== stacks of $p\"\n"
+    "  timeout 20 gdb -p $p -batch -nx -ex 'thread apply all bt 16' 2>&1 | grep '^#\\|^Thread'\n"
+    "done\n";
+
 static inline void tap_watchdog_handler_(int sig)
 {
     (void)sig;
     ssize_t r = write(STDOUT_FILENO, tap_watchdog_msg_, strlen(tap_watchdog_msg_));
     (void)r;
-    pid_t ps = fork();
-    if (ps == 0) {
+    pid_t sh = fork();
+    if (sh == 0) {
         dup2(STDERR_FILENO, STDOUT_FILENO);
-        alarm(10);
-        /* -N --ppid 2 -p 2: all but the kernel's threads */
-        execlp("ps", "ps", "--cols", "200", "-N", "--ppid", "2", "-p", "2", "-o",
-               "pid,ppid,pgid,stat,wchan:24,etime,args", (char *)NULL);
+        alarm(60);
+        execl("/bin/sh", "sh", "-c", tap_watchdog_sh_, "sh", program_invocation_short_name,
+              (char *)NULL);
         _exit(127);
     }
-    while (ps > 0 && waitpid(ps, NULL, 0) == -1 && errno == EINTR) {
+    while (sh > 0 && waitpid(sh, NULL, 0) == -1 && errno == EINTR) {
     }
     _exit(254);
 }
