@@ -63,7 +63,10 @@ struct app {
     struct opts o;
     struct inputs in;        /* unused with --pipe/--pipepart */
     struct pipe_src *pipe;   /* --pipe/--pipepart; else NULL */
-    struct robin *robin;     /* --roundrobin (not --dry-run); else NULL */
+    struct robin *robin;     /* --roundrobin, --tee (not --dry-run); else NULL */
+    struct pipe_blk tee_blk; /* --tee: the block being given, from tee_off */
+    size_t tee_off;
+    bool tee_all_started;    /* --tee: every job started (inputs ended) */
     struct pollfd *pfds;     /* main.c's poll() set: 4, and one per job slot */
     struct tmpl tmpl;
     struct batch batch;      /* batch.c: inputs into each job's values */

@@ -525,9 +525,77 @@ static void start_silent(struct app *a)
     }
 }
 
+/* --tee: a block goes to the jobs in pieces of at most this, so the tool
+   holds at most this per job beside the FIFOs. */
+#define TEE_PIECE ((size_t)64 * 1024)
+
+/* --tee: starts every job (-j allows them all: main.c), then gives each
+   piece of standard input to every job still running, the next once all
+   took it. Stops reading when no job is left to read. */
+static void tee_fill(struct app *a)
+{
+    static const struct pipe_blk none;
+    while (!a->tee_all_started && !a->fatal && a->halting == HALT_NEVER && !a->stop_signal) {
+        char **vals = NULL;
+        size_t nvals = 0;
+        int r = batch_next(a, &vals, &nvals);
+        if (r == -1) {
+            a->tee_all_started = true;
+            break;
+        }
+        if (r == 0 && reader_fill(&a->in.rd) == 0) /* -a FILE: read at once */
+            continue;
+        if (r != 1) {
+            jobs_fail(a, "cannot read inputs");
+            return;
+        }
+        if (a->nrunning == a->jobs && !a->o.dry_run) {
+            inputs_vals_free(vals, nvals);
+            fpc_say("--tee starts every job at once, and -j allows %u: there are more inputs "
+                    "(give -j 0, or more)",
+                    a->jobs);
+            a->fatal = true;
+            return;
+        }
+        struct job *j = job_new(a, vals, nvals, &none);
+        if (launch(a, j) < 0)
+            return;
+    }
+    if (a->robin == NULL || !a->tee_all_started) /* --dry-run: no input read */
+        return;
+    while (a->nrunning > 0 && robin_all_taken(a->robin)) {
+        if (a->tee_off == a->tee_blk.len) {
+            int r = pipe_next(a->pipe, &a->tee_blk);
+            a->tee_off = 0;
+            if (r == 0)
+                a->input_wait = true;
+            if (r == -1)
+                robin_eof(a->robin);
+            if (r == -2)
+                jobs_fail(a, "cannot read standard input");
+            if (r != 1) {
+                a->tee_blk = none;
+                return;
+            }
+        }
+        size_t n = a->tee_blk.len - a->tee_off;
+        if (n > TEE_PIECE)
+            n = TEE_PIECE;
+        if (robin_give_all(a->robin, a->tee_blk.data + a->tee_off, n) != 0) {
+            jobs_fail(a, "--tee");
+            return;
+        }
+        a->tee_off += n;
+    }
+}
+
 void jobs_fill(struct app *a)
 {
     a->input_wait = false;
+    if (a->o.tee && a->o.pipe) {
+        tee_fill(a);
+        return;
+    }
     while (!a->fatal && a->halting == HALT_NEVER && !a->stop_signal) {
         /* A new job while fewer than -j run; after that, with
            --roundrobin, the next block goes to a job done writing. */

@@ -241,6 +241,27 @@ static int perl_setup(struct app *a)
     return r;
 }
 
+/* --tee (with --pipe): every job reads standard input as it comes, so all
+   run at once (-j defaults to -j 0, as in GNU parallel), and -j must allow
+   them all. 0, or -1 after a message. */
+static int tee_check(const struct app *a)
+{
+    if (!a->o.tee || !a->o.pipe || a->o.dry_run || !a->total_known)
+        return 0; /* not known yet: jobs.c checks as the inputs come */
+    if (a->jobs < a->total && (a->o.jobs_arg == NULL || strcmp(a->o.jobs_arg, "0") == 0)) {
+        fpc_say("--tee starts every job at once: %lu jobs are more than -j 0 allows here "
+                "(%u, from the limit on open files)",
+                a->total, a->jobs);
+        return -1;
+    }
+    if (a->jobs < a->total) {
+        fpc_say("--tee starts every job at once, and -j allows %u of the %lu: give -j 0",
+                a->jobs, a->total);
+        return -1;
+    }
+    return 0;
+}
+
 /* Everything before the first job: inputs, template, -j, joblog, signals,
    the pool. 0, or -1 after a message. */
 
@@ -248,8 +269,9 @@ static int setup(struct app *a)
 {
     if (ctl_prepare(a) != 0 || shell_check(&a->o) != 0)
         return -1;
-    /* --pipe/--pipepart: the jobs' data is not their arguments. */
-    bool piped = a->o.pipe || a->o.pipepart;
+    /* --pipe/--pipepart: the jobs' data is not their arguments (--tee: it
+       is all of stdin for each job, the arguments are the inputs). */
+    bool piped = (a->o.pipe || a->o.pipepart) && !a->o.tee;
     if (!piped && (inputs_init(&a->in, &a->o) != 0 || batch_setup(a) != 0))
         return -1;
     a->total_known = !piped && inputs_total(&a->in, &a->total);
@@ -262,8 +284,9 @@ static int setup(struct app *a)
         return -1;
     if (mach_nice(&a->o) != 0)
         return -1;
-    if (opt_jobs(a->o.jobs_arg, mach_cpus(&a->o),
-                 a->total_known ? &a->total : NULL, &a->jobs) != 0)
+    if (opt_jobs(a->o.jobs_arg != NULL || !a->o.tee ? a->o.jobs_arg : "0", mach_cpus(&a->o),
+                 a->total_known ? &a->total : NULL, &a->jobs) != 0 ||
+        tee_check(a) != 0)
         return -1;
     /* Under MPI, -j is per serving rank (N%, +N and -N of rank 0's CPUs). */
     unsigned per_rank = jobs_by_rank_cpus(a) ? 0 : a->jobs;
@@ -299,7 +322,8 @@ static int setup(struct app *a)
     }
     if (pipe_init(&a->pipe, &a->o, a->jobs) != 0)
         return -1;
-    if (a->o.roundrobin && !a->o.dry_run && robin_init(&a->robin, a->jobs, a->o.tmpdir) != 0)
+    if ((a->o.roundrobin || a->o.tee) && !a->o.dry_run &&
+        robin_init(&a->robin, a->jobs, a->o.tmpdir) != 0)
         return -1;
     a->slots = calloc(a->jobs, 1);
     a->pfds = calloc(4 + (size_t)a->jobs, sizeof *a->pfds);

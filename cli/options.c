@@ -27,7 +27,7 @@ enum opt_id {
     O_TAGSTRING, O_RESULTS, O_TMPDIR, O_RESUME, O_RESUMEFAILED, O_RETRYFAILED, O_DELAY,
     O_MEMFREE, O_LOAD,
     /* --pipe (issue #12 item 4; cli/pipe.c); -N and --header are O_BATCH's */
-    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS, O_ROBIN, O_CAT,
+    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS, O_ROBIN, O_CAT, O_TEE,
     /* the machine (cli/machine.c) and GNU parallel's other options */
     O_INFO, O_MINVERSION, O_CPU_CORES, O_CPU_SOCKETS, O_NICE, O_NOSWAP, O_SHUF, O_COMPRESS,
     O_PRINT_CMD, O_TERMSEQ,
@@ -94,6 +94,7 @@ static const struct optdef optdefs[] = {
     {"remove-rec-sep", 0, false, O_RRS}, {"removerecsep", 0, false, O_RRS},
     {"roundrobin", 0, false, O_ROBIN},   {"round-robin", 0, false, O_ROBIN},
     {"round", 0, false, O_ROBIN},        {"cat", 0, false, O_CAT},
+    {"tee", 0, false, O_TEE},
     /* the machine (cli/machine.c) and GNU parallel's other options */
     {"number-of-threads", 0, false, O_INFO}, {"number-of-cores", 0, false, O_INFO},
     {"number-of-cpus", 0, false, O_INFO},    {"number-of-sockets", 0, false, O_INFO},
@@ -177,6 +178,8 @@ const char opt_usage_more[] =
     "      --roundrobin     with --pipe: -j jobs at most, each fed blocks until\n"
     "                       the input ends (also --round-robin)\n"
     "      --cat            with --pipe/--pipepart: the job's input in a file, {}\n"
+    "      --tee            with --pipe: all of stdin to every job, one job per\n"
+    "                       input of ::: (or -a), all at once\n"
     "      --header N       with --pipe: the first N lines go to every job\n"
     "      --plus           more replacement strings: {..} {...} {+/} {+.} {##}\n"
     "                       {:-x} {:N:M} {#pre} {%suf} {/a/b} {^a} ... (man page)\n"
@@ -513,6 +516,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_RRS: o->rrs = true; break;
     case O_ROBIN: o->roundrobin = o->pipe = true; break; /* implies --pipe, as in GNU */
     case O_CAT: o->cat = true; break;
+    case O_TEE: o->tee = true; break;
     case O_INFO: o->info = def->lng; break;
     case O_MINVERSION: o->minversion = val; break;
     case O_CPU_CORES: o->cpu_unit = 'c'; break;

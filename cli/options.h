@@ -77,7 +77,7 @@ struct opts {
     /* --pipe, --pipepart (issue #12 item 4): values as given, checked and
        used by cli/pipe.c (with them, max_args counts records; -L: pipe_l
        lines a record; header: lines sent to every job). */
-    bool pipe, pipepart, regexp, rrs, roundrobin, cat;
+    bool pipe, pipepart, regexp, rrs, roundrobin, cat, tee;
     const char *block_arg, *recstart, *recend, *pipe_l;
     /* The machine (cli/machine.c), and options GNU parallel users pass. */
     const char *info;       /* --number-of-threads|cores|cpus|sockets,

@@ -242,10 +242,10 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
         const char *which = o->pipe_l ? "-L" : o->block_arg ? "--block"
                           : o->recstart ? "--recstart" : o->recend ? "--recend"
                           : o->rrs ? "--rrs" : o->regexp ? "--regexp"
-                          : o->cat ? "--cat" : NULL;
+                          : o->cat ? "--cat" : o->tee ? "--tee" : NULL;
         if (which != NULL) {
             fpc_say("%s works only with --pipe%s", which,
-                    which[1] == 'L' ? "" : " or --pipepart");
+                    which[1] == 'L' || strcmp(which, "--tee") == 0 ? "" : " or --pipepart");
             return -1;
         }
         return 0;
@@ -269,7 +269,19 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
                 ":::: inputs)");
         return -1;
     }
-    if (!o->pipepart && o->nsrcs != 0) {
+    if (o->tee && (o->pipepart || o->roundrobin || o->cat || o->header != NULL || o->rrs ||
+                   o->max_tries != 1)) {
+        fpc_say("--tee gives every job all of standard input, as it comes: it works with "
+                "--pipe, without --pipepart (use --pipe --tee < FILE), --roundrobin, --cat, "
+                "--header, --rrs and --retries");
+        return -1;
+    }
+    if (o->tee && o->nsrcs == 0) {
+        fpc_say("--tee runs one job for each input of ::: (or :::: or -a), each reading all of "
+                "standard input: give it inputs");
+        return -1;
+    }
+    if (!o->pipepart && !o->tee && o->nsrcs != 0) {
         fpc_say("--pipe sends standard input to the jobs: it takes no ::: or :::: or -a "
                 "inputs (for a file use --pipepart -a FILE, or < FILE)");
         return -1;
@@ -356,7 +368,7 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
         p->block = (unsigned long long)block;
         p->header_phase = p->hlines > 0;
         p->need = (size_t)p->block;
-        return o->roundrobin ? find_self(p) : 0;
+        return o->roundrobin || o->tee ? find_self(p) : 0;
     }
     /* --pipepart: every file must be there; without --block (or with a
        negative one), the size is split into 10 (or -N) parts per job slot. */

@@ -93,6 +93,22 @@ int robin_give(struct robin *r, unsigned s, const char *data, size_t len)
     return 0;
 }
 
+int robin_give_all(struct robin *r, const char *data, size_t len)
+{
+    for (unsigned i = 0; i < r->n; i++)
+        if (r->s[i].fd >= 0 && robin_give(r, i, data, len) != 0)
+            return -1;
+    return 0;
+}
+
+bool robin_all_taken(const struct robin *r)
+{
+    for (unsigned i = 0; i < r->n; i++)
+        if (r->s[i].fd >= 0 && pending(&r->s[i]))
+            return false;
+    return true;
+}
+
 int robin_start(struct robin *r, unsigned s, const char *data, size_t len, const char **path)
 {
     struct rslot *x = &r->s[s];

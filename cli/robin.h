@@ -7,6 +7,10 @@
  * parallel, all -j run: those no block reached start at the end of input
  * and read nothing (jobs.c keeps their output and joblog line back).
  *
+ * --tee uses the same FIFOs: every job starts at once and each block goes
+ * to all of them; the next is read once all took it (a job that ended
+ * takes nothing more).
+ *
  * A job's stdin is a FIFO of its own in a private directory: the tool holds
  * it open read-write (writes never block, and what it wrote stays in the
  * FIFO until the job reads it), and the runner (pipe.c) opens it as the
@@ -43,6 +47,14 @@ unsigned long robin_started(const struct robin *r);
 /* Appends data[0..len) to what slot s's job reads (copied). 0, or -1
    (ENOMEM). */
 int robin_give(struct robin *r, unsigned s, const char *data, size_t len);
+
+/* --tee: appends data[0..len) to what every running job reads (copied).
+   0, or -1 (ENOMEM). */
+int robin_give_all(struct robin *r, const char *data, size_t len);
+
+/* Whether every running job has taken all it was given (the next block may
+   be read). */
+bool robin_all_taken(const struct robin *r);
 
 /* The job on slot s ended: its FIFO is closed and removed, what it had not
    read is dropped. */
