@@ -97,6 +97,9 @@ struct app {
     /* progress bar (output.c) */
     double t0;
     size_t bar_width;         /* length of the line drawn last; 0: none */
+    bool status_head;         /* --eta/--progress: the table is printed */
+    double eta_first, eta_avg; /* --eta: first completion, smoothed average */
+    long eta_last;
     /* issue #12 items 5-6 (each owned by its file) */
     struct outx *outx;
     struct ctl *ctl;

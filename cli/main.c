@@ -426,7 +426,7 @@ static int run_args(int argc, char **argv, bool skip_first_line)
         return EXIT_USAGE;
     }
     run(&a);
-    if (a.o.bar && !a.stop_signal)
+    if ((a.o.bar || a.o.eta || a.o.progress) && !a.stop_signal)
         out_bar_draw(&a, true);
     else if (out_bar_clear(&a) != 0)
         a.fatal = true;

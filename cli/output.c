@@ -11,6 +11,7 @@
 
 #include "control.h"
 #include "fpc.h"
+#include "machine.h"
 #include "outx.h"
 #include "sbuf.h"
 
@@ -68,11 +69,78 @@ int out_bar_clear(struct app *a)
     return r;
 }
 
+/* --eta: GNU parallel's compute_eta: the average time per job since the
+   first one completed, smoothed as more complete, times the jobs left;
+   kept when it would grow by less than 10%. */
+static long eta_secs(struct app *a, unsigned long total, double *avg)
+{
+    unsigned long done = a->ndone;
+    *avg = 0;
+    if (done == 0)
+        return 0;
+    double now = fpc_mono_now();
+    if (a->eta_first == 0)
+        a->eta_first = now;
+    double pct = (double)done / (double)total;
+    *avg = (now - a->eta_first) / (double)done;
+    if (a->eta_avg == 0)
+        a->eta_avg = *avg;
+    a->eta_avg = (1 - pct) * a->eta_avg + pct * *avg;
+    long eta = (long)((double)(total - done) * a->eta_avg);
+    if ((double)eta * 0.9 < (double)a->eta_last && a->eta_last < eta)
+        return a->eta_last;
+    a->eta_last = eta;
+    return eta;
+}
+
+/* --eta, --progress (without --bar): GNU parallel's status, for its one
+   computer, "local": first (once) the table of computers and the legend,
+   then "[ETA: Ns Left: N AVG: N.NNs  ]local:running/completed/%/avg s". The
+   total is the inputs' count when known before the start, else the jobs
+   seen so far. Returns the status's length (after its "\r"). */
+static size_t gnu_status(struct app *a, struct sbuf *b)
+{
+    if (!a->status_head) {
+        a->status_head = true;
+        sb_adds(b, "\nComputers / CPU cores / Max jobs to run\n");
+        sb_printf(b, "1:local / %ld / %u\n\n", mach_cpus(&a->o), a->jobs);
+        sb_adds(b, "Computer:jobs running/jobs completed/%of started jobs/Average seconds "
+                   "to complete\n");
+    }
+    sb_adds(b, "\r");
+    size_t start = b->len;
+    unsigned long known = a->ndone + a->nrunning;
+    unsigned long total = a->total_known && a->total > known ? a->total : known;
+    if (a->o.eta) {
+        double avg;
+        long eta = eta_secs(a, total, &avg);
+        sb_printf(b, "ETA: %lds Left: %lu AVG: %.2fs  ", eta, total - a->ndone, avg);
+    }
+    if (known > 0) {
+        double el = fpc_mono_now() - a->t0;
+        sb_printf(b, "local:%u/%lu/100%%/%.1fs ", a->nrunning, a->ndone,
+                  a->ndone ? el / (double)a->ndone : 0.0);
+    }
+    return b->len - start;
+}
+
 void out_bar_draw(struct app *a, bool final)
 {
-    if (!a->o.bar)
+    if (!a->o.bar && !a->o.eta && !a->o.progress)
         return;
     struct sbuf b = {0};
+    if (!a->o.bar) {
+        size_t width = gnu_status(a, &b);
+        while (width < a->bar_width) {
+            sb_adds(&b, " ");
+            width++;
+        }
+        if (final)
+            sb_adds(&b, "\n");
+        if (sb_write(&b, STDERR_FILENO) == 0)
+            a->bar_width = final ? 0 : width;
+        return;
+    }
     sb_adds(&b, "\r");
     unsigned long total = a->total_known ? a->total : 0;
     if (final && !a->total_known)

@@ -81,8 +81,6 @@ int outx_init(struct app *a)
         fpc_say("--tmpdir: '%s' is not a directory we can write to", o->tmpdir);
         return -1;
     }
-    if (o->eta || o->progress)
-        a->o.bar = true; /* the same status line on stderr */
     if (o->tagstring != NULL) {
         /* \t, \033... decoded first, as GNU parallel does (a NUL ends it) */
         size_t n;

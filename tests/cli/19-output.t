@@ -238,14 +238,36 @@ run --line-buffer -v -k echo ::: a b
 same_str "$OUT" "--line-buffer -v: each command line before its output" 'echo a\na\necho b\nb\n'
 as_gnu "--line-buffer -v -k" "$OUT" -- --line-buffer -v -k echo ::: a b
 
-# --eta / --progress: stdout unchanged, a status line on stderr
-run --eta -k echo ::: a b
+# --eta / --progress: stdout unchanged; on stderr GNU parallel's table of
+# computers, then its status line, redrawn after \r, the last one kept
+gnu_head() { # -j: the table GNU parallel prints first
+    printf '\nComputers / CPU cores / Max jobs to run\n1:local / %s / %s\n\n' "$NCPU" "$1"
+    printf 'Computer:jobs running/jobs completed/%%of started jobs/Average seconds to complete\n'
+}
+last_status() { tr '\r' '\n' <"$ERR" | grep -v '^ *$' | tail -n 1 | sed 's/ *$//'; }
+run --eta -k -j2 echo ::: a b
 is "$RC" 0 "--eta: exit 0"
 same_str "$OUT" "--eta: stdout unchanged" 'a\nb\n'
-grep -q '2/2' "$ERR"; ok "--eta: status on stderr" test $? = 0
-run --progress -k echo ::: a b
+is "$(head -n 5 "$ERR")" "$(gnu_head 2)" "--eta: GNU parallel's table first (CPUs, -j)"
+last=$(last_status)
+case $last in
+"ETA: 0s Left: 0 AVG: "[0-9].[0-9][0-9]"s  local:0/2/100%/"[0-9]*.[0-9]s) pass "--eta: GNU parallel's last status: $last" ;;
+*) fail "--eta: GNU parallel's last status: $last" ;;
+esac
+is "$(tail -c 1 "$ERR" | od -An -c | tr -d ' ')" '\n' "--eta: stderr ends with a newline"
+grep -q 'Left: 2 ' "$ERR"; ok "--eta: 2 left before any completed" test $? = 0
+run --progress -k -j3 echo ::: a b
 same_str "$OUT" "--progress: stdout unchanged" 'a\nb\n'
-grep -q '2/2' "$ERR"; ok "--progress: status on stderr" test $? = 0
+is "$(head -n 5 "$ERR")" "$(gnu_head 3)" "--progress: the table"
+last=$(last_status)
+case $last in
+"local:0/2/100%/"[0-9]*.[0-9]s) pass "--progress: GNU parallel's last status: $last" ;;
+*) fail "--progress: GNU parallel's last status: $last" ;;
+esac
+grep -q ETA "$ERR"; ok "--progress: no ETA" test $? = 1
+run --eta --bar -k echo ::: a b
+grep -q '\[#*' "$ERR"; ok "--eta --bar: the bar wins, as in GNU parallel" test $? = 0
+grep -q 'Computers' "$ERR"; ok "--eta --bar: no table" test $? = 1
 run --eta=x echo ::: a
 is "$RC" 255 "--eta=x: exit 255"
 
