@@ -203,13 +203,31 @@ static int repl_setup(struct app *a)
     if (a->tmpl.unknown != NULL)
         fpc_say("warning: %.*s is not a replacement string: left as text (see --plus, --rpl)",
                 (int)a->tmpl.unknown_len, a->tmpl.unknown);
-    if (a->tmpl.needs_total && !a->total_known) {
-        if (a->o.pipe || a->o.pipepart) {
-            fpc_say("{##} and {0#} need the number of jobs in advance, which --pipe does "
-                    "not know");
-            return -1;
-        }
+    if (a->tmpl.needs_total && !a->total_known && (a->o.pipe || a->o.pipepart)) {
+        fpc_say("{##} and {0#} need the number of jobs in advance, which --pipe does not know");
+        return -1;
+    }
+    if ((a->tmpl.needs_total || a->o.eta) && !a->total_known)
         a->batch.collect = true; /* every input read first, as GNU parallel does */
+    return 0;
+}
+
+/* --total-jobs N: the number of jobs, when the inputs do not tell it before
+   the start (a file, stdin), for --eta, --bar, {##} and total_jobs(). 0,
+   or -1 after a message. */
+static int total_given(struct app *a)
+{
+    unsigned long n;
+    if (a->o.total_jobs == NULL)
+        return 0;
+    if (fpc_parse_ulong(a->o.total_jobs, &n) != 0) {
+        fpc_say("bad value '%s' for --total-jobs: expected a number of jobs",
+                a->o.total_jobs);
+        return -1;
+    }
+    if (!a->total_known) {
+        a->total = n;
+        a->total_known = true;
     }
     return 0;
 }
@@ -234,8 +252,14 @@ static int perl_setup(struct app *a)
         return -1;
     }
     for (size_t i = 0; i < nt; i++)
-        for (size_t k = 0; k < ts[i]->nexprs; k++)
+        for (size_t k = 0; k < ts[i]->nexprs; k++) {
             exprs[ts[i]->expr_base + k] = ts[i]->exprs[k];
+            /* total_jobs(): every input read first, as for {##} (--pipe:
+               the expression dies) */
+            if (strstr(ts[i]->exprs[k], "total_jobs") != NULL && !a->total_known &&
+                !a->o.pipe && !a->o.pipepart)
+                a->batch.collect = true;
+        }
     int r = perl_start(&a->perl, exprs, n);
     free(exprs);
     return r;
@@ -277,7 +301,7 @@ static int setup(struct app *a)
     a->total_known = !piped && inputs_total(&a->in, &a->total);
     if (!piped)
         batch_total(a, &a->total_known, &a->total);
-    if (repl_setup(a) != 0)
+    if (total_given(a) != 0 || repl_setup(a) != 0)
         return -1;
     a->tmpl.sh = a->o.shell_path;
     if (outx_init(a) != 0 || perl_setup(a) != 0 || ctl_init(a) != 0)

@@ -23,7 +23,7 @@ enum opt_id {
     O_PLUS, O_RPL, O_PARENS, O_REN_ARG, O_REN_NOEXT, O_REN_BASE, O_REN_DIR, O_REN_BASE_NOEXT,
     O_REN_SEQ, O_REN_SLOT,
     /* issue #12 items 5-7 (output, control, shell) */
-    O_QUOTE, O_SHELLQUOTE, O_VERBOSE, O_UNGROUP, O_LINEBUF, O_FILES, O_ETA, O_PROGRESS,
+    O_QUOTE, O_SHELLQUOTE, O_VERBOSE, O_UNGROUP, O_LINEBUF, O_FILES, O_ETA, O_PROGRESS, O_TOTAL,
     O_TAGSTRING, O_RESULTS, O_TMPDIR, O_RESUME, O_RESUMEFAILED, O_RETRYFAILED, O_DELAY,
     O_MEMFREE, O_LOAD,
     /* --pipe (issue #12 item 4; cli/pipe.c); -N and --header are O_BATCH's */
@@ -77,6 +77,7 @@ static const struct optdef optdefs[] = {
     {"lb", 0, false, O_LINEBUF},         {"linebuffer", 0, false, O_LINEBUF},
     {"files", 0, false, O_FILES},
     {"eta", 0, false, O_ETA},            {"progress", 0, false, O_PROGRESS},
+    {"total-jobs", 0, true, O_TOTAL},    {"total", 0, true, O_TOTAL},
     {"tagstring", 0, true, O_TAGSTRING}, {"results", 0, true, O_RESULTS},
     {"res", 0, true, O_RESULTS},         {"tmpdir", 0, true, O_TMPDIR},
     {"resume", 0, false, O_RESUME},      {"resume-failed", 0, false, O_RESUMEFAILED},
@@ -220,6 +221,8 @@ const char opt_usage_more[] =
     "      --line-buffer, --lb, --linebuffer  print each job's lines as they\n"
     "                       come (whole lines: two jobs' lines never mix)\n"
     "      --eta, --progress    GNU parallel's status on stderr (--eta: with ETA)\n"
+    "      --total-jobs N   the number of jobs, for --eta, --bar, {##}: the inputs\n"
+    "                       are not read in advance to count them (also --total)\n"
     "      --shell[=PATH]   run the command through $SHELL -c (or PATH -c), inputs\n"
     "                       quoted; without it, a command needing a shell is refused\n"
     "  -q, --quote          pass the command's words as they are (even | and >)\n"
@@ -496,6 +499,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_LINEBUF: o->line_buffer = true; break;
     case O_FILES: o->files = true; break;
     case O_ETA: o->eta = true; break;
+    case O_TOTAL: o->total_jobs = val; break;
     case O_PROGRESS: o->progress = true; break;
     case O_TAGSTRING: o->tagstring = val; break;
     case O_RESULTS: o->results = val; break;

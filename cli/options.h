@@ -53,6 +53,7 @@ struct opts {
     const char *shell_path; /* --shell=PATH, else resolved: $SHELL or /bin/sh */
     bool quote, shellquote;
     bool verbose, ungroup, line_buffer, files, eta, progress;
+    const char *total_jobs; /* --total-jobs N; NULL: counted from the inputs */
     const char *tagstring, *results, *tmpdir;
     bool resume, resume_failed, retry_failed;
     const char *delay, *memfree, *load;

@@ -188,12 +188,17 @@ if [ "$PERL" = 1 ]; then
     ok "a Perl expression that dies: its message" grep -q 'died: boom' "$ERR"
     run_in /dev/null echo '{= $_ = total_jobs() =}'
     is "$RC" 0 "total_jobs() with stdin and no input: nothing to do"
-    printf 'a\n' >"$T/one"
-    run_in "$T/one" echo '{= $_ = total_jobs() =}'
-    is "$RC" 255 "total_jobs() with inputs on stdin: exit 255"
-    ok "total_jobs() with inputs on stdin: says why" grep -q 'in advance' "$ERR"
+    seq 3 >"$T/three"
+    run_in "$T/three" -k echo '{= $_ = total_jobs() =}'
+    is "$RC" 0 "total_jobs() with inputs on stdin: exit 0"
+    same_str "$OUT" "... every input read first to count them, as GNU parallel does" '3\n3\n3\n'
+    run_in "$T/three" -k --total-jobs 5 echo '{= $_ = total_jobs() =}'
+    same_str "$OUT" "total_jobs() with --total-jobs 5: 5, as GNU parallel says" '5\n5\n5\n'
+    run_in "$T/three" --pipe --shell 'cat >/dev/null; echo {= $_ = total_jobs() =}'
+    is "$RC" 255 "total_jobs() with --pipe: exit 255"
+    ok "total_jobs() with --pipe: says why" grep -q 'in advance' "$ERR"
 else
-    for n in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do skip "perl test $n" "no perl"; done
+    for n in $(seq 18); do skip "perl test $n" "no perl"; done
 fi
 run echo '{= s/a/b/' ::: a
 is "$RC" 255 "{= without =}: exit 255"

@@ -265,6 +265,17 @@ case $last in
 *) fail "--progress: GNU parallel's last status: $last" ;;
 esac
 grep -q ETA "$ERR"; ok "--progress: no ETA" test $? = 1
+seq 3 >"$T/three"
+run_in "$T/three" --eta -j1 -k echo
+same_str "$OUT" "--eta, inputs on stdin: stdout unchanged" '1\n2\n3\n'
+grep -q 'Left: 3 ' "$ERR"; ok "--eta, inputs on stdin: all read first, 3 left at the start" test $? = 0
+run_in "$T/three" --bar --total-jobs 6 -j1 echo
+grep -q '50% 3/6' "$ERR"; ok "--bar --total-jobs 6, 3 inputs on stdin: 3/6 done at the end" test $? = 0
+run_in "$T/three" --total 4 -k --plus echo {##}
+same_str "$OUT" "--total 4: {##} is 4" '4\n4\n4\n'
+run --total-jobs x echo ::: a
+is "$RC" 255 "--total-jobs x: exit 255"
+ok "--total-jobs x: says why" grep -q "bad value 'x' for --total-jobs" "$ERR"
 run --eta --bar -k echo ::: a b
 grep -q '\[#*' "$ERR"; ok "--eta --bar: the bar wins, as in GNU parallel" test $? = 0
 grep -q 'Computers' "$ERR"; ok "--eta --bar: no table" test $? = 1
