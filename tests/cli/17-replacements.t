@@ -7,33 +7,10 @@
 # Compared with GNU parallel where it is installed (else those are SKIPs).
 . "$(dirname "$0")/lib.sh"
 
-if command -v parallel >/dev/null 2>&1 && parallel --version 2>/dev/null | grep -q 'GNU parallel'; then
-    HAVE=1
-else
-    HAVE=0
-fi
+. "$TESTDIR/gnu-compare.sh"
 if command -v perl >/dev/null 2>&1; then PERL=1; else PERL=0; fi
-PHOME=$T/phome
-mkdir "$PHOME"
 
-# compare NAME ARGS...: same stdout bytes and exit status as GNU parallel.
-compare() {
-    name=$1
-    shift
-    if [ "$HAVE" = 0 ]; then
-        run "$@" # for the checks of $OUT, $ERR or $RC that may follow
-        skip "$name: stdout as GNU parallel" "parallel not installed"
-        skip "$name: exit status as GNU parallel" "parallel not installed"
-        return
-    fi
-    HOME=$PHOME timeout -k 5 $((60 * SCALE)) parallel --will-cite "$@" </dev/null >"$T/p.out" 2>"$T/p.err"
-    prc=$?
-    run "$@"
-    same "$OUT" "$T/p.out" "$name: stdout as GNU parallel"
-    is "$RC" "$prc" "$name: exit status as GNU parallel"
-}
-
-# needs_perl NAME ARGS...: compare, or skip both when perl is missing.
+# compare_perl NAME -- ARGS...: compare, or skip both when perl is missing.
 compare_perl() {
     if [ "$PERL" = 0 ]; then
         skip "$1: stdout as GNU parallel" "no perl"
@@ -45,17 +22,17 @@ compare_perl() {
 
 P=dir.d/sub/file.ex1.ex2.ex3
 # --plus: the path strings (done in C, no perl)
-compare "--plus {..} {...} {/..} {/...}" --plus -k echo '{..}' '{...}' '{/..}' '{/...}' \
+compare "--plus {..} {...} {/..} {/...}" -- --plus -k echo '{..}' '{...}' '{/..}' '{/...}' \
     ::: "$P" a.b .a.b a/b/ /
-compare "--plus {+/} {+.} {+..} {+...}" --plus -k echo '{+/}' '{+.}' '{+..}' '{+...}' \
+compare "--plus {+/} {+.} {+..} {+...}" -- --plus -k echo '{+/}' '{+.}' '{+..}' '{+...}' \
     ::: "$P" a.b/c a /file a/b/ .a.b
-compare "--plus: the manual's identities" --plus -k echo '{+/}/{/}' '{.}.{+.}' \
+compare "--plus: the manual's identities" -- --plus -k echo '{+/}/{/}' '{.}.{+.}' \
     '{+/}/{/.}.{+.}' '{..}.{+..}' '{+/}/{/..}.{+..}' '{...}.{+...}' '{+/}/{/...}.{+...}' ::: "$P"
-compare "--plus positional {2..} {-1+.} {1+/} {2 ...}" --plus -k echo '{2..}' '{-1+.}' \
+compare "--plus positional {2..} {-1+.} {1+/} {2 ...}" -- --plus -k echo '{2..}' '{-1+.}' \
     '{1+/}' '{2 ...}' ::: a/b.c.d ::: x.y.z.w
-compare "--plus {##} {0#} {0%} -j1" --plus -j1 -k echo '{#}' of '{##}' '{0#}' '{0%}' \
+compare "--plus {##} {0#} {0%} -j1" -- --plus -j1 -k echo '{#}' of '{##}' '{0#}' '{0%}' \
     ::: 1 2 3 4 5 6 7 8 9 10 11
-compare "--plus {slot} {host} {sshlogin} {hgrp} {agrp}" --plus -j1 -k echo '[{slot}]' \
+compare "--plus {slot} {host} {sshlogin} {hgrp} {agrp}" -- --plus -j1 -k echo '[{slot}]' \
     '[{host}]' '[{sshlogin}]' '[{hgrp}]' '[{agrp}]' ::: a
 run --plus -k -j12 echo '{0%}' ::: 1 2 3
 ok "--plus {0%} with -j12: two digits" grep -qx '0[1-9]' "$OUT"
@@ -73,27 +50,27 @@ ok "... says why" grep -q '{##}.*--pipe does not know' "$ERR"
 
 # --plus: bash-like strings (Perl expressions, as in GNU parallel)
 V=abcAaAdef
-compare_perl "--plus {:-x} {:N} {:N:M}" --plus -k echo '{:-myval}' '{:2}' '{:2:3}' \
+compare_perl "--plus {:-x} {:N} {:N:M}" -- --plus -k echo '{:-myval}' '{:2}' '{:2:3}' \
     ::: "$V" '' 0
-compare_perl "--plus {#pre} {##pre} {%suf} {%%suf}" --plus -k echo '{#bc}' '{#abc}' '{##a*A}' \
+compare_perl "--plus {#pre} {##pre} {%suf} {%%suf}" -- --plus -k echo '{#bc}' '{#abc}' '{##a*A}' \
     '{%de}' '{%def}' '{%%A*f}' ::: "$V" z.z.z.foo
-compare_perl "--plus {/a/b} {//a/b} {/#a/b} {/%a/b}" --plus -k echo '{/def/ghi}' '{//A/-}' \
+compare_perl "--plus {/a/b} {//a/b} {/#a/b} {/%a/b}" -- --plus -k echo '{/def/ghi}' '{//A/-}' \
     '{/#abc/X}' '{/%def/Y}' ::: "$V"
-compare_perl "--plus {^a} {^^a} {,A} {,,A}" --plus -k echo '{^a}' '{^^a}' '{,A}' '{,,A}' \
+compare_perl "--plus {^a} {^^a} {,A} {,,A}" -- --plus -k echo '{^a}' '{^^a}' '{,A}' '{,,A}' \
     ::: "$V" AbcAaAdef
-compare_perl "--plus positional {2%.gz} {-1#x}" --plus -k echo '{2%.gz}' '{-1#x}' \
+compare_perl "--plus positional {2%.gz} {-1#x}" -- --plus -k echo '{2%.gz}' '{-1#x}' \
     ::: a ::: xb.gz
-compare_perl "--plus {choose_k}" --plus -k echo '{choose_k}' ::: A B C ::: A B C
-compare_perl "--plus {uniq}" --plus -k echo '{uniq}' ::: A B ::: A B
+compare_perl "--plus {choose_k}" -- --plus -k echo '{choose_k}' ::: A B C ::: A B C
+compare_perl "--plus {uniq}" -- --plus -k echo '{uniq}' ::: A B ::: A B
 
 # -I and the long renames
 for o in -I --extensionreplace --er --basenamereplace --bnr --dirnamereplace --dnr \
     --basenameextensionreplace --bner --seqreplace; do
-    compare "$o ,," $o ,, -k echo ,, x,,y ::: A/B.C D
+    compare "$o ,," -- $o ,, -k echo ,, x,,y ::: A/B.C D
 done
-compare "--slotreplace ,, with -j1" --slotreplace ,, -j1 -k echo ,, ::: A B
-compare "-I {} renamed: {} is text, positional {1} too" -I XX -k echo XX '{}' ::: a
-compare "-I '{x}' with a positional {1x}" -I '{x}' -k echo '{x}' '{1x}' '{-1x}' ::: a ::: b
+compare "--slotreplace ,, with -j1" -- --slotreplace ,, -j1 -k echo ,, ::: A B
+compare "-I {} renamed: {} is text, positional {1} too" -- -I XX -k echo XX '{}' ::: a
+compare "-I '{x}' with a positional {1x}" -- -I '{x}' -k echo '{x}' '{1x}' '{-1x}' ::: a ::: b
 run -I '' echo ::: a
 is "$RC" 255 "-I '': exit 255"
 ok "-I '': a message" grep -q "bad value '' for -I" "$ERR"
@@ -103,47 +80,47 @@ for o in --er --bnr --dnr --bner --seqreplace --slotreplace; do
 done
 
 # --rpl
-compare_perl "--rpl '.. perl'" --rpl '.. s:\.[^.]+$::;s:\.[^.]+$::;' -k echo '..' ::: foo.tar.gz
-compare_perl "--rpl '{..} perl', positional {2..}" \
+compare_perl "--rpl '.. perl'" -- --rpl '.. s:\.[^.]+$::;s:\.[^.]+$::;' -k echo '..' ::: foo.tar.gz
+compare_perl "--rpl '{..} perl', positional {2..}" -- \
     --rpl '{..} s:\.[^.]+$::;s:\.[^.]+$::;' -k echo '{..}' '{2..} {1}' ::: bar ::: foo.tar.gz
-compare_perl "--rpl with a group: {%(.+?)}" --rpl '{%(.+?)} s/$$1$//;' -k echo '{%.tar.gz}.zip' \
+compare_perl "--rpl with a group: {%(.+?)}" -- --rpl '{%(.+?)} s/$$1$//;' -k echo '{%.tar.gz}.zip' \
     ::: foo.tar.gz
-compare_perl "--rpl with two groups: {/(.+?)/(.*?)}" --rpl '{/(.+?)/(.*?)} s/$$1/$$2/;' \
+compare_perl "--rpl with two groups: {/(.+?)/(.*?)}" -- --rpl '{/(.+?)/(.*?)} s/$$1/$$2/;' \
     -k echo '{/tar.gz/zip}' '{/a/}' ::: foo.tar.gz
-compare_perl "--rpl overrides {} and adds {x}" --rpl '{} s/a/A/' --rpl '{x} $_="x$_"' -k \
+compare_perl "--rpl overrides {} and adds {x}" -- --rpl '{} s/a/A/' --rpl '{x} $_="x$_"' -k \
     echo '{}' '{x}' '{1x}' ::: abc
-compare_perl "--rpl: longer tags first" --rpl '% s/a/b/' --rpl '%% s/b/c/' -k echo '%' '%%' \
+compare_perl "--rpl: longer tags first" -- --rpl '% s/a/b/' --rpl '%% s/b/c/' -k echo '%' '%%' \
     ::: ab
-compare_perl "--rpl with \\d in its group" --rpl '{:(\d+)} substr($_,0,$$1) = ""' -k \
+compare_perl "--rpl with \\d in its group" -- --rpl '{:(\d+)} substr($_,0,$$1) = ""' -k \
     echo '{:2}' ::: abcdef
 run --rpl '{x}' echo ::: a
 is "$RC" 255 "--rpl without an expression: exit 255"
 ok "--rpl without an expression: a message" grep -q "rpl needs 'TAG perl-expression'" "$ERR"
 
 # --parens
-compare_perl "--parens ,,,," --parens ,,,, -k echo ',, s:\.[^.]+$::;s:\.[^.]+$::; ,,' ::: foo.tar.gz
-compare_perl "--parens ,,,, with {= as text" --parens ,,,, -k echo '{= x =}' ',,2 $_.="!" ,,' \
+compare_perl "--parens ,,,," -- --parens ,,,, -k echo ',, s:\.[^.]+$::;s:\.[^.]+$::; ,,' ::: foo.tar.gz
+compare_perl "--parens ,,,, with {= as text" -- --parens ,,,, -k echo '{= x =}' ',,2 $_.="!" ,,' \
     ::: a ::: b
 run --parens '{' echo ::: a
 is "$RC" 255 "--parens with one character: exit 255"
 
 # {= perl =}
-compare_perl "{= perl =}" -k echo '{= s:\.[^.]+$::;s:\.[^.]+$::; =}' ::: foo.tar.gz
-compare_perl "{=N perl =} positional" -k echo '{=2 s:\.[^.]+$::;s:\.[^.]+$::; =} {1}' \
+compare_perl "{= perl =}" -- -k echo '{= s:\.[^.]+$::;s:\.[^.]+$::; =}' ::: foo.tar.gz
+compare_perl "{=N perl =} positional" -- -k echo '{=2 s:\.[^.]+$::;s:\.[^.]+$::; =} {1}' \
     ::: bar ::: foo.tar.gz
-compare_perl "{=-1 perl =}" -k echo '{=-1 $_.="!" =}' '{=1 $_.="?" =}' ::: a ::: b
-compare_perl "{= perl =} across words" -k echo Job '{#}' of '{=' '$_=total_jobs()' '=}' \
+compare_perl "{=-1 perl =}" -- -k echo '{=-1 $_.="!" =}' '{=1 $_.="?" =}' ::: a ::: b
+compare_perl "{= perl =} across words" -- -k echo Job '{#}' of '{=' '$_=total_jobs()' '=}' \
     ::: 1 2 3
-compare_perl "{= Q() =}" -k echo '{}' shell quoted is '{=' '$_=Q($_)' '=}' ::: '*/!#$' "it's"
-compare_perl "{= skip() =}: not run, counted as failed" -k echo '{=' 'if($_==3) { skip() }' \
+compare_perl "{= Q() =}" -- -k echo '{}' shell quoted is '{=' '$_=Q($_)' '=}' ::: '*/!#$' "it's"
+compare_perl "{= skip() =}: not run, counted as failed" -- -k echo '{=' 'if($_==3) { skip() }' \
     '=}' ::: 1 2 3 4 5
-compare_perl "{= @arg =} with skip()" -k echo '{=' 'if($arg[1]==$arg[2]) { skip() }' '=}' \
+compare_perl "{= @arg =} with skip()" -- -k echo '{=' 'if($arg[1]==$arg[2]) { skip() }' '=}' \
     ::: 1 2 3 ::: 1 2 3
-compare_perl "{= \$job->seq() \$job->slot() seq() =}" -j1 -k echo '{= $_=$job->seq() =}' \
+compare_perl "{= \$job->seq() \$job->slot() seq() =}" -- -j1 -k echo '{= $_=$job->seq() =}' \
     '{= $_=$job->slot() =}' '{= $_=seq()*10 =}' ::: a b
-compare_perl "{= =} empty, several in a word, {} with several groups" -k echo '{==}' \
+compare_perl "{= =} empty, several in a word, {} with several groups" -- -k echo '{==}' \
     'x{= $_.=1 =}y{= $_.=2 =}z' '{= $_=uc =}' ::: a ::: b
-compare_perl "{= =}: once per value and job (GNU parallel's cache)" -j1 -k echo '{= $_=++$n =}' \
+compare_perl "{= =}: once per value and job (GNU parallel's cache)" -- -j1 -k echo '{= $_=++$n =}' \
     '{= $_=++$n =}' '{=1 $_=++$n =}' 'x{= $_=++$n =}' ::: a b
 if [ "$PERL" = 1 ]; then
     run -j1 -k echo '{= $/ = undef; $\ = "X"; $_.="!" =}' ::: a b c
@@ -151,9 +128,9 @@ if [ "$PERL" = 1 ]; then
 else
     skip "{= =} that changes \$/: the next jobs still run" "no perl"
 fi
-compare_perl "{= =}: state kept between jobs (one perl)" -j1 -k echo '{= $_=++$n =}' ::: a b c
-compare_perl "{= =} with bytes" -k echo '{= $_=length =}' '{= $_=$_ x 2 =}' ::: "$(printf '\377\001')"
-compare_perl "{= =} -k skip in the middle keeps the order" -j3 -k echo '{= skip() if $_ % 2 =}' \
+compare_perl "{= =}: state kept between jobs (one perl)" -- -j1 -k echo '{= $_=++$n =}' ::: a b c
+compare_perl "{= =} with bytes" -- -k echo '{= $_=length =}' '{= $_=$_ x 2 =}' ::: "$(printf '\377\001')"
+compare_perl "{= =} -k skip in the middle keeps the order" -- -j3 -k echo '{= skip() if $_ % 2 =}' \
     ::: 1 2 3 4 5 6
 if [ "$PERL" = 1 ]; then
     # a group past the last is an empty argument (as {3} is: no shell drops it)
@@ -216,11 +193,11 @@ else
 fi
 
 # an unknown {word}: left as text, as GNU parallel, with one warning
-compare "unknown {foo}: left as text" -k echo '{foo}' '{bar}' ::: a
+compare "unknown {foo}: left as text" -- -k echo '{foo}' '{bar}' ::: a
 ok "unknown {foo}: a warning on stderr" grep -q 'warning: {foo} is not a replacement string' "$ERR"
 is "$(grep -c warning "$ERR")" 1 "unknown {foo}: only one warning"
 run -k echo '${HOME}' '{ a }' '{}' ::: a
 empty "$ERR" "\${VAR}, braces with spaces: no warning"
-compare "without --plus, {..} stays text" -k echo '{..}' ::: a.b.c
+compare "without --plus, {..} stays text" -- -k echo '{..}' ::: a.b.c
 
 done_testing
