@@ -255,15 +255,6 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
                 "they are fixed strings");
         return -1;
     }
-    /* GNU parallel hands every command to a shell; we do only with --shell.
-       A word holding shell code (`echo JOB{#}\;cat`) would run as text. */
-    for (size_t i = 0; !o->shell && i < o->ncmd; i++)
-        if (strpbrk(o->cmd[i], ";|&<>`") != NULL || strstr(o->cmd[i], "$(") != NULL) {
-            fpc_say("'%s' is shell code, which forkpool runs only with --shell: add --shell "
-                    "(then the command's words are joined and run by /bin/sh -c)",
-                    o->cmd[i]);
-            return -1;
-        }
     if (o->pipepart && (o->nargfiles == 0 || o->nsrcs != o->nargfiles)) {
         fpc_say("--pipepart splits the files given with -a FILE (and takes no ::: or "
                 ":::: inputs)");

@@ -195,6 +195,17 @@ int shell_check(struct opts *o)
             return -1;
         }
     }
+    /* --pipe commands are mostly written for GNU parallel, which hands
+       every command to a shell: a word holding shell code there (`echo
+       JOB{#}\;cat`) would run as text. */
+    for (size_t i = 0; (o->pipe || o->pipepart) && i < o->ncmd; i++)
+        if (strpbrk(o->cmd[i], ";|&<>`") != NULL || strstr(o->cmd[i], "$(") != NULL) {
+            fpc_say("'%s' is shell code, which forkpool runs only with --shell: add --shell "
+                    "(then the command's words are joined and run by /bin/sh -c), or -q to "
+                    "pass it as it is",
+                    o->cmd[i]);
+            return -1;
+        }
     if (strchr(w0, '/') == NULL && strchr(w0, '{') == NULL && !on_path(w0)) {
         if (is_exported_function(w0)) {
             fpc_say("'%s' is a shell function, not a program; to run it, add --shell "

@@ -17,7 +17,8 @@
    refuses (message with a hint, -1): a first word holding spaces or shell
    syntax that is not an existing file; a word that is a shell operator
    (`|`, `&&`, `;`, `>`...); a first word that is no program on PATH but a
-   shell builtin or an exported shell function. 0 when the command can run. */
+   shell builtin or an exported shell function; with --pipe or --pipepart,
+   a word holding shell code (; | & < > ` $(). 0 when the command can run. */
 int shell_check(struct opts *o);
 
 /* --shellquote: prints each input combination shell-quoted (values joined

@@ -147,6 +147,9 @@ bad "--regexp with (?=...)" --pipe --regexp --recstart '(?=a)' cat
 bad "--regexp that does not compile" --pipe --regexp --recstart 'a(b' cat
 bad "--pipe with ::: inputs" --pipe cat ::: a
 bad "--pipe, shell code without --shell" -kN1 --recend , --pipe echo 'JOB{#};cat'
+grep -q "add --shell" "$ERR"; ok "... the message says to add --shell" test $? = 0
+run_in "$T/s3" -q -kN1 --recend 2 --pipe echo 'JOB{#};cat'
+is "$(head -n 1 "$OUT")" "JOB1;cat" "-q: shell code passed as it is (to echo)"
 # With --shell it runs as GNU parallel runs it (which always uses a shell).
 if [ "$HAVE" = 1 ]; then
     HOME=$PHOME parallel --will-cite -kN1 --recend 2 --pipe echo 'JOB{#};cat;echo' END \
