@@ -110,6 +110,9 @@ static void run(struct app *a)
         fds[3] = (struct pollfd){.fd = out, .events = 0}; /* POLLERR: no reader left */
         size_t nfds = 4;
         int wait_ms = ctl_wait_ms(a);
+        int bw = a->pipe != NULL && a->input_wait ? pipe_wait_ms(a->pipe) : -1;
+        if (bw >= 0 && (wait_ms < 0 || bw < wait_ms))
+            wait_ms = bw;
         if (a->robin != NULL) { /* --roundrobin: the jobs' FIFOs */
             int took = robin_flush(a->robin);
             if (took < 0) {

@@ -27,7 +27,7 @@ enum opt_id {
     O_TAGSTRING, O_RESULTS, O_TMPDIR, O_RESUME, O_RESUMEFAILED, O_RETRYFAILED, O_DELAY,
     O_MEMFREE, O_LOAD,
     /* --pipe (issue #12 item 4; cli/pipe.c); -N and --header are O_BATCH's */
-    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS, O_ROBIN, O_CAT, O_TEE,
+    O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS, O_ROBIN, O_CAT, O_TEE, O_BT,
     /* the machine (cli/machine.c) and GNU parallel's other options */
     O_INFO, O_MINVERSION, O_CPU_CORES, O_CPU_SOCKETS, O_NICE, O_NOSWAP, O_SHUF, O_COMPRESS,
     O_PRINT_CMD, O_TERMSEQ,
@@ -96,6 +96,8 @@ static const struct optdef optdefs[] = {
     {"roundrobin", 0, false, O_ROBIN},   {"round-robin", 0, false, O_ROBIN},
     {"round", 0, false, O_ROBIN},        {"cat", 0, false, O_CAT},
     {"tee", 0, false, O_TEE},
+    {"block-timeout", 0, true, O_BT},    {"blocktimeout", 0, true, O_BT},
+    {"bt", 0, true, O_BT},
     /* the machine (cli/machine.c) and GNU parallel's other options */
     {"number-of-threads", 0, false, O_INFO}, {"number-of-cores", 0, false, O_INFO},
     {"number-of-cpus", 0, false, O_INFO},    {"number-of-sockets", 0, false, O_INFO},
@@ -167,6 +169,8 @@ const char opt_usage[] =
     "      --pipepart       the same for the files given with -a FILE, each\n"
     "                       job reading its part from the file\n"
     "      --block SIZE     block size for --pipe (default 1M; k K m M g G)\n"
+    "      --block-timeout S  with --pipe: a block not full after S seconds goes\n"
+    "                       with the whole records read so far (also --bt)\n"
     "      --recstart STR   with --pipe: records start with STR\n"
     "      --recend STR     with --pipe: records end with STR (default \\n)\n"
     "      --regexp         --recstart and --recend are regular expressions\n";
@@ -566,6 +570,15 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
             return -1;
         }
         break;
+    case O_BT: {
+        double secs;
+        if (parse_duration(val, &o->block_timeout_ms, &secs) != 0 || o->block_timeout_ms == 0) {
+            fpc_say("bad value '%s' for %s: expected seconds above 0 (e.g. 0.5, 2s, 1m)", val,
+                    shown);
+            return -1;
+        }
+        break;
+    }
     case O_TERMSEQ:
         if (parse_termseq(val, o) != 0) {
             fpc_say("bad value '%s' for %s: expected SIGNAL,MS,SIGNAL,MS... (at most %d "

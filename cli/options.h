@@ -80,6 +80,7 @@ struct opts {
        lines a record; header: lines sent to every job). */
     bool pipe, pipepart, regexp, rrs, roundrobin, cat, tee;
     const char *block_arg, *recstart, *recend, *pipe_l;
+    long block_timeout_ms; /* --block-timeout; 0: none */
     /* The machine (cli/machine.c), and options GNU parallel users pass. */
     const char *info;       /* --number-of-threads|cores|cpus|sockets,
                                --max-line-length-allowed: its long name */

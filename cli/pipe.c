@@ -45,7 +45,10 @@ struct pipe_src {
     char *buf;
     size_t len, cap, done; /* buf[done..len): not handed out yet */
     size_t need;           /* bytes still to read this round */
+    long bt_ms;            /* --block-timeout; 0: none */
+    double round_t0;       /* when the round began (--block-timeout) */
     bool ready;            /* the round is read (or EOF): cut it */
+    bool timed;            /* the round was cut short by --block-timeout */
     bool eof, finished, header_phase, cut_once, anything;
     enum cut_mode mode;
     unsigned long nrec; /* CUT_N: records (of -L lines) per job */
@@ -242,10 +245,14 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
         const char *which = o->pipe_l ? "-L" : o->block_arg ? "--block"
                           : o->recstart ? "--recstart" : o->recend ? "--recend"
                           : o->rrs ? "--rrs" : o->regexp ? "--regexp"
-                          : o->cat ? "--cat" : o->tee ? "--tee" : NULL;
+                          : o->cat ? "--cat" : o->tee ? "--tee"
+                          : o->block_timeout_ms ? "--block-timeout" : NULL;
         if (which != NULL) {
             fpc_say("%s works only with --pipe%s", which,
-                    which[1] == 'L' || strcmp(which, "--tee") == 0 ? "" : " or --pipepart");
+                    which[1] == 'L' || strcmp(which, "--tee") == 0 ||
+                            strcmp(which, "--block-timeout") == 0
+                        ? ""
+                        : " or --pipepart");
             return -1;
         }
         return 0;
@@ -285,6 +292,11 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
     if (o->roundrobin && (o->pipepart || o->max_tries != 1)) {
         fpc_say("--roundrobin works with --pipe, without --retries (a job's input, fed "
                 "to it as it comes, is not kept)");
+        return -1;
+    }
+    if (o->pipepart && o->block_timeout_ms) {
+        fpc_say("--block-timeout works with --pipe (--pipepart reads a file, which never "
+                "makes it wait)");
         return -1;
     }
     if (o->pipepart && (o->max_args >= 0 || o->pipe_l)) {
@@ -359,6 +371,8 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
         p->block = (unsigned long long)block;
         p->header_phase = p->hlines > 0;
         p->need = (size_t)p->block;
+        p->bt_ms = o->block_timeout_ms;
+        p->round_t0 = fpc_mono_now();
         return o->roundrobin || o->tee ? find_self(p) : 0;
     }
     /* --pipepart: every file must be there; without --block (or with a
@@ -391,6 +405,33 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
 int pipe_fd(const struct pipe_src *p)
 {
     return p->fd;
+}
+
+/* --block-timeout: the seconds left before the round is cut short. */
+static double bt_left(const struct pipe_src *p)
+{
+    return p->round_t0 + (double)p->bt_ms / 1000.0 - fpc_mono_now();
+}
+
+int pipe_wait_ms(const struct pipe_src *p)
+{
+    if (p->part || p->bt_ms == 0 || p->ready || p->finished || p->header_phase)
+        return -1;
+    double left = bt_left(p);
+    return left <= 0 ? 0 : (int)(left * 1000.0) + 1;
+}
+
+/* --block-timeout: whether the round is cut now, with what was read: its
+   time is up and something came (else its time starts again). */
+static bool bt_due(struct pipe_src *p)
+{
+    if (p->bt_ms == 0 || p->header_phase || bt_left(p) > 0)
+        return false;
+    if (p->len == p->done) {
+        p->round_t0 = fpc_mono_now();
+        return false;
+    }
+    return true;
 }
 
 void pipe_free(struct pipe_src *p)
@@ -427,7 +468,8 @@ static void round_start(struct pipe_src *p)
         p->done = 0;
     }
     p->need = (size_t)(p->block - p->len % p->block);
-    p->ready = false;
+    p->ready = p->timed = false;
+    p->round_t0 = fpc_mono_now();
     p->cut_once = false;
     p->anything = false;
 }
@@ -597,8 +639,10 @@ static int stdin_next(struct pipe_src *p, struct pipe_blk *b)
     for (;;) {
         if (p->finished)
             return -1;
-        if (!p->ready)
+        if (!p->ready && !bt_due(p))
             return 0;
+        if (!p->ready)
+            p->ready = p->timed = true;
         size_t cut;
         if (round_cut(p, &cut))
             return emit(p, b, cut) == 1 ? 1 : -2;
@@ -608,8 +652,9 @@ static int stdin_next(struct pipe_src *p, struct pipe_blk *b)
                 return emit(p, b, p->len - p->done) == 1 ? 1 : -2;
             return -1;
         }
-        if (!p->anything && p->block < BLOCK_MAX) {
-            /* A record longer than the block: grow it, as GNU parallel. */
+        if (!p->anything && !p->timed && p->block < BLOCK_MAX) {
+            /* A record longer than the block: grow it, as GNU parallel
+               (not when the round was cut short: GNU's neither). */
             double v = (double)p->block * 1.3 + 1;
             unsigned long long nb = (unsigned long long)v;
             if ((double)nb < v)

@@ -11,7 +11,9 @@
  *
  * Options (struct opts, parsed here): --block SIZE, --recstart S, --recend
  * S (printf escapes \n \t \r \0 \\), -N records per job, -L lines per
- * record, --rrs, --header N|: (lines sent first to every job).
+ * record, --rrs, --header N|: (lines sent first to every job),
+ * --block-timeout S (a block not full after S seconds goes with the whole
+ * records read so far, as in GNU parallel).
  */
 #ifndef FPC_PIPE_H
 #define FPC_PIPE_H
@@ -42,6 +44,10 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs);
 
 /* The fd to poll for input when pipe_next returned 0. */
 int pipe_fd(const struct pipe_src *p);
+
+/* --block-timeout: milliseconds until the block being read is due
+   anyway (poll() no longer; 0: call pipe_next now), or -1. */
+int pipe_wait_ms(const struct pipe_src *p);
 
 /* One read() of standard input into the buffer. 0, or -1 and errno. */
 int pipe_fill(struct pipe_src *p);

@@ -196,4 +196,27 @@ compare "--pipepart --regexp: . matches a newline" /dev/null -- -k --pipepart -a
 run_in "$T/seqs.fa" -k --pipe -N100 --regexp --recstart '>' wc -l
 same_str "$OUT" "--regexp -N100: 100 records of 3 lines per job" '300\n300\n300\n'
 
+# --block-timeout: a block that does not fill in time goes with the whole
+# records read so far. The feeder sends "a b" and a partial "c", then waits
+# (up to a minute) until a job has run before sending the rest: without
+# the timeout the first job would only start at the end of input.
+printf '#!/bin/sh\nprintf "a\\nb\\nc"\ni=0\nwhile [ ! -e "$1" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\nprintf "\\nd\\n"\n' >"$B/feed"
+chmod +x "$B/feed"
+mkfifo "$T/btin"
+"$B/feed" "$T/btran" >"$T/btin" &
+feeder=$!
+run_in "$T/btin" -k --pipe --block-timeout 0.2 --shell "echo \"{#}: \$(tr '\\n' ' ')\"; touch $T/btran"
+wait "$feeder"
+is "$RC" 0 "--block-timeout 0.2: exit 0"
+same_str "$OUT" "... the first job got the whole records read in time, the next the rest" \
+    '1: a b \n2: c d \n'
+printf '#!/bin/sh\nsleep 0.5\nprintf "x\\n"\n' >"$B/late"
+chmod +x "$B/late"
+"$B/late" | RUN_STDIN=/dev/stdin run --pipe --bt 0.05 --shell 'echo "[$(cat)]"'
+same_str "$OUT" "--bt: no job for the timeouts when nothing came" '[x]\n'
+bad "--block-timeout 0" --pipe --block-timeout 0 cat
+bad "--block-timeout x" --pipe --bt x cat
+bad "--block-timeout without --pipe" --block-timeout 1 echo
+bad "--block-timeout with --pipepart" --pipepart -a "$T/s3" --block-timeout 1 cat
+
 done_testing
