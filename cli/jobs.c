@@ -117,17 +117,10 @@ static void env_free(struct job_env *e)
     free(e->tmp);
 }
 
-/* --cat: j's input into a file of its own, which {} names (as the job's
-   one value; --dry-run shows $PARALLEL_TMP). 0, or -1 and errno. */
-static int cat_file(struct app *a, struct job *j)
+/* j's one value: path, the name {} gives of its input (--cat's file,
+   --fifo's FIFO; --dry-run shows $PARALLEL_TMP), taken. 0, or -1. */
+static int input_named(struct job *j, char *path)
 {
-    char *path = NULL;
-    if (!a->o.dry_run && pipe_blk_save(a->pipe, &j->blk, fpc_tmpdir(a->o.tmpdir), &path) != 0) {
-        fpc_say("--cat: cannot write a file in '%s': %s", fpc_tmpdir(a->o.tmpdir),
-                strerror(errno));
-        errno = EIO; /* told */
-        return -1;
-    }
     j->cat = path;
     char **v = calloc(1, sizeof *v);
     if (v == NULL)
@@ -137,6 +130,32 @@ static int cat_file(struct app *a, struct job *j)
     j->vals = v;
     j->nvals = 1;
     return v[0] == NULL ? -1 : 0;
+}
+
+/* --cat: j's input into a file of its own. 0, or -1 and errno. */
+static int cat_file(struct app *a, struct job *j)
+{
+    char *path = NULL;
+    if (!a->o.dry_run && pipe_blk_save(a->pipe, &j->blk, fpc_tmpdir(a->o.tmpdir), &path) != 0) {
+        fpc_say("--cat: cannot write a file in '%s': %s", fpc_tmpdir(a->o.tmpdir),
+                strerror(errno));
+        errno = EIO; /* told */
+        return -1;
+    }
+    return input_named(j, path);
+}
+
+/* --fifo: j's input through a FIFO of its slot, which the job opens by its
+   name (robin.h). 0, or -1 and errno. */
+static int fifo_file(struct app *a, struct job *j)
+{
+    const char *fifo;
+    char *path = NULL;
+    if (!a->o.dry_run &&
+        (robin_start_named(a->robin, j->slot - 1, j->blk.data, j->blk.len, &fifo) != 0 ||
+         (path = strdup(fifo)) == NULL))
+        return -1;
+    return input_named(j, path);
 }
 
 static void on_done(struct job *j)
@@ -208,6 +227,11 @@ static int job_start(struct app *a, struct job *j)
         return -1;
     j->tries++;
     j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
+    if (a->o.fifo && fifo_file(a, j) != 0) {
+        if (!a->o.dry_run)
+            slot_give(a, j->slot);
+        return -1;
+    }
     struct tmpl_ctx c = {.vals = j->vals,
                          .nvals = j->nvals,
                          .seq = j->seq,
@@ -252,11 +276,11 @@ static int job_start(struct app *a, struct job *j)
         return -1;
     forkpool_exec_options eo = {.capture = outx_capture(a)};
     const char *fifo;
-    if (a->robin != NULL) { /* its stdin: a FIFO fed as blocks come */
+    if (a->robin != NULL && !a->o.fifo) { /* its stdin: a FIFO fed as blocks come */
         if (robin_start(a->robin, j->slot - 1, j->blk.data, j->blk.len, &fifo) != 0 ||
             pipe_fifo_argv(a->pipe, fifo, &j->argv) != 0)
             return -1;
-    } else if (a->pipe != NULL && !a->o.cat &&
+    } else if (a->pipe != NULL && !a->o.cat && !a->o.fifo &&
                pipe_job_prepare(a->pipe, &j->blk, a->o.max_tries != 1, &j->argv, &eo.input,
                                 &eo.input_len) != 0) {
         return -1;
@@ -601,7 +625,7 @@ void jobs_fill(struct app *a)
            --roundrobin, the next block goes to a job done writing. */
         int idle = -1;
         bool start = a->o.dry_run || a->nrunning < a->jobs;
-        if (!start && (a->robin == NULL || (idle = robin_idle(a->robin)) < 0))
+        if (!start && (!a->o.roundrobin || (idle = robin_idle(a->robin)) < 0))
             return;
         if (start && !ctl_may_start(a)) /* --delay, --memfree, --load */
             return;
@@ -611,7 +635,7 @@ void jobs_fill(struct app *a)
         int r = a->pipe != NULL ? pipe_next(a->pipe, &blk) : batch_next(a, &vals, &nvals);
         if (r == 0)
             a->input_wait = true;
-        if (r == -1 && a->robin != NULL) {
+        if (r == -1 && a->o.roundrobin && a->robin != NULL) {
             robin_eof(a->robin);
             start_silent(a);
         }

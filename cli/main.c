@@ -349,7 +349,7 @@ static int setup(struct app *a)
     }
     if (pipe_init(&a->pipe, &a->o, a->jobs) != 0)
         return -1;
-    if ((a->o.roundrobin || a->o.tee) && !a->o.dry_run &&
+    if ((a->o.roundrobin || a->o.tee || a->o.fifo) && !a->o.dry_run &&
         robin_init(&a->robin, a->jobs, a->o.tmpdir) != 0)
         return -1;
     a->slots = calloc(a->jobs, 1);

@@ -28,6 +28,7 @@ enum opt_id {
     O_MEMFREE, O_LOAD,
     /* --pipe (issue #12 item 4; cli/pipe.c); -N and --header are O_BATCH's */
     O_PIPE, O_PIPEPART, O_BLOCK, O_RECSTART, O_RECEND, O_REGEXP, O_PIPE_L, O_RRS, O_ROBIN, O_CAT, O_TEE, O_BT,
+    O_FIFO,
     /* the machine (cli/machine.c) and GNU parallel's other options */
     O_INFO, O_MINVERSION, O_CPU_CORES, O_CPU_SOCKETS, O_NICE, O_NOSWAP, O_SHUF, O_COMPRESS,
     O_PRINT_CMD, O_TERMSEQ,
@@ -95,7 +96,7 @@ static const struct optdef optdefs[] = {
     {"remove-rec-sep", 0, false, O_RRS}, {"removerecsep", 0, false, O_RRS},
     {"roundrobin", 0, false, O_ROBIN},   {"round-robin", 0, false, O_ROBIN},
     {"round", 0, false, O_ROBIN},        {"cat", 0, false, O_CAT},
-    {"tee", 0, false, O_TEE},
+    {"tee", 0, false, O_TEE},            {"fifo", 0, false, O_FIFO},
     {"block-timeout", 0, true, O_BT},    {"blocktimeout", 0, true, O_BT},
     {"bt", 0, true, O_BT},
     /* the machine (cli/machine.c) and GNU parallel's other options */
@@ -183,6 +184,7 @@ const char opt_usage_more[] =
     "      --roundrobin     with --pipe: -j jobs at most, each fed blocks until\n"
     "                       the input ends (also --round-robin)\n"
     "      --cat            with --pipe/--pipepart: the job's input in a file, {}\n"
+    "      --fifo           with --pipe: the job reads its block from a FIFO, {}\n"
     "      --tee            with --pipe: all of stdin to every job, one job per\n"
     "                       input of ::: (or -a), all at once\n"
     "      --header N       with --pipe: the first N lines go to every job\n"
@@ -219,8 +221,8 @@ const char opt_usage_more[] =
     "      --results DIR    store outputs in DIR/1/INPUT/{stdout,stderr,seq}, or in\n"
     "                       one FILE.csv / FILE.tsv; print nothing\n"
     "      --files          store each job's stdout in a file; print its name\n"
-    "      --tmpdir DIR     where --files, --cat, --roundrobin, --tee make files\n"
-    "                       (default $TMPDIR, /tmp)\n"
+    "      --tmpdir DIR     where --files, --cat, --fifo, --roundrobin, --tee make\n"
+    "                       files (default $TMPDIR, /tmp)\n"
     "  -u, --ungroup        jobs write to stdout/stderr themselves, as they run\n"
     "      --line-buffer, --lb, --linebuffer  print each job's lines as they\n"
     "                       come (whole lines: two jobs' lines never mix)\n"
@@ -525,6 +527,7 @@ static int apply_opt(struct opts *o, const struct optdef *def, const char *val,
     case O_ROBIN: o->roundrobin = o->pipe = true; break; /* implies --pipe, as in GNU */
     case O_CAT: o->cat = true; break;
     case O_TEE: o->tee = true; break;
+    case O_FIFO: o->fifo = o->pipe = true; break; /* implies --pipe, as in GNU */
     case O_INFO: o->info = def->lng; break;
     case O_MINVERSION: o->minversion = val; break;
     case O_CPU_CORES: o->cpu_unit = 'c'; break;

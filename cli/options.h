@@ -78,7 +78,7 @@ struct opts {
     /* --pipe, --pipepart (issue #12 item 4): values as given, checked and
        used by cli/pipe.c (with them, max_args counts records; -L: pipe_l
        lines a record; header: lines sent to every job). */
-    bool pipe, pipepart, regexp, rrs, roundrobin, cat, tee;
+    bool pipe, pipepart, regexp, rrs, roundrobin, cat, tee, fifo;
     const char *block_arg, *recstart, *recend, *pipe_l;
     long block_timeout_ms; /* --block-timeout; 0: none */
     /* The machine (cli/machine.c), and options GNU parallel users pass. */

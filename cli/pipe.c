@@ -284,6 +284,13 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
                 "inputs (for a file use --pipepart -a FILE, or < FILE)");
         return -1;
     }
+    if (o->fifo && (o->pipepart || o->roundrobin || o->cat || o->tee || o->max_tries != 1)) {
+        fpc_say("--fifo gives each job its block through a FIFO it opens by name: it works "
+                "with --pipe, without %s",
+                o->pipepart ? "--pipepart (use --cat)" : o->roundrobin ? "--roundrobin"
+                : o->cat ? "--cat" : o->tee ? "--tee" : "--retries (the block is not kept)");
+        return -1;
+    }
     if (o->roundrobin && o->cat) {
         fpc_say("--cat gives each job a file of its own input; with --roundrobin a job's "
                 "input is not known when it starts");

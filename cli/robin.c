@@ -17,6 +17,8 @@ struct rslot {
     char *path;   /* its name, until the runner removed it or the job ended */
     char *buf;    /* bytes not yet in the FIFO: buf[off..len) */
     size_t off, len, cap;
+    bool named;   /* --fifo: to open write-only once the job opened it,
+                     write out and close (false once closed) */
 };
 
 struct robin {
@@ -109,7 +111,12 @@ bool robin_all_taken(const struct robin *r)
     return true;
 }
 
-int robin_start(struct robin *r, unsigned s, const char *data, size_t len, const char **path)
+/* A new FIFO for slot s, named x->path; with rdwr, held open read-write
+   (the open does not wait for a reader, and the FIFO keeps what is written
+   while the job has not opened it yet). Then data[0..len) to write. 0, or
+   -1 and errno (the slot stopped). */
+static int fifo_new(struct robin *r, unsigned s, bool rdwr, const char *data, size_t len,
+                    const char **path)
 {
     struct rslot *x = &r->s[s];
     struct sbuf p = {0};
@@ -118,21 +125,63 @@ int robin_start(struct robin *r, unsigned s, const char *data, size_t len, const
     x->path = sb_take(&p);
     if (x->path == NULL)
         return -1;
-    /* Read-write: the open does not wait for a reader, and the FIFO keeps
-       what is written while the job has not opened it yet. */
-    if (mkfifo(x->path, 0600) != 0 || (x->fd = open(x->path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+    if (mkfifo(x->path, 0600) != 0 ||
+        (rdwr && (x->fd = open(x->path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)) {
         int e = errno;
         robin_stop(r, s);
         errno = e;
         return -1;
     }
+    x->named = !rdwr;
     *path = x->path;
     return robin_give(r, s, data, len);
+}
+
+int robin_start(struct robin *r, unsigned s, const char *data, size_t len, const char **path)
+{
+    return fifo_new(r, s, true, data, len, path);
+}
+
+int robin_start_named(struct robin *r, unsigned s, const char *data, size_t len,
+                      const char **path)
+{
+    return fifo_new(r, s, false, data, len, path);
+}
+
+/* --fifo: opens slot x's FIFO once its job has (ENXIO until then), writes
+   what it can and closes it when written out (the job then reads EOF); a
+   job that closed its end (EPIPE) is given nothing more. The name goes
+   then: opened again, it would wait for a writer for ever. 0, or -1 and
+   errno. */
+static int flush_named(struct rslot *x)
+{
+    if (x->fd < 0) {
+        x->fd = open(x->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (x->fd < 0)
+            return errno == ENXIO || errno == EINTR ? 0 : -1;
+    }
+    while (pending(x)) {
+        ssize_t w = write(x->fd, x->buf + x->off, x->len - x->off);
+        if (w > 0)
+            x->off += (size_t)w;
+        else if (w < 0 && errno == EPIPE)
+            x->off = x->len;
+        else if (w < 0 && errno == EAGAIN)
+            return 0;
+        else if (w < 0 && errno != EINTR)
+            return -1;
+    }
+    (void)unlink(x->path); /* before the EOF the close gives */
+    close(x->fd);
+    x->fd = -1;
+    x->named = false;
+    return 0;
 }
 
 void robin_stop(struct robin *r, unsigned s)
 {
     struct rslot *x = &r->s[s];
+    x->named = false;
     if (x->fd >= 0)
         close(x->fd);
     x->fd = -1;
@@ -166,6 +215,11 @@ int robin_flush(struct robin *r)
     int done = 0;
     for (unsigned i = 0; i < r->n; i++) {
         struct rslot *x = &r->s[i];
+        if (x->named) {
+            if (flush_named(x) != 0)
+                return -1;
+            continue;
+        }
         bool had = x->fd >= 0 && pending(x);
         while (x->fd >= 0 && pending(x)) {
             ssize_t w = write(x->fd, x->buf + x->off, x->len - x->off);
@@ -194,7 +248,7 @@ size_t robin_pollfds(const struct robin *r, struct pollfd *fds, int *wait_ms)
         const struct rslot *x = &r->s[i];
         if (x->fd >= 0 && pending(x))
             fds[k++] = (struct pollfd){.fd = x->fd, .events = POLLOUT};
-        else if (r->eof && x->fd >= 0)
+        else if ((r->eof && x->fd >= 0) || (x->named && x->fd < 0))
             *wait_ms = 10;
     }
     return k;

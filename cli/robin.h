@@ -7,6 +7,10 @@
  * parallel, all -j run: those no block reached start at the end of input
  * and read nothing (jobs.c keeps their output and joblog line back).
  *
+ * --fifo uses them too, one per job, opened by the job by its name ({}):
+ * the tool opens it write-only once the job has (not read-write: closing
+ * its end is the job's EOF), writes the job's block and closes it.
+ *
  * --tee uses the same FIFOs: every job starts at once and each block goes
  * to all of them; the next is read once all took it (a job that ended
  * takes nothing more).
@@ -40,6 +44,14 @@ int robin_idle(struct robin *r);
    makes and opens its FIFO, and *path names it (for the runner; valid until
    robin_stop). 0, or -1 and errno. */
 int robin_start(struct robin *r, unsigned s, const char *data, size_t len, const char **path);
+
+/* --fifo: a job starts on slot s, which reads data[0..len) (copied) from
+   the FIFO *path names (valid until robin_stop), opening it by that name:
+   makes the FIFO, which robin_flush opens write-only once the job has it
+   open (checked every 10 ms: robin_pollfds), fills and closes. 0, or -1
+   and errno. */
+int robin_start_named(struct robin *r, unsigned s, const char *data, size_t len,
+                      const char **path);
 
 /* How many jobs robin_start has started. */
 unsigned long robin_started(const struct robin *r);
