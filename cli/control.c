@@ -692,9 +692,19 @@ unsigned long ctl_halt_need(const struct app *a)
     return need < 1 ? 1 : (unsigned long)need;
 }
 
+/* The percentage of n jobs that failed, rounded up (at most 100). */
+static int pct_failed(const struct app *a, double n)
+{
+    double pct = round_up((double)a->nfail / (n > 0 ? n : 1) * 100.0 - 1e-9);
+    return pct > 100 ? 100 : (int)pct;
+}
+
 int ctl_halt_status(const struct app *a)
 {
-    double t = a->total_known && a->total > 0 ? (double)a->total : 1;
-    double pct = round_up((double)a->nfail / t * 100.0 - 1e-9);
-    return pct > 100 ? 100 : (int)pct;
+    return pct_failed(a, a->total_known ? (double)a->total : 1);
+}
+
+int ctl_end_status(const struct app *a)
+{
+    return pct_failed(a, (double)a->ndone);
 }

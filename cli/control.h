@@ -62,4 +62,8 @@ unsigned long ctl_halt_need(const struct app *a);
    all jobs that failed, rounded up (as GNU parallel). */
 int ctl_halt_status(const struct app *a);
 
+/* The exit status when --halt ...=N% never halted the run: the percentage
+   of the jobs run that failed, rounded up (GNU parallel's halt()). */
+int ctl_end_status(const struct app *a);
+
 #endif

@@ -396,6 +396,8 @@ static int exit_status(const struct app *a)
         return EXIT_USAGE;
     if (a->halt_status >= 0)
         return a->halt_status;
+    if (a->o.halt_pct > 0 && a->o.halt_when != HALT_NEVER)
+        return ctl_end_status(a);
     return a->nfail > 100 ? 101 : (int)a->nfail;
 }
 

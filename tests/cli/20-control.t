@@ -145,6 +145,26 @@ fi
 run -j1 --halt now,success=50% --shell 'echo {}; exit {}' ::: 1 0 0 2
 is "$RC" 0 "--halt now,success=50%: exit 0"
 same_str "$OUT" "--halt now,success=50%: stops at the 2nd success" '1\n0\n0\n'
+# --halt ...=N% (met at the end, or never): the exit status is the percentage of
+# the jobs run that failed, rounded up (GNU parallel's), not their count
+for h in "soon,success=50% 1 1 0 0 1 1 1 1 1 1 1 1 84" "now,fail=90% 0 1 1 0 0 0 0 0 0 1 30" \
+    "soon,done=100% 0 1 1 67"; do
+    set -- $h
+    halt=$1
+    shift
+    eval "want=\${$#}"
+    args=$(echo "$@" | sed 's/ [0-9]*$//')
+    # shellcheck disable=SC2086
+    run -j1 --halt "$halt" --shell 'exit {}' ::: $args
+    is "$RC" "$want" "--halt $halt: exit $want, the % of the jobs that failed"
+    if [ "$HAVE" = 1 ]; then
+        # shellcheck disable=SC2086
+        gnu -j1 --halt "$halt" 'exit {}' ::: $args
+        is "$?" "$want" "--halt $halt: GNU parallel's exit status is $want too"
+    else
+        skip "--halt $halt: GNU parallel's exit status" "parallel not installed"
+    fi
+done
 # inputs on stdin: every input is read first, as GNU parallel does
 seq 0 9 >in
 run_in in -j1 --halt soon,fail=20% --shell 'echo {}; exit {}'
