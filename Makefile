@@ -269,14 +269,14 @@ build-fuzz/fuzz_map: tests/fuzz/fuzz_map.c src/maprec.c src/maprec.h src/wire.h
 	$(FUZZ_BUILD) -Iinclude -Isrc tests/fuzz/fuzz_map.c src/maprec.c -o $@
 
 FUZZ_TEMPLATE_SRC := cli/template.c cli/rpl.c cli/perl.c cli/quote.c cli/sbuf.c cli/fpc.c
-build-fuzz/fuzz_template: tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) cli/*.h
+build-fuzz/fuzz_template: tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) cli/*.h include/*.h
 	mkdir -p build-fuzz/corpus_template
-	$(FUZZ_BUILD) -Icli tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) -o $@
+	$(FUZZ_BUILD) -Iinclude -Icli tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) -o $@
 
 FUZZ_DELIM_SRC := cli/options.c cli/batchopt.c cli/reader.c cli/fpc.c
-build-fuzz/fuzz_delim: tests/fuzz/fuzz_delim.c $(FUZZ_DELIM_SRC) cli/*.h
+build-fuzz/fuzz_delim: tests/fuzz/fuzz_delim.c $(FUZZ_DELIM_SRC) cli/*.h include/*.h
 	mkdir -p build-fuzz/corpus_delim
-	$(FUZZ_BUILD) -Icli tests/fuzz/fuzz_delim.c $(FUZZ_DELIM_SRC) -o $@
+	$(FUZZ_BUILD) -Iinclude -Icli tests/fuzz/fuzz_delim.c $(FUZZ_DELIM_SRC) -o $@
 
 fuzz: build-fuzz/fuzz_wire build-fuzz/fuzz_map build-fuzz/fuzz_template build-fuzz/fuzz_delim
 	build-fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
