@@ -452,7 +452,7 @@ int ctl_prepare(struct app *a)
 int ctl_init(struct app *a)
 {
     if (a->o.halt_pct > 0 && !a->total_known) {
-        if (a->o.pipe || a->o.pipepart) {
+        if ((a->o.pipe || a->o.pipepart) && !a->o.tee) {
             fpc_say("--halt ...=N%%: needs the number of jobs, which --pipe does not know; "
                     "give a count instead of N%%");
             return -1;

@@ -209,6 +209,18 @@ static void slot_give(struct app *a, unsigned slot)
         a->slots[slot - 1] = 0;
 }
 
+/* A job that will not run after all gives its slot back, with the --fifo
+   FIFO made for it. */
+static void slot_drop(struct app *a, struct job *j)
+{
+    if (!a->o.dry_run) {
+        if (a->o.fifo)
+            robin_stop(a->robin, j->slot - 1);
+        slot_give(a, j->slot);
+    }
+    j->slot = 0;
+}
+
 /* Starts one attempt of j: builds its command and submits it (or, with
    --dry-run, prints it). 0; 1 when a Perl expression skipped the job
    (nothing started, its slot given back); or -1 and errno (internal
@@ -228,8 +240,7 @@ static int job_start(struct app *a, struct job *j)
     j->tries++;
     j->slot = a->o.dry_run ? (unsigned)((j->seq - 1) % a->jobs + 1) : slot_take(a);
     if (a->o.fifo && fifo_file(a, j) != 0) {
-        if (!a->o.dry_run)
-            slot_give(a, j->slot);
+        slot_drop(a, j);
         return -1;
     }
     struct tmpl_ctx c = {.vals = j->vals,
@@ -245,19 +256,18 @@ static int job_start(struct app *a, struct job *j)
                          .perl = a->perl};
     int built = tmpl_build(&a->tmpl, &c, &j->argv, &j->display);
     if (built != 0) {
-        if (!a->o.dry_run)
-            slot_give(a, j->slot);
-        j->slot = 0;
+        slot_drop(a, j);
         return built; /* 1: skip(), argv and display built */
     }
-    if (ctl_display(a, j) != 0) /* --retry-failed: the joblog's command */
+    if (ctl_display(a, j) != 0) { /* --retry-failed: the joblog's command */
+        slot_drop(a, j);
         return -1;
+    }
     if (j->argv[0][0] == '\0' && !a->o.dry_run) {
         fpc_say("job %lu: the program's name is empty (the command's first word expanded to "
                 "nothing)",
                 j->seq);
-        slot_give(a, j->slot);
-        j->slot = 0;
+        slot_drop(a, j);
         errno = EIO; /* told */
         return -1;
     }
@@ -555,11 +565,14 @@ static void start_silent(struct app *a)
 
 /* --tee: starts every job (-j allows them all: main.c), then gives each
    piece of standard input to every job still running, the next once all
-   took it. Stops reading when no job is left to read. */
+   took it. Stops reading when no job is left to read. While the inputs
+   are read, input_wait is theirs (main.c polls their stream). */
 static void tee_fill(struct app *a)
 {
     static const struct pipe_blk none;
     while (!a->tee_all_started && !a->fatal && a->halting == HALT_NEVER && !a->stop_signal) {
+        if (!ctl_may_start(a)) /* --delay, --memfree, --load */
+            return;
         char **vals = NULL;
         size_t nvals = 0;
         int r = batch_next(a, &vals, &nvals);
@@ -567,11 +580,18 @@ static void tee_fill(struct app *a)
             a->tee_all_started = true;
             break;
         }
-        if (r == 0 && reader_fill(&a->in.rd) == 0) /* -a FILE: read at once */
-            continue;
-        if (r != 1) {
+        if (r == 0)
+            a->input_wait = true;
+        if (r == -2)
             jobs_fail(a, "cannot read inputs");
+        if (r == -3)
+            a->fatal = true; /* reported */
+        if (r != 1)
             return;
+        if (ctl_skip(a, a->next_seq)) { /* --resume...: done in the joblog */
+            inputs_vals_free(vals, nvals);
+            a->next_seq++;
+            continue;
         }
         if (a->nrunning == a->jobs && !a->o.dry_run) {
             inputs_vals_free(vals, nvals);
@@ -582,8 +602,13 @@ static void tee_fill(struct app *a)
             return;
         }
         struct job *j = job_new(a, vals, nvals, &none);
-        if (launch(a, j) < 0)
+        int started = launch(a, j);
+        if (started < 0)
             return;
+        if (started == 1 && a->o.dry_run) {
+            a->ndone++;
+            job_free(a, j);
+        }
     }
     if (a->robin == NULL || !a->tee_all_started) /* --dry-run: no input read */
         return;

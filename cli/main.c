@@ -81,6 +81,13 @@ static int watched_stdout(void)
     return fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode) ? STDOUT_FILENO : -1;
 }
 
+/* Whether the stream input_wait means is the data of --pipe (else the
+   inputs': without --pipe, and with --tee until every job started). */
+static bool waits_for_data(const struct app *a)
+{
+    return a->pipe != NULL && (!a->o.tee || a->tee_all_started);
+}
+
 /* Runs until every job finished (or a signal or error ends the run). */
 static void run(struct app *a)
 {
@@ -105,18 +112,18 @@ static void run(struct app *a)
         fds[1] = (struct pollfd){.fd = a->nrunning > 0 ? forkpool_fd(a->pool) : -1,
                                  .events = POLLIN};
         fds[2] = (struct pollfd){
-            .fd = !a->input_wait ? -1 : a->pipe ? pipe_fd(a->pipe) : a->in.rd.fd,
+            .fd = !a->input_wait ? -1 : waits_for_data(a) ? pipe_fd(a->pipe) : a->in.rd.fd,
             .events = POLLIN};
         fds[3] = (struct pollfd){.fd = out, .events = 0}; /* POLLERR: no reader left */
         size_t nfds = 4;
         int wait_ms = ctl_wait_ms(a);
-        int bw = a->pipe != NULL && a->input_wait ? pipe_wait_ms(a->pipe) : -1;
+        int bw = a->input_wait && waits_for_data(a) ? pipe_wait_ms(a->pipe) : -1;
         if (bw >= 0 && (wait_ms < 0 || bw < wait_ms))
             wait_ms = bw;
         if (a->robin != NULL) { /* --roundrobin: the jobs' FIFOs */
             int took = robin_flush(a->robin);
             if (took < 0) {
-                jobs_fail(a, "--roundrobin: writing to a job");
+                jobs_fail(a, "writing to a job's FIFO");
                 return;
             }
             if (took > 0) /* a job may take the next block: jobs_fill first */
@@ -140,7 +147,7 @@ static void run(struct app *a)
             return;
         }
         if (fds[2].revents != 0 &&
-            (a->pipe ? pipe_fill(a->pipe) : reader_fill(&a->in.rd)) != 0) {
+            (waits_for_data(a) ? pipe_fill(a->pipe) : reader_fill(&a->in.rd)) != 0) {
             jobs_fail(a, "cannot read inputs");
             return;
         }
@@ -206,7 +213,7 @@ static int repl_setup(struct app *a)
     if (a->tmpl.unknown != NULL)
         fpc_say("warning: %.*s is not a replacement string: left as text (see --plus, --rpl)",
                 (int)a->tmpl.unknown_len, a->tmpl.unknown);
-    if (a->tmpl.needs_total && !a->total_known && (a->o.pipe || a->o.pipepart)) {
+    if (a->tmpl.needs_total && !a->total_known && (a->o.pipe || a->o.pipepart) && !a->o.tee) {
         fpc_say("{##} and {0#} need the number of jobs in advance, which --pipe does not know");
         return -1;
     }
@@ -260,7 +267,7 @@ static int perl_setup(struct app *a)
             /* total_jobs(): every input read first, as for {##} (--pipe:
                the expression dies) */
             if (strstr(ts[i]->exprs[k], "total_jobs") != NULL && !a->total_known &&
-                !a->o.pipe && !a->o.pipepart)
+                ((!a->o.pipe && !a->o.pipepart) || a->o.tee))
                 a->batch.collect = true;
         }
     int r = perl_start(&a->perl, exprs, n);
@@ -275,7 +282,7 @@ static int tee_check(const struct app *a)
 {
     if (!a->o.tee || !a->o.pipe || a->o.dry_run || !a->total_known)
         return 0; /* not known yet: jobs.c checks as the inputs come */
-    if (a->jobs < a->total && (a->o.jobs_arg == NULL || strcmp(a->o.jobs_arg, "0") == 0)) {
+    if (a->jobs < a->total && strcmp(a->o.jobs_arg, "0") == 0) {
         fpc_say("--tee starts every job at once: %lu jobs are more than -j 0 allows here "
                 "(%u, from the limit on open files)",
                 a->total, a->jobs);
@@ -311,8 +318,10 @@ static int setup(struct app *a)
         return -1;
     if (mach_nice(&a->o) != 0)
         return -1;
-    if (opt_jobs(a->o.jobs_arg != NULL || !a->o.tee ? a->o.jobs_arg : "0", mach_cpus(&a->o),
-                 a->total_known ? &a->total : NULL, &a->jobs) != 0 ||
+    if (a->o.tee && a->o.jobs_arg == NULL)
+        a->o.jobs_arg = "0"; /* as given: forkpool-mpi keeps it per rank too */
+    if (opt_jobs(a->o.jobs_arg, mach_cpus(&a->o), a->total_known ? &a->total : NULL,
+                 &a->jobs) != 0 ||
         tee_check(a) != 0)
         return -1;
     /* Under MPI, -j is per serving rank (N%, +N and -N of rank 0's CPUs). */

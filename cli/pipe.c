@@ -274,6 +274,13 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
                 "--header, --rrs and --retries");
         return -1;
     }
+    for (size_t i = 0; o->tee && i < o->nsrcs; i++)
+        if (o->srcs[i].path != NULL &&
+            (strcmp(o->srcs[i].path, "-") == 0 || strcmp(o->srcs[i].path, "/dev/stdin") == 0)) {
+            fpc_say("--tee gives standard input to the jobs: their inputs cannot come from it "
+                    "(:::: - or -a -)");
+            return -1;
+        }
     if (o->tee && o->nsrcs == 0) {
         fpc_say("--tee runs one job for each input of ::: (or :::: or -a), each reading all of "
                 "standard input: give it inputs");
@@ -425,7 +432,7 @@ int pipe_wait_ms(const struct pipe_src *p)
     if (p->part || p->bt_ms == 0 || p->ready || p->finished || p->header_phase)
         return -1;
     double left = bt_left(p);
-    return left <= 0 ? 0 : (int)(left * 1000.0) + 1;
+    return left <= 0 ? 0 : left > 86400 ? 86400 * 1000 : (int)(left * 1000.0) + 1;
 }
 
 /* --block-timeout: whether the round is cut now, with what was read: its

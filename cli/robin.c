@@ -46,7 +46,8 @@ int robin_init(struct robin **out, unsigned n, const char *tmpdir)
     for (unsigned i = 0; i < n; i++)
         r->s[i].fd = -1;
     if (mkdtemp(r->dir) == NULL) {
-        fpc_say("--roundrobin: cannot make a directory in '%s': %s", tmpdir, strerror(errno));
+        fpc_say("cannot make a directory for the jobs' FIFOs in '%s': %s", tmpdir,
+                strerror(errno));
         free(r->dir);
         r->dir = NULL;
         return -1;

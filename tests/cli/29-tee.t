@@ -58,7 +58,17 @@ compare "-j3 for 3 inputs: allowed" thousand -- -k --pipe --tee -j3 wc {} ::: -l
 run_in thousand --pipe --tee --dry-run wc {} ::: -l -c
 same_str "$OUT" "--dry-run: the commands, nothing read" 'wc -l\nwc -c\n'
 
+# with the other options
+run_in thousand -k --pipe --tee --joblog "$T/tee.log" wc -l ::: a b
+run_in thousand -k --pipe --tee --resume --joblog "$T/tee.log" --shell 'echo {}; wc -l' ::: a b c
+same_str "$OUT" "--resume: only the job not in the joblog runs" 'c\n1000\n'
+run_in thousand -k --pipe --tee --plus echo {##} ::: a b
+same_str "$OUT" "{##}: the number of inputs" '2\n2\n'
+run_in thousand --pipe --tee --dry-run --bar echo ::: a b
+grep -q '100% 2/2' "$ERR"; ok "--dry-run --bar: both jobs counted done" test $? = 0
+
 # refused, with a reason
+usage_error "--tee, inputs from stdin (:::: -)" ":::: -" --pipe --tee wc :::: -
 usage_error "--tee without --pipe" "--pipe" --tee echo ::: a
 usage_error "--tee without inputs" "inputs" --pipe --tee wc
 usage_error "--tee --pipepart" "--pipepart" --pipepart --tee -a thousand wc ::: a

@@ -35,6 +35,11 @@ is "$RC" 0 "jobs that read one line and close the FIFO: exit 0"
 run_in ten --fifo --shell 'cat {}; cat {}'
 is "$RC" 1 "a job that opens its FIFO again after reading it: fails, no hang"
 same "$OUT" ten "... it read its block the first time"
+run_in ten --fifo -N1 -j1 -k cat '{= skip() if seq() == 2 =}'
+is "$RC" 1 "a job skip()ped: counted as failed, as in GNU parallel"
+empty "$ERR" "... nothing on stderr"
+same_str "$OUT" "a job skip()ped: its FIFO goes, the next job reads its own block" \
+    '1\n3\n4\n5\n6\n7\n8\n9\n10\n'
 run_in big --fifo --shell 'exit 3'
 is "$RC" 2 "two jobs that fail: exit 2"
 run --fifo --dry-run cat {} ::: a
