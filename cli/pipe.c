@@ -34,6 +34,7 @@ struct pipe_src {
     size_t rslen, relen, rerelen;
     bool rrs;
     bool regexp; /* --regexp: rx, not the strings, finds the cuts */
+    struct rx rx_rs, rx_re; /* --regexp --rrs: recstart, recend alone */
     unsigned long hlines; /* --header: lines; 0: none */
     char *header;
     size_t hlen;
@@ -257,11 +258,6 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
         }
         return 0;
     }
-    if (o->regexp && o->rrs) {
-        fpc_say("--rrs with --regexp is not supported: the separators are removed only when "
-                "they are fixed strings");
-        return -1;
-    }
     if (o->pipepart && (o->nargfiles == 0 || o->nsrcs != o->nargfiles)) {
         fpc_say("--pipepart splits the files given with -a FILE (and takes no ::: or "
                 ":::: inputs)");
@@ -340,8 +336,11 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
     memcpy(p->rere + p->relen, p->rs, p->rslen);
     p->rerelen = p->relen + p->rslen;
     p->regexp = o->regexp;
-    if (p->regexp && rx_compile(&p->rx, o->recend ? o->recend : o->recstart ? "" : "\n", rs,
-                                !o->pipepart) != 0)
+    if (p->regexp && rx_compile(&p->rx, re, rs, !o->pipepart) != 0)
+        return -1;
+    /* --rrs: GNU parallel's s/^recstart//s and s/recend$//s (no /m) */
+    if (p->regexp && p->rrs &&
+        (rx_compile(&p->rx_rs, "", rs, false) != 0 || rx_compile(&p->rx_re, re, "", false) != 0))
         return -1;
     if (o->max_args == 0) {
         fpc_say("-N0 with --pipe: a job needs at least 1 record");
@@ -458,6 +457,8 @@ void pipe_free(struct pipe_src *p)
     free(p->re);
     free(p->rere);
     rx_free(&p->rx);
+    rx_free(&p->rx_rs);
+    rx_free(&p->rx_re);
     free(p->header);
     free(p->buf);
     free(p->scratch);
@@ -617,13 +618,42 @@ static size_t rrs_apply(const struct pipe_src *p, char *d, size_t n)
     return n;
 }
 
+/* --regexp's remove_rec_sep, as GNU parallel's: every recend+recstart
+   match (/m), then a recstart match at the start and a recend match at
+   the end or before a final newline (/s). d[n] is a NUL, and stays one
+   (regexec reads a C string). */
+static size_t rrs_regexp(struct pipe_src *p, char *d, size_t n)
+{
+    size_t k = 0, i = 0, so, eo;
+    while (i < n && rx_span(&p->rx, d, n, i, &so, &eo)) {
+        memmove(d + k, d + i, so - i); /* k <= i: what is left is unmoved */
+        k += so - i;
+        i = eo;
+        if (eo == so) /* an empty match removes nothing: step over a byte */
+            d[k++] = d[i++];
+    }
+    memmove(d + k, d + i, n - i + 1);
+    n = k + (n - i);
+    if (n > 0 && rx_span(&p->rx_rs, d, n, 0, &so, &eo) && so == 0 && eo > 0) {
+        memmove(d, d + eo, n - eo + 1);
+        n -= eo;
+    }
+    for (size_t pos = 0; pos < n && rx_span(&p->rx_re, d, n, pos, &so, &eo); pos = so + 1)
+        if (eo > so && (eo == n || (eo == n - 1 && d[n - 1] == '\n'))) {
+            memmove(d + so, d + eo, n - eo + 1);
+            n -= eo - so;
+            break;
+        }
+    return n;
+}
+
 /* Hands out buf[done..done+n) (with the header, or without separators). */
 static int emit(struct pipe_src *p, struct pipe_blk *b, size_t n)
 {
     *b = (struct pipe_blk){.data = p->buf + p->done, .len = n};
     bool head = p->hlen > 0 && !p->rrs;
     if (head || p->rrs) {
-        size_t need = n + (head ? p->hlen : 0);
+        size_t need = n + (head ? p->hlen : 0) + 1; /* + a NUL, for regexec */
         if (need > p->scap) {
             char *s = realloc(p->scratch, need);
             if (s == NULL)
@@ -638,8 +668,9 @@ static int emit(struct pipe_src *p, struct pipe_blk *b, size_t n)
         }
         memcpy(p->scratch + k, p->buf + p->done, n);
         k += n;
+        p->scratch[k] = '\0';
         if (p->rrs)
-            k = rrs_apply(p, p->scratch, k);
+            k = p->regexp ? rrs_regexp(p, p->scratch, k) : rrs_apply(p, p->scratch, k);
         b->data = p->scratch;
         b->len = k;
     }

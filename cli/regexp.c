@@ -214,7 +214,7 @@ void rx_free(struct rx *r)
     *r = (struct rx){0};
 }
 
-bool rx_find(struct rx *r, const char *b, size_t n, size_t pos, size_t *start, size_t *split)
+bool rx_span(struct rx *r, const char *b, size_t n, size_t pos, size_t *so, size_t *eo)
 {
     if (pos > n)
         return false;
@@ -222,7 +222,16 @@ bool rx_find(struct rx *r, const char *b, size_t n, size_t pos, size_t *start, s
     r->m[0].rm_eo = (regoff_t)n;
     if (regexec(&r->re, b, r->re.re_nsub + 1, r->m, REG_STARTEND) != 0)
         return false;
-    *start = (size_t)r->m[0].rm_so;
+    *so = (size_t)r->m[0].rm_so;
+    *eo = (size_t)r->m[0].rm_eo;
+    return true;
+}
+
+bool rx_find(struct rx *r, const char *b, size_t n, size_t pos, size_t *start, size_t *split)
+{
+    size_t end;
+    if (!rx_span(r, b, n, pos, start, &end))
+        return false;
     *split = (size_t)r->m[r->split].rm_so;
     return true;
 }

@@ -35,4 +35,7 @@ void rx_free(struct rx *r);
    recstart match begins (the cut). false: none. */
 bool rx_find(struct rx *r, const char *b, size_t n, size_t pos, size_t *start, size_t *split);
 
+/* The first match at or after pos in b[0..n): b[*so..*eo). false: none. */
+bool rx_span(struct rx *r, const char *b, size_t n, size_t pos, size_t *so, size_t *eo);
+
 #endif

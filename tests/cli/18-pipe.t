@@ -140,7 +140,6 @@ bad "--header x" --pipe --header x cat
 bad "--recstart without --pipe" --recstart x echo
 bad "-L without --pipe" -L 2 echo
 bad "-N0 with --pipe" --pipe -N0 cat
-bad "--regexp --rrs" --pipe --regexp --rrs --recstart a cat
 bad "--regexp with a lazy quantifier" --pipe --regexp --recstart 'a.*?b' cat
 bad "--regexp with a back-reference" --pipe --regexp --recstart '(a)\1' cat
 bad "--regexp with (?=...)" --pipe --regexp --recstart '(?=a)' cat
@@ -183,6 +182,15 @@ i=1
 while [ $i -le 300 ]; do printf '>s%d\nACGT%d\nTT\n' $i $i; i=$((i + 1)); done >"$T/seqs.fa"
 compare "--regexp --recstart ^>" "$T/seqs.fa" -- -k --pipe --regexp --recstart '^>' --block 1k wc -l
 compare "--regexp, a class and \\n" "$T/seqs.fa" -- -k --pipe --regexp --recstart '>s[0-9]*0\n' --block 500 wc -l
+# --rrs with --regexp: the matches removed, as GNU parallel's remove_rec_sep
+printf '#!/bin/sh\ncat\necho "|"\n' >"$B/bar"
+chmod +x "$B/bar"
+compare "--regexp --rrs --recstart '>s[0-9]*5'" "$T/seqs.fa" -- -k --pipe --regexp \
+    --recstart '>s[0-9]*5' --block 1k --rrs "$B/bar"
+compare "--regexp --rrs --recend 'T\\n' --recstart '>' -N2" "$T/seqs.fa" -- -k --pipe \
+    --regexp --recend 'T\n' --recstart '>' -N2 --rrs "$B/bar"
+compare "--regexp --rrs --recend '[0-9]\\n', no recstart" "$T/seqs.fa" -- -k --pipe --regexp \
+    --recend '[0-9]\n' -N5 --rrs "$B/bar"
 compare "--regexp -N7" "$T/seqs.fa" -- -k --pipe -N7 --regexp --recstart '>' wc -l
 compare "--regexp --recend and --recstart" "$T/seqs.fa" -- -k --pipe --regexp --recend 'T\n' \
     --recstart '(?:>)' --block 300 wc -c
