@@ -4,6 +4,8 @@
 # each tool's default block size:
 #   forkpool --pipe -j2 wc -l < FILE        GNU parallel --pipe -j2 wc -l < FILE
 #   forkpool --pipepart -a FILE -j2 wc -l   GNU parallel --pipepart -a FILE -j2 wc -l
+#   forkpool --pipe --tee wc {} ::: -l -l < FILE  GNU parallel, the same (every
+#                                          job reads all of it: 2 x the MiB)
 # Rounds interleave the tools, ROUNDS of them (3; quick: 1), after one
 # warm-up round that also checks every tool counted every line. Prints
 # measurement lines (bench/bench.h's output contract): MB/s (MiB of input
@@ -47,20 +49,26 @@ run_one() {
     case $1 in
     fp_pipe) "$FP" --pipe -j2 wc -l <"$tmp/data" >"$tmp/out" ;;
     fp_part) "$FP" --pipepart -a "$tmp/data" -j2 wc -l >"$tmp/out" ;;
+    fp_tee) "$FP" --pipe --tee wc {} ::: -l -l <"$tmp/data" >"$tmp/out" ;;
     par_pipe) HOME=$tmp/home parallel --will-cite --pipe -j2 wc -l <"$tmp/data" >"$tmp/out" ;;
     par_part) HOME=$tmp/home parallel --will-cite --pipepart -a "$tmp/data" -j2 wc -l >"$tmp/out" ;;
+    par_tee)
+        HOME=$tmp/home parallel --will-cite --pipe --tee wc {} ::: -l -l <"$tmp/data" >"$tmp/out"
+        ;;
     esac
     t1=$(now_ns)
     got=$(awk '{ n += $1 } END { print n + 0 }' "$tmp/out")
-    if [ "$got" != "$LINES" ]; then
-        echo "bench/pipe.sh: $1 counted $got lines of $LINES" >&2
+    want=$LINES
+    case $1 in *_tee) want=$((2 * LINES)) ;; esac
+    if [ "$got" != "$want" ]; then
+        echo "bench/pipe.sh: $1 counted $got lines of $want" >&2
         exit 1
     fi
     echo $((t1 - t0)) >>"$tmp/$1"
 }
 
-tools="fp_pipe fp_part"
-[ "$have_parallel" = 1 ] && tools="$tools par_pipe par_part"
+tools="fp_pipe fp_part fp_tee"
+[ "$have_parallel" = 1 ] && tools="$tools par_pipe par_part par_tee"
 
 echo "bench/pipe.sh: wc -l over $PIPE_MB MiB at -j2, $ROUNDS interleaved rounds of: $tools" >&2
 for t in $tools; do run_one "$t"; rm -f "$tmp/$t"; done # warm-up, not counted
@@ -86,20 +94,22 @@ mbs() { awk -v mb="$PIPE_MB" '{ printf "%.3f\n", mb / ($1 / 1e9) }' "$tmp/$1"; }
 
 pv=
 [ "$have_parallel" = 1 ] && pv=$(parallel --version | head -n 1 | sed 's/GNU parallel //')
-for kind in pipe part; do
+for kind in pipe part tee; do
     key=$kind
     [ "$kind" = part ] && key=pipepart
     mbs "fp_$kind" >"$tmp/fp.mbs"
-    printf 'M\t%s.forkpool\t%s\tMB/s\tforkpool --%s -j2 wc -l, %s MiB\n' "$key" \
-        "$(stats "$tmp/fp.mbs")" "$key" "$PIPE_MB"
+    what="--$key -j2 wc -l"
+    [ "$kind" = tee ] && what="--pipe --tee wc {} ::: -l -l (MiB read once)"
+    printf 'M\t%s.forkpool\t%s\tMB/s\tforkpool %s, %s MiB\n' "$key" \
+        "$(stats "$tmp/fp.mbs")" "$what" "$PIPE_MB"
     if [ "$have_parallel" = 0 ]; then
         printf 'NA\t%s.parallel\tGNU parallel not installed\n' "$key"
         printf 'NA\t%s.ratio\tGNU parallel not installed\n' "$key"
         continue
     fi
     mbs "par_$kind" >"$tmp/par.mbs"
-    printf 'M\t%s.parallel\t%s\tMB/s\tGNU parallel %s --%s -j2 wc -l, %s MiB\n' "$key" \
-        "$(stats "$tmp/par.mbs")" "$pv" "$key" "$PIPE_MB"
+    printf 'M\t%s.parallel\t%s\tMB/s\tGNU parallel %s %s, %s MiB\n' "$key" \
+        "$(stats "$tmp/par.mbs")" "$pv" "$what" "$PIPE_MB"
     paste "$tmp/fp.mbs" "$tmp/par.mbs" | awk '{ print $1 / $2 }' >"$tmp/ratio"
     printf 'M\t%s.ratio\t%s\tx\tforkpool / GNU parallel MB/s\n' "$key" "$(stats "$tmp/ratio")"
 done
