@@ -34,7 +34,7 @@ struct pipe_src {
     size_t rslen, relen, rerelen;
     bool rrs;
     bool regexp; /* --regexp: rx, not the strings, finds the cuts */
-    struct rx rx_rs, rx_re; /* --regexp --rrs: recstart, recend alone */
+    struct rx rx_rs, rx_re; /* --regexp: recstart alone; recend alone (--rrs) */
     unsigned long hlines; /* --header: lines; 0: none */
     char *header;
     size_t hlen;
@@ -50,6 +50,7 @@ struct pipe_src {
     double round_t0;       /* when the round began (--block-timeout) */
     bool ready;            /* the round is read (or EOF): cut it */
     bool timed;            /* the round was cut short by --block-timeout */
+    bool garbage_done;     /* --regexp -N: the leading garbage was looked for */
     bool eof, finished, header_phase, cut_once, anything;
     enum cut_mode mode;
     unsigned long nrec; /* CUT_N: records (of -L lines) per job */
@@ -210,6 +211,19 @@ static long long last_split(struct pipe_src *p, const char *b, size_t n)
 
 /* The cut after k records (GNU parallel's nindex, searching from 1 on);
    -1: fewer. */
+/* --regexp -N, as GNU parallel's pass_n_regexps: input that does not
+   start with a recstart begins with "garbage", up to the first place
+   where a record ends and the next starts, which is a block of its own.
+   Looked for once, in what the first cut has; the cut or -1. */
+static long long garbage_cut(struct pipe_src *p, const char *b, size_t n)
+{
+    size_t so, eo, start, split;
+    p->garbage_done = true;
+    if (rx_span(&p->rx_rs, b, n, 0, &so, &eo) && so == 0)
+        return -1;
+    return rx_find(&p->rx, b, n, 0, &start, &split) && split > 0 ? (long long)split : -1;
+}
+
 static long long nth_split(struct pipe_src *p, const char *b, size_t n, unsigned long k)
 {
     if (!p->regexp) {
@@ -338,10 +352,13 @@ int pipe_init(struct pipe_src **out, const struct opts *o, unsigned jobs)
     p->regexp = o->regexp;
     if (p->regexp && rx_compile(&p->rx, re, rs, !o->pipepart) != 0)
         return -1;
-    /* --rrs: GNU parallel's s/^recstart//s and s/recend$//s (no /m) */
-    if (p->regexp && p->rrs &&
-        (rx_compile(&p->rx_rs, "", rs, false) != 0 || rx_compile(&p->rx_re, re, "", false) != 0))
+    /* --rrs: GNU parallel's s/^recstart//s and s/recend$//s (no /m);
+       -N: whether the input starts with a record (garbage_cut) */
+    if (p->regexp && (p->rrs || o->recstart) && rx_compile(&p->rx_rs, "", rs, false) != 0)
         return -1;
+    if (p->regexp && p->rrs && rx_compile(&p->rx_re, re, "", false) != 0)
+        return -1;
+    p->garbage_done = !p->regexp || o->recstart == NULL || o->recstart[0] == '\0';
     if (o->max_args == 0) {
         fpc_say("-N0 with --pipe: a job needs at least 1 record");
         return -1;
@@ -561,7 +578,9 @@ static bool round_cut(struct pipe_src *p, size_t *cut)
     case CUT_N:
         if (n == 0)
             return false;
-        i = nth_split(p, b, n, p->nrec);
+        i = p->garbage_done ? -1 : garbage_cut(p, b, n);
+        if (i < 0)
+            i = nth_split(p, b, n, p->nrec);
         if (i < 0)
             return false;
         *cut = (size_t)i;

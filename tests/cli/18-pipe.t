@@ -182,6 +182,12 @@ i=1
 while [ $i -le 300 ]; do printf '>s%d\nACGT%d\nTT\n' $i $i; i=$((i + 1)); done >"$T/seqs.fa"
 compare "--regexp --recstart ^>" "$T/seqs.fa" -- -k --pipe --regexp --recstart '^>' --block 1k wc -l
 compare "--regexp, a class and \\n" "$T/seqs.fa" -- -k --pipe --regexp --recstart '>s[0-9]*0\n' --block 500 wc -l
+# --regexp -N, input not starting with a record: what comes before the first
+# record is a block of its own (GNU parallel's "garbage")
+compare "--regexp --recstart T -N3: the leading non-record first" "$T/seqs.fa" -- -k --pipe \
+    --regexp --recstart T -N3 wc -c
+compare "--regexp --recend '[0-9]\\n' --recstart T -N3: the same" "$T/seqs.fa" -- -k --pipe \
+    --regexp --recend '[0-9]\n' --recstart T -N3 wc -c
 # --rrs with --regexp: the matches removed, as GNU parallel's remove_rec_sep
 printf '#!/bin/sh\ncat\necho "|"\n' >"$B/bar"
 chmod +x "$B/bar"
