@@ -544,6 +544,19 @@ static int launch(struct app *a, struct job *j)
     return 1;
 }
 
+/* A new job with these values (taken) and block: launch's result; a
+   --dry-run job, printed, is done at once. */
+static int start_new(struct app *a, char **vals, size_t nvals, const struct pipe_blk *blk)
+{
+    struct job *j = job_new(a, vals, nvals, blk);
+    int started = launch(a, j);
+    if (started == 1 && a->o.dry_run) {
+        a->ndone++;
+        job_free(a, j);
+    }
+    return started;
+}
+
 /* --roundrobin at the end of input: the slots no block reached start too,
    reading nothing, as in GNU parallel (`-j250 parallel ...` starts 250). */
 static void start_silent(struct app *a)
@@ -601,14 +614,8 @@ static void tee_fill(struct app *a)
             a->fatal = true;
             return;
         }
-        struct job *j = job_new(a, vals, nvals, &none);
-        int started = launch(a, j);
-        if (started < 0)
+        if (start_new(a, vals, nvals, &none) < 0)
             return;
-        if (started == 1 && a->o.dry_run) {
-            a->ndone++;
-            job_free(a, j);
-        }
     }
     if (a->robin == NULL || !a->tee_all_started) /* --dry-run: no input read */
         return;
@@ -680,14 +687,8 @@ void jobs_fill(struct app *a)
             a->next_seq++;
             continue;
         }
-        struct job *j = job_new(a, vals, nvals, &blk);
-        int started = launch(a, j);
-        if (started < 0)
+        if (start_new(a, vals, nvals, &blk) < 0)
             return;
-        if (started == 1 && a->o.dry_run) {
-            a->ndone++;
-            job_free(a, j);
-        }
     }
 }
 
