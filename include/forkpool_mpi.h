@@ -57,7 +57,9 @@ int forkpool_mpi_init(int *argc, char ***argv);
    tasks still running there fail FORKPOOL_ERR_LOST, later ones run
    locally). Every rank: finalises MPI if forkpool_mpi_init initialised it
    (not on a serving rank that lost rank 0: MPI_Finalize would wait for it
-   for ever). 0, or -1 and errno: EINVAL (not initialised), EPROTO (an MPI
+   for ever); the live ranks meet first, for 5 s at most, in place of Open
+   MPI's closing fence, which a lost rank could hold for ever (see
+   docs/DESIGN.md). 0, or -1 and errno: EINVAL (not initialised), EPROTO (an MPI
    call failed, or the serving rank's helper died), ECONNRESET (a serving
    rank lost rank 0), ENOMEM, or the helper's fork or socketpair errno. */
 int forkpool_mpi_finalize(void);

@@ -35,6 +35,9 @@
 #define FP_BEAT_NS (1000 * 1000000LL)  /* a heartbeat every second...       */
 #define FP_LOST_NS (5000 * 1000000LL)  /* ...and none for 5 s: lost          */
 #define FP_NAP_NS 200000               /* between looks while waiting       */
+/* Open MPI's MCA parameter that drops MPI_Finalize's closing fence: set
+   while forkpool_mpi_init starts MPI, unless the environment sets it. */
+#define FP_ASYNC_FINALIZE "OMPI_MCA_async_mpi_finalize"
 enum { FP_TAG_LAST = 1, FP_TAG_PART = 2, FP_TAG_BEAT = 3 };
 
 /* A peer as this rank sees it. */
@@ -753,7 +756,11 @@ int forkpool_mpi_init(int *argc, char ***argv)
         return -1;
     }
     int level = 0;
-    if (!inited && MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &level) != MPI_SUCCESS) {
+    int async_set = !inited && !getenv(FP_ASYNC_FINALIZE) && setenv(FP_ASYNC_FINALIZE, "1", 0) == 0;
+    int up = inited || MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &level) == MPI_SUCCESS;
+    if (async_set)
+        unsetenv(FP_ASYNC_FINALIZE); /* read by MPI_Init: the program's children never see it */
+    if (!up) {
         agent_end();
         g.rank = -1;
         errno = EPROTO;
@@ -779,6 +786,24 @@ int forkpool_mpi_init(int *argc, char ***argv)
     return g.rank;
 }
 
+/* In place of Open MPI's closing fence, which waits until the runtime has
+   seen every rank end: a lost rank whose connection a surviving process
+   still shares (a descendant, a stalled exit) held every other rank in
+   MPI_Finalize for ever. The live ranks still meet before MPI goes down,
+   as the fence had them do, but for FP_LOST_NS at most: a rank that does
+   not come is lost, and BYE already told each side that the other has
+   sent its last. */
+static void closing_barrier(void)
+{
+    MPI_Request q;
+    int done = 0;
+    if (MPI_Ibarrier(g.comm, &q) != MPI_SUCCESS)
+        return;
+    for (int64_t end = fp_now() + FP_LOST_NS; !done && fp_now() < end; nap())
+        if (MPI_Test(&q, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return;
+}
+
 int forkpool_mpi_finalize(void)
 {
     if (!g.init) {
@@ -796,6 +821,8 @@ int forkpool_mpi_finalize(void)
     }
     if (!orphan) {
         /* (Rank 0 gone: MPI_Finalize would wait for it for ever.) */
+        if (g.started_mpi && g.comm != MPI_COMM_NULL)
+            closing_barrier();
         if (g.comm != MPI_COMM_NULL)
             MPI_Comm_free(&g.comm);
         if (g.beat_comm != MPI_COMM_NULL)

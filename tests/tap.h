@@ -260,16 +260,20 @@ static char tap_watchdog_msg_[256];
 
 /* After the bail-out, what tells a hang in this program from one in a
    process it waits for (another MPI rank, a child) goes to stderr, which
-   prove shows: every process with where it waits (wchan), then, when gdb
-   is installed, the stacks of the processes that run this program (this
-   one included: the frames under the handler's). 60 s at most; fork and
-   exec are async-signal-safe. */
+   prove shows: every process with where it waits (wchan), then one line
+   for each process that runs this program (this one included, zombies
+   too): its parent, state, wait channel and, when gdb is installed, its
+   main thread's innermost frames. Those lines come last and one a process,
+   because CI logs keep only their tail. 60 s at most; fork and exec are
+   async-signal-safe. */
 static const char tap_watchdog_sh_[] =
     "ps --cols 200 -N --ppid 2 -p 2 -o pid,ppid,pgid,stat,wchan:24,etime,args\n"
-    "command -v gdb >/dev/null || exit 0\n"
-    "for p in $(pgrep -x \"$(printf %.15s \"$1\")\" | head -n 8); do\n"
-    "  echo \"== stacks of $p\"\n"
-    "  timeout 20 gdb -p $p -batch -nx -ex 'thread apply all bt 16' 2>&1 | grep '^#\\|^Thread'\n"
+    "echo \"== processes of $1: pid ppid stat wchan: frames, innermost first\"\n"
+    "for p in $(pgrep -x \"$(printf %.15s \"$1\")\" | head -n 12); do\n"
+    "  f=\n"
+    "  command -v gdb >/dev/null && f=$(timeout 10 gdb -p $p -batch -nx -ex 'bt 14' 2>/dev/null |\n"
+    "    sed -n 's/^#[0-9]* *\\(0x[0-9a-f]* in \\)\\{0,1\\}\\([^ ]*\\) .*/\\2/p' | paste -sd' ' -)\n"
+    "  echo \"$p $(ps -o ppid=,stat=,wchan:22= -p $p): $f\"\n"
     "done\n";
 
 static inline void tap_watchdog_handler_(int sig)
