@@ -13,7 +13,8 @@
 #include "sbuf.h"
 
 struct rslot {
-    int fd;       /* the FIFO, read-write, while a job runs here; else -1 */
+    int fd;       /* the FIFO while a job runs here (read-write until the job
+                     holds it, then write-only); else -1 */
     char *path;   /* its name, until the runner removed it or the job ended */
     char *buf;    /* bytes not yet in the FIFO: buf[off..len) */
     size_t off, len, cap;
@@ -198,17 +199,24 @@ void robin_eof(struct robin *r)
     r->eof = true;
 }
 
-/* After the end of input, whether slot x's FIFO may be closed: written out,
-   and its name removed by the runner (the job holds it open). */
-static bool may_close(struct rslot *x)
+/* Once the runner removed slot x's name (its job holds the FIFO open),
+   the read-write fd becomes a write-only one, opened through /proc: a job
+   that closes its end while it runs on then makes the writes fail (EPIPE)
+   instead of filling the FIFO for ever and, with --tee, holding the other
+   jobs back. Where /proc is missing the read-write fd stays. */
+static void held_by_job(struct rslot *x)
 {
-    if (pending(x))
-        return false;
-    if (x->path != NULL && access(x->path, F_OK) != 0 && errno == ENOENT) {
-        free(x->path);
-        x->path = NULL;
+    if (x->path == NULL || access(x->path, F_OK) == 0 || errno != ENOENT)
+        return;
+    free(x->path);
+    x->path = NULL;
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", x->fd);
+    int w = open(p, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w >= 0) {
+        close(x->fd);
+        x->fd = w;
     }
-    return x->path == NULL;
 }
 
 int robin_flush(struct robin *r)
@@ -221,11 +229,15 @@ int robin_flush(struct robin *r)
                 return -1;
             continue;
         }
+        if (x->fd >= 0)
+            held_by_job(x);
         bool had = x->fd >= 0 && pending(x);
         while (x->fd >= 0 && pending(x)) {
             ssize_t w = write(x->fd, x->buf + x->off, x->len - x->off);
             if (w > 0)
                 x->off += (size_t)w;
+            else if (w < 0 && errno == EPIPE)
+                x->off = x->len; /* its job reads no more: as a pipe's writer */
             else if (w < 0 && errno == EAGAIN)
                 break;
             else if (w < 0 && errno != EINTR)
@@ -233,7 +245,7 @@ int robin_flush(struct robin *r)
         }
         if (had && !pending(x))
             done++;
-        if (r->eof && x->fd >= 0 && may_close(x)) {
+        if (r->eof && x->fd >= 0 && !pending(x) && x->path == NULL) {
             close(x->fd);
             x->fd = -1;
         }
@@ -249,7 +261,9 @@ size_t robin_pollfds(const struct robin *r, struct pollfd *fds, int *wait_ms)
         const struct rslot *x = &r->s[i];
         if (x->fd >= 0 && pending(x))
             fds[k++] = (struct pollfd){.fd = x->fd, .events = POLLOUT};
-        else if ((r->eof && x->fd >= 0) || (x->named && x->fd < 0))
+        /* a name to see go (held_by_job), a FIFO to close or to open */
+        if ((x->fd >= 0 && (x->path != NULL || (r->eof && !pending(x)))) ||
+            (x->named && x->fd < 0))
             *wait_ms = 10;
     }
     return k;

@@ -20,8 +20,12 @@
  * FIFO until the job reads it), and the runner (pipe.c) opens it as the
  * command's stdin, then removes its name, which tells the tool the job has
  * it: only then may the tool close its end at the end of input (closing it
- * earlier would discard the FIFO's contents). The tool holds at most one
- * block per job besides what the FIFO holds.
+ * earlier would discard the FIFO's contents). Then the tool also trades its
+ * read-write fd for a write-only one (through /proc/self/fd), so that a
+ * job that closes its stdin and runs on is given nothing more (EPIPE), as
+ * a pipe's writer would: with --tee it held the other jobs back until it
+ * ended. The tool holds at most one block per job besides what the FIFO
+ * holds.
  */
 #ifndef FPC_ROBIN_H
 #define FPC_ROBIN_H
@@ -83,8 +87,9 @@ void robin_eof(struct robin *r);
 int robin_flush(struct robin *r);
 
 /* Puts into fds (room for n) the FIFOs that wait to be written (POLLOUT);
-   returns how many. *wait_ms: -1, or 10 when a job still has to take its
-   FIFO after the end of input (its name is checked again then). */
+   returns how many. *wait_ms: -1, or 10 while a job still has to take
+   its FIFO (its name is checked again then), or one is to be closed or
+   opened. */
 size_t robin_pollfds(const struct robin *r, struct pollfd *fds, int *wait_ms);
 
 /* Closes and removes every FIFO and the directory. NULL is allowed. */

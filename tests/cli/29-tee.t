@@ -42,6 +42,18 @@ is "$RC" 0 "jobs that stop reading (head, true): exit 0"
 same_str "$OUT" "... the job that reads on gets every line" '1\n100000\n2\n'
 run_in n100k --pipe --tee true ::: a b
 is "$RC" 0 "no job reads at all: exit 0, no hang"
+# A job that closes its stdin and runs on until the other has read all
+# (588 KB, many FIFOs' worth): it is given nothing more, so the other
+# is not held back (this deadlocked until the first job's timeout).
+rm -f "$T/read-all"
+run_in n100k -k --pipe --tee --shell 'eval {}' ::: \
+    "exec 0<&-; i=0; while [ ! -e '$T/read-all' ] && [ \$i -lt 600 ]; do sleep 0.05; i=\$((i+1)); done; echo \$i" \
+    "wc -l; touch '$T/read-all'"
+is "$RC" 0 "a job that closed its stdin and waits for the other: exit 0"
+first=$(head -n1 "$OUT")
+is "$(tail -n1 "$OUT")" 100000 "... the other read every line"
+ok "... and the first saw it do so before its 30 s were up (after $first of 600 naps)" \
+    test "$first" -lt 600
 
 # Failures count as usual
 run_in thousand --pipe --tee --shell 'wc -l >/dev/null; exit {}' ::: 0 3 0 5
