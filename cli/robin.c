@@ -219,6 +219,16 @@ static void held_by_job(struct rslot *x)
     }
 }
 
+/* Slot x's job closed its end and runs on: like a pipe's writer, the tool
+   gives it nothing more, and the slot is out of the rotation (no block
+   goes to it again) until the job ends (robin_stop). */
+static void gone_reader(struct rslot *x)
+{
+    x->off = x->len = 0;
+    close(x->fd);
+    x->fd = -1;
+}
+
 int robin_flush(struct robin *r)
 {
     int done = 0;
@@ -237,13 +247,13 @@ int robin_flush(struct robin *r)
             if (w > 0)
                 x->off += (size_t)w;
             else if (w < 0 && errno == EPIPE)
-                x->off = x->len; /* its job reads no more: as a pipe's writer */
+                gone_reader(x);
             else if (w < 0 && errno == EAGAIN)
                 break;
             else if (w < 0 && errno != EINTR)
                 return -1;
         }
-        if (had && !pending(x))
+        if (had && x->fd >= 0 && !pending(x))
             done++;
         if (r->eof && x->fd >= 0 && !pending(x) && x->path == NULL) {
             close(x->fd);
@@ -262,7 +272,7 @@ size_t robin_pollfds(const struct robin *r, struct pollfd *fds, int *wait_ms)
         if (x->fd >= 0 && pending(x))
             fds[k++] = (struct pollfd){.fd = x->fd, .events = POLLOUT};
         /* a name to see go (held_by_job), a FIFO to close or to open */
-        if ((x->fd >= 0 && (x->path != NULL || (r->eof && !pending(x)))) ||
+        if ((x->fd >= 0 && ((x->path != NULL && !x->named) || (r->eof && !pending(x)))) ||
             (x->named && x->fd < 0))
             *wait_ms = 10;
     }

@@ -23,8 +23,8 @@
  * earlier would discard the FIFO's contents). Then the tool also trades its
  * read-write fd for a write-only one (through /proc/self/fd), so that a
  * job that closes its stdin and runs on is given nothing more (EPIPE), as
- * a pipe's writer would: with --tee it held the other jobs back until it
- * ended. The tool holds at most one block per job besides what the FIFO
+ * a pipe's writer would, and no further block: with --tee it held the
+ * other jobs back until it ended. The tool holds at most one block per job besides what the FIFO
  * holds.
  */
 #ifndef FPC_ROBIN_H
@@ -81,15 +81,16 @@ void robin_stop(struct robin *r, unsigned s);
 void robin_eof(struct robin *r);
 
 /* Writes what the FIFOs take without blocking, and closes those robin_eof
-   allows. Returns how many jobs took the last of what they were given in
-   this call (each may take the next block now: robin_idle), or -1 and
-   errno. */
+   allows; a FIFO whose job closed its end (EPIPE) is closed and its slot
+   takes nothing more until robin_stop. Returns how many jobs took the last
+   of what they were given in this call (each may take the next block now:
+   robin_idle), or -1 and errno. */
 int robin_flush(struct robin *r);
 
 /* Puts into fds (room for n) the FIFOs that wait to be written (POLLOUT);
    returns how many. *wait_ms: -1, or 10 while a job still has to take
    its FIFO (its name is checked again then), or one is to be closed or
-   opened. */
+   (--fifo) opened. */
 size_t robin_pollfds(const struct robin *r, struct pollfd *fds, int *wait_ms);
 
 /* Closes and removes every FIFO and the directory. NULL is allowed. */

@@ -84,6 +84,21 @@ compare "the same with -k, against GNU parallel (exit 6)" four -- -k --pipe -N1 
 run_in big -k --pipe -j3 --roundrobin --shell 'echo {#}; wc -l >/dev/null'
 same_str "$OUT" "-k: the jobs' outputs in their order" '1\n2\n3\n'
 
+# A job that closes its stdin and runs on until the other has read all:
+# no further block goes to it (it lost what its FIFO held, at most 64 KiB
+# and its block, as a pipe's reader would), and the other is not held back.
+rm -rf "$T/closer" "$T/read-all"
+printf '#!/bin/sh\nif mkdir "%s/closer" 2>/dev/null; then\n  exec 0<&-; i=0\n  while [ ! -e "%s/read-all" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n  echo "naps $i"\nelse\n  wc -l; touch "%s/read-all"\nfi\n' "$T" "$T" "$T" >"$B/closer"
+chmod +x "$B/closer"
+run_in n100k --pipe -j2 --block 10k --roundrobin "$B/closer"
+is "$RC" 0 "a job that closed its stdin: exit 0"
+n=$(grep -v naps "$OUT")
+ok "... the other counted nearly every line ($n of 100000; the closer's FIFO took at most 64 KiB)" \
+    test "${n:-0}" -gt 80000
+naps=$(sed -n 's/^naps //p' "$OUT")
+ok "... and the closer saw it do so before its 30 s were up (after $naps of 600 naps)" \
+    test "${naps:-600}" -lt 600
+
 # refused, with a reason
 usage_error "--roundrobin --retries 2" "--retries" --roundrobin --retries 2 wc
 usage_error "--roundrobin --pipepart" "--pipe" --roundrobin --pipepart -a big wc
