@@ -84,7 +84,8 @@ static void outlive(pid_t rank_pid, pid_t rank0)
         dup2(null, fd);
     char path[64];
     held_path(path, sizeof path, rank0);
-    FILE *f = fopen(path, "w");
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f) {
         fprintf(f, "%d\n", held);
         fclose(f);
