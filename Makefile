@@ -119,7 +119,7 @@ $(MPI_SO): $(LIB_OBJ) $(BUILD)/obj/mpi.o src/forkpool.map
 $(BUILD)/tests/mpi:
 	mkdir -p $@
 
-$(BUILD)/tests/mpi/%: tests/mpi/%.c tests/*.h $(MPI_A) | $(BUILD)/tests/mpi
+$(BUILD)/tests/mpi/%: tests/mpi/%.c tests/*.h tests/mpi/*.h $(MPI_A) | $(BUILD)/tests/mpi
 	$(MPICC) $(ALL_CFLAGS) -Iinclude -Itests $< $(MPI_A) -o $@ $(LDLIBS)
 
 # As root, Open MPI wants to be told twice; without --bind-to none every

@@ -223,21 +223,32 @@ static void sends_test(void)
     }
 }
 
-/* Waits for every send to a live rank; a send to a rank that is not may
-   never complete: its requests are let go, its buffer kept (MPI may still
+/* Waits for every send to a live rank. A send to a rank that is not may
+   never complete: to a lost one it is let go at once, to one that said
+   BYE after FP_LOST_NS (a rank whose helper died says BYE and stops
+   listening: a send too large to go eagerly waited for it for ever). A
+   send let go has its requests freed and its buffer kept (MPI may still
    read it). */
 static void sends_wait(void)
 {
     for (fp_out *o; (o = g.out);) {
         g.out = o->next;
-        if (g.peer[o->rank] == FP_PEER_LOST) {
+        int done = 0;
+        int64_t end = fp_now() + FP_LOST_NS;
+        while (!done && g.peer[o->rank] != FP_PEER_LOST) {
+            if (MPI_Testall(o->nreq, o->req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+                set_peer(o->rank, FP_PEER_LOST);
+            else if (!done && g.peer[o->rank] != FP_PEER_LIVE && fp_now() >= end)
+                set_peer(o->rank, FP_PEER_LOST);
+            else if (!done)
+                nap();
+        }
+        if (!done) {
             for (int i = 0; i < o->nreq; i++)
                 MPI_Request_free(&o->req[i]);
             free(o);
             continue;
         }
-        if (MPI_Waitall(o->nreq, o->req, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
-            set_peer(o->rank, FP_PEER_LOST);
         free(o->buf);
         free(o);
     }

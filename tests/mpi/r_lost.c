@@ -16,15 +16,8 @@
 
 #include "forkpool.h"
 #include "forkpool_mpi.h"
+#include "ranks.h"
 #include "tap.h"
-
-static int rank_of(forkpool_ctx *ctx, const void *arg, size_t len)
-{
-    int r = forkpool_mpi_rank();
-    (void)arg;
-    (void)len;
-    return forkpool_return(ctx, &r, sizeof r);
-}
 
 static int nap(forkpool_ctx *ctx, const void *arg, size_t len)
 {
@@ -33,24 +26,6 @@ static int nap(forkpool_ctx *ctx, const void *arg, size_t len)
     memcpy(&ms, arg, sizeof ms);
     usleep((useconds_t)ms * 1000);
     return rank_of(ctx, arg, len);
-}
-
-/* The parent of pid, from /proc. */
-static pid_t ppid_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    int ppid = 0;
-    if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-        return 0;
-    return ppid;
 }
 
 /* Where the process that outlives rank 1 says how many of its fds it
@@ -115,28 +90,6 @@ static int kill_my_rank(forkpool_ctx *ctx, const void *arg, size_t len)
     }
     sleep(60);
     return 0;
-}
-
-static int ran_on[3];
-static void count(forkpool_task *t, const void *result, size_t len, void *ud)
-{
-    (void)t;
-    (void)ud;
-    int r;
-    if (len == sizeof r) {
-        memcpy(&r, result, sizeof r);
-        if (r >= 0 && r < 3)
-            ran_on[r]++;
-    }
-}
-
-static int lost;
-static void on_lost(forkpool_task *t, const forkpool_error *e, void *ud)
-{
-    (void)t;
-    (void)e;
-    (void)ud;
-    lost++;
 }
 
 int main(int argc, char **argv)

@@ -11,33 +11,8 @@
 
 #include "forkpool.h"
 #include "forkpool_mpi.h"
+#include "ranks.h"
 #include "tap.h"
-
-/* The parent of pid, from /proc. */
-static pid_t ppid_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    int ppid = 0;
-    if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-        return 0;
-    return ppid;
-}
-
-static int rank_of(forkpool_ctx *ctx, const void *arg, size_t len)
-{
-    int r = forkpool_mpi_rank();
-    (void)arg;
-    (void)len;
-    return forkpool_return(ctx, &r, sizeof r);
-}
 
 /* Sends the pid of its rank's MPI process (the parent of its helper),
    waits a second for that to reach rank 0, stops that process, then
@@ -62,28 +37,6 @@ static void on_pid(forkpool_task *t, const void *m, size_t len, void *ud)
     (void)ud;
     if (len == sizeof stalled)
         memcpy(&stalled, m, sizeof stalled);
-}
-
-static int ran_on[3];
-static void count(forkpool_task *t, const void *result, size_t len, void *ud)
-{
-    (void)t;
-    (void)ud;
-    int r;
-    if (len == sizeof r) {
-        memcpy(&r, result, sizeof r);
-        if (r >= 0 && r < 3)
-            ran_on[r]++;
-    }
-}
-
-static int lost;
-static void on_lost(forkpool_task *t, const forkpool_error *e, void *ud)
-{
-    (void)t;
-    (void)e;
-    (void)ud;
-    lost++;
 }
 
 int main(int argc, char **argv)

@@ -19,23 +19,7 @@
 
 #include "forkpool.h"
 #include "forkpool_mpi.h"
-
-static pid_t ppid_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    int ppid = 0;
-    if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-        return 0;
-    return ppid;
-}
+#include "ranks.h"
 
 static int linger(forkpool_ctx *ctx, const void *arg, size_t len)
 {
