@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -223,27 +224,34 @@ static void sends_test(void)
     }
 }
 
+/* Tests req[0..n) until all completed (1), MPI failed (-1) or fp_now()
+   passed end (0). */
+static int test_until(int n, MPI_Request *req, int64_t end)
+{
+    for (int done = 0;; nap()) {
+        if (MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+            return -1;
+        if (done)
+            return 1;
+        if (fp_now() >= end)
+            return 0;
+    }
+}
+
 /* Waits for every send to a live rank. A send to a rank that is not may
    never complete: to a lost one it is let go at once, to one that said
    BYE after FP_LOST_NS (a rank whose helper died says BYE and stops
    listening: a send too large to go eagerly waited for it for ever). A
-   send let go has its requests freed and its buffer kept (MPI may still
-   read it). */
+   send let go loses its rank and has its requests freed and its buffer
+   kept (MPI may still read it). (Finalize calls it, the heartbeats
+   stopped: no peer changes state meanwhile but here.) */
 static void sends_wait(void)
 {
     for (fp_out *o; (o = g.out);) {
         g.out = o->next;
-        int done = 0;
-        int64_t end = fp_now() + FP_LOST_NS;
-        while (!done && g.peer[o->rank] != FP_PEER_LOST) {
-            if (MPI_Testall(o->nreq, o->req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
-                set_peer(o->rank, FP_PEER_LOST);
-            else if (!done && g.peer[o->rank] != FP_PEER_LIVE && fp_now() >= end)
-                set_peer(o->rank, FP_PEER_LOST);
-            else if (!done)
-                nap();
-        }
-        if (!done) {
+        int64_t end = g.peer[o->rank] == FP_PEER_LIVE ? INT64_MAX : fp_now() + FP_LOST_NS;
+        if (g.peer[o->rank] == FP_PEER_LOST || test_until(o->nreq, o->req, end) != 1) {
+            set_peer(o->rank, FP_PEER_LOST);
             for (int i = 0; i < o->nreq; i++)
                 MPI_Request_free(&o->req[i]);
             free(o);
@@ -807,12 +815,8 @@ int forkpool_mpi_init(int *argc, char ***argv)
 static void closing_barrier(void)
 {
     MPI_Request q;
-    int done = 0;
-    if (MPI_Ibarrier(g.comm, &q) != MPI_SUCCESS)
-        return;
-    for (int64_t end = fp_now() + FP_LOST_NS; !done && fp_now() < end; nap())
-        if (MPI_Test(&q, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-            return;
+    if (MPI_Ibarrier(g.comm, &q) == MPI_SUCCESS)
+        (void)test_until(1, &q, fp_now() + FP_LOST_NS);
 }
 
 int forkpool_mpi_finalize(void)

@@ -5,9 +5,7 @@
    seconds, though that send to the rank that stopped listening can
    never complete. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,47 +17,20 @@
 
 #define BIG ((size_t)1 << 20)
 
-/* Where the killer writes its helper's pid: rank 0's pid names it. */
-static void pid_path(char *path, size_t size, pid_t rank0)
-{
-    snprintf(path, size, "/tmp/forkpool-r_helper.%d", (int)rank0);
-}
-
 /* Kills the helper that forked this child (and so this child), having
-   written its pid to pid_path. */
+   noted its pid (note_put). */
 static int kill_my_helper(forkpool_ctx *ctx, const void *arg, size_t len)
 {
     pid_t rank0, helper = getppid();
-    char path[64];
     (void)ctx;
     if (len != sizeof rank0)
         return 1;
     memcpy(&rank0, arg, sizeof rank0);
-    pid_path(path, sizeof path, rank0);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f)
+    if (note_put(rank0, (int)helper) == -1)
         return 1;
-    fprintf(f, "%d\n", (int)helper);
-    fclose(f);
     kill(helper, SIGKILL);
     sleep(60);
     return 0;
-}
-
-/* The pid pid_path holds, 0 while there is none. */
-static pid_t helper_pid(pid_t rank0)
-{
-    char path[64];
-    int pid = 0;
-    pid_path(path, sizeof path, rank0);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    return pid;
 }
 
 int main(int argc, char **argv)
@@ -85,11 +56,9 @@ int main(int argc, char **argv)
     forkpool_task *killer = forkpool_run(p, kill_my_helper, &self, sizeof self);
     forkpool_catch(killer, on_lost, NULL);
     /* Rank 1 reaps its helper once its relay has stopped (agent_end). */
-    ok(TAP_WAIT_UNTIL((helper = helper_pid(self)) > 0 && kill(helper, 0) == -1, 30000),
+    ok(TAP_WAIT_UNTIL((helper = note_get(self, 0)) > 0 && kill(helper, 0) == -1, 30000),
        "rank 1's helper (%d) died and was reaped: rank 1 no longer listens", (int)helper);
-    char path[64];
-    pid_path(path, sizeof path, self);
-    unlink(path);
+    (void)note_get(self, 1);
     char *big = calloc(1, BIG);
     if (!big)
         return 1;

@@ -28,18 +28,11 @@ static int nap(forkpool_ctx *ctx, const void *arg, size_t len)
     return rank_of(ctx, arg, len);
 }
 
-/* Where the process that outlives rank 1 says how many of its fds it
-   holds: rank 0's pid names it. */
-static void held_path(char *path, size_t size, pid_t rank0)
-{
-    snprintf(path, size, "/tmp/forkpool-r_lost.%d", (int)rank0);
-}
-
 /* A process that outlives rank_pid holding copies of its fds beyond
    stdio (its connections to mpirun's runtime among them), as a program's
    daemon or a stalled exit would: Open MPI's closing fence waited for it,
    holding every other rank in MPI_Finalize. It lives until rank 0 has
-   ended (60 s at most) and writes how many fds it holds to held_path. */
+   ended (60 s at most) and notes how many fds it holds (note_put). */
 static void outlive(pid_t rank_pid, pid_t rank0)
 {
     int pidfd = (int)syscall(SYS_pidfd_open, rank_pid, 0), held = 0;
@@ -57,14 +50,7 @@ static void outlive(pid_t rank_pid, pid_t rank0)
     int null = open("/dev/null", O_RDWR);
     for (int fd = 0; fd < 3; fd++)
         dup2(null, fd);
-    char path[64];
-    held_path(path, sizeof path, rank0);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (f) {
-        fprintf(f, "%d\n", held);
-        fclose(f);
-    }
+    (void)note_put(rank0, held);
     for (int i = 0; i < 1200 && kill(rank0, 0) == 0; i++)
         usleep(50000);
     _exit(0);
@@ -143,16 +129,7 @@ int main(int argc, char **argv)
     is(forkpool_await(p), 0, "new tasks after the loss");
     is(ran_on[2], 4, "all on rank 2");
     forkpool_destroy(p);
-    char path[64];
-    held_path(path, sizeof path, self);
-    FILE *f = fopen(path, "r");
-    int held = 0;
-    if (f) {
-        if (fscanf(f, "%d", &held) != 1)
-            held = 0;
-        fclose(f);
-    }
-    unlink(path);
+    int held = note_get(self, 1);
     ok(held > 0, "a process outlives rank 1 holding %d of its fds", held);
     t0 = tap_now_ms();
     is(forkpool_mpi_finalize(), 0, "finalize without the lost rank");

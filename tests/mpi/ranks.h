@@ -1,12 +1,16 @@
 /* What the tests of lost ranks share (r_*.c, x_rank0.c: one program a
    rank under mpirun): a task that says where it ran, the count of where
-   tasks ran, the count of tasks that failed, and a process's parent. */
+   tasks ran, the count of tasks that failed, a process's parent, and a
+   number handed to rank 0 by a process that cannot send it a result. */
 #ifndef FP_TEST_RANKS_H
 #define FP_TEST_RANKS_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "forkpool.h"
 #include "forkpool_mpi.h"
@@ -60,6 +64,43 @@ static inline pid_t ppid_of(pid_t pid)
     if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
         return 0;
     return ppid;
+}
+
+/* The note's file: this program's name and rank 0's pid. */
+static inline void note_path(char *path, size_t size, pid_t rank0)
+{
+    snprintf(path, size, "/tmp/forkpool-%s.%d", program_invocation_short_name, (int)rank0);
+}
+
+/* Writes v as the note for rank0 (a new file: O_EXCL, no symlink
+   followed). 0, or -1. */
+static inline int note_put(pid_t rank0, int v)
+{
+    char path[96];
+    note_path(path, sizeof path, rank0);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f)
+        return -1;
+    fprintf(f, "%d\n", v);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* The note for rank0, 0 while there is none; with drop, its file goes. */
+static inline int note_get(pid_t rank0, int drop)
+{
+    char path[96];
+    int v = 0;
+    note_path(path, sizeof path, rank0);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    if (drop)
+        unlink(path);
+    return v;
 }
 
 #endif
