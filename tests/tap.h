@@ -96,6 +96,39 @@ static inline void diag(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The fd failures are told on: stderr (shown by prove, as Test::More
+   does, where stdout's comments are not: a CI log shows why a test
+   failed), the saved one while tap_stderr_begin captures it. */
+static inline int *tap_stderr_fds_(void)
+{
+    static int fds[2] = {-1, -1};
+    return fds;
+}
+
+/* diag() on the failure fd. */
+static inline void tap_fail_diag(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+static inline void tap_fail_diag(const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    int fd = tap_stderr_fds_()[1] >= 0 ? tap_stderr_fds_()[1] : STDERR_FILENO;
+    fflush(stdout);
+    for (char *line = buf, *nl;; line = nl + 1) {
+        if ((nl = strchr(line, '\n')))
+            *nl = '\0';
+        dprintf(fd, "# %s\n", line);
+        if (!nl || nl[1] == '\0')
+            break;
+    }
+}
+
 static inline void plan(int n)
 {
     tap_st()->planned = n;
@@ -120,9 +153,9 @@ static inline int tap_ok_(int cond, const char *file, int line, const char *fmt,
     if (!cond)
         s->failed++;
     printf("%sok %d - %s\n", cond ? "" : "not ", s->run, name);
-    if (!cond)
-        printf("#   Failed test '%s'\n#   at %s line %d.\n", name, file, line);
     fflush(stdout);
+    if (!cond)
+        tap_fail_diag("  Failed test '%s'\n  at %s line %d.", name, file, line);
     return cond;
 }
 
@@ -148,7 +181,7 @@ static inline int tap_is_(long long got, long long exp, const char *file, int li
     va_end(ap);
     int r = tap_ok_(got == exp, file, line, "%s", name);
     if (!r)
-        diag("         got: %lld\n    expected: %lld", got, exp);
+        tap_fail_diag("         got: %lld\n    expected: %lld", got, exp);
     return r;
 }
 
@@ -172,7 +205,7 @@ static inline int tap_is_str_(const char *got, const char *exp, const char *file
     int eq = (got == NULL || exp == NULL) ? got == exp : strcmp(got, exp) == 0;
     int r = tap_ok_(eq, file, line, "%s", name);
     if (!r)
-        diag("         got: %s%s%s\n    expected: %s%s%s", got ? "'" : "", got ? got : "NULL",
+        tap_fail_diag("         got: %s%s%s\n    expected: %s%s%s", got ? "'" : "", got ? got : "NULL",
              got ? "'" : "", exp ? "'" : "", exp ? exp : "NULL", exp ? "'" : "");
     return r;
 }
@@ -198,7 +231,7 @@ static inline int tap_is_mem_(const void *got, size_t glen, const void *exp, siz
     int eq = glen == elen && (glen == 0 || (got && exp && memcmp(got, exp, glen) == 0));
     int r = tap_ok_(eq, file, line, "%s", name);
     if (!r)
-        diag("    got %zu bytes at %p, expected %zu bytes", glen, got, elen);
+        tap_fail_diag("    got %zu bytes at %p, expected %zu bytes", glen, got, elen);
     return r;
 }
 
@@ -211,9 +244,9 @@ static inline int done_testing(void)
         s->planned = s->run;
     }
     if (s->planned != s->run)
-        diag("Looks like you planned %d tests but ran %d.", s->planned, s->run);
+        tap_fail_diag("Looks like you planned %d tests but ran %d.", s->planned, s->run);
     if (s->failed)
-        diag("Looks like you failed %d test%s of %d.", s->failed, s->failed == 1 ? "" : "s",
+        tap_fail_diag("Looks like you failed %d test%s of %d.", s->failed, s->failed == 1 ? "" : "s",
              s->run);
     fflush(stdout);
     return (s->failed || s->planned != s->run) ? 1 : 0;
@@ -571,13 +604,6 @@ static inline void tap_shared_free(void *p, size_t size)
 
 /* ----------------------------------------------------------------- stderr */
 
-/* The capture's pipe (read end) and the saved stderr. */
-static inline int *tap_stderr_fds_(void)
-{
-    static int fds[2] = {-1, -1};
-    return fds;
-}
-
 /* Sends stderr to a pipe until tap_stderr_end (at most 64 KiB in between:
    nobody reads the pipe meanwhile). */
 static inline void tap_stderr_begin(void)
@@ -599,6 +625,7 @@ static inline const char *tap_stderr_end(void)
     fflush(stderr);
     dup2(fds[1], STDERR_FILENO);
     close(fds[1]);
+    fds[1] = -1;
     size_t n = 0;
     ssize_t k;
     while (n < sizeof text - 1 &&

@@ -61,6 +61,9 @@ fail() {
     _tap_n=$((_tap_n + 1))
     _tap_failed=$((_tap_failed + 1))
     printf 'not ok %d - %s\n' "$_tap_n" "$1"
+    # stderr, which prove shows (stdout's comments it does not): a CI log
+    # says which test failed and why
+    printf "#   Failed test '%s'\n" "$1" >&2
 }
 
 skip() { # NAME REASON
@@ -81,7 +84,7 @@ is() {
         pass "$3"
     else
         fail "$3"
-        diag "         got: '$1'" "    expected: '$2'"
+        diag "         got: '$1'" "    expected: '$2'" >&2
         return 1
     fi
 }
@@ -92,7 +95,7 @@ isnt() {
         pass "$3"
     else
         fail "$3"
-        diag "    got '$1', expected anything else"
+        diag "    got '$1', expected anything else" >&2
         return 1
     fi
 }
@@ -103,8 +106,8 @@ same() {
         pass "$3"
     else
         fail "$3"
-        diag_file got "$1"
-        diag_file expected "$2"
+        diag_file got "$1" >&2
+        diag_file expected "$2" >&2
         return 1
     fi
 }
@@ -124,7 +127,7 @@ same_str() {
 empty() {
     if [ ! -s "$1" ]; then pass "$2"; else
         fail "$2"
-        diag_file got "$1"
+        diag_file got "$1" >&2
         return 1
     fi
 }
@@ -144,7 +147,7 @@ todo() {
 done_testing() {
     printf '1..%d\n' "$_tap_n"
     if [ "$_tap_failed" -ne 0 ]; then
-        diag "Looks like you failed $_tap_failed test(s) of $_tap_n."
+        diag "Looks like you failed $_tap_failed test(s) of $_tap_n." >&2
         exit 1
     fi
     exit 0
