@@ -186,8 +186,11 @@ static void beat_start(void)
 {
     for (int r = 0; r < g.size; r++)
         hear(r);
-    if (g.can_beat && pthread_create(&g.beat_thread, NULL, beat_main, NULL) == 0)
-        g.beating = 1;
+    /* Set before the thread starts: one that ran first saw 0 and ended at
+       once, and then no one beat (beat_poll leaves it to the thread). */
+    g.beating = g.can_beat;
+    if (g.beating && pthread_create(&g.beat_thread, NULL, beat_main, NULL) != 0)
+        g.beating = 0;
     beat_poll();
 }
 

@@ -355,6 +355,31 @@ int main(int argc, char **argv)
     forkpool_task_release(t);
     forkpool_destroy(p);
 
+    /* Rank 0 busy elsewhere past the heartbeat limit (7 s; a rank silent
+       for 5 s is lost) while its tasks are out: its heartbeat thread
+       beats for it, so no serving rank gives up on it, nor it on them.
+       (The thread once ended at its start now and then, and both ranks
+       then gave up on rank 0 here.) */
+    p = make(1, 0, 0);
+    nap_ms = 200;
+    for (int i = 0; i < 2; i++)
+        forkpool_task_release(forkpool_run(p, sleeper, &nap_ms, sizeof nap_ms));
+    sleep(7);
+    is(forkpool_await(p), 0, "busy elsewhere for 7 s: the tasks out meanwhile succeeded");
+    for (int i = 0; i < 4; i++)
+        ts[i] = forkpool_run(p, rank_of, "", 0);
+    is(forkpool_await(p), 0, "and the next ones");
+    seen[1] = seen[2] = 0;
+    for (int i = 0; i < 4; i++) {
+        size_t len;
+        const int *r = forkpool_task_result(ts[i], &len);
+        if (r && len == sizeof(int) && *r >= 1 && *r < 3)
+            seen[*r]++;
+        forkpool_task_release(ts[i]);
+    }
+    ok(seen[1] > 0 && seen[2] > 0, "both serving ranks still serve (%d, %d of 4)", seen[1], seen[2]);
+    forkpool_destroy(p);
+
     is(forkpool_mpi_finalize(), 0, "finalize");
     return done_testing();
 }
