@@ -77,11 +77,11 @@ static struct {
     pthread_t beat_thread;
     int beating;       /* the thread runs                                */
     pthread_mutex_t beat_lock;
-    pthread_cond_t beat_stop;
+    pthread_cond_t beat_stop; /* set up by beat_clock */
     int can_beat;      /* MPI_THREAD_MULTIPLE                            */
     int64_t beat_at;   /* the next heartbeats are due                    */
 } g = {.rank = -1, .agent_fd = -1, .comm = MPI_COMM_NULL, .beat_comm = MPI_COMM_NULL,
-       .beat_lock = PTHREAD_MUTEX_INITIALIZER, .beat_stop = PTHREAD_COND_INITIALIZER};
+       .beat_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void nap(void)
 {
@@ -158,7 +158,7 @@ static void *beat_main(void *arg)
     while (g.beating) {
         beat_tick();
         struct timespec at;
-        clock_gettime(CLOCK_REALTIME, &at);
+        clock_gettime(CLOCK_MONOTONIC, &at);
         at.tv_nsec += 250000000L; /* takes beats 4 times a second */
         if (at.tv_nsec >= 1000000000L) {
             at.tv_sec++;
@@ -180,6 +180,22 @@ static void beat_poll(void)
     pthread_mutex_unlock(&g.beat_lock);
 }
 
+/* The beat thread's naps run on the monotonic clock: on the wall clock
+   (the default), a step back (NTP) stopped its beats for as long. 0, or
+   an error number. */
+static int beat_clock(void)
+{
+    pthread_condattr_t ca;
+    int rc = pthread_condattr_init(&ca);
+    if (rc)
+        return rc;
+    rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (!rc)
+        rc = pthread_cond_init(&g.beat_stop, &ca);
+    pthread_condattr_destroy(&ca);
+    return rc;
+}
+
 /* Every peer was heard just now; heartbeats start (from a thread if MPI
    allows). */
 static void beat_start(void)
@@ -188,7 +204,7 @@ static void beat_start(void)
         hear(r);
     /* Set before the thread starts: one that ran first saw 0 and ended at
        once, and then no one beat (beat_poll leaves it to the thread). */
-    g.beating = g.can_beat;
+    g.beating = g.can_beat && beat_clock() == 0;
     if (g.beating && pthread_create(&g.beat_thread, NULL, beat_main, NULL) != 0)
         g.beating = 0;
     beat_poll();
@@ -203,6 +219,7 @@ static void beat_end(void)
     pthread_cond_signal(&g.beat_stop);
     pthread_mutex_unlock(&g.beat_lock);
     pthread_join(g.beat_thread, NULL);
+    pthread_cond_destroy(&g.beat_stop);
 }
 
 /* ---- messages over MPI ---- */
