@@ -65,22 +65,20 @@ static inline int tap_is_owner(void) { return getpid() == tap_st()->owner; }
 
 /* -------------------------------------------------------------- printing */
 
-static inline void tap_vprint(FILE *f, const char *prefix, const char *fmt, va_list ap)
+/* Writes fmt's text to fd, prefix before each of its lines (stdout
+   flushed first: TAP lines and comments stay in order). */
+static inline void tap_vprint(int fd, const char *prefix, const char *fmt, va_list ap)
 {
     char buf[2048];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    /* one comment line per line of text */
-    char *line = buf;
-    for (;;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
+    fflush(stdout);
+    for (char *line = buf, *nl;; line = nl + 1) {
+        if ((nl = strchr(line, '\n')))
             *nl = '\0';
-        fprintf(f, "%s%s\n", prefix, line);
+        dprintf(fd, "%s%s\n", prefix, line);
         if (!nl || nl[1] == '\0')
             break;
-        line = nl + 1;
     }
-    fflush(f);
 }
 
 static inline void diag(const char *fmt, ...)
@@ -92,7 +90,7 @@ static inline void diag(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    tap_vprint(stdout, "# ", fmt, ap);
+    tap_vprint(STDOUT_FILENO, "# ", fmt, ap);
     va_end(ap);
 }
 
@@ -113,20 +111,11 @@ static inline void tap_fail_diag(const char *fmt, ...)
     ;
 static inline void tap_fail_diag(const char *fmt, ...)
 {
-    char buf[2048];
     va_list ap;
+    int fd = tap_stderr_fds_()[1];
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    tap_vprint(fd >= 0 ? fd : STDERR_FILENO, "# ", fmt, ap);
     va_end(ap);
-    int fd = tap_stderr_fds_()[1] >= 0 ? tap_stderr_fds_()[1] : STDERR_FILENO;
-    fflush(stdout);
-    for (char *line = buf, *nl;; line = nl + 1) {
-        if ((nl = strchr(line, '\n')))
-            *nl = '\0';
-        dprintf(fd, "# %s\n", line);
-        if (!nl || nl[1] == '\0')
-            break;
-    }
 }
 
 static inline void plan(int n)
@@ -205,8 +194,9 @@ static inline int tap_is_str_(const char *got, const char *exp, const char *file
     int eq = (got == NULL || exp == NULL) ? got == exp : strcmp(got, exp) == 0;
     int r = tap_ok_(eq, file, line, "%s", name);
     if (!r)
-        tap_fail_diag("         got: %s%s%s\n    expected: %s%s%s", got ? "'" : "", got ? got : "NULL",
-             got ? "'" : "", exp ? "'" : "", exp ? exp : "NULL", exp ? "'" : "");
+        tap_fail_diag("         got: %s%s%s\n    expected: %s%s%s", got ? "'" : "",
+                      got ? got : "NULL", got ? "'" : "", exp ? "'" : "", exp ? exp : "NULL",
+                      exp ? "'" : "");
     return r;
 }
 
@@ -246,8 +236,8 @@ static inline int done_testing(void)
     if (s->planned != s->run)
         tap_fail_diag("Looks like you planned %d tests but ran %d.", s->planned, s->run);
     if (s->failed)
-        tap_fail_diag("Looks like you failed %d test%s of %d.", s->failed, s->failed == 1 ? "" : "s",
-             s->run);
+        tap_fail_diag("Looks like you failed %d test%s of %d.", s->failed,
+                      s->failed == 1 ? "" : "s", s->run);
     fflush(stdout);
     return (s->failed || s->planned != s->run) ? 1 : 0;
 }
