@@ -94,9 +94,9 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
         if (read_full(&rd, buf, len) != 1)
             fp_child_exit(126);
         fp_call_parse(buf, len, &seq, &fn, &arg, &arg_len);
-        uint32_t expect = FP_SLOT_PENDING;
+        uint32_t expect = fp_slot(seq, FP_SLOT_PENDING);
         if (!atomic_compare_exchange_strong(&ring->slot[seq % FP_RING], &expect,
-                                            FP_SLOT_STARTED))
+                                            fp_slot(seq, FP_SLOT_STARTED)))
             continue; /* revoked: it runs elsewhere, or not at all */
         fp_cpu_timers_arm(&cpu, 1);
         int sent = fp_child_call(out, (forkpool_fn)fn, arg, arg_len, max_output, NULL, &we);

@@ -10,8 +10,8 @@
  * the worker's current task.
  *
  * A page both map (a memfd, so a worker forked from the fork server maps it
- * too) has one slot per sequence number (mod FP_RING): the parent marks a
- * slot PENDING when it sends the task, the worker moves it to STARTED
+ * too) has one slot per sequence number (mod FP_RING; fp_slot): the parent
+ * marks a slot PENDING when it sends the task, the worker moves it to STARTED
  * (compare-and-swap) just before running the task, and skips the task if
  * the parent moved it to REVOKED first. That is how a task that was sent
  * but not started is cancelled without running, moved to an idle worker, or
@@ -31,6 +31,16 @@
                              is free again long before its number recurs */
 
 enum { FP_SLOT_PENDING = 1, FP_SLOT_STARTED, FP_SLOT_REVOKED };
+
+/* A slot's word: the task's sequence number (mod 2^30) over its state
+   (low 2 bits). A request read long after it was revoked, its slot since
+   given to a later task, does not match that task's word and is skipped;
+   the parent never gives a worker a number whose slot is still its oldest
+   task's (see worker_pick), so a task's own slot is never overwritten. */
+static inline uint32_t fp_slot(uint32_t seq, uint32_t state)
+{
+    return seq << 2 | state;
+}
 
 #define FP_ERR_MARK 16 /* bytes of a worker's stderr mark */
 

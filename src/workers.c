@@ -284,7 +284,7 @@ static void worker_send(forkpool *pool, fp_proc *pr, forkpool_task *t)
 {
     fp_worker *w = worker_of(pr);
     t->seq = w->seq++;
-    atomic_store(&w->ring->slot[t->seq % FP_RING], FP_SLOT_PENDING);
+    atomic_store(&w->ring->slot[t->seq % FP_RING], fp_slot(t->seq, FP_SLOT_PENDING));
     t->proc = pr;
     t->pid = pr->pid;
     t->state = FORKPOOL_RUNNING;
@@ -310,9 +310,9 @@ static void worker_send(forkpool *pool, fp_proc *pr, forkpool_task *t)
 /* Takes t back from pr if it has not started there. 1 if it did. */
 static int worker_revoke(forkpool *pool, fp_proc *pr, forkpool_task *t)
 {
-    uint32_t expect = FP_SLOT_PENDING;
+    uint32_t expect = fp_slot(t->seq, FP_SLOT_PENDING);
     if (!atomic_compare_exchange_strong(&worker_of(pr)->ring->slot[t->seq % FP_RING], &expect,
-                                        FP_SLOT_REVOKED))
+                                        fp_slot(t->seq, FP_SLOT_REVOKED)))
         return 0;
     worker_unlink(pool, pr, t);
     t->pid = 0;
@@ -432,7 +432,7 @@ static void worker_exited(fp_proc *pr, int known, int status)
     forkpool_task *t = pr->task;
     if (t) {
         uint32_t st = atomic_load(&worker_of(pr)->ring->slot[t->seq % FP_RING]);
-        if (st == FP_SLOT_STARTED || !worker_of(pr)->ran ||
+        if (st == fp_slot(t->seq, FP_SLOT_STARTED) || !worker_of(pr)->ran ||
             (t->flags & (FP_T_KILLING | FP_T_CANCELLED | FP_T_ABORTED))) {
             worker_died_usage(pr, t, &pr->ru);
             fp_chan_settle(t, pr, known, status);
@@ -503,6 +503,15 @@ static fp_worker *as_worker(const fp_proc *pr)
     return pr->ops == &worker_ops ? worker_of(pr) : NULL;
 }
 
+/* 1 if pr's next sequence number would take the slot of the oldest task it
+   holds (a long one, with many sent behind it and taken back): it gets no
+   more until that one ends. */
+static int ring_full(fp_proc *pr)
+{
+    forkpool_task *first = worker_first(pr);
+    return first && worker_of(pr)->seq - first->seq >= FP_RING;
+}
+
 /* The worker to give the next task: an idle one while slots are free,
    else a new one, else the least loaded busy one. NULL: none can take it. */
 static fp_proc *worker_pick(forkpool *pool, int *spawn)
@@ -514,7 +523,7 @@ static fp_proc *worker_pick(forkpool *pool, int *spawn)
         fp_proc *pr = pool->procs.v[i];
         fp_worker *w = as_worker(pr);
         if (!w || w->retiring || w->blocked || w->inflight >= FP_WORKER_DEPTH ||
-            (!w->inflight && !free_slot))
+            (!w->inflight && !free_slot) || ring_full(pr))
             continue;
         if (!w->inflight)
             return pr;

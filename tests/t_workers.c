@@ -5,7 +5,9 @@
    without running and its clock starts when it starts; a long task does
    not hold up the tasks sent behind it; a worker sees the program as it
    was when it was forked; a worker killed from outside while idle costs no
-   task; arguments larger than a socket holds arrive intact. (The rest of
+   task; arguments larger than a socket holds arrive intact; tasks taken
+   back from a worker stuck on a long one, round after round, never run
+   twice nor return another task's result. (The rest of
    WORKERS' behaviour is the whole suite, run with FORKPOOL_TEST_VARIANT=workers.) */
 #include "forkpool.h"
 #include "tap.h"
@@ -19,6 +21,14 @@ struct shared {
 static struct shared *sh;
 static int gate[2]; /* a pipe made before any worker: long tasks block on it */
 static int program_state = 1;
+
+#define WAVE 20    /* tasks per wave in ring_wrap                       */
+#define WAVES 100  /* waves while the long task runs: far more requests
+                      go to and are taken back from its worker than its
+                      slot ring has slots (FP_RING)                      */
+#define ROUNDS 3
+#define ECHOES (ROUNDS * (WAVES + 1) * WAVE)
+static _Atomic int *echo_runs; /* shared: how many times each echo ran */
 
 enum { OK, CRASH, EXIT7, SLEEP, WAIT_GATE, REPORT_STATE };
 
@@ -45,9 +55,13 @@ static int task_job(forkpool_ctx *ctx, const void *arg, size_t len)
     case SLEEP:
         tap_sleep_ms(j.ms);
         break;
-    case WAIT_GATE:
+    case WAIT_GATE: /* ms < 0: then crash */
         if (read(gate[0], &c, 1) != 1)
             return 1;
+        if (j.ms < 0) {
+            signal(SIGSEGV, SIG_DFL);
+            raise(SIGSEGV);
+        }
         break;
     case REPORT_STATE:
         return forkpool_return(ctx, &program_state, sizeof program_state);
@@ -75,6 +89,88 @@ static forkpool *make(unsigned concurrency, unsigned max_tasks)
         bail_out("forkpool_create(WORKERS) failed");
     memset(sh, 0, sizeof *sh);
     return p;
+}
+
+/* arg: {index, ms}. Counts its run, sleeps ms, returns its index. */
+static int task_echo(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    int a[2];
+    (void)len;
+    memcpy(a, arg, sizeof a);
+    atomic_fetch_add(&echo_runs[a[0]], 1);
+    tap_sleep_ms(a[1]);
+    return forkpool_return(ctx, &a[0], sizeof a[0]);
+}
+
+/* Runs n echoes from index *next and waits for each. release: they sleep
+   (so neither worker runs dry and takes the other's back), and the long
+   task is let go once they are sent, half of them waiting behind it. The
+   number of them that failed or returned another's index. */
+static int echo_wave(forkpool *p, int *next, int n, int release)
+{
+    forkpool_task *t[WAVE];
+    int want[WAVE], wrong = 0;
+    for (int k = 0; k < n; k++) {
+        int a[2] = {(*next)++, release ? 10 : 0};
+        want[k] = a[0];
+        t[k] = forkpool_run(p, task_echo, a, sizeof a);
+    }
+    if (release) {
+        forkpool_poll(p, 0);
+        if (write(gate[1], "x", 1) != 1)
+            bail_out("gate");
+    }
+    for (int k = 0; k < n; k++) {
+        size_t len = 0;
+        const int *r = forkpool_wait(t[k]) == 0 ? forkpool_task_result(t[k], &len) : NULL;
+        wrong += !r || len != sizeof *r || *r != want[k];
+        forkpool_task_release(t[k]);
+    }
+    return wrong;
+}
+
+/*
+ * One worker stays on a long task; waves of short tasks are sent, and each
+ * time the other worker runs dry it takes back half of what waits behind
+ * the long one. The long worker's socket fills with requests taken back,
+ * and their slot numbers come round again for new ones. When the long task
+ * ends, with tasks still waiting behind it, the worker must skip every
+ * request taken back: each task runs once, with its own result.
+ */
+static void ring_wrap(void)
+{
+    forkpool *p = make(2, 0);
+    int next = 0, wrong = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        int crash = r == ROUNDS - 1;
+        forkpool_task *lng = run(p, WAIT_GATE, r, crash ? -1 : 0);
+        for (int w = 0; w < WAVES; w++)
+            wrong += echo_wave(p, &next, WAVE, 0);
+        wrong += echo_wave(p, &next, WAVE, 1);
+        if (!crash) {
+            is(forkpool_wait(lng), 0, "ring wrap %d: the long task succeeds", r);
+        } else {
+            /* Were it taken for one that never started, it would run again
+               (a second gate byte lets it). */
+            if (write(gate[1], "x", 1) != 1)
+                bail_out("gate");
+            const forkpool_error *e = forkpool_wait(lng) == 0 ? NULL : forkpool_task_error(lng);
+            ok(e && e->kind == FORKPOOL_ERR_SIGNALED,
+               "ring wrap %d: the long task that crashes fails SIGNALED (%s)", r,
+               e ? e->message : "no error");
+            is(atomic_load(&sh->runs[r]), 1, "ring wrap %d: and ran once, not again elsewhere", r);
+        }
+        forkpool_task_release(lng);
+    }
+    is(wrong, 0, "ring wrap: every short task succeeded with its own result");
+    int twice = 0, never = 0;
+    for (int i = 0; i < ECHOES; i++) {
+        twice += atomic_load(&echo_runs[i]) > 1;
+        never += atomic_load(&echo_runs[i]) == 0;
+    }
+    is(twice, 0, "ring wrap: no task ran twice");
+    is(never, 0, "ring wrap: every task ran");
+    forkpool_destroy(p);
 }
 
 #define BIG_ARG ((size_t)1 << 20)
@@ -286,6 +382,7 @@ int main(void)
 {
     tap_watchdog(60);
     sh = tap_shared(sizeof *sh);
+    echo_runs = tap_shared(ECHOES * sizeof *echo_runs);
     if (pipe(gate) == -1)
         bail_out("pipe");
     int fds = tap_fd_count();
@@ -297,8 +394,10 @@ int main(void)
     waiting_tasks();
     no_head_of_line_blocking();
     snapshot_and_outside_kill();
+    ring_wrap(); /* last: it may leave a byte in the gate */
     is(tap_fd_count(), fds, "no fd left");
     ok(tap_no_children(), "no child left");
     tap_shared_free(sh, sizeof *sh);
+    tap_shared_free((void *)echo_runs, ECHOES * sizeof *echo_runs);
     return done_testing();
 }
