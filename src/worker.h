@@ -26,8 +26,8 @@
 
 #include "forkpool.h"
 
-#define FP_WORKER_DEPTH 16 /* most tasks in flight per worker           */
-#define FP_RING 64        /* slots; more than FP_WORKER_DEPTH, so a slot
+#define FP_WORKER_DEPTH 32 /* most tasks in flight per worker           */
+#define FP_RING 128       /* slots; more than FP_WORKER_DEPTH, so a slot
                              is free again long before its number recurs */
 
 enum { FP_SLOT_PENDING = 1, FP_SLOT_STARTED, FP_SLOT_REVOKED };
