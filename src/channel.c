@@ -166,6 +166,12 @@ void fp_chan_read(fp_proc *pr, size_t budget, fp_frame_fn on_frame)
             chan_fail(pr, pr->dec.error, pr->dec.message);
             return;
         }
+        /* A short read emptied the pipe: another read would only say
+           EAGAIN (a system call on every task's way back). What comes
+           later wakes the loop again (level-triggered); an exited child's
+           bytes were all in the pipe already. */
+        if ((size_t)n < want)
+            return;
     }
 }
 
