@@ -50,8 +50,9 @@ fresh_contain|fresh|  same, contain (a PID namespace per task), vs FRESH||fresh.
 big|fresh|  same, 256 MiB parent, vs raw loop with that parent||big.forkpool|big.raw|big.ratio|-|-||
 big_server|fresh|  same, 256 MiB parent, fork_server, vs FRESH with a tiny parent|fork_server, 256 MiB parent, vs tiny FRESH|big.server|fresh.forkpool|big.server_ratio|ratio|<=|1.5|
 fresh_ppe|fresh|  1000 empty tasks, FRESH, vs ProcessPoolExecutor (2 reused workers)||fresh.forkpool|fresh.ppe|fresh.ratio_ppe|-|-||
-workers|workers|100,000 empty tasks, WORKERS, vs raw pre-forked pool, 32 in flight|WORKERS vs raw pre-forked pool|workers.forkpool|workers.raw_deep|workers.ratio_deep|ratio|<=|1.3|
+workers|workers|100,000 empty tasks, WORKERS, vs raw pre-forked pool, 32 in flight|WORKERS vs raw pre-forked pool|workers.forkpool|workers.raw_deep|workers.ratio_deep|ratio|<=|1.25|
 workers_raw1|workers|  same, vs raw pre-forked pool, 1 in flight||workers.forkpool|workers.raw1|workers.ratio1|-|-||
+workers_lat|workers|20,000 empty tasks one at a time, WORKERS (1 worker), vs raw pre-forked pool, 1 worker, 1 in flight|WORKERS round trip vs raw pool|workers.lat|workers.raw_lat|workers.ratio_lat|ratio|<=|1.2|
 workers_ppe|workers|  same, vs ProcessPoolExecutor, 2 workers|WORKERS vs ProcessPoolExecutor|workers.forkpool|workers.ppe|workers.ratio_ppe|ratio|<=|0.2|>= 5x faster (ratio <= 0.2)
 map|map|forkpool_map, 1,000,000 trivial items, per item|forkpool_map per item|map.forkpool|||ours|<=|0.1|<= 0.1 us/item
 map_poolmap|map|  same, vs Pool.map, default chunksize|forkpool_map vs Pool.map|map.forkpool|map.poolmap_default,py.poolmap_default|map.ratio_poolmap|ratio|<|1|faster (ratio < 1)

@@ -10,8 +10,13 @@
  * forkpool_destroy. Python runs fewer tasks per round (it costs ~100 µs a
  * task); figures are per task. Rounds interleave the arms.
  *
- * Goals (issue #3): forkpool/raw at the same depth <= 1.3; forkpool at least
- * 5x faster than ProcessPoolExecutor.
+ * Latency: one task at a time (forkpool_run, then forkpool_wait) through a
+ * pool of one worker, against the raw pool with one worker and 1 request in
+ * flight; LAT_TASKS round trips, start and stop included.
+ *
+ * Goals: forkpool/raw at the same depth <= 1.25 (issue #13; #3 asked 1.3);
+ * one at a time <= 1.2 (issue #13); forkpool at least 5x faster than
+ * ProcessPoolExecutor (issue #3).
  *
  * Until WORKERS mode is built, forkpool_create fails with ENOTSUP and the
  * forkpool arm is reported NA; a probe also checks that two tasks in turn
@@ -23,7 +28,7 @@
 
 enum { CONC = 2, DEEP = 32 }; /* DEEP: the depth WORKERS keeps in flight */
 
-static unsigned long tasks, py_tasks;
+static unsigned long tasks, py_tasks, lat_tasks;
 
 static int empty_task(forkpool_ctx *ctx, const void *arg, size_t len)
 {
@@ -62,6 +67,39 @@ static double forkpool_round(void *ud, int warmup)
         return -1;
     }
     return elapsed / (double)n * 1e6;
+}
+
+static double forkpool_lat_round(void *ud, int warmup)
+{
+    (void)ud;
+    unsigned long n = warmup ? lat_tasks / 10 : lat_tasks;
+    double t0 = bench_now();
+    forkpool *pool =
+        forkpool_create(&(forkpool_options){.concurrency = 1, .mode = FORKPOOL_WORKERS});
+    if (pool == NULL) {
+        perror("workers: forkpool_create");
+        return -1;
+    }
+    for (unsigned long i = 0; i < n; i++) {
+        forkpool_task *t = forkpool_run(pool, empty_task, NULL, 0);
+        size_t len = 0;
+        const uint64_t *r = t && forkpool_wait(t) == 0 ? forkpool_task_result(t, &len) : NULL;
+        int right = r && len == sizeof *r && *r == 42;
+        forkpool_task_release(t);
+        if (!right) {
+            fprintf(stderr, "workers: round trip %lu failed\n", i);
+            forkpool_destroy(pool);
+            return -1;
+        }
+    }
+    forkpool_destroy(pool);
+    return (bench_now() - t0) / (double)n * 1e6;
+}
+
+static double raw_lat_round(void *ud, int warmup)
+{
+    (void)ud;
+    return raw_prefork_pool(warmup ? lat_tasks / 10 : lat_tasks, 1, 1);
 }
 
 static double raw_round(void *ud, int warmup)
@@ -106,12 +144,13 @@ int main(void)
 {
     tasks = bench_size(100000, 10000);
     py_tasks = bench_size(20000, 2000);
+    lat_tasks = bench_size(20000, 2000);
     const char *py = bench_python();
     if (py)
         snprintf(py_cmd, sizeof py_cmd, "'%s' bench/ppe.py --once %lu", py, py_tasks);
 
     static unsigned one = 1, deep = DEEP;
-    char w_fp[96], w_raw1[128], w_raw[128], w_py[128];
+    char w_fp[96], w_raw1[128], w_raw[128], w_py[128], w_lat[128], w_raw_lat[128];
     snprintf(w_fp, sizeof w_fp, "WORKERS, %lu empty tasks, %d workers", tasks, CONC);
     snprintf(w_raw1, sizeof w_raw1, "raw pre-forked pool, %lu empty tasks, %d workers, 1 in flight",
              tasks, CONC);
@@ -119,17 +158,24 @@ int main(void)
              tasks, CONC, DEEP);
     snprintf(w_py, sizeof w_py, "ProcessPoolExecutor, %lu empty tasks, %d workers, incl. start-up",
              py_tasks, CONC);
+    snprintf(w_lat, sizeof w_lat, "WORKERS, %lu empty tasks one at a time, 1 worker", lat_tasks);
+    snprintf(w_raw_lat, sizeof w_raw_lat,
+             "raw pre-forked pool, %lu empty tasks, 1 worker, 1 in flight", lat_tasks);
+    const char *na_workers = workers_built() ? NULL : "not built";
     bench_arm arms[] = {
         {.key = "workers.raw1", .what = w_raw1, .unit = "us/task", .fn = raw_round,
          .ud = &one},
         {.key = "workers.raw_deep", .what = w_raw, .unit = "us/task", .fn = raw_round,
          .ud = &deep},
         {.key = "workers.forkpool", .what = w_fp, .unit = "us/task", .fn = forkpool_round,
-         .na = workers_built() ? NULL : "not built"},
+         .na = na_workers},
         {.key = "workers.ppe", .what = w_py, .unit = "us/task", .fn = python_round,
          .na = py ? NULL : "python3 not installed", .optional = 1},
+        {.key = "workers.raw_lat", .what = w_raw_lat, .unit = "us/task", .fn = raw_lat_round},
+        {.key = "workers.lat", .what = w_lat, .unit = "us/task", .fn = forkpool_lat_round,
+         .na = na_workers},
     };
-    enum { RAW1, RAW, FP, PY, N };
+    enum { RAW1, RAW, FP, PY, RAW_LAT, LAT, N };
     if (bench_interleave(arms, N, bench_rounds(5, 2)) != 0)
         return 1;
     for (int i = 0; i < N; i++)
@@ -140,5 +186,7 @@ int main(void)
     bench_emit_ratio("workers.ratio_ppe", &arms[FP], &arms[PY], "WORKERS / ProcessPoolExecutor");
     bench_emit_ratio("workers.raw_ratio_ppe", &arms[RAW], &arms[PY],
                      "raw pool (DEEP in flight) / ProcessPoolExecutor");
+    bench_emit_ratio("workers.ratio_lat", &arms[LAT], &arms[RAW_LAT],
+                     "WORKERS / raw pool, one task at a time");
     return 0;
 }
