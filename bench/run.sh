@@ -68,10 +68,10 @@ cpu|workloads|4 x 50 ms CPU at concurrency 2: speed-up, vs 2 bare children|CPU-b
 queue|queue_mem|1,000,000 queued tasks, 16-byte arguments: parent RSS growth|1,000,000 queued tasks, RSS|queue.mb|||ours|<=|200|<= 200 MB
 cli|cli|CLI: 1000 x /bin/true at -j2, vs raw posix_spawn loop|CLI vs raw posix_spawn loop|cli.forkpool|cli.raw|cli.ratio_raw|ratio|<=|1.1|
 cli_xargs|cli|  same, vs xargs -P2|CLI vs xargs -P2|cli.forkpool|cli.xargs|cli.ratio_xargs|ratio|<|1|faster (ratio < 1)
-cli_moreutils|cli|  same, vs moreutils' parallel -j2||cli.forkpool|cli.moreutils|cli.ratio_moreutils|-|-||
+cli_moreutils|cli|  same, vs moreutils parallel -j2||cli.forkpool|cli.moreutils|cli.ratio_moreutils|-|-||
 cli_parallel|cli|  same, vs GNU parallel -j2|CLI vs GNU parallel|cli.forkpool|cli.parallel|cli.ratio_parallel|ratio|<=|0.2|>= 5x faster (ratio <= 0.2)
 cli_echo|cli|CLI: 10,000 x echo, -k -j2, vs xargs -P2 -n1|CLI -k echo vs xargs -P2|cli.echo_forkpool|cli.echo_xargs|cli.echo_ratio_xargs|ratio|<=|1|no slower (ratio <= 1)
-cli_echo_moreutils|cli|  same, vs moreutils' parallel -j2||cli.echo_forkpool|cli.echo_moreutils|cli.echo_ratio_moreutils|-|-||
+cli_echo_moreutils|cli|  same, vs moreutils parallel -j2||cli.echo_forkpool|cli.echo_moreutils|cli.echo_ratio_moreutils|-|-||
 cli_echo_parallel|cli|  same, vs GNU parallel -k -j2|CLI -k echo vs GNU parallel|cli.echo_forkpool|cli.echo_parallel|cli.echo_ratio_parallel|ratio|<=|0.2|>= 5x faster (ratio <= 0.2)
 pipe|pipe|CLI --pipe: wc -l over 1 GiB of stdin at -j2 (MB/s), vs GNU parallel --pipe|--pipe MB/s vs GNU parallel|pipe.forkpool|pipe.parallel|pipe.ratio|ratio|>=|2|>= 2x GNU parallel (ratio >= 2)
 pipepart|pipe|CLI --pipepart -a FILE: wc -l over 1 GiB at -j2 (MB/s), vs GNU parallel --pipepart|--pipepart MB/s vs GNU parallel|pipepart.forkpool|pipepart.parallel|pipepart.ratio|ratio|>=|2|>= 2x GNU parallel (ratio >= 2)
