@@ -82,16 +82,16 @@ struct forkpool_task {
     uint32_t nhandlers, cap_handlers, next_handler;
     uint32_t flags;
     pid_t pid;
-    union {
-        int end_rc;                     /* the function's return value   */
-        uint32_t seq;                   /* WORKERS, until END: its number
-                                           on its worker's ring           */
-    };
+    int end_rc;                         /* the function's return value   */
     uint8_t state;                      /* a forkpool_state              */
     uint8_t err_kind;                   /* e's kind, kept even when e
                                            could not be allocated         */
     uint16_t pins;                      /* dispatch or forkpool_wait in
                                            progress: do not free         */
+    uint32_t seq;                       /* WORKERS: its number on its
+                                           worker's ring (kept past END:
+                                           a killed worker's exit reads
+                                           its current task's slot)       */
     long timeout_ms;
     fp_proc *proc;                      /* while a process holds it      */
     fp_exec *exec;                      /* a program task, else NULL     */

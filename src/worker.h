@@ -27,8 +27,8 @@
 #include "forkpool.h"
 
 #define FP_WORKER_DEPTH 32 /* most tasks in flight per worker           */
-#define FP_RING 128       /* slots; more than FP_WORKER_DEPTH, so a slot
-                             is free again long before its number recurs */
+#define FP_RING 128       /* slots; a worker is sent no number a ring
+                             ahead of its oldest task (worker_pick)      */
 
 enum { FP_SLOT_PENDING = 1, FP_SLOT_STARTED, FP_SLOT_REVOKED };
 

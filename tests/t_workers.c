@@ -26,8 +26,8 @@ static int program_state = 1;
 #define WAVES 100  /* waves while the long task runs: far more requests
                       go to and are taken back from its worker than its
                       slot ring has slots (FP_RING)                      */
-#define ROUNDS 3
-#define ECHOES (ROUNDS * (WAVES + 1) * WAVE)
+#define ROUNDS 4   /* the last one's long task crashes                 */
+#define ECHOES (ROUNDS * (WAVES + 2) * WAVE)
 static _Atomic int *echo_runs; /* shared: how many times each echo ran */
 
 enum { OK, CRASH, EXIT7, SLEEP, WAIT_GATE, REPORT_STATE };
@@ -102,14 +102,15 @@ static int task_echo(forkpool_ctx *ctx, const void *arg, size_t len)
     return forkpool_return(ctx, &a[0], sizeof a[0]);
 }
 
-/* Runs n echoes from index *next and waits for each. release: they sleep
-   (so neither worker runs dry and takes the other's back), and the long
-   task is let go once they are sent, half of them waiting behind it. The
-   number of them that failed or returned another's index. */
+/* Runs n echoes from index *next and waits for each. release: they sleep,
+   and the long task is let go once they are sent; n is more than the
+   other worker takes, so some wait in the queue and go to the long one's
+   worker as soon as its END is read. The number of them that failed or
+   returned another's index. */
 static int echo_wave(forkpool *p, int *next, int n, int release)
 {
-    forkpool_task *t[WAVE];
-    int want[WAVE], wrong = 0;
+    forkpool_task *t[2 * WAVE];
+    int want[2 * WAVE], wrong = 0;
     for (int k = 0; k < n; k++) {
         int a[2] = {(*next)++, release ? 10 : 0};
         want[k] = a[0];
@@ -134,8 +135,12 @@ static int echo_wave(forkpool *p, int *next, int n, int release)
  * time the other worker runs dry it takes back half of what waits behind
  * the long one. The long worker's socket fills with requests taken back,
  * and their slot numbers come round again for new ones. When the long task
- * ends, with tasks still waiting behind it, the worker must skip every
- * request taken back: each task runs once, with its own result.
+ * ends, the worker skips every request taken back, while new tasks come to
+ * it on the same slots: each task runs once, with its own result. (A
+ * request is checked against its own number, not just its slot's state:
+ * whether the worker is still reading the old ones when the new ones come
+ * is a race, so without that check this fails in some runs only.) The
+ * last round's long task crashes: it fails, and is not run again.
  */
 static void ring_wrap(void)
 {
@@ -146,7 +151,7 @@ static void ring_wrap(void)
         forkpool_task *lng = run(p, WAIT_GATE, r, crash ? -1 : 0);
         for (int w = 0; w < WAVES; w++)
             wrong += echo_wave(p, &next, WAVE, 0);
-        wrong += echo_wave(p, &next, WAVE, 1);
+        wrong += echo_wave(p, &next, 2 * WAVE, 1);
         if (!crash) {
             is(forkpool_wait(lng), 0, "ring wrap %d: the long task succeeds", r);
         } else {
