@@ -691,7 +691,7 @@ static int relay(void)
     fp_buf in = {0}, out = {0}; /* from the helper; to it (out.p + sent) */
     size_t sent = 0;
     int bye = 0, eof = 0, rc = 0, err = 0;
-    int64_t step = 0;
+    int64_t step = 0, heard = fp_now(); /* heard: the last traffic */
     int fl = fcntl(g.agent_fd, F_GETFL);
     if (fl == -1 || fcntl(g.agent_fd, F_SETFL, fl | O_NONBLOCK) == -1)
         rc = -1, eof = 1, err = errno;
@@ -733,7 +733,10 @@ static int relay(void)
             rc = -1, err = errno;
             break;
         }
-        step = fp_remote_backoff(step, got);
+        int64_t now = fp_now();
+        if (got)
+            heard = now;
+        step = fp_remote_backoff(step, got, now - heard);
         struct pollfd p = {.fd = g.agent_fd, .events = POLLIN | (out.len ? POLLOUT : 0)};
         struct timespec ts = {0, step};
         ppoll(&p, 1, &ts, NULL);

@@ -9,7 +9,7 @@
  * The hub is process-wide: the transport, the ranks' CPUs, every such
  * pool (FORKPOOL_MPI pools belong to the thread that started MPI), and
  * when to look for messages next: soon after traffic, backing off to
- * FP_REMOTE_POLL_MAX_NS while nothing comes.
+ * FP_REMOTE_POLL_MAX_NS while nothing comes (fp_remote_backoff).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,6 +47,7 @@ static struct {
     fp_list pools;
     uint32_t next_pool;
     int64_t poll_at, poll_step;
+    int64_t heard_at;     /* the last traffic                             */
     fp_buf out;
 } hub;
 
@@ -93,8 +94,8 @@ static int hub_send(int rank)
         errno = ENOTCONN;
         return -1;
     }
-    hub.poll_step = fp_remote_backoff(hub.poll_step, 1); /* an answer may come soon */
-    hub.poll_at = fp_now();
+    hub.poll_step = fp_remote_backoff(hub.poll_step, 1, 0); /* an answer may come soon */
+    hub.poll_at = hub.heard_at = fp_now();
     return hub.tr->send(rank, &hub.out);
 }
 
@@ -583,7 +584,9 @@ void fp_remote_progress(forkpool *pool)
             forkpool *p = FP_LIST_ITEM(n, fp_remote, node)->ranks[0]->pool;
             fp_remote_fill(p);
         }
-    hub.poll_step = fp_remote_backoff(hub.poll_step, got);
+    if (got)
+        hub.heard_at = now;
+    hub.poll_step = fp_remote_backoff(hub.poll_step, got, now - hub.heard_at);
     hub.poll_at = now + hub.poll_step;
 }
 
