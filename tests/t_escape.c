@@ -196,6 +196,17 @@ static int recorded_dead(void)
     return 1;
 }
 
+/* SIGKILLs every recorded process (cleanup on failure). A slot whose pid
+   is not stored yet is skipped: kill(0) would hit the test's own group. */
+static void kill_recorded(void)
+{
+    for (int i = 0; i < atomic_load(&sh->n) && i < MAXP; i++) {
+        pid_t pid = atomic_load(&sh->pid[i]);
+        if (pid > 0)
+            kill(pid, SIGKILL);
+    }
+}
+
 /* Whether every holder died (EOF) within ms * TEST_TIME_SCALE; closes rd.
    On failure the recorded survivors are killed, so they do not keep the
    TAP pipe open. A worker (WORKERS variants) outlives its task and holds
@@ -215,16 +226,26 @@ static int holders_gone(struct holders *h, long ms)
         gone = r == 1 && read(h->rd, &c, 1) == 0;
     }
     close(h->rd);
-    if (!gone) {
-        for (int i = 0; i < atomic_load(&sh->n) && i < MAXP; i++)
-            kill(atomic_load(&sh->pid[i]), SIGKILL);
-    }
+    if (!gone)
+        kill_recorded();
     return gone;
+}
+
+/* Whether the first n pids are stored (a process takes its index before it
+   stores its pid, so a count alone may cover a slot still 0). */
+static int pids_stored(int n)
+{
+    if (atomic_load(&sh->n) < n)
+        return 0;
+    for (int i = 0; i < n && i < MAXP; i++)
+        if (atomic_load(&sh->pid[i]) == 0)
+            return 0;
+    return 1;
 }
 
 static int wait_recorded(forkpool *p, int n)
 {
-    return TAP_WAIT_UNTIL((forkpool_poll(p, 5), atomic_load(&sh->n) >= n), 10000);
+    return TAP_WAIT_UNTIL((forkpool_poll(p, 5), pids_stored(n)), 10000);
 }
 
 /* forkpool_wait, bounded: a task whose child is never killed (the bug this
@@ -235,8 +256,7 @@ static int wait_bounded(forkpool *p, forkpool_task *t)
     if (TAP_WAIT_UNTIL((forkpool_poll(p, 5), forkpool_task_state(t) >= FORKPOOL_SUCCEEDED),
                        10000))
         return forkpool_wait(t);
-    for (int i = 0; i < atomic_load(&sh->n) && i < MAXP; i++)
-        kill(atomic_load(&sh->pid[i]), SIGKILL);
+    kill_recorded();
     kill(forkpool_task_pid(t), SIGKILL);
     forkpool_wait(t);
     return 2;

@@ -42,7 +42,10 @@ static void check(const char *mode, int no_pidfd)
     if (s == 0)
         sub(no_pidfd);
     ok(s > 0, "%s: forked the pool's owner", mode);
-    int started = TAP_WAIT_UNTIL(atomic_load(&sh->n) >= 2 && atomic_load(&sh->pid[1]) != 0, 10000);
+    /* both pids, not just the count: a task takes its index before it
+       stores its pid, so the second may be recorded before the first */
+    int started = TAP_WAIT_UNTIL(atomic_load(&sh->pid[0]) != 0 && atomic_load(&sh->pid[1]) != 0,
+                                 10000);
     ok(started, "%s: both tasks are running", mode);
     pid_t t0 = atomic_load(&sh->pid[0]), t1 = atomic_load(&sh->pid[1]);
     ok(t0 > 0 && !tap_pid_dead(t0) && t1 > 0 && !tap_pid_dead(t1), "%s: the task processes exist", mode);
