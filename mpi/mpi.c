@@ -68,6 +68,12 @@ static struct {
     pid_t agent;       /* a serving rank's helper                       */
     int agent_fd;
     unsigned held;     /* a serving rank: tasks it runs for rank 0       */
+    /* ...by pool: a FREE kills its pool's tasks without a DONE for each */
+    struct fp_held {
+        uint32_t pool;
+        unsigned n; /* > 0 */
+    } *held_by;
+    unsigned nheld_by, held_cap;
     /* Heartbeats go both ways between rank 0 and each serving rank, on a
        communicator of their own, from a thread of their own when MPI gives
        MPI_THREAD_MULTIPLE (so a rank busy in a long transfer, or a
@@ -621,18 +627,65 @@ static int rank0_gone(void)
     return g.peer[0] == FP_PEER_LOST || ((g.can_beat || g.held) && silent(0));
 }
 
-/* Counts the tasks this rank runs for rank 0: one more for each RUN or
-   EXEC relayed, one fewer for each DONE. */
-static void count_held(const unsigned char *msg, size_t len)
+/* pool's entry in g.held_by, or NULL. */
+static struct fp_held *held_find(uint32_t pool)
+{
+    for (unsigned i = 0; i < g.nheld_by; i++)
+        if (g.held_by[i].pool == pool)
+            return &g.held_by[i];
+    return NULL;
+}
+
+/* Takes n of e's tasks off the counts; an entry at 0 goes. */
+static void held_drop(struct fp_held *e, unsigned n)
+{
+    g.held -= n;
+    if ((e->n -= n) == 0)
+        *e = g.held_by[--g.nheld_by];
+}
+
+/* Counts what rank 0 sends: one task more for each RUN or EXEC, and a
+   FREE's pool's all fewer. 0, or -1 + ENOMEM. */
+static int held_count_in(const unsigned char *msg, size_t len)
 {
     fp_rd r;
     fp_rmsg h;
     if (fp_rmsg_open(&r, &h, msg, len) == -1)
-        return;
-    if (h.type == FP_R_RUN || h.type == FP_R_EXEC)
-        g.held++;
-    else if (h.type == FP_R_DONE && g.held)
-        g.held--;
+        return 0;
+    struct fp_held *e = held_find(h.pool);
+    if (e && h.type == FP_R_FREE)
+        held_drop(e, e->n);
+    if (h.type != FP_R_RUN && h.type != FP_R_EXEC)
+        return 0;
+    if (!e) {
+        if (g.nheld_by == g.held_cap) {
+            unsigned cap = g.held_cap ? 2 * g.held_cap : 8;
+            struct fp_held *v = realloc(g.held_by, cap * sizeof *v);
+            if (!v) {
+                errno = ENOMEM;
+                return -1;
+            }
+            g.held_by = v;
+            g.held_cap = cap;
+        }
+        e = &g.held_by[g.nheld_by++];
+        *e = (struct fp_held){h.pool, 0};
+    }
+    e->n++;
+    g.held++;
+    return 0;
+}
+
+/* Counts what the helper sends: one task fewer for each DONE. A DONE of a
+   pool already freed (sent before the helper read the FREE) counts for
+   nothing: the FREE took its pool's tasks off. */
+static void held_count_out(const unsigned char *msg, size_t len)
+{
+    fp_rd r;
+    fp_rmsg h;
+    struct fp_held *e;
+    if (fp_rmsg_open(&r, &h, msg, len) == 0 && h.type == FP_R_DONE && (e = held_find(h.pool)))
+        held_drop(e, 1);
 }
 
 /* Rank 0's messages -> the queue to the helper (u64-framed). 1 if any
@@ -646,8 +699,8 @@ static int relay_in(fp_buf *out)
        the helper refuses it, failing its task. */
     while ((r = recv_bytes(0, &rank, &msg, &len)) >= 1) {
         uint64_t n = len;
-        count_held(msg, len);
-        int bad = fp_buf_append(out, &n, sizeof n) || fp_buf_append(out, msg, len);
+        int bad = held_count_in(msg, len) || fp_buf_append(out, &n, sizeof n) ||
+                  fp_buf_append(out, msg, len);
         free(msg);
         if (bad) {
             errno = ENOMEM;
@@ -669,7 +722,7 @@ static int relay_out(fp_buf *in, int *bye)
         unsigned char *copy = malloc(mlen ? mlen : 1);
         if (is_bye(m, mlen))
             *bye = 1;
-        count_held(m, mlen);
+        held_count_out(m, mlen);
         if (copy)
             memcpy(copy, m, mlen);
         if (!copy || send_bytes(0, copy, mlen) == -1)
@@ -880,7 +933,9 @@ int forkpool_mpi_finalize(void)
     g.peer = g.told = g.dropped = NULL;
     g.comm = g.beat_comm = MPI_COMM_NULL;
     g.init = g.started_mpi = g.err = 0;
-    g.held = 0;
+    free(g.held_by);
+    g.held_by = NULL;
+    g.held = g.nheld_by = g.held_cap = 0;
     g.rank = -1;
     g.size = 0;
     if (err) {
