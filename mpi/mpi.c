@@ -85,6 +85,10 @@ static struct {
     pthread_mutex_t beat_lock;
     pthread_cond_t beat_stop; /* set up by beat_clock */
     int can_beat;      /* MPI_THREAD_MULTIPLE                            */
+    /* A serving rank: rank 0 beats from a thread. Its beats say so (one
+       byte); until one came, as this rank could. The ranks' thread levels
+       may differ (a program that starts MPI itself on rank 0 alone). */
+    int rank0_threaded;
     int64_t beat_at;   /* the next heartbeats are due                    */
 } g = {.rank = -1, .agent_fd = -1, .comm = MPI_COMM_NULL, .beat_comm = MPI_COMM_NULL,
        .beat_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -116,14 +120,17 @@ static void hear(int rank)
 static void beats_take(void)
 {
     for (;;) {
-        int flag = 0;
+        int flag = 0, n = 0;
+        unsigned char threaded = 0;
         MPI_Status st;
         if (MPI_Iprobe(MPI_ANY_SOURCE, FP_TAG_BEAT, g.beat_comm, &flag, &st) != MPI_SUCCESS ||
             !flag ||
-            MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, FP_TAG_BEAT, g.beat_comm,
+            MPI_Recv(&threaded, 1, MPI_BYTE, st.MPI_SOURCE, FP_TAG_BEAT, g.beat_comm,
                      MPI_STATUS_IGNORE) != MPI_SUCCESS)
             break;
         g.heard[st.MPI_SOURCE] = fp_now();
+        if (st.MPI_SOURCE == 0 && MPI_Get_count(&st, MPI_BYTE, &n) == MPI_SUCCESS && n == 1)
+            g.rank0_threaded = threaded;
     }
 }
 
@@ -140,16 +147,19 @@ static int silent(int rank)
 }
 
 /* Sends the heartbeats due to every live peer this rank watches over
-   (rank 0: the serving ranks; a serving rank: rank 0) and takes those that
-   came. Called with beat_lock held. */
+   (rank 0: the serving ranks, each beat one byte: whether a thread sends
+   them; a serving rank: rank 0, empty) and takes those that came. Called
+   with beat_lock held. */
 static void beat_tick(void)
 {
+    static const unsigned char threaded[2] = {0, 1}; /* sent from: live until sent */
     int64_t now = fp_now();
     if (now >= g.beat_at) {
         for (int r = 0; r < g.size; r++) {
             MPI_Request q;
             if (r != g.rank && (g.rank == 0) != (r == 0) && g.peer[r] == FP_PEER_LIVE &&
-                MPI_Isend(NULL, 0, MPI_BYTE, r, FP_TAG_BEAT, g.beat_comm, &q) == MPI_SUCCESS)
+                MPI_Isend(&threaded[g.beating != 0], g.rank == 0, MPI_BYTE, r, FP_TAG_BEAT,
+                          g.beat_comm, &q) == MPI_SUCCESS)
                 MPI_Request_free(&q);
         }
         g.beat_at = now + FP_BEAT_NS;
@@ -208,6 +218,7 @@ static void beat_start(void)
 {
     for (int r = 0; r < g.size; r++)
         hear(r);
+    g.rank0_threaded = g.can_beat;
     /* Set before the thread starts: one that ran first saw 0 and ended at
        once, and then no one beat (beat_poll leaves it to the thread). */
     g.beating = g.can_beat && beat_clock() == 0;
@@ -621,10 +632,18 @@ static void agent_end(void)
 /* Is rank 0 gone? Lost, or silent for FP_LOST_NS: watched from the
    relay's start when rank 0 beats from a thread; else only while this
    rank runs tasks for it (rank 0 beats from its pools' loops, which it
-   runs while it has tasks out). */
+   runs while it has tasks out). silent() takes the beats that came first,
+   and with them what rank 0 said of its thread. */
 static int rank0_gone(void)
 {
-    return g.peer[0] == FP_PEER_LOST || ((g.can_beat || g.held) && silent(0));
+    if (g.peer[0] == FP_PEER_LOST)
+        return 1;
+    if (!silent(0))
+        return 0;
+    pthread_mutex_lock(&g.beat_lock);
+    int threaded = g.rank0_threaded;
+    pthread_mutex_unlock(&g.beat_lock);
+    return threaded || g.held;
 }
 
 /* pool's entry in g.held_by, or NULL. */

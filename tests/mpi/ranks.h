@@ -48,6 +48,23 @@ static inline void on_lost(forkpool_task *t, const forkpool_error *e, void *ud)
     lost++;
 }
 
+/* Runs n rank_of tasks (counted in ran_on, failures in lost) in a new
+   FORKPOOL_MPI pool, 1 task at once per rank: forkpool_await's result, or
+   -1 if the pool could not be made. */
+static inline int run_rank_of(int n)
+{
+    forkpool_options o = {.mode = FORKPOOL_MPI, .concurrency = 1};
+    forkpool *p = forkpool_create(&o);
+    if (!p)
+        return -1;
+    for (int i = 0; i < n; i++)
+        forkpool_task_release(
+            forkpool_catch(forkpool_then(forkpool_run(p, rank_of, "", 0), count, NULL), on_lost, NULL));
+    int rc = forkpool_await(p);
+    forkpool_destroy(p);
+    return rc;
+}
+
 /* The parent of pid, from /proc; 0 if unknown. */
 static inline pid_t ppid_of(pid_t pid)
 {
