@@ -167,6 +167,15 @@ static int helper_main(int n)
 
 /* --------------------------------------------------------- in the test */
 
+/* Forgets the last case's processes: a pid left from it would pass for
+   one of the next case's (pids_stored). */
+static void records_reset(void)
+{
+    atomic_store(&sh->n, 0);
+    for (int i = 0; i < MAXP; i++)
+        atomic_store(&sh->pid[i], 0);
+}
+
 /* A pipe whose write end every descendant of the next task inherits. */
 struct holders {
     int rd, wr;
@@ -177,7 +186,7 @@ static struct holders holders_open(void)
     int p[2];
     if (pipe2(p, O_CLOEXEC) == -1)
         bail_out("pipe2 failed");
-    atomic_store(&sh->n, 0);
+    records_reset();
     return (struct holders){p[0], p[1]};
 }
 
@@ -386,7 +395,7 @@ static void case_exec(forkpool *p, int cancel)
     const char *argv[] = {self_path, "--escapees", "3", NULL};
     forkpool_exec_options xo = {0};
     xo.capture = FORKPOOL_CAPTURE_STDOUT;
-    atomic_store(&sh->n, 0);
+    records_reset();
     forkpool_task *t = forkpool_exec(p, argv, &xo);
     int sub = -2;
     ok(TAP_WAIT_UNTIL((forkpool_poll(p, 5), helper_pids(t, 3, &sub)), 10000),

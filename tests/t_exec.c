@@ -107,6 +107,19 @@ static void big_streams(forkpool *p, const char *m)
     free(in);
 }
 
+/* The pid in path, 0 if none yet. */
+static int read_pid(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
 static void limits(const char *m)
 {
     forkpool_options po = {0};
@@ -128,17 +141,13 @@ static void limits(const char *m)
     snprintf(script, sizeof script, "sleep 1000 & echo $! > %s; wait", pidfile);
     const char *tree[] = {"sh", "-c", script, NULL};
     t = forkpool_exec(p, tree, &o);
+    /* its limit once the grandchild surely exists (its pid is written) */
+    int gpid = 0;
+    TAP_WAIT_UNTIL((forkpool_poll(p, 5), (gpid = read_pid(pidfile)) > 0), 10000);
     forkpool_set_timeout(t, 300);
     forkpool_wait(t);
     e = forkpool_task_error(t);
     ok(e && e->kind == FORKPOOL_ERR_TIMEOUT, "%s: timeout: TIMEOUT", m);
-    FILE *f = fopen(pidfile, "r");
-    int gpid = 0;
-    if (f) {
-        if (fscanf(f, "%d", &gpid) != 1)
-            gpid = 0;
-        fclose(f);
-    }
     unlink(pidfile);
     ok(gpid > 0 && tap_wait_pid_dead(gpid, 5000),
        "%s: the program's grandchild died with it", m);

@@ -288,14 +288,18 @@ static char tap_watchdog_msg_[256];
    too): its parent, state, wait channel and, when gdb is installed, its
    main thread's innermost frames. Those lines come last and one a process,
    because CI logs keep only their tail. 60 s at most; fork and exec are
-   async-signal-safe. */
+   async-signal-safe. The processes are the program's in other variants too
+   (prove runs them side by side): a gdb cut off by its timeout leaves the
+   process it attached to stopped, so one that was not stopped before gdb
+   and is after gets a SIGCONT. */
 static const char tap_watchdog_sh_[] =
     "ps --cols 200 -N --ppid 2 -p 2 -o pid,ppid,pgid,stat,wchan:24,etime,args\n"
     "echo \"== processes of $1: pid ppid stat wchan: frames, innermost first\"\n"
     "for p in $(pgrep -x \"$(printf %.15s \"$1\")\" | head -n 12); do\n"
-    "  f=\n"
+    "  f= s0=$(ps -o stat= -p $p | tr -d ' ')\n"
     "  command -v gdb >/dev/null && f=$(timeout 10 gdb -p $p -batch -nx -ex 'bt 14' 2>/dev/null |\n"
     "    sed -n 's/^#[0-9]* *\\(0x[0-9a-f]* in \\)\\{0,1\\}\\([^ ]*\\) .*/\\2/p' | paste -sd' ' -)\n"
+    "  case $s0 in [Tt]*) ;; *) ps -o stat= -p $p | grep -q '^ *[Tt]' && kill -CONT $p ;; esac\n"
     "  echo \"$p $(ps -o ppid=,stat=,wchan:22= -p $p): $f\"\n"
     "done\n";
 
