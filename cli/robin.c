@@ -253,7 +253,9 @@ int robin_flush(struct robin *r)
             else if (w < 0 && errno != EINTR)
                 return -1;
         }
-        if (had && x->fd >= 0 && !pending(x))
+        /* a job that closed its end took all it will: the next block may
+           go to the others (else reading waited for this job to end) */
+        if (had && (x->fd < 0 || !pending(x)))
             done++;
         if (r->eof && x->fd >= 0 && !pending(x) && x->path == NULL) {
             close(x->fd);

@@ -84,7 +84,7 @@ void robin_eof(struct robin *r);
    allows; a FIFO whose job closed its end (EPIPE) is closed and its slot
    takes nothing more until robin_stop. Returns how many jobs took the last
    of what they were given in this call (each may take the next block now:
-   robin_idle), or -1 and errno. */
+   robin_idle), a job that closed its end counting too, or -1 and errno. */
 int robin_flush(struct robin *r);
 
 /* Puts into fds (room for n) the FIFOs that wait to be written (POLLOUT);

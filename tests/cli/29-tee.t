@@ -45,15 +45,23 @@ is "$RC" 0 "no job reads at all: exit 0, no hang"
 # A job that closes its stdin and runs on until the other has read all
 # (588 KB, many FIFOs' worth): it is given nothing more, so the other
 # is not held back (this deadlocked until the first job's timeout).
-rm -f "$T/read-all"
-run_in n100k -k --pipe --tee --shell 'eval {}' ::: \
-    "exec 0<&-; i=0; while [ ! -e '$T/read-all' ] && [ \$i -lt 600 ]; do sleep 0.05; i=\$((i+1)); done; echo \$i" \
-    "wc -l; touch '$T/read-all'"
-is "$RC" 0 "a job that closed its stdin and waits for the other: exit 0"
-first=$(head -n1 "$OUT")
-is "$(tail -n1 "$OUT")" 100000 "... the other read every line"
-ok "... and the first saw it do so before its 30 s were up (after $first of 600 naps)" \
-    test "$first" -lt 600
+# closed_stdin PRE WHAT: the first job runs PRE before it closes its stdin.
+closed_stdin() {
+    rm -f "$T/read-all"
+    run_in n100k -k --pipe --tee --shell 'eval {}' ::: \
+        "$1 exec 0<&-; i=0; while [ ! -e '$T/read-all' ] && [ \$i -lt 600 ]; do sleep 0.05; i=\$((i+1)); done; echo \$i" \
+        "wc -l; touch '$T/read-all'"
+    is "$RC" 0 "a job that closed its stdin $2 and waits for the other: exit 0"
+    first=$(head -n1 "$OUT")
+    is "$(tail -n1 "$OUT")" 100000 "... the other read every line"
+    ok "... and the first saw it do so before its 30 s were up (after $first of 600 naps)" \
+        test "$first" -lt 600
+}
+closed_stdin "" "at once"
+# Closed only once the tool has filled its FIFO (a busy machine: the job
+# starts late): the tool got EPIPE then but went back to reading its input
+# only when that job ended.
+closed_stdin "sleep 0.3;" "late"
 
 # Failures count as usual
 run_in thousand --pipe --tee --shell 'wc -l >/dev/null; exit {}' ::: 0 3 0 5
