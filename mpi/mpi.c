@@ -67,8 +67,9 @@ static struct {
     int64_t *heard;    /* [rank]: its last message or heartbeat (beat_lock) */
     pid_t agent;       /* a serving rank's helper                       */
     int agent_fd;
-    unsigned held;     /* a serving rank: tasks it runs for rank 0       */
-    /* ...by pool: a FREE kills its pool's tasks without a DONE for each */
+    /* A serving rank: the pools it runs tasks of for rank 0, each with how
+       many (by pool: a FREE kills its pool's tasks without a DONE for
+       each); none: it runs none. */
     struct fp_held {
         uint32_t pool;
         unsigned n; /* > 0 */
@@ -643,7 +644,7 @@ static int rank0_gone(void)
     pthread_mutex_lock(&g.beat_lock);
     int threaded = g.rank0_threaded;
     pthread_mutex_unlock(&g.beat_lock);
-    return threaded || g.held;
+    return threaded || g.nheld_by > 0;
 }
 
 /* pool's entry in g.held_by, or NULL. */
@@ -655,10 +656,9 @@ static struct fp_held *held_find(uint32_t pool)
     return NULL;
 }
 
-/* Takes n of e's tasks off the counts; an entry at 0 goes. */
+/* Takes n of e's tasks off its count; an entry at 0 goes. */
 static void held_drop(struct fp_held *e, unsigned n)
 {
-    g.held -= n;
     if ((e->n -= n) == 0)
         *e = g.held_by[--g.nheld_by];
 }
@@ -691,7 +691,6 @@ static int held_count_in(const unsigned char *msg, size_t len)
         *e = (struct fp_held){h.pool, 0};
     }
     e->n++;
-    g.held++;
     return 0;
 }
 
@@ -954,7 +953,7 @@ int forkpool_mpi_finalize(void)
     g.init = g.started_mpi = g.err = 0;
     free(g.held_by);
     g.held_by = NULL;
-    g.held = g.nheld_by = g.held_cap = 0;
+    g.nheld_by = g.held_cap = 0;
     g.rank = -1;
     g.size = 0;
     if (err) {
