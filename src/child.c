@@ -346,6 +346,7 @@ static void worker_usage(fp_worker_end *w, int64_t ran_ns, uint64_t out[3])
 {
     struct rusage ru;
     fp_rusage now;
+    w->ran_ns = ran_ns;
     if ((ran_ns < FP_USAGE_SAMPLE_NS && w->sampled) || getrusage(RUSAGE_SELF, &ru) == -1) {
         out[0] = (uint64_t)(ran_ns / 1000);
         out[1] = 0;

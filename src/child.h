@@ -34,6 +34,7 @@ typedef struct fp_worker_end {
     int sampled;         /* base holds a sample                          */
     fp_rusage base;      /* the worker's totals at the last sample       */
     int64_t lent_us;     /* user CPU time reported, unsampled, since     */
+    int64_t ran_ns;      /* the last task's run time (wall clock)        */
 } fp_worker_end;
 
 /*

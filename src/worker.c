@@ -62,7 +62,8 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
        may): what the loop needs is read from it once, here. */
     const size_t max_output = pool->opts.max_output;
     const int contain = pool->opts.contain;
-    fp_worker_end we = {pool->opts.capture_stderr ? ring->err_mark : NULL, 0, {0, 0, 0}, 0};
+    fp_worker_end we = {pool->opts.capture_stderr ? ring->err_mark : NULL, 0, {0, 0, 0}, 0, 0};
+    int tree_checked = 0;
     /* Each task gets its own max_cpu_ms (RLIMIT_CPU would count the
        worker's whole life). */
     if (fp_cpu_timers_new(&cpu, pool->opts.max_cpu_ms) == -1)
@@ -105,7 +106,9 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
            the worker's (a subreaper). The next task gets a namespace of
            its own, or none runs: a worker never runs one uncontained. */
         fp_contain_end(&fp_contain_init);
-        fp_tree_end_own();
+        if (!tree_checked || we.ran_ns >= FP_TREE_MIN_NS)
+            fp_tree_end_own(); /* the first check also covers child_init */
+        tree_checked = 1;
         if (sent != 0 || (contain && fp_contain_again(&fp_contain_init) == -1))
             fp_child_exit(125);
 #ifdef FP_COVERAGE
