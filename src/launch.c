@@ -266,6 +266,7 @@ pid_t fp_launch_run(fp_launch *l)
 {
     sigset_t all, old;
     pid_t pid = -1;
+    int err = 0;
     l->step = 0;
     if (l->how == FP_LAUNCH_FORK)
         fflush(NULL);
@@ -300,15 +301,21 @@ pid_t fp_launch_run(fp_launch *l)
             setpgid(pid, pid); /* the child does it too: whichever runs
                                   first closes the race in which we
                                   signal a group not made yet */
-        int err = errno;
+        else if (pid <= 0)
+            err = errno;
         if (l->done)
             l->done(l->arg, pid);
-        errno = err;
+    } else {
+        err = errno;
     }
-    int err = errno;
     if (l->locked)
         fp_registry_unlock();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid > 0)
+        return pid;
+    /* Only here: after a fork every page is shared with the child until
+       written, and a write costs a fault and a copy (issue #13). errno's
+       page is written by nothing else on the way. */
     errno = err;
-    return pid > 0 ? pid : -1;
+    return -1;
 }
