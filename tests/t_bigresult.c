@@ -170,7 +170,10 @@ static void on_msg(forkpool_task *t, const void *m, size_t len, void *ud)
 
 int main(void)
 {
-    tap_watchdog(60);
+    /* A hang, not a slow machine: 1 GiB is filled twice and, in WORKERS,
+       copied; ~20 s alone on a VM where a page fault costs 15-30 us, and
+       past 60 s once under make check's -j3. */
+    tap_watchdog(180);
 
     tap_no_core_dumps();
     int fds0 = tap_fd_count();
