@@ -10,7 +10,7 @@
 #   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail; no call cycle in src/
 #   make coverage        the tests with gcov; prints line coverage of src/
 #   make soak            t_load's mixed load for SOAK_SECONDS (600)
-#   make load            t_load's mix: 100,000 FRESH and 1,000,000 WORKERS tasks
+#   make load            t_load's mix: LOAD_FRESH (100,000) FRESH and 1,000,000 WORKERS tasks
 #   make stress          the flood tests at STRESS_BYTES (4 GiB; ~4 GiB of RAM)
 #   make install PREFIX=/usr/local  header, libraries, forkpool.pc (with an rpath), the CLI,
 #                        manual pages (forkpool.1, docs/man3), README and docs/
@@ -204,7 +204,7 @@ check: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS) $(LIB_SO)
 check-valgrind: $(TESTS) $(VARIANT_TESTS) $(CLI) $(CLI_UNITS)
 	TEST_TIME_SCALE=10 FORKPOOL_TEST_WRAP='$(VALGRIND)' $(PROVE) -j2 --exec '' $(VARIANT_TESTS)
 	$(if $(CLI_TESTS),TEST_TIME_SCALE=10 FORKPOOL_BIN=$(abspath $(CLI)) FORKPOOL_NO_PIDFD=1 \
-	    FORKPOOL_WRAP='$(VALGRIND)' $(PROVE) --exec '' $(CLI_TESTS))
+	    FORKPOOL_WRAP='$(VALGRIND)' $(PROVE) -j2 --exec '' $(CLI_TESTS))
 	$(if $(CLI_UNITS),TEST_TIME_SCALE=10 $(PROVE) --exec '$(VALGRIND)' $(CLI_UNITS))
 
 demo: $(BUILD)/examples/demo
@@ -215,8 +215,9 @@ soak: $(BUILD)/tests/t_load
 	FORKPOOL_SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/t_load
 
 # t_load's mix at size: 100,000 FRESH tasks, then 1,000,000 WORKERS tasks.
+LOAD_FRESH ?= 100000
 load: $(BUILD)/tests/t_load
-	FORKPOOL_LOAD_TASKS=100000 $(BUILD)/tests/t_load
+	FORKPOOL_LOAD_TASKS=$(LOAD_FRESH) $(BUILD)/tests/t_load
 	FORKPOOL_TEST_VARIANT=workers FORKPOOL_LOAD_TASKS=1000000 $(BUILD)/tests/t_load
 # t_flood and tests/cli/14-flood.t at full size (make check runs them at
 # 64 MiB): 4 GiB through a task's stdout, a program's, a capture cut at
