@@ -121,21 +121,29 @@ chmod +x "$T/stubs/"*
 # run_side N SIDE [LIMIT]: runs snippet N with SIDE's `parallel` in $T/w/N
 # (the same path for both sides: `pwd` and `find` print it), for LIMIT
 # seconds at most (default LINE_LIMIT); results in $T/r/N.SIDE.*
+# Each run writes files of its own, moved into place at its end: GNU
+# parallel's jobs are process groups of their own, out of the reach of
+# timeout's kill, so after a run that timed out some of them live on, and
+# went on logging their exit statuses into the retry's log.
+_tries=0
 run_side() {
     _w=$T/w/$1
     _h=$T/h/$1
+    _tries=$((_tries + 1))
+    _a=$T/r/$1.$2.try$_tries
     rm -rf "$_w" "$_h"
     mkdir -p "$_w" "$_h/home/.parallel" "$_h/tmp"
     : >"$_h/home/.parallel/will-cite"
     cp -R "$T/tpl/." "$_w/"
-    : >"$T/r/$1.$2.rc"
+    : >"$_a.rc"
     (
         cd "$_w" || exit 1
         HOME=$_h/home TMPDIR=$_h/tmp SHELL=/bin/bash TZ=UTC \
-            PATH=$T/$2:$T/stubs:$PATH MANUALS_RCLOG=$T/r/$1.$2.rc \
-            timeout -k 2 "${3:-$LINE_LIMIT}" bash "$T/m/$1.sh" </dev/null >"$T/r/$1.$2.out" 2>"$T/r/$1.$2.err"
-        echo $? >"$T/r/$1.$2.status"
+            PATH=$T/$2:$T/stubs:$PATH MANUALS_RCLOG=$_a.rc \
+            timeout -k 2 "${3:-$LINE_LIMIT}" bash "$T/m/$1.sh" </dev/null >"$_a.out" 2>"$_a.err"
+        echo $? >"$_a.status"
     )
+    for _x in rc out err status; do mv -f "$_a.$_x" "$T/r/$1.$2.$_x"; done
     rm -rf "$_w" "$_h"
 }
 
