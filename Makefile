@@ -10,7 +10,8 @@
 #   make lint            cppcheck and clang-tidy (.clang-tidy), warnings fail; no call cycle in src/
 #   make coverage        the tests with gcov; prints line coverage of src/
 #   make soak            t_load's mixed load for SOAK_SECONDS (600)
-#   make load            t_load's mix: LOAD_FRESH (100,000) FRESH and 1,000,000 WORKERS tasks
+#   make load            t_load's mix: LOAD_FRESH (100,000) FRESH and LOAD_WORKERS
+#                        (1,000,000) WORKERS tasks
 #   make stress          the flood tests at STRESS_BYTES (4 GiB; ~4 GiB of RAM)
 #   make install PREFIX=/usr/local  header, libraries, forkpool.pc (with an rpath), the CLI,
 #                        manual pages (forkpool.1, docs/man3), README and docs/
@@ -216,9 +217,10 @@ soak: $(BUILD)/tests/t_load
 
 # t_load's mix at size: 100,000 FRESH tasks, then 1,000,000 WORKERS tasks.
 LOAD_FRESH ?= 100000
+LOAD_WORKERS ?= 1000000
 load: $(BUILD)/tests/t_load
 	FORKPOOL_LOAD_TASKS=$(LOAD_FRESH) $(BUILD)/tests/t_load
-	FORKPOOL_TEST_VARIANT=workers FORKPOOL_LOAD_TASKS=1000000 $(BUILD)/tests/t_load
+	FORKPOOL_TEST_VARIANT=workers FORKPOOL_LOAD_TASKS=$(LOAD_WORKERS) $(BUILD)/tests/t_load
 # t_flood and tests/cli/14-flood.t at full size (make check runs them at
 # 64 MiB): 4 GiB through a task's stdout, a program's, a capture cut at
 # max_output and the tool's pass-through, which holds a job's whole output
