@@ -124,8 +124,28 @@ chmod +x "$T/stubs/"*
 # Each run writes files of its own, moved into place at its end: GNU
 # parallel's jobs are process groups of their own, out of the reach of
 # timeout's kill, so after a run that timed out some of them live on, and
-# went on logging their exit statuses into the retry's log.
+# went on logging their exit statuses into the retry's log. And a run's
+# leftovers are waited for, then killed, before the next run starts in the
+# same directories: GNU sem puts its jobs in the background and `sem --wait`
+# does not wait for their last steps (ex-mutex-sem: the forkpool side's
+# last sem, still releasing its semaphore, can remove the GNU side's).
 _tries=0
+# leftovers TAG: the processes still running from the run tagged TAG (they
+# inherit MANUALS_RUN=TAG in their environment).
+leftovers() {
+    grep -lszFx "MANUALS_RUN=$1" /proc/[0-9]*/environ | sed 's|^/proc/\([0-9]*\)/environ$|\1|'
+}
+# reap_leftovers TAG: waits up to 5 s (× scale) for them to end, then kills
+# them.
+reap_leftovers() {
+    _i=0
+    while [ -n "$(leftovers "$1")" ] && [ $_i -lt $((50 * SCALE)) ]; do
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    # shellcheck disable=SC2046
+    kill -9 $(leftovers "$1") 2>/dev/null || true
+}
 run_side() {
     _w=$T/w/$1
     _h=$T/h/$1
@@ -139,10 +159,11 @@ run_side() {
     (
         cd "$_w" || exit 1
         HOME=$_h/home TMPDIR=$_h/tmp SHELL=/bin/bash TZ=UTC \
-            PATH=$T/$2:$T/stubs:$PATH MANUALS_RCLOG=$_a.rc \
+            PATH=$T/$2:$T/stubs:$PATH MANUALS_RCLOG=$_a.rc MANUALS_RUN=$_a \
             timeout -k 2 "${3:-$LINE_LIMIT}" bash "$T/m/$1.sh" </dev/null >"$_a.out" 2>"$_a.err"
         echo $? >"$_a.status"
     )
+    reap_leftovers "$_a"
     for _x in rc out err status; do mv -f "$_a.$_x" "$T/r/$1.$2.$_x"; done
     rm -rf "$_w" "$_h"
 }
@@ -294,9 +315,12 @@ while IFS='	' read -r n id st norm needs reason; do
     *:NOGNU) skip "$id: same as GNU parallel" "GNU parallel not installed" ;;
     *)
         fail "$id: expected $st, got $class"
-        diag "  $why"
-        show_run "$n" fp
-        [ -f "$T/r/$n.gnu.status" ] && show_run "$n" gnu
+        # on stderr, with the failure: a CI log shows only that
+        {
+            diag "  $why"
+            show_run "$n" fp
+            [ -f "$T/r/$n.gnu.status" ] && show_run "$n" gnu
+        } >&2
         [ "$class" = REFUSED ] || flips="$flips $id:$st->$(echo "$class" | tr 'A-Z' 'a-z')"
         ;;
     esac
