@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,7 +47,7 @@ static int chan_prepare(void *arg)
     if (fp_procs_reserve(&f->pool->procs) == 0 && pipe2(f->p, O_CLOEXEC) == 0 &&
         fcntl(f->p[0], F_SETFL, O_NONBLOCK) == 0 &&
         (!f->pool->opts.capture_stderr || fp_chan_err_pipe(f->e) == 0) &&
-        (!f->keep || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->q) == 0))
+        (!f->keep || fp_launch_pipe(f->q, 1) == 0))
         return 0;
     int err = errno;
     int *fds[4] = {&f->p[0], &f->p[1], &f->e[0], &f->e[1]};
@@ -87,15 +86,16 @@ static void chan_done(void *arg, pid_t pid)
     if (pid > 0) {
         f->pr->fd[FP_FD_OUT] = fp_fd_high(f->p[0]);
         f->pr->fd[FP_FD_IN] = fp_fd_high(f->q[1]);
+        f->pr->fd[FP_FD_PARK] = f->q[0]; /* held (workers.c: worker_flush) */
         f->pr->fd[FP_FD_ERR] = f->e[0] >= 0 ? fp_fd_high(f->e[0]) : -1;
         fp_proc_attach(f->pr, pid);
     } else {
         fp_close_if(f->p[0]);
         fp_close_if(f->q[1]);
+        fp_close_if(f->q[0]);
         fp_close_if(f->e[0]);
     }
     fp_close_if(f->p[1]);
-    fp_close_if(f->q[0]);
     fp_close_if(f->e[1]);
 }
 

@@ -122,7 +122,7 @@ int fp_proc_watch(fp_proc *pr, int watch_in, int64_t now)
         pr->check_step = 1000000;
         pr->check_at = now + pr->check_step;
     }
-    for (int k = 0; k < FP_NFDS; k++) {
+    for (int k = 0; k < FP_FD_PARK; k++) {
         if (pr->fd[k] < 0 || (k == FP_FD_IN && !watch_in) || fp_proc_watch_fd(pr, k) == 0)
             continue;
         int err = errno;

@@ -484,7 +484,7 @@ int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const 
     if (fp_procs_reserve(&pool->procs) == -1 || pipe2(p, O_CLOEXEC) == -1 ||
         fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
         (pool->opts.capture_stderr && fp_chan_err_pipe(e) == -1) ||
-        (keep && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) == -1)) {
+        (keep && fp_launch_pipe(q, 1) == -1)) {
         int err = errno;
         const int made[4] = {p[0], p[1], e[0], e[1]};
         for (int i = 0; i < 4; i++)
@@ -517,9 +517,9 @@ int fp_server_proc(forkpool *pool, fp_proc *pr, int keep, fp_entry entry, const 
     }
     fp_registry_lock();
     close(p[1]);
-    fp_close_if(q[0]);
     fp_close_if(e[1]);
-    pr->fd[FP_FD_PARK] = pr->fd[FP_FD_PARK2] = -1;
+    /* A worker's request pipe's read end stays (workers.c: worker_flush). */
+    pr->fd[FP_FD_PARK2] = -1;
     pr->gone = 0; /* it made its own process group before it sent its pid */
     pr->pid = pid;
     pr->fd[FP_FD_EXIT] = fp_proc_pidfd(&pool->procs, pid);

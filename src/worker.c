@@ -12,7 +12,7 @@
 #include "wire.h"
 #include "worker.h"
 
-/* The worker's reader of its request socket: one read() takes as many of
+/* The worker's reader of its request pipe: one read() takes as many of
    the requests in flight as have arrived. */
 typedef struct fp_reader {
     int fd;
@@ -20,7 +20,7 @@ typedef struct fp_reader {
     unsigned char buf[64 * 1024];
 } fp_reader;
 
-/* Reads exactly n bytes into p (large ones straight from the socket). 1, 0
+/* Reads exactly n bytes into p (large ones straight from the pipe). 1, 0
    at EOF before any byte, -1 on error or EOF in the middle. */
 static int read_full(fp_reader *r, void *p, size_t n)
 {

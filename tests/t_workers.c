@@ -5,18 +5,24 @@
    without running and its clock starts when it starts; a long task does
    not hold up the tasks sent behind it; a worker sees the program as it
    was when it was forked; a worker killed from outside while idle costs no
-   task; arguments larger than a socket holds arrive intact; tasks taken
+   task; arguments larger than its request pipe holds arrive intact, and
+   a worker that dies with that pipe full costs the parent no SIGPIPE and
+   the tasks behind it nothing; tasks taken
    back from a worker stuck on a long one, round after round, never run
    twice nor return another task's result. (The rest of
    WORKERS' behaviour is the whole suite, run with FORKPOOL_TEST_VARIANT=workers.) */
 #include "forkpool.h"
 #include "tap.h"
 
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
 #define N 64
 
 struct shared {
     _Atomic int runs[N];    /* how many times each task index ran */
     _Atomic int started[N]; /* set when it starts                 */
+    _Atomic int saw_full;   /* task_crash_when_full saw its pipe full */
 };
 static struct shared *sh;
 static int gate[2]; /* a pipe made before any worker: long tasks block on it */
@@ -181,7 +187,7 @@ static void ring_wrap(void)
 #define BIG_ARG ((size_t)1 << 20)
 
 /* Returns the sum of its argument's bytes: a megabyte per task fills a
-   worker's request socket, so the rest goes as it drains. */
+   worker's request pipe, so the rest goes as it drains. */
 static int task_sum(forkpool_ctx *ctx, const void *arg, size_t len)
 {
     uint64_t sum = len;
@@ -217,6 +223,67 @@ static void big_arguments(void)
     forkpool_destroy(p);
 }
 
+/* Waits (up to 10 s) until a pipe it reads holds a page or more, its
+   worker's request pipe filled by the requests sent behind it (the
+   parent's next write finds it full), then dies. */
+static int task_crash_when_full(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)ctx;
+    (void)arg;
+    (void)len;
+    for (int waited = 0; waited < 10000 && !atomic_load(&sh->saw_full); waited++) {
+        for (int fd = 3; fd < 1024; fd++) {
+            struct stat st;
+            int queued = 0;
+            if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+                (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY &&
+                ioctl(fd, FIONREAD, &queued) == 0 && queued >= 4096)
+                atomic_store(&sh->saw_full, 1);
+        }
+        if (!atomic_load(&sh->saw_full))
+            tap_sleep_ms(1);
+    }
+    signal(SIGSEGV, SIG_DFL);
+    raise(SIGSEGV);
+    return 1;
+}
+
+/* The one worker dies while its request pipe is full and more requests
+   wait to be written, SIGPIPE at its default: the parent must not get one
+   (it holds the pipe's read end too), and the tasks behind run on a new
+   worker, their bytes intact. */
+static void dead_worker_full_pipe(void)
+{
+    void (*was)(int) = signal(SIGPIPE, SIG_DFL);
+    forkpool *p = make(1, 0);
+    unsigned char *arg = malloc(BIG_ARG);
+    uint64_t want = BIG_ARG;
+    for (size_t k = 0; k < BIG_ARG; k++) {
+        arg[k] = (unsigned char)(k * 7);
+        want += arg[k];
+    }
+    forkpool_task *crash = forkpool_run(p, task_crash_when_full, NULL, 0);
+    forkpool_task *t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = forkpool_run(p, task_sum, arg, BIG_ARG);
+    free(arg);
+    is(forkpool_await(p), 1, "dead worker, full pipe: one failure");
+    ok(atomic_load(&sh->saw_full), "dead worker, full pipe: it died with its request pipe full");
+    const forkpool_error *e = forkpool_task_error(crash);
+    ok(e && e->kind == FORKPOOL_ERR_SIGNALED && e->code == SIGSEGV,
+       "dead worker, full pipe: its task failed SIGNALED SIGSEGV (%s)", e ? e->message : "none");
+    int right = 1;
+    for (int i = 0; i < 4; i++) {
+        size_t n = 0;
+        const uint64_t *r = forkpool_task_result(t[i], &n);
+        right &= r && n == sizeof *r && *r == want;
+        forkpool_task_release(t[i]);
+    }
+    ok(right, "dead worker, full pipe: the 4 tasks behind it succeeded, their 1 MiB intact");
+    forkpool_task_release(crash);
+    forkpool_destroy(p);
+    signal(SIGPIPE, was);
+}
 
 static int result_pid(forkpool_task *t)
 {
@@ -393,6 +460,7 @@ int main(void)
     int fds = tap_fd_count();
     reuse_and_recycle();
     big_arguments();
+    dead_worker_full_pipe();
     only_the_guilty(CRASH, FORKPOOL_ERR_SIGNALED, 0, "crash");
     only_the_guilty(EXIT7, FORKPOOL_ERR_EXITED, 0, "exit");
     only_the_guilty(SLEEP, FORKPOOL_ERR_TIMEOUT, 200, "timeout");
