@@ -199,8 +199,8 @@ static void worker_head(fp_proc *pr, forkpool_task *t)
  * takes them; if it is full, the rest goes when it drains (EPOLLOUT).
  * Requests are gathered in one buffer and sent once per turn of the loop,
  * so a worker's share of a burst of tasks costs one system call.
- * A pipe, not a socket: a round trip through a pipe costs less (issue #13:
- * 23 against 17 µs one at a time, measured with the bench's raw pool). The
+ * A pipe, not a socket: a round trip through a pipe costs less (issue #13,
+ * one at a time on one CPU: 3.15 against 3.82 µs; BENCHMARKS.md). The
  * parent holds the pipe's read end too (FP_FD_PARK), so a write to a dead
  * worker can neither raise SIGPIPE nor fail with EPIPE: the pipe fills
  * (EAGAIN, and no EPOLLOUT ever comes) and the worker's exit settles it.
