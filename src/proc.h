@@ -53,10 +53,11 @@ enum {
     FP_FD_ERR = 2,  /* read end of a program's stderr, or of a task's or a
                        worker's (capture_stderr)                           */
     FP_FD_IN = 3,   /* write end of a program's stdin, a worker's requests */
-    FP_FD_PARK = 4, /* held, never watched: the fork server's round trip   */
-    FP_FD_PARK2 = 5,/* parks the child's ends here until it has them; a
-                       worker's request pipe's read end stays in FP_FD_PARK
-                       for its life (workers.c says why)                   */
+    /* Held, never watched: the fork server's round trip parks the child's
+       ends here until it has them; a worker's request pipe's read end
+       stays in FP_FD_PARK for its life (workers.c: worker_flush).         */
+    FP_FD_PARK = 4,
+    FP_FD_PARK2 = 5,
     FP_NFDS = 6
 };
 

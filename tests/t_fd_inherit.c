@@ -155,7 +155,7 @@ int main(void)
                     diag("task %d holds fd %d -> %s, already held by another task", k, ents[i].fd, tg);
                 } else {
                     matches++;
-                    if (matches > (tap_workers() ? 2 : 1)) {
+                    if (matches > tap_task_parent_pipes()) {
                         clean = 0;
                         diag("task %d holds a second parent fd %d -> %s", k, ents[i].fd, tg);
                     }

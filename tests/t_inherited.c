@@ -164,7 +164,7 @@ static void threads_fd_hygiene(void)
     count_fds(base, sizeof base);
     if (sscanf(base, "%d %d", &pipes, &anon) != 2)
         bail_out("cannot count fds");
-    snprintf(g_expected, sizeof g_expected, "%d %d", pipes + (tap_workers() ? 2 : 1), anon);
+    snprintf(g_expected, sizeof g_expected, "%d %d", pipes + tap_task_parent_pipes(), anon);
     pthread_t th[THREADS];
     int bad[THREADS] = {0};
     for (int i = 0; i < THREADS; i++)

@@ -704,18 +704,29 @@ int __lsan_is_turned_off(void);
 int __lsan_is_turned_off(void) { return tap_contain() && !tap_is_owner(); }
 #endif
 
+/* The fds a worker holds in the parent besides its pidfd: its channel and
+   both ends of its request pipe. */
+enum { TAP_WORKER_FDS = 3 };
+
 static inline int tap_workers_fds(void)
 {
     const char *no = getenv("FORKPOOL_NO_PIDFD");
-    return 3 + (tap_have_pidfd() && !(no && *no && strcmp(no, "0") != 0));
+    return TAP_WORKER_FDS + (tap_have_pidfd() && !(no && *no && strcmp(no, "0") != 0));
+}
+
+/* The pipes a task shares with the parent: its channel, and in a worker
+   its worker's request pipe too. */
+static inline int tap_task_parent_pipes(void)
+{
+    return tap_workers() ? 2 : 1;
 }
 
 /*
  * After a test's tasks ended, with one pool still alive (its fds counted in
  * fds_before): FRESH leaves no child and no fd; a WORKERS pool keeps its
- * idle workers, at most `max`, each holding its fds in the parent (3: its
- * channel and both ends of its request pipe; plus a pidfd unless
- * FORKPOOL_NO_PIDFD or no pidfd_open); a fork server is one
+ * idle workers, at most `max`, each holding its fds in the parent
+ * (TAP_WORKER_FDS, plus a pidfd unless FORKPOOL_NO_PIDFD or no
+ * pidfd_open); a fork server is one
  * more child, whose fds were there before.
  */
 static inline int tap_pool_idle_ok(int fds_before, int max, int *fds_now, int *want)
@@ -729,7 +740,7 @@ static inline int tap_pool_idle_ok(int fds_before, int max, int *fds_now, int *w
     /* A worker whose pidfd could not be opened (EMFILE) is polled: it
        holds one fd fewer. */
     *want = fds_before + (w > 0 ? w : 0) * tap_workers_fds();
-    return w >= 0 && w <= max && *fds_now <= *want && *fds_now >= fds_before + 3 * w;
+    return w >= 0 && w <= max && *fds_now <= *want && *fds_now >= fds_before + TAP_WORKER_FDS * w;
 }
 
 static inline forkpool *tap_forkpool_create(const forkpool_options *opts)
