@@ -27,6 +27,15 @@
 
 enum { FP_RET_NONE, FP_RET_COPY, FP_RET_BUFFER }; /* forkpool_ctx.returned */
 
+/* Results of at most this many bytes wait for the END frame and go with it
+   in one write (one system call a task fewer; issue #13). */
+#define FP_RESULT_WITH_END ((size_t)4096)
+/* Those of at most this many wait on the runner's stack rather than the
+   heap: a new child then writes no malloc page for them, and each page it
+   writes costs a copy of the parent's (issue #13; 4096 here cost the child
+   one more stack page than it saved). */
+#define FP_RESULT_ON_STACK ((size_t)512)
+
 struct forkpool_ctx {
     int fd;                    /* the channel to the parent; -1 inline  */
     forkpool_task *inline_task;/* INLINE: the task itself               */
@@ -38,6 +47,11 @@ struct forkpool_ctx {
                                   which the runner then holds after END
                                   (see fp_child_call)                   */
     fp_rbuf rbuf;              /* the result, sent at the task's end    */
+    unsigned char *small;      /* FP_RESULT_ON_STACK bytes on the
+                                  runner's stack, or NULL (see
+                                  fp_child_call)                        */
+    size_t small_len;          /* forkpool_return's result in small, or
+                                  SIZE_MAX: none there                  */
     fp_item *item;             /* forkpool_map: the item being run; its
                                   return and throw go there, through     */
     const fp_item_ops *item_ops;
@@ -81,10 +95,6 @@ static int writev_all(int fd, struct iovec *iov, int n)
     }
     return 0;
 }
-
-/* Results of at most this many bytes wait for the END frame and go with it
-   in one write (one system call a task fewer; issue #13). */
-#define FP_RESULT_WITH_END ((size_t)4096)
 
 /* A large payload crosses in fewer, larger copies through a bigger pipe; if
    the system refuses, the default size still works. */
@@ -175,10 +185,13 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
        that long. The parent sees no difference: a result counts only with
        an END that says the task succeeded. */
     if (len <= FP_RESULT_WITH_END && (!ctx->max_output || len <= ctx->max_output)) {
-        void *p = fp_rbuf_new(&ctx->rbuf, len, 0);
+        int on_stack = ctx->small && len <= FP_RESULT_ON_STACK;
+        void *p = on_stack ? ctx->small : fp_rbuf_new(&ctx->rbuf, len, 0);
         if (p) {
             if (len)
                 memcpy(p, data, len); /* data may be NULL when len is 0 */
+            if (on_stack)
+                ctx->small_len = len;
             return 0;
         }
     }
@@ -309,6 +322,10 @@ static int send_end(forkpool_ctx *ctx, int32_t rc)
         end = (struct iovec){with_usage, sizeof with_usage};
     }
     int held = 0, sent = 0;
+    if (rc == 0 && !ctx->thrown && ctx->small && ctx->small_len != SIZE_MAX)
+        return send_result_end(ctx->fd, (struct iovec){ctx->small, ctx->small_len}, end) == 0
+                   ? 0
+                   : -1;
     if (rc == 0 && !ctx->thrown && fp_rbuf_pending(b)) {
         unsigned char pl[FP_WIRE_RESULT_FD_LEN];
         struct iovec part = {pl, sizeof pl};
@@ -368,8 +385,10 @@ int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t ma
                   fp_rbuf *held, fp_worker_end *w)
 {
     uint64_t used[3];
+    unsigned char small[FP_RESULT_ON_STACK]; /* not zeroed: only what a
+                                  result fills is written */
     forkpool_ctx ctx = {.fd = fd, .max_output = max_output, .map_ok = held != NULL,
-                        .rbuf = FP_RBUF_NONE};
+                        .rbuf = FP_RBUF_NONE, .small = small, .small_len = SIZE_MAX};
     int64_t start = w ? fp_now() : 0;
     int32_t rc = fn(&ctx, arg, len);
     if (w) {

@@ -283,13 +283,15 @@ pid_t fp_launch_run(fp_launch *l)
                 if (l->how == FP_LAUNCH_FORK) {
                     /* What another thread printed between our fflush and
                        the fork is the parent's to write: the child's copy
-                       would be written again when it flushes. */
-                    __fpurge(stdout);
-                    __fpurge(stderr);
+                       would be written again when it flushes. Looked at
+                       first: a purge writes the FILE, and each page a new
+                       child writes is a copy of the parent's (issue #13). */
+                    if (__fpending(stdout))
+                        __fpurge(stdout);
+                    if (__fpending(stderr))
+                        __fpurge(stderr);
                     child_reset(l->parent);
                     fp_registry_forget_all();
-                    if (l->locked)
-                        fp_registry_unlock();
                 } else {
                     child_bind(l->parent);
                 }

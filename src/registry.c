@@ -1,6 +1,9 @@
 /* The registry of the library's fds (registry.h). */
 #include <fcntl.h>
 #include <pthread.h>
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+#include <sys/single_threaded.h>
+#endif
 #include <unistd.h>
 
 #include "registry.h"
@@ -9,14 +12,32 @@ static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static fp_list registry = {&registry, &registry};
 static fp_list *inherited; /* in a child: the parent's entries, inert */
 
+/*
+ * Whether the lock is needed: not while the process has one thread, as no
+ * other thread can then change the registry or fork. The library starts no
+ * thread, so none appears inside a section and a lock and its unlock agree.
+ * Skipping it matters after a fork: a lock is a write to its page, which
+ * the child shares until then, and costs the parent a page copy (issue #13).
+ */
+static int registry_shared(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+    return !__libc_single_threaded;
+#else
+    return 1;
+#endif
+}
+
 void fp_registry_lock(void)
 {
-    pthread_mutex_lock(&registry_mutex);
+    if (registry_shared())
+        pthread_mutex_lock(&registry_mutex);
 }
 
 void fp_registry_unlock(void)
 {
-    pthread_mutex_unlock(&registry_mutex);
+    if (registry_shared())
+        pthread_mutex_unlock(&registry_mutex);
 }
 
 void fp_registry_add(fp_reg *reg)
@@ -38,6 +59,9 @@ void fp_registry_forget_all(void)
     /* The parent's pools are not the child's: a task may make its own. */
     inherited = fp_list_first(&registry);
     fp_list_init(&registry);
+    /* Free, whoever held the parent's: the child has one thread, which
+       fp_registry_unlock would take as no lock to release. */
+    pthread_mutex_init(&registry_mutex, NULL);
 }
 
 int fp_fd_high(int fd)

@@ -23,14 +23,15 @@ typedef struct fp_reg {
     void (*forget)(struct fp_reg *reg);
 } fp_reg;
 
+/* Both do nothing while the process has one thread. */
 void fp_registry_lock(void);
 void fp_registry_unlock(void);
 /* With the lock held. */
 void fp_registry_add(fp_reg *reg);
 void fp_registry_remove(fp_reg *reg);
 /* In a new child, the lock held (copied from the parent): forgets every
-   entry. The old list stays reachable, so leak checkers in the child
-   (valgrind) do not call another thread's pool lost. */
+   entry and leaves the lock free. The old list stays reachable, so leak
+   checkers in the child (valgrind) do not call another thread's pool lost. */
 void fp_registry_forget_all(void);
 
 /* Moves a library fd that landed on 0, 1 or 2 (the host had closed a

@@ -42,6 +42,65 @@ static int task_echo(forkpool_ctx *ctx, const void *arg, size_t len)
     return forkpool_return(ctx, arg, len) == 0 ? 0 : 1;
 }
 
+/* Returns its argument, then fails with 3: the result must not count. */
+static int task_echo_fail(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    return forkpool_return(ctx, arg, len) == 0 ? 3 : 1;
+}
+
+/* Sizes around the child's thresholds: a result waits for the task's end on
+   its stack up to 512 bytes, in its heap up to 4096, and above that goes at
+   once. */
+static const size_t SIZES[] = {1, 511, 512, 513, 4095, 4096, 4097, 70000};
+enum { NSIZES = sizeof SIZES / sizeof SIZES[0] };
+
+/* Each size's result arrives whole, with max_output off and at each size
+   exactly; one byte over max_output fails OUTPUT; a result followed by a
+   non-zero return fails THROWN with no result. 3 tasks per size succeed. */
+static void test_sizes(forkpool *p, forkpool *limited[NSIZES])
+{
+    static unsigned char in[70001]; /* the largest size, plus one */
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (unsigned char)(i * 31 + 7);
+    for (int k = 0; k < NSIZES; k++) {
+        size_t n = SIZES[k], got = 0;
+        forkpool_task *t = forkpool_run(p, task_echo, in, n);
+        is(forkpool_wait(t), 0, "%zu-byte result: succeeded", n);
+        const void *r = forkpool_task_result(t, &got);
+        is_mem(r, got, in, n, "%zu-byte result: arrived whole", n);
+        forkpool_task_release(t);
+
+        t = forkpool_run(limited[k], task_echo, in, n);
+        is(forkpool_wait(t), 0, "%zu-byte result, max_output %zu: succeeded", n, n);
+        r = forkpool_task_result(t, &got);
+        is_mem(r, got, in, n, "%zu-byte result, max_output %zu: arrived whole", n, n);
+        forkpool_task_release(t);
+
+        t = forkpool_run(limited[k], task_echo, in, n + 1);
+        is(forkpool_wait(t), 1, "%zu-byte result, max_output %zu: failed", n + 1, n);
+        const forkpool_error *e = forkpool_task_error(t);
+        is(e ? (int)e->kind : -1, FORKPOOL_ERR_OUTPUT, "%zu-byte result, max_output %zu: OUTPUT",
+           n + 1, n);
+        forkpool_task_release(t);
+
+        t = forkpool_run(p, task_echo_fail, in, n);
+        is(forkpool_wait(t), 1, "%zu-byte result, then 3 returned: failed", n);
+        e = forkpool_task_error(t);
+        ok(e && e->kind == FORKPOOL_ERR_THROWN && e->code == 3,
+           "%zu-byte result, then 3 returned: THROWN, code 3", n);
+        got = 1;
+        ok(forkpool_task_result(t, &got) == NULL && got == 0,
+           "%zu-byte result, then 3 returned: no result", n);
+        forkpool_task_release(t);
+
+        t = forkpool_run(p, task_echo, in, n);
+        is(forkpool_wait(t), 0, "%zu-byte result, again: succeeded", n);
+        r = forkpool_task_result(t, &got);
+        is_mem(r, got, in, n, "%zu-byte result, again: arrived whole", n);
+        forkpool_task_release(t);
+    }
+}
+
 struct rec {
     int calls;
     int order[8];
@@ -182,6 +241,18 @@ int main(void)
     forkpool_stats s = forkpool_get_stats(p);
     is(s.succeeded, 7, "stats: 7 succeeded");
     is(s.failed + s.timed_out + s.cancelled, 0, "stats: no failures");
+
+    forkpool *limited[NSIZES];
+    for (int k = 0; k < NSIZES; k++) {
+        limited[k] = forkpool_create(&(forkpool_options){.max_output = SIZES[k]});
+        if (!limited[k])
+            bail_out("no pool with a max_output");
+    }
+    test_sizes(p, limited);
+    for (int k = 0; k < NSIZES; k++)
+        forkpool_destroy(limited[k]);
+    s = forkpool_get_stats(p);
+    is(s.succeeded, 7 + 2 * NSIZES, "stats: %d succeeded", 7 + 2 * NSIZES);
     is(s.queued + s.running, 0, "stats: nothing queued or running");
 
     forkpool_destroy(p);

@@ -113,6 +113,37 @@ static void on_catch_any(forkpool_task *t, const forkpool_error *e, void *ud)
         snprintf(x->first_error, sizeof x->first_error, "%s: %s", e->type, e->message);
 }
 
+/* In a task: a pool made and used from a thread the task starts. */
+static void *nested_thread(void *arg)
+{
+    int *r = arg;
+    forkpool *p = forkpool_create(NULL);
+    if (!p)
+        return NULL;
+    int v[2] = {7, 9};
+    forkpool_task *t = forkpool_run(p, task_mul, v, sizeof v);
+    size_t len = 0;
+    const int *got = forkpool_wait(t) == 0 ? forkpool_task_result(t, &len) : NULL;
+    if (got && len == sizeof *got)
+        *r = *got;
+    forkpool_task_release(t);
+    forkpool_destroy(p);
+    return NULL;
+}
+
+static int task_nested(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    pthread_t th;
+    int r = -1;
+    int err = pthread_create(&th, NULL, nested_thread, &r);
+    if (err != 0)
+        return forkpool_throw(ctx, "thread", "pthread_create: %s", strerror(err));
+    pthread_join(th, NULL);
+    return forkpool_return(ctx, &r, sizeof r) == 0 ? 0 : 1;
+}
+
 static void *worker(void *arg)
 {
     struct th *x = arg;
@@ -177,6 +208,25 @@ int main(void)
     }
     pthread_barrier_destroy(&started);
     pthread_barrier_destroy(&created);
+
+    /* A child of a program with threads (the launch held the library's
+       lock across the fork) starts threads of its own and uses a pool
+       from one: the lock is free in the child. A deadlock would end in
+       the timeout. */
+    forkpool *p = forkpool_create(&(forkpool_options){.timeout_ms = 10000L * tap_scale()});
+    if (!p)
+        bail_out("no pool");
+    forkpool_task *t = forkpool_run(p, task_nested, NULL, 0);
+    int rc = forkpool_wait(t);
+    const forkpool_error *e = forkpool_task_error(t);
+    is(rc, 0, "a task's own thread used a pool of its own%s%s", e ? ": " : "",
+       e ? e->message : "");
+    size_t len = 0;
+    const int *r = forkpool_task_result(t, &len);
+    ok(r && len == sizeof *r && *r == 7009, "and got its task's result (%d)", r ? *r : -1);
+    forkpool_task_release(t);
+    forkpool_destroy(p);
+
     ok(tap_no_children(), "no children");
     is(tap_fd_count(), fds0, "no fds left");
     return done_testing();
