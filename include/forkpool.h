@@ -148,6 +148,10 @@ typedef struct forkpool_options {
                               0 (the task's process is outside their
                               namespace), or 1 once orphaned.
                               A worker gets a new namespace after each task.
+                              A task's process may not start threads
+                              (pthread_create: EINVAL; the kernel refuses
+                              them to a process whose children go into
+                              another PID namespace).
                               Needs CAP_SYS_ADMIN (root): where the kernel
                               refuses, forkpool_create fails with EPERM.
                               INLINE and FORKPOOL_MPI: EINVAL.             */

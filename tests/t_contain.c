@@ -9,6 +9,7 @@
 
    Each escapee records its pid as the test sees it (tap_pid) in shared
    memory; "gone" is tap_wait_pid_dead, bounded. */
+#include <pthread.h>
 #include <sys/prctl.h>
 
 #include "forkpool.h"
@@ -112,6 +113,40 @@ static void ends(void)
     forkpool_destroy(p);
 }
 
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+/* Returns pthread_create's error (0: it worked). */
+static int task_thread(forkpool_ctx *ctx, const void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    pthread_t th;
+    int err = pthread_create(&th, NULL, nothing, NULL);
+    if (err == 0)
+        pthread_join(th, NULL);
+    return forkpool_return(ctx, &err, sizeof err) == 0 ? 0 : 1;
+}
+
+/* The documented limit: a task's process, whose children go into another
+   PID namespace, may not start threads (the kernel refuses: EINVAL), and
+   the task hears so as an error, not a crash. */
+static void no_threads(void)
+{
+    forkpool *p = forkpool_create(&(forkpool_options){.contain = 1});
+    if (!p)
+        bail_out("no pool with contain");
+    forkpool_task *t = forkpool_run(p, task_thread, NULL, 0);
+    is(forkpool_wait(t), 0, "a task that tries to start a thread ran");
+    size_t len = 0;
+    const int *err = forkpool_task_result(t, &len);
+    is(err && len == sizeof *err ? *err : -1, EINVAL, "pthread_create in it: EINVAL");
+    forkpool_task_release(t);
+    forkpool_destroy(p);
+}
+
 /* A program whose background child setsids and stays: gone once the
    program exited. */
 static void program(void)
@@ -203,6 +238,7 @@ int main(void)
     sh = tap_shared(sizeof *sh);
     refused();
     ends();
+    no_threads();
     program();
     owner_killed();
     ok(tap_no_children(), "no children left");
