@@ -167,6 +167,15 @@ typedef struct forkpool_options {
                               a bad signal or a negative wait, kill_grace_ms
                               set too, kill_steps without a sequence.      */
     unsigned kill_steps;   /* the number of steps in kill_sequence          */
+    long spin_us;          /* WORKERS: how long the program, waiting for a
+                              task's end while a CPU is free, and an idle
+                              worker, waiting for its next task, poll
+                              (yielding the CPU) before they sleep: a
+                              wake-up from another CPU costs more than a
+                              small task. Adaptive: after a wait that
+                              outlasts it, up to the next 64 waits sleep at
+                              once. 0: 20 us; negative: never poll. EINVAL
+                              above 100,000 (100 ms). Other modes: unused. */
 } forkpool_options;
 
 typedef enum {

@@ -129,6 +129,21 @@ static void inline_step(forkpool *pool)
     fp_dispatch_push(t);
 }
 
+/* fp_spin_wait's probe in fp_step: the events ready now, if any (n -1: the
+   error, which the caller then meets). */
+struct fp_events {
+    int epfd;
+    struct epoll_event *ev;
+    int n;
+};
+
+static int poll_events(void *arg)
+{
+    struct fp_events *e = arg;
+    e->n = epoll_wait(e->epfd, e->ev, FP_EV_BATCH, 0);
+    return e->n;
+}
+
 /*
  * One turn of the loop: due handlers, then wait up to timeout_ms for events,
  * act on them, then the handlers they made due. If handlers were due at the
@@ -156,7 +171,12 @@ int fp_step(forkpool *pool, int timeout_ms)
     if (!pool->nqueued && !pool->nrunning)
         return 0;
     fill(pool); /* what was queued outside the loop */
-    int n = epoll_wait(pool->procs.epfd, ev, FP_EV_BATCH, timeout_ms);
+    struct fp_events got = {pool->procs.epfd, ev, 0};
+    /* Polled only while a CPU is free for it: else it would take a CPU
+       from the tasks it waits for. */
+    if (timeout_ms != 0 && pool->nrunning && pool->nrunning < pool->ncpu)
+        fp_spin_wait(&pool->spin, poll_events, &got);
+    int n = got.n ? got.n : epoll_wait(pool->procs.epfd, ev, FP_EV_BATCH, timeout_ms);
     if (n == -1) {
         if (errno != EINTR)
             return -1;
@@ -250,7 +270,7 @@ static int check_kill_sequence(const forkpool_options *o)
 static int check_options(const forkpool_options *o)
 {
     if (check_kill_sequence(o) == -1 || o->timeout_ms < 0 || o->kill_grace_ms < 0 ||
-        o->max_cpu_ms < 0 ||
+        o->max_cpu_ms < 0 || o->spin_us > FP_SPIN_MAX_US ||
         (o->mode != FORKPOOL_FRESH && o->mode != FORKPOOL_WORKERS &&
          o->mode != FORKPOOL_INLINE && o->mode != FORKPOOL_MPI) ||
         (o->fork_server && (o->mode == FORKPOOL_INLINE || o->mode == FORKPOOL_MPI)) ||
@@ -350,6 +370,9 @@ forkpool *forkpool_create(const forkpool_options *opts)
         pool->procs.no_pidfd = env_no_pidfd();
         pool->srv_fd = pool->srv_blob_fd = -1;
         pool->self = getpid();
+        fp_spin_init(&pool->spin, o.mode == FORKPOOL_WORKERS ? o.spin_us : -1);
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        pool->ncpu = cpus > 0 ? (unsigned)cpus : 1;
         pool->vm_base = o.max_memory ? mapped_bytes() : 0;
         pool->own_ops[0] = &fp_fresh_ops;
         pool->own_ops[1] = &fp_exec_ops;

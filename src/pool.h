@@ -12,6 +12,7 @@
 #include "list.h"
 #include "proc.h"
 #include "registry.h"
+#include "spin.h"
 
 struct forkpool {
     forkpool_options opts;
@@ -51,6 +52,8 @@ struct forkpool {
     forkpool_catch_fn catch_fn; /* forkpool_pool_catch; NULL: none       */
     void *catch_ud;
     forkpool_stats stats;
+    fp_spin spin;          /* WORKERS: polling for a task's end (spin.h) */
+    unsigned ncpu;         /* online CPUs at create                      */
 };
 
 /* The event loop, for forkpool_map: enter/leave bracket a drive of the

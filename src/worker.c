@@ -1,5 +1,6 @@
 /* A WORKERS worker's own side (worker.h): its loop. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include "contain.h"
 #include "launch.h"
 #include "pool.h"
+#include "spin.h"
 #include "tree.h"
 #include "wire.h"
 #include "worker.h"
@@ -50,6 +52,13 @@ static int read_full(fp_reader *r, void *p, size_t n)
     return 1;
 }
 
+/* fp_spin_wait's probe in the worker: a request (or EOF) is there to read. */
+static int request_ready(void *arg)
+{
+    struct pollfd p = {*(const int *)arg, POLLIN, 0};
+    return poll(&p, 1, 0) != 0; /* -1 too: the read says what went wrong */
+}
+
 _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
 {
     unsigned char hdr[FP_WIRE_HDR];
@@ -64,6 +73,8 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
     const int contain = pool->opts.contain;
     fp_worker_end we = {pool->opts.capture_stderr ? ring->err_mark : NULL, 0, {0, 0, 0}, 0, 0};
     int tree_checked = 0;
+    fp_spin spin;
+    fp_spin_init(&spin, pool->opts.spin_us);
     /* Each task gets its own max_cpu_ms (RLIMIT_CPU would count the
        worker's whole life). */
     if (fp_cpu_timers_new(&cpu, pool->opts.max_cpu_ms) == -1)
@@ -77,6 +88,8 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
         void (*fn)(void);
         const unsigned char *arg;
         size_t arg_len;
+        if (rd.pos == rd.end)
+            fp_spin_wait(&spin, request_ready, &rd.fd);
         int r = read_full(&rd, hdr, sizeof hdr);
         if (r == 0)
             fp_child_exit(0);
