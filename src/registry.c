@@ -14,8 +14,9 @@ static fp_list *inherited; /* in a child: the parent's entries, inert */
 
 /*
  * Whether the lock is needed: not while the process has one thread, as no
- * other thread can then change the registry or fork. The library starts no
- * thread, so none appears inside a section and a lock and its unlock agree.
+ * other thread can then change the registry or fork. No thread starts inside
+ * a section (the library's one thread, the MPI build's heartbeat, starts in
+ * forkpool_mpi_init), so a lock and its unlock agree.
  * Skipping it matters after a fork: a lock is a write to its page, which
  * the child shares until then, and costs the parent a page copy (issue #13).
  */

@@ -33,6 +33,19 @@ static int kill_my_helper(forkpool_ctx *ctx, const void *arg, size_t len)
     return 0;
 }
 
+/* catch on the large tasks: none should fail; the first failure is kept
+   for the diagnostics. */
+static int big_failed;
+static char big_why[256];
+static void on_big_failed(forkpool_task *t, const forkpool_error *e, void *ud)
+{
+    (void)t;
+    (void)ud;
+    if (!big_failed++)
+        snprintf(big_why, sizeof big_why, "kind %d (%s), code %d: %s", (int)e->kind,
+                 forkpool_error_kind_name(e->kind), e->code, e->message);
+}
+
 int main(int argc, char **argv)
 {
     if (forkpool_register("rank_of", rank_of) || forkpool_register("kill_my_helper", kill_my_helper))
@@ -63,9 +76,11 @@ int main(int argc, char **argv)
     if (!big)
         return 1;
     for (int i = 0; i < 4; i++)
-        forkpool_task_release(forkpool_then(forkpool_run(p, rank_of, big, BIG), count, NULL));
+        forkpool_task_release(forkpool_catch(
+            forkpool_then(forkpool_run(p, rank_of, big, BIG), count, NULL), on_big_failed, NULL));
     free(big);
     is(forkpool_await(p), 0, "await: every failure was taken");
+    is(big_failed, 0, "no large task failed%s%s", big_failed ? ": the first: " : "", big_why);
     is(lost, 1, "the killer failed (its helper died)");
     is(ran_on[2], 4, "the 4 large tasks ran on rank 2, once each");
     forkpool_task_release(killer);
