@@ -349,10 +349,10 @@ forkpool *forkpool_create(const forkpool_options *opts)
     if (check_options(&o) == -1 || (o.contain && fp_contain_probe() == -1))
         return NULL;
     unsigned per_rank = o.concurrency;
-    if (!o.concurrency) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        o.concurrency = n > 0 ? (unsigned)n : 1;
-    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned cpus = online > 0 ? (unsigned)online : 1;
+    if (!o.concurrency)
+        o.concurrency = cpus;
     /* All under the registry lock: no other thread's fork may copy an fd
        it cannot know to close, or a pool no list reaches (which a leak
        checker in that child would call lost). */
@@ -371,8 +371,7 @@ forkpool *forkpool_create(const forkpool_options *opts)
         pool->srv_fd = pool->srv_blob_fd = -1;
         pool->self = getpid();
         fp_spin_init(&pool->spin, o.mode == FORKPOOL_WORKERS ? o.spin_us : -1);
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        pool->ncpu = cpus > 0 ? (unsigned)cpus : 1;
+        pool->ncpu = cpus;
         pool->vm_base = o.max_memory ? mapped_bytes() : 0;
         pool->own_ops[0] = &fp_fresh_ops;
         pool->own_ops[1] = &fp_exec_ops;
