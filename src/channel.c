@@ -305,6 +305,11 @@ int fp_task_frame(forkpool_task *t, unsigned type, unsigned char *payload, size_
         t->flags |= FP_T_THREW;
         return 0;
     }
+    case FP_FRAME_WAKE: /* a worker's, and workers.c takes those */
+        free(payload);
+        fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
+                     "malformed frame from task: a wake frame");
+        return -1;
     case FP_FRAME_SPAWN: {
         int err, step;
         fp_wire_parse_spawn(payload, &err, &step);

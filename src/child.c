@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,9 @@ struct forkpool_ctx {
     size_t max_output;         /* the pool's; 0: none                   */
     const uint64_t *usage;     /* a worker's: END carries this (user us,
                                   sys us, peak RSS KiB); NULL: none     */
+    const fp_worker_end *worker; /* a worker's task, else NULL          */
+    int piped;                 /* it sent a frame before END: END
+                                  follows it through the channel        */
     int map_ok;                /* a large result may cross as a memfd,
                                   which the runner then holds after END
                                   (see fp_child_call)                   */
@@ -132,6 +136,13 @@ static int send_frame(int fd, unsigned type, struct iovec *parts, int n)
     return writev_all(fd, iov, n + 1);
 }
 
+/* A frame of the task's, before its END (see forkpool_ctx.piped). */
+static int ctx_send(forkpool_ctx *ctx, unsigned type, struct iovec *parts, int n)
+{
+    ctx->piped = 1;
+    return send_frame(ctx->fd, type, parts, n);
+}
+
 static int copy_to(unsigned char **dst, const void *src, size_t len)
 {
     *dst = malloc(len ? len : 1);
@@ -196,7 +207,7 @@ int forkpool_return(forkpool_ctx *ctx, const void *data, size_t len)
         }
     }
     struct iovec part = {(void *)data, len};
-    return send_frame(ctx->fd, FP_FRAME_RESULT, &part, 1);
+    return ctx_send(ctx, FP_FRAME_RESULT, &part, 1);
 }
 
 void *forkpool_result_buffer(forkpool_ctx *ctx, size_t len)
@@ -250,7 +261,7 @@ int forkpool_send(forkpool_ctx *ctx, const void *msg, size_t len)
         return 0;
     }
     struct iovec part = {(void *)msg, len};
-    return send_frame(ctx->fd, FP_FRAME_MESSAGE, &part, 1);
+    return ctx_send(ctx, FP_FRAME_MESSAGE, &part, 1);
 }
 
 int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
@@ -287,7 +298,7 @@ int forkpool_throw(forkpool_ctx *ctx, const char *type, const char *fmt, ...)
             {&code, 4}, {&tl32, 4}, {(void *)type, tl}, {(void *)text, ml}};
         /* Fails only when the parent is gone or gave up on the task: there
            is no one left to tell. */
-        (void)send_frame(ctx->fd, FP_FRAME_THROW, parts, 4);
+        (void)ctx_send(ctx, FP_FRAME_THROW, parts, 4);
     }
     free(msg);
     return -1;
@@ -312,6 +323,38 @@ static void child_flush(void)
  * it succeeded), then END. Returns 1 if the result went as a memfd, which
  * the caller must then hold (see map_ok), 0 if not, -1 if a write failed.
  */
+/* A worker's task: puts task seq's END (rc, usage, and result[0..len) if
+   result is not NULL, len <= FP_DONE_RESULT) in the ring's done queue, and
+   wakes the parent through chan if it may be asleep (worker.h). 1 if put,
+   0 if the queue is full (the END goes through the channel), -1 if the
+   wake could not be sent. */
+static int done_put(fp_ring *ring, uint32_t seq, int32_t rc, const uint64_t usage[3],
+                    const void *result, size_t len, int chan)
+{
+    uint32_t head = atomic_load_explicit(&ring->done_head, memory_order_relaxed);
+    if (head - atomic_load_explicit(&ring->done_tail, memory_order_acquire) >= FP_DONE)
+        return 0;
+    fp_done *d = &ring->done[head % FP_DONE];
+    d->seq = seq;
+    d->rc = rc;
+    d->result_len = result ? (uint32_t)len : FP_DONE_NONE;
+    d->zero = 0;
+    memcpy(d->usage, usage, sizeof d->usage);
+    if (result && len)
+        memcpy(d->result, result, len);
+    atomic_store(&ring->done_head, head + 1);
+    if (!atomic_load(&ring->attends)) {
+        unsigned char wake[FP_WIRE_HDR];
+        fp_wire_header(wake, FP_FRAME_WAKE, 0);
+        ssize_t n;
+        while ((n = write(chan, wake, sizeof wake)) == -1 && errno == EINTR)
+            ;
+        if (n != (ssize_t)sizeof wake)
+            return -1;
+    }
+    return 1;
+}
+
 static int send_end(forkpool_ctx *ctx, int32_t rc)
 {
     fp_rbuf *b = &ctx->rbuf;
@@ -322,6 +365,16 @@ static int send_end(forkpool_ctx *ctx, int32_t rc)
         end = (struct iovec){with_usage, sizeof with_usage};
     }
     int held = 0, sent = 0;
+    const fp_worker_end *w = ctx->worker;
+    if (w && w->ring && ctx->usage && !ctx->piped && !fp_rbuf_pending(b)) {
+        int has = rc == 0 && !ctx->thrown && ctx->small_len != SIZE_MAX;
+        if (!has || ctx->small_len <= FP_DONE_RESULT) {
+            int put = done_put(w->ring, w->seq, rc, ctx->usage, has ? ctx->small : NULL,
+                               has ? ctx->small_len : 0, ctx->fd);
+            if (put != 0)
+                return put == 1 ? 0 : -1;
+        }
+    }
     if (rc == 0 && !ctx->thrown && ctx->small && ctx->small_len != SIZE_MAX)
         return send_result_end(ctx->fd, (struct iovec){ctx->small, ctx->small_len}, end) == 0
                    ? 0
@@ -394,6 +447,7 @@ int fp_child_call(int fd, forkpool_fn fn, const void *arg, size_t len, size_t ma
     if (w) {
         worker_usage(w, fp_now() - start, used);
         ctx.usage = used;
+        ctx.worker = w;
     }
     /* What the task printed is out before the parent hears it ended (a
        worker's stdio would otherwise hold it until the worker exits). */

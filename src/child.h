@@ -8,6 +8,7 @@
 #define FP_CHILD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "forkpool.h"
 #include "proc.h"
@@ -21,7 +22,8 @@ void fp_child_reseed(const forkpool_options *o);
 _Noreturn void fp_child_main(forkpool_task *t, int fd);
 /*
  * How a worker runs a task (NULL for a FRESH child): err_mark (NULL: none;
- * worker.h) goes to its stderr before END, and END carries what the task
+ * worker.h) goes to its stderr before END, END goes through the ring when
+ * it can (worker.h: the done queue), and END carries what the task
  * used (the parent cannot reap a worker per task). A getrusage per task
  * would cost an empty task a fifth more, so a task shorter than
  * FP_USAGE_SAMPLE_NS is not sampled: its run time counts as user CPU time
@@ -29,8 +31,12 @@ _Noreturn void fp_child_main(forkpool_task *t, int fd);
  * settles the difference.
  */
 #define FP_USAGE_SAMPLE_NS 20000
+struct fp_ring; /* worker.h */
 typedef struct fp_worker_end {
     const unsigned char *err_mark;
+    struct fp_ring *ring; /* where END goes when the task sent nothing
+                             through the channel (worker.h)             */
+    uint32_t seq;         /* the task's sequence number                 */
     int sampled;         /* base holds a sample                          */
     fp_rusage base;      /* the worker's totals at the last sample       */
     int64_t lent_us;     /* user CPU time reported, unsampled, since     */

@@ -129,20 +129,27 @@ static void inline_step(forkpool *pool)
     fp_dispatch_push(t);
 }
 
-/* fp_spin_wait's probe in fp_step: the events ready now, if any (n -1: the
-   error, which the caller then meets). */
+/* fp_spin_wait's probe in fp_step: ENDs the workers queued (taken), else
+   the events ready now, if any (n -1: the error, which the caller then
+   meets). */
 struct fp_events {
-    int epfd;
+    forkpool *pool;
     struct epoll_event *ev;
-    int n;
+    int n, took;
 };
 
 static int poll_events(void *arg)
 {
     struct fp_events *e = arg;
-    e->n = epoll_wait(e->epfd, e->ev, FP_EV_BATCH, 0);
+    if ((e->took = fp_workers_collect(e->pool)) > 0)
+        return 1;
+    e->n = epoll_wait(e->pool->procs.epfd, e->ev, FP_EV_BATCH, 0);
     return e->n;
 }
+
+/* Turns in a row that may leave epoll out while the rings bring ENDs: the
+   channels' other frames, stderr and exits wait no longer than that. */
+#define FP_QUICK_TURNS 8
 
 /*
  * One turn of the loop: due handlers, then wait up to timeout_ms for events,
@@ -170,18 +177,42 @@ int fp_step(forkpool *pool, int timeout_ms)
     }
     if (!pool->nqueued && !pool->nrunning)
         return 0;
+    const int workers = pool->opts.mode == FORKPOOL_WORKERS;
+    if (workers)
+        fp_workers_attend(pool, 1);
     fill(pool); /* what was queued outside the loop */
-    struct fp_events got = {pool->procs.epfd, ev, 0};
-    /* Polled only while a CPU is free for it: else it would take a CPU
-       from the tasks it waits for. */
-    if (timeout_ms != 0 && pool->nrunning && pool->nrunning < pool->ncpu)
-        fp_spin_wait(&pool->spin, poll_events, &got);
-    int n = got.n ? got.n : epoll_wait(pool->procs.epfd, ev, FP_EV_BATCH, timeout_ms);
+    struct fp_events got = {pool, ev, 0, workers ? fp_workers_collect(pool) : 0};
+    int n = 0;
+    if (got.took && pool->quick < FP_QUICK_TURNS) {
+        pool->quick++;
+    } else {
+        pool->quick = 0;
+        if (got.took)
+            timeout_ms = 0;
+        /* Polled only while a CPU is free for it: else it would take a CPU
+           from the tasks it waits for. */
+        if (timeout_ms != 0 && pool->nrunning && pool->nrunning < pool->ncpu)
+            fp_spin_wait(&pool->spin, poll_events, &got);
+        /* Asleep, it must be woken for what the workers queue from now. */
+        if (workers && timeout_ms != 0 && !got.n && !got.took && fp_workers_attend(pool, 0))
+            timeout_ms = 0;
+        if (!got.n && !got.took)
+            n = epoll_wait(pool->procs.epfd, ev, FP_EV_BATCH, timeout_ms);
+        else
+            n = got.n;
+    }
     if (n == -1) {
-        if (errno != EINTR)
+        if (errno != EINTR) {
+            int err = errno;
+            if (workers)
+                fp_workers_attend(pool, 0);
+            errno = err;
             return -1;
+        }
         n = 0;
     }
+    if (workers)
+        fp_workers_attend(pool, 1);
     for (int i = 0; i < n; i++) {
         uint64_t data = ev[i].data.u64;
         if (fp_procs_event(&pool->procs, data))
@@ -197,9 +228,15 @@ int fp_step(forkpool *pool, int timeout_ms)
     }
     fp_procs_timers(&pool->procs, fp_now());
     fp_remote_progress(pool);
+    if (workers)
+        fp_workers_collect(pool);
     fill(pool);
     fp_procs_bury(&pool->procs);
     arm_timer(pool);
+    /* Outside the loop nothing looks at the rings: the workers must wake
+       it (forkpool_fd's readers too). */
+    if (workers)
+        fp_workers_attend(pool, 0);
     fp_dispatch_run(pool);
     return 0;
 }

@@ -54,6 +54,8 @@ struct forkpool {
     forkpool_stats stats;
     fp_spin spin;          /* WORKERS: polling for a task's end (spin.h) */
     unsigned ncpu;         /* online CPUs at create                      */
+    unsigned quick;        /* WORKERS: turns in a row that took ENDs from
+                              the rings and left epoll out (fp_step)     */
 };
 
 /* The event loop, for forkpool_map: enter/leave bracket a drive of the

@@ -117,6 +117,12 @@ static int header_done(fp_decoder *d, fp_frame_fn fn, void *ud)
                            "malformed frame from task: spawn frame of %llu bytes",
                            (unsigned long long)len);
         break;
+    case FP_FRAME_WAKE:
+        if (len != 0)
+            return decode_fail(d, FORKPOOL_ERR_PROTOCOL,
+                           "malformed frame from task: wake frame of %llu bytes",
+                           (unsigned long long)len);
+        break;
     case FP_FRAME_RESULT_FD:
         if (len != FP_WIRE_RESULT_FD_LEN)
             return decode_fail(d, FORKPOOL_ERR_PROTOCOL,

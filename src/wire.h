@@ -33,8 +33,10 @@ enum fp_frame_type {
     FP_FRAME_RESULT_FD = 6, /* the result is in a memfd the child holds open:
                                u32 fd number in the child, u64 result length
                                (1 .. max_output); see src/result.c          */
-    FP_FRAME_SPAWN = 7    /* the child's set-up failed before the task ran:
+    FP_FRAME_SPAWN = 7,   /* the child's set-up failed before the task ran:
                              i32 errno, i32 step (launch.h); it exits 127   */
+    FP_FRAME_WAKE = 8     /* a worker put an END in its ring (worker.h) while
+                             the parent may sleep: empty                    */
 };
 
 #define FP_WIRE_END_LEN 4

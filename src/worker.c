@@ -71,7 +71,8 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
        may): what the loop needs is read from it once, here. */
     const size_t max_output = pool->opts.max_output;
     const int contain = pool->opts.contain;
-    fp_worker_end we = {pool->opts.capture_stderr ? ring->err_mark : NULL, 0, {0, 0, 0}, 0, 0};
+    fp_worker_end we = {.err_mark = pool->opts.capture_stderr ? ring->err_mark : NULL,
+                        .ring = ring};
     int tree_checked = 0;
     fp_spin spin;
     fp_spin_init(&spin, pool->opts.spin_us);
@@ -112,6 +113,7 @@ _Noreturn void fp_worker_main(forkpool *pool, fp_ring *ring, int in, int out)
         if (!atomic_compare_exchange_strong(&ring->slot[seq % FP_RING], &expect,
                                             fp_slot(seq, FP_SLOT_STARTED)))
             continue; /* revoked: it runs elsewhere, or not at all */
+        we.seq = seq;
         fp_cpu_timers_arm(&cpu, 1);
         int sent = fp_child_call(out, (forkpool_fn)fn, arg, arg_len, max_output, NULL, &we);
         fp_cpu_timers_arm(&cpu, 0);

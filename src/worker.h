@@ -51,10 +51,47 @@ static inline uint32_t fp_slot(uint32_t seq, uint32_t state)
  * (random bytes the parent chose) to its stderr, before END: what the
  * parent read before the mark is task k's.
  */
+/*
+ * The END of a task that sent nothing through the channel while it ran
+ * (no message, no throw, no large result) skips the pipe: the worker puts
+ * it in the ring's done queue, and writes to the channel only if the
+ * parent may be asleep (a WAKE frame). A write costs a system call a task,
+ * and a system call ~1 us on the VMs measured (issue #13).
+ *
+ * Order: a worker ends its tasks in order, each END either in the channel
+ * or in the queue. The parent takes a queued END only while it belongs to
+ * the worker's current task, and before it acts on any frame from the
+ * channel: a queued END was put before any later frame was written.
+ *
+ * Wake-up: `attends` is 1 while the parent is in its loop and will look at
+ * the queue before it sleeps or returns. The worker puts an END, then reads
+ * `attends`; the parent clears it, then looks at the queue (both
+ * sequentially consistent): one of them sees the other, so no END waits
+ * unseen. The worker reads nothing else of the parent's: a task may have
+ * scribbled on the page, so the parent checks every field it takes.
+ */
+#define FP_DONE 64            /* queued ENDs; > FP_WORKER_DEPTH: never full */
+#define FP_DONE_RESULT 88     /* the largest result a queued END carries   */
+#define FP_DONE_NONE UINT32_MAX /* result_len: the task left no result     */
+
+typedef struct fp_done {
+    uint32_t seq;             /* the task's sequence number              */
+    int32_t rc;               /* its function's return value             */
+    uint32_t result_len;      /* <= FP_DONE_RESULT, or FP_DONE_NONE      */
+    uint32_t zero;
+    uint64_t usage[3];        /* as END's (wire.h)                       */
+    unsigned char result[FP_DONE_RESULT];
+} fp_done;
+
 typedef struct fp_ring {
     _Atomic uint32_t slot[FP_RING];
     unsigned char err_mark[FP_ERR_MARK];
+    _Alignas(64) _Atomic uint32_t done_head; /* ENDs put (the worker's)  */
+    _Alignas(64) _Atomic uint32_t done_tail; /* ENDs taken (the parent's) */
+    _Atomic uint32_t attends;                /* the parent's, see above  */
+    _Alignas(64) fp_done done[FP_DONE];
 } fp_ring;
+
 
 /*
  * The worker's loop, in a new worker (set up: limits, signals): child_init,

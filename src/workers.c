@@ -46,6 +46,8 @@ typedef struct fp_worker {
     int blocked;           /* its request pipe is full: watched for EPOLLOUT  */
     fp_rusage used;        /* CPU time its tasks' ENDs reported, summed */
     int urgent;            /* it is idle until its pending bytes go     */
+    int broken;            /* its ring was found corrupt: read no more  */
+    int attends;           /* the value last stored in ring->attends    */
 } fp_worker;
 
 static fp_worker *worker_of(const fp_proc *pr)
@@ -370,9 +372,8 @@ static void worker_died_usage(fp_proc *pr, forkpool_task *t, const fp_rusage *to
     fp_task_set_usage(t, pr->started, &d);
 }
 
-static int worker_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
+static int worker_frame_one(fp_proc *pr, unsigned type, unsigned char *payload, size_t len)
 {
-    fp_proc *pr = ud;
     forkpool_task *t = pr->task;
     int32_t rc;
     if (!t) {
@@ -413,10 +414,118 @@ static int worker_frame(void *ud, unsigned type, unsigned char *payload, size_t 
     return 0;
 }
 
+/*
+ * One queued END (a copy: the page is the worker's, and a task may have
+ * written on it) as the frames it stands for, RESULT then END, checked as
+ * the decoder checks them. 0, or -1 with the current task's failure
+ * recorded (or none, if a frame handler found no task).
+ */
+static int done_frames(fp_proc *pr, const fp_done *d)
+{
+    forkpool_task *t = pr->task;
+    if (d->result_len != FP_DONE_NONE) {
+        size_t len = d->result_len;
+        unsigned char *p = len && len <= FP_DONE_RESULT ? malloc(len) : NULL;
+        if (len > FP_DONE_RESULT) {
+            fp_task_fail(t, FORKPOOL_ERR_PROTOCOL, 0, NULL,
+                         "malformed end from task: a result of %zu bytes in its worker's ring",
+                         len);
+            return -1;
+        }
+        if (pr->dec.max_data && len > pr->dec.max_data) {
+            free(p);
+            fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
+                         "task sent %zu bytes, over max_output (%zu bytes)", len,
+                         pr->dec.max_data);
+            return -1;
+        }
+        if (len && !p) {
+            fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL,
+                         "cannot allocate %zu bytes for the task's output", len);
+            return -1;
+        }
+        if (len)
+            memcpy(p, d->result, len);
+        if (worker_frame_one(pr, FP_FRAME_RESULT, p, len) != 0)
+            return -1;
+    }
+    unsigned char *end = malloc(FP_WIRE_END_USAGE_LEN);
+    if (!end) {
+        fp_task_fail(t, FORKPOOL_ERR_OUTPUT, 0, NULL, "cannot allocate the task's end");
+        return -1;
+    }
+    fp_wire_end_usage(end, d->rc, d->usage[0], d->usage[1], d->usage[2]);
+    return worker_frame_one(pr, FP_FRAME_END, end, FP_WIRE_END_USAGE_LEN);
+}
+
+/*
+ * Takes the ENDs queued in pr's ring while each belongs to pr's current
+ * task (worker.h: a later one waits for the channel to bring the current
+ * task's END). The number taken, or -1 if the worker is being ended for
+ * what it sent.
+ */
+static int worker_take_done(fp_proc *pr)
+{
+    fp_worker *w = worker_of(pr);
+    if (!w || !w->ring || w->broken)
+        return 0;
+    fp_ring *ring = w->ring;
+    int took = 0;
+    for (;;) {
+        uint32_t tail = atomic_load_explicit(&ring->done_tail, memory_order_relaxed);
+        uint32_t head = atomic_load(&ring->done_head);
+        if (head == tail)
+            return took;
+        fp_done d;
+        memcpy(&d, &ring->done[tail % FP_DONE], sizeof d);
+        if (head - tail > FP_DONE && pr->task)
+            fp_task_fail(pr->task, FORKPOOL_ERR_PROTOCOL, 0, NULL,
+                         "malformed end from task: its worker's ring holds %u ends",
+                         (unsigned)(head - tail));
+        else if (!pr->task || pr->task->seq != d.seq)
+            return took;
+        else
+            atomic_store_explicit(&ring->done_tail, tail + 1, memory_order_release);
+        if (head - tail > FP_DONE || done_frames(pr, &d) != 0) {
+            /* As the channel ends a worker for a bad frame (chan_fail). */
+            w->broken = 1;
+            if (pr->task)
+                fp_task_abort(pr->task);
+            else
+                fp_kill_group(pr, SIGKILL);
+            return -1;
+        }
+        took++;
+    }
+}
+
+/* The channel's frame callback: the ENDs queued before the frame go
+   first. A WAKE frame only says there are some. */
+static int worker_frame(void *ud, unsigned type, unsigned char *payload, size_t len)
+{
+    fp_proc *pr = ud;
+    if (worker_take_done(pr) == -1) {
+        free(payload);
+        return -1;
+    }
+    if (type == FP_FRAME_WAKE) {
+        free(payload);
+        return 0;
+    }
+    return worker_frame_one(pr, type, payload, len);
+}
+
+/* What pr's worker sent: the channel's frames, then the ENDs it queued. */
+static void worker_read(fp_proc *pr, size_t budget)
+{
+    fp_chan_read(pr, budget, worker_frame);
+    (void)worker_take_done(pr);
+}
+
 static void worker_io(fp_proc *pr, int k, size_t budget)
 {
     if (k == FP_FD_OUT)
-        fp_chan_read(pr, budget, worker_frame);
+        worker_read(pr, budget);
     else if (k == FP_FD_ERR)
         fp_chan_read_err(pr, budget, worker_of(pr)->ring->err_mark);
     else
@@ -432,6 +541,7 @@ static void worker_io(fp_proc *pr, int k, size_t budget)
 static void worker_exited(fp_proc *pr, int known, int status)
 {
     forkpool *pool = pr->pool;
+    (void)worker_take_done(pr); /* the tasks it finished before it died */
     forkpool_task *t = pr->task;
     if (t) {
         uint32_t st = atomic_load(&worker_of(pr)->ring->slot[t->seq % FP_RING]);
@@ -455,7 +565,7 @@ static void worker_expired(fp_proc *pr, int64_t now)
 {
     /* It may have ended in time, with its END not yet read. */
     forkpool_task *t = pr->task;
-    fp_chan_read(pr, FP_READ_BUDGET, worker_frame);
+    worker_read(pr, FP_READ_BUDGET);
     if (pr->task == t && pr->deadline && now >= pr->deadline) {
         t->flags |= FP_T_TIMED_OUT;
         worker_kill(pr->pool, pr, now);
@@ -476,7 +586,7 @@ static int worker_cancel(fp_proc *pr, forkpool_task *t)
             return 0;
         }
         /* It started: the END of the tasks before it is in the channel. */
-        fp_chan_read(pr, SIZE_MAX, worker_frame);
+        worker_read(pr, SIZE_MAX);
         if (t->proc != pr || pr->task != t)
             return 0; /* it ended (CANCELLED, by the flag) or its worker died */
     }
@@ -624,4 +734,31 @@ void fp_workers_refresh(forkpool *pool)
         worker_requeue(pool, pr, 0, FP_WORKER_DEPTH);
         worker_retire(pool, pr);
     }
+}
+
+int fp_workers_collect(forkpool *pool)
+{
+    int took = 0;
+    for (unsigned i = 0; i < pool->procs.n; i++) {
+        fp_proc *pr = pool->procs.v[i];
+        fp_worker *w = as_worker(pr);
+        if (w && w->inflight) {
+            int k = worker_take_done(pr);
+            if (k > 0)
+                took += k;
+        }
+    }
+    return took;
+}
+
+int fp_workers_attend(forkpool *pool, int on)
+{
+    for (unsigned i = 0; i < pool->procs.n; i++) {
+        fp_worker *w = as_worker(pool->procs.v[i]);
+        if (w && w->ring && w->attends != on) {
+            w->attends = on;
+            atomic_store(&w->ring->attends, (uint32_t)on);
+        }
+    }
+    return on ? 0 : fp_workers_collect(pool);
 }

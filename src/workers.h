@@ -12,5 +12,11 @@ void fp_workers_fill(forkpool *pool);
    busy ones after their current task, whose followers go back to the
    queue for workers forked from the program as it is now. */
 void fp_workers_refresh(forkpool *pool);
+/* Takes the ENDs the workers queued in their rings (worker.h); how many. */
+int fp_workers_collect(forkpool *pool);
+/* on: the loop will look at the rings before it sleeps or returns, so the
+   workers need not wake it. Off (before it sleeps or returns): they must;
+   then takes what they queued meanwhile, and returns how many. */
+int fp_workers_attend(forkpool *pool, int on);
 
 #endif
