@@ -318,11 +318,6 @@ static void child_flush(void)
 #endif
 }
 
-/*
- * The task function returned rc: sends the result it left in ctx->rbuf (if
- * it succeeded), then END. Returns 1 if the result went as a memfd, which
- * the caller must then hold (see map_ok), 0 if not, -1 if a write failed.
- */
 /* A worker's task: puts task seq's END (rc, usage, and result[0..len) if
    result is not NULL, len <= FP_DONE_RESULT) in the ring's done queue, and
    wakes the parent through chan if it may be asleep (worker.h). 1 if put,
@@ -355,6 +350,11 @@ static int done_put(fp_ring *ring, uint32_t seq, int32_t rc, const uint64_t usag
     return 1;
 }
 
+/*
+ * The task function returned rc: sends the result it left in ctx->rbuf (if
+ * it succeeded), then END. Returns 1 if the result went as a memfd, which
+ * the caller must then hold (see map_ok), 0 if not, -1 if a write failed.
+ */
 static int send_end(forkpool_ctx *ctx, int32_t rc)
 {
     fp_rbuf *b = &ctx->rbuf;

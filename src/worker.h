@@ -45,13 +45,6 @@ static inline uint32_t fp_slot(uint32_t seq, uint32_t state)
 #define FP_ERR_MARK 16 /* bytes of a worker's stderr mark */
 
 /*
- * With capture_stderr a worker's stderr is one pipe for all its tasks, and
- * nothing orders it with the channel: the parent may read task k+1's first
- * lines before task k's END. So after each task the worker writes err_mark
- * (random bytes the parent chose) to its stderr, before END: what the
- * parent read before the mark is task k's.
- */
-/*
  * The END of a task that sent nothing through the channel while it ran
  * (no message, no throw, no large result) skips the pipe: the worker puts
  * it in the ring's done queue, and writes to the channel only if the
@@ -67,8 +60,8 @@ static inline uint32_t fp_slot(uint32_t seq, uint32_t state)
  * the queue before it sleeps or returns. The worker puts an END, then reads
  * `attends`; the parent clears it, then looks at the queue (both
  * sequentially consistent): one of them sees the other, so no END waits
- * unseen. The worker reads nothing else of the parent's: a task may have
- * scribbled on the page, so the parent checks every field it takes.
+ * unseen. A task may write on the page too: the parent copies each entry
+ * it takes and checks it.
  */
 #define FP_DONE 64            /* queued ENDs; > FP_WORKER_DEPTH: never full */
 #define FP_DONE_RESULT 88     /* the largest result a queued END carries   */
@@ -83,6 +76,13 @@ typedef struct fp_done {
     unsigned char result[FP_DONE_RESULT];
 } fp_done;
 
+/*
+ * With capture_stderr a worker's stderr is one pipe for all its tasks, and
+ * nothing orders it with the channel: the parent may read task k+1's first
+ * lines before task k's END. So after each task the worker writes err_mark
+ * (random bytes the parent chose) to its stderr, before END: what the
+ * parent read before the mark is task k's.
+ */
 typedef struct fp_ring {
     _Atomic uint32_t slot[FP_RING];
     unsigned char err_mark[FP_ERR_MARK];
@@ -91,7 +91,6 @@ typedef struct fp_ring {
     _Atomic uint32_t attends;                /* the parent's, see above  */
     _Alignas(64) fp_done done[FP_DONE];
 } fp_ring;
-
 
 /*
  * The worker's loop, in a new worker (set up: limits, signals): child_init,
