@@ -7,7 +7,8 @@
  * cannot raise SIGPIPE (MSG_NOSIGNAL). Worker -> parent: the channel frames
  * of a FRESH child (MESSAGE, RESULT, THROW, END), one task after the other,
  * so a frame belongs to the oldest task in flight that has not sent END:
- * the worker's current task.
+ * the worker's current task. Most ENDs skip the channel (the done queue,
+ * below) without changing that.
  *
  * A page both map (a memfd, so a worker forked from the fork server maps it
  * too) has one slot per sequence number (mod FP_RING; fp_slot): the parent
